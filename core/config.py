@@ -1,0 +1,141 @@
+"""Settings: where the database lives and who the current user is.
+
+Sources are layered: built-in defaults, then environment variables, then
+command-line flags (the CLI passes its flags in as overrides).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+from core.errors import ConfigError
+
+ENV_DATABASE_URL = "FILTERBETS_DATABASE_URL"
+ENV_USER = "FILTERBETS_USER"
+ENV_DATA_DIR = "FILTERBETS_DATA_DIR"
+
+# Async drivers we add when a user gives a plain `sqlite://` or `postgresql://` URL.
+_ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
+_SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+
+
+def data_dir() -> Path:
+    """The per-user data directory (XDG on Linux), overridable for tests and sandboxes."""
+    override = os.environ.get(ENV_DATA_DIR)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_data_path
+
+    return user_data_path("filterbets", appauthor=False)
+
+
+def default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{data_dir() / 'filterbets.db'}"
+
+
+def normalize_database_url(raw: str) -> URL:
+    """Parse a SQLAlchemy URL and make sure it names an async driver we support."""
+    try:
+        url = make_url(raw.strip())
+    except ArgumentError as exc:
+        raise ConfigError(f"database URL is not valid: {mask_url_text(raw)!s}") from exc
+    backend, _, driver = url.drivername.partition("+")
+    if backend == "postgres":
+        backend = "postgresql"
+    if backend not in _SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"database URL uses {url.drivername!r}; FilterBets supports sqlite and postgresql"
+        )
+    if not driver:
+        driver = _ASYNC_DRIVERS[backend]
+    elif driver not in ("aiosqlite", "asyncpg"):
+        raise ConfigError(
+            f"database driver {driver!r} is synchronous; use {backend}+{_ASYNC_DRIVERS[backend]}"
+        )
+    return url.set(drivername=f"{backend}+{driver}")
+
+
+def mask_url(url: URL) -> str:
+    """The URL as text with any password replaced by ***."""
+    return url.render_as_string(hide_password=True)
+
+
+def mask_url_text(raw: str) -> str:
+    try:
+        return mask_url(make_url(raw))
+    except ArgumentError:
+        return "<unparseable URL>"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything that decides where FilterBets reads and writes."""
+
+    database_url: URL
+    """The SQLAlchemy async URL of the database."""
+    user_name: str
+    """Who owns the filters and jobs created in this session."""
+    database_url_source: str = field(default="default")
+    """Where `database_url` came from: "flag", "env" or "default"."""
+
+    @property
+    def backend(self) -> str:
+        return self.database_url.get_backend_name()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite or not self.database_url.database:
+            return None
+        if self.database_url.database == ":memory:":
+            return None
+        return Path(self.database_url.database)
+
+    def describe_backend(self) -> str:
+        """A short, password-free description for headers and logs."""
+        if self.is_sqlite:
+            return f"SQLite {self.sqlite_path or ':memory:'}"
+        u = self.database_url
+        host = u.host or "localhost"
+        port = f":{u.port}" if u.port else ""
+        who = f"{u.username}@" if u.username else ""
+        return f"PostgreSQL {who}{host}{port}/{u.database or ''}"
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.database_url)
+
+
+def current_user_name() -> str:
+    name = os.environ.get(ENV_USER, "").strip()
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "default"
+
+
+def load_settings(database_url: str | None = None, user: str | None = None) -> Settings:
+    """Resolve settings: a flag wins over the environment, which wins over the default."""
+    if database_url:
+        raw, source = database_url, "flag"
+    elif os.environ.get(ENV_DATABASE_URL, "").strip():
+        raw, source = os.environ[ENV_DATABASE_URL], "env"
+    else:
+        raw, source = default_database_url(), "default"
+    url = normalize_database_url(raw)
+    return Settings(
+        database_url=url,
+        user_name=(user or "").strip() or current_user_name(),
+        database_url_source=source,
+    )

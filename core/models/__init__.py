@@ -1,0 +1,39 @@
+"""All ORM models; importing this package registers every table on Base.metadata."""
+
+from core.models.base import Base
+from core.models.filters import Filter
+from core.models.fixtures import (
+    ALL_ODDS_COLUMNS,
+    ALL_ODDS_PRICE_COLUMNS,
+    MATCH_STAT_COLUMNS,
+    ODDS_SELECTIONS,
+    ODDS_SOURCES,
+    ODDS_TIMINGS,
+    Fixture,
+    FixtureOdds,
+    odds_column_name,
+)
+from core.models.jobs import JOB_STATUSES, BacktestJob
+from core.models.reference import League, Team, TeamLeague, User
+from core.models.results import BacktestResult
+
+__all__ = [
+    "ALL_ODDS_COLUMNS",
+    "ALL_ODDS_PRICE_COLUMNS",
+    "JOB_STATUSES",
+    "MATCH_STAT_COLUMNS",
+    "ODDS_SELECTIONS",
+    "ODDS_SOURCES",
+    "ODDS_TIMINGS",
+    "BacktestJob",
+    "BacktestResult",
+    "Base",
+    "Filter",
+    "Fixture",
+    "FixtureOdds",
+    "League",
+    "Team",
+    "TeamLeague",
+    "User",
+    "odds_column_name",
+]

@@ -1,0 +1,176 @@
+"""Fixtures (one row per match) and their odds (one wide row per fixture).
+
+Odds are one wide row per fixture rather than one row per price: a backtest reads
+a handful of price columns for up to a million fixtures, and a wide row lets that
+be a single indexed join instead of a pivot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import UTCDateTime, utcnow
+from core.models.base import Base
+
+ODDS_SOURCES = ("b365", "pinnacle", "avg", "max")
+ODDS_TIMINGS = ("", "_close")
+ODDS_SELECTIONS = ("home", "draw", "away", "over25", "under25", "ah_home", "ah_away")
+
+
+def odds_column_name(source: str, selection: str) -> str:
+    """Column holding a price, e.g. ("pinnacle_close", "home") -> "pinnacle_close_home"."""
+    return f"{source}_{selection}"
+
+
+ALL_ODDS_PRICE_COLUMNS = tuple(
+    odds_column_name(source + timing, selection)
+    for source in ODDS_SOURCES
+    for timing in ODDS_TIMINGS
+    for selection in ODDS_SELECTIONS
+)
+ALL_ODDS_COLUMNS = (*ALL_ODDS_PRICE_COLUMNS, "ah_line", "ah_line_close")
+
+MATCH_STAT_COLUMNS = (
+    "home_shots",
+    "away_shots",
+    "home_shots_on_target",
+    "away_shots_on_target",
+    "home_corners",
+    "away_corners",
+    "home_fouls",
+    "away_fouls",
+    "home_yellow_cards",
+    "away_yellow_cards",
+    "home_red_cards",
+    "away_red_cards",
+)
+
+
+class Fixture(Base):
+    __tablename__ = "fixtures"
+    __table_args__ = (
+        UniqueConstraint("league_id", "kickoff_date", "home_team_id", "away_team_id"),
+        Index("ix_fixtures_kickoff_order", "kickoff_date", "kickoff_time", "league_id"),
+        Index("ix_fixtures_league_season", "league_id", "season"),
+        CheckConstraint("result IN ('H', 'D', 'A')", name="result_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    league_id: Mapped[int] = mapped_column(ForeignKey("leagues.id", ondelete="RESTRICT"))
+    season: Mapped[str] = mapped_column(String(9), index=True)
+    kickoff_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    kickoff_time: Mapped[dt.time | None] = mapped_column(Time)
+    home_team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="RESTRICT"), index=True
+    )
+    away_team_id: Mapped[int] = mapped_column(
+        ForeignKey("teams.id", ondelete="RESTRICT"), index=True
+    )
+    home_goals: Mapped[int] = mapped_column(SmallInteger)
+    away_goals: Mapped[int] = mapped_column(SmallInteger)
+    result: Mapped[str] = mapped_column(String(1))
+    half_time_home_goals: Mapped[int | None] = mapped_column(SmallInteger)
+    half_time_away_goals: Mapped[int | None] = mapped_column(SmallInteger)
+    half_time_result: Mapped[str | None] = mapped_column(String(1))
+    home_shots: Mapped[int | None] = mapped_column(SmallInteger)
+    away_shots: Mapped[int | None] = mapped_column(SmallInteger)
+    home_shots_on_target: Mapped[int | None] = mapped_column(SmallInteger)
+    away_shots_on_target: Mapped[int | None] = mapped_column(SmallInteger)
+    home_corners: Mapped[int | None] = mapped_column(SmallInteger)
+    away_corners: Mapped[int | None] = mapped_column(SmallInteger)
+    home_fouls: Mapped[int | None] = mapped_column(SmallInteger)
+    away_fouls: Mapped[int | None] = mapped_column(SmallInteger)
+    home_yellow_cards: Mapped[int | None] = mapped_column(SmallInteger)
+    away_yellow_cards: Mapped[int | None] = mapped_column(SmallInteger)
+    home_red_cards: Mapped[int | None] = mapped_column(SmallInteger)
+    away_red_cards: Mapped[int | None] = mapped_column(SmallInteger)
+    referee: Mapped[str | None] = mapped_column(String(120))
+    source_file: Mapped[str | None] = mapped_column(String(255))
+    source_line: Mapped[int | None] = mapped_column()
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+class FixtureOdds(Base):
+    """Every price for one fixture: 4 sources x (pre-match, closing) x 7 selections.
+
+    Odds are decimal prices stored as double precision: they are ratios read from
+    files with at most 3 decimals, compared in filters, never summed as money.
+    """
+
+    __tablename__ = "fixture_odds"
+
+    fixture_id: Mapped[int] = mapped_column(
+        ForeignKey("fixtures.id", ondelete="CASCADE"), primary_key=True
+    )
+    ah_line: Mapped[float | None] = mapped_column(Float)
+    ah_line_close: Mapped[float | None] = mapped_column(Float)
+    b365_home: Mapped[float | None] = mapped_column(Float)
+    b365_draw: Mapped[float | None] = mapped_column(Float)
+    b365_away: Mapped[float | None] = mapped_column(Float)
+    b365_over25: Mapped[float | None] = mapped_column(Float)
+    b365_under25: Mapped[float | None] = mapped_column(Float)
+    b365_ah_home: Mapped[float | None] = mapped_column(Float)
+    b365_ah_away: Mapped[float | None] = mapped_column(Float)
+    b365_close_home: Mapped[float | None] = mapped_column(Float)
+    b365_close_draw: Mapped[float | None] = mapped_column(Float)
+    b365_close_away: Mapped[float | None] = mapped_column(Float)
+    b365_close_over25: Mapped[float | None] = mapped_column(Float)
+    b365_close_under25: Mapped[float | None] = mapped_column(Float)
+    b365_close_ah_home: Mapped[float | None] = mapped_column(Float)
+    b365_close_ah_away: Mapped[float | None] = mapped_column(Float)
+    pinnacle_home: Mapped[float | None] = mapped_column(Float)
+    pinnacle_draw: Mapped[float | None] = mapped_column(Float)
+    pinnacle_away: Mapped[float | None] = mapped_column(Float)
+    pinnacle_over25: Mapped[float | None] = mapped_column(Float)
+    pinnacle_under25: Mapped[float | None] = mapped_column(Float)
+    pinnacle_ah_home: Mapped[float | None] = mapped_column(Float)
+    pinnacle_ah_away: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_home: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_draw: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_away: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_over25: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_under25: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_ah_home: Mapped[float | None] = mapped_column(Float)
+    pinnacle_close_ah_away: Mapped[float | None] = mapped_column(Float)
+    avg_home: Mapped[float | None] = mapped_column(Float)
+    avg_draw: Mapped[float | None] = mapped_column(Float)
+    avg_away: Mapped[float | None] = mapped_column(Float)
+    avg_over25: Mapped[float | None] = mapped_column(Float)
+    avg_under25: Mapped[float | None] = mapped_column(Float)
+    avg_ah_home: Mapped[float | None] = mapped_column(Float)
+    avg_ah_away: Mapped[float | None] = mapped_column(Float)
+    avg_close_home: Mapped[float | None] = mapped_column(Float)
+    avg_close_draw: Mapped[float | None] = mapped_column(Float)
+    avg_close_away: Mapped[float | None] = mapped_column(Float)
+    avg_close_over25: Mapped[float | None] = mapped_column(Float)
+    avg_close_under25: Mapped[float | None] = mapped_column(Float)
+    avg_close_ah_home: Mapped[float | None] = mapped_column(Float)
+    avg_close_ah_away: Mapped[float | None] = mapped_column(Float)
+    max_home: Mapped[float | None] = mapped_column(Float)
+    max_draw: Mapped[float | None] = mapped_column(Float)
+    max_away: Mapped[float | None] = mapped_column(Float)
+    max_over25: Mapped[float | None] = mapped_column(Float)
+    max_under25: Mapped[float | None] = mapped_column(Float)
+    max_ah_home: Mapped[float | None] = mapped_column(Float)
+    max_ah_away: Mapped[float | None] = mapped_column(Float)
+    max_close_home: Mapped[float | None] = mapped_column(Float)
+    max_close_draw: Mapped[float | None] = mapped_column(Float)
+    max_close_away: Mapped[float | None] = mapped_column(Float)
+    max_close_over25: Mapped[float | None] = mapped_column(Float)
+    max_close_under25: Mapped[float | None] = mapped_column(Float)
+    max_close_ah_home: Mapped[float | None] = mapped_column(Float)
+    max_close_ah_away: Mapped[float | None] = mapped_column(Float)

@@ -1,0 +1,146 @@
+"""The facade the dashboard and the CLI call. Each method opens its own unit of work
+and returns plain frozen dataclasses, never ORM objects."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.config import Settings
+from core.db import Database
+from core.migrate import SchemaStatus, ensure_schema
+from core.models import Fixture, FixtureOdds, League, User, odds_column_name
+
+# Sources whose 1X2 coverage the Data screen reports, pre-match then closing.
+COVERAGE_SOURCES = (
+    "b365",
+    "pinnacle",
+    "avg",
+    "max",
+    "b365_close",
+    "pinnacle_close",
+    "avg_close",
+    "max_close",
+)
+
+
+@dataclass(frozen=True)
+class LeagueSeasonSummary:
+    league_code: str
+    league_name: str
+    country: str
+    season: str
+    fixtures: int
+    first_date: dt.date
+    last_date: dt.date
+    coverage: dict[str, float]
+    """Fraction of fixtures with a full-time 1X2 home price, per odds source."""
+
+
+@dataclass(frozen=True)
+class DataTotals:
+    leagues: int
+    seasons: int
+    fixtures: int
+
+
+class FilterBetsService:
+    """Opened once per process; shares one engine across every call."""
+
+    def __init__(self, settings: Settings, database: Database, user_id: int) -> None:
+        self.settings = settings
+        self.db = database
+        self.user_id = user_id
+        self.schema_status: SchemaStatus | None = None
+
+    @classmethod
+    async def open(cls, settings: Settings, *, migrate: bool = True) -> FilterBetsService:
+        status = await ensure_schema(settings) if migrate else None
+        database = Database(settings)
+        user_id = await _ensure_user(database, settings.user_name)
+        service = cls(settings, database, user_id)
+        service.schema_status = status
+        return service
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+    async def league_seasons(self) -> list[LeagueSeasonSummary]:
+        coverage_columns = [
+            func.count(getattr(FixtureOdds, odds_column_name(source, "home"))).label(source)
+            for source in COVERAGE_SOURCES
+        ]
+        query = (
+            select(
+                League.code,
+                League.name,
+                League.country,
+                Fixture.season,
+                func.count(Fixture.id).label("fixtures"),
+                func.min(Fixture.kickoff_date).label("first_date"),
+                func.max(Fixture.kickoff_date).label("last_date"),
+                *coverage_columns,
+            )
+            .join(League, League.id == Fixture.league_id)
+            .outerjoin(FixtureOdds, FixtureOdds.fixture_id == Fixture.id)
+            .group_by(League.code, League.name, League.country, Fixture.season)
+            .order_by(League.code, Fixture.season)
+        )
+        async with self.db.session() as session:
+            rows = (await session.execute(query)).all()
+        summaries = []
+        for row in rows:
+            total = int(row.fixtures)
+            summaries.append(
+                LeagueSeasonSummary(
+                    league_code=row.code,
+                    league_name=row.name,
+                    country=row.country,
+                    season=row.season,
+                    fixtures=total,
+                    first_date=row.first_date,
+                    last_date=row.last_date,
+                    coverage={
+                        source: (int(getattr(row, source)) / total if total else 0.0)
+                        for source in COVERAGE_SOURCES
+                    },
+                )
+            )
+        return summaries
+
+    async def data_totals(self) -> DataTotals:
+        async with self.db.session() as session:
+            fixtures = (await session.execute(select(func.count(Fixture.id)))).scalar_one()
+            leagues = (
+                await session.execute(select(func.count(func.distinct(Fixture.league_id))))
+            ).scalar_one()
+            seasons = (
+                await session.execute(
+                    select(func.count()).select_from(
+                        select(Fixture.league_id, Fixture.season).distinct().subquery()
+                    )
+                )
+            ).scalar_one()
+        return DataTotals(leagues=int(leagues), seasons=int(seasons), fixtures=int(fixtures))
+
+
+async def _ensure_user(database: Database, name: str) -> int:
+    """The current user's row id, created on first use (safe when two processes race)."""
+    async with database.session() as session:
+        found = (await session.execute(select(User.id).where(User.name == name))).scalar()
+        if found is not None:
+            return int(found)
+    try:
+        async with database.session() as session:
+            user = User(name=name)
+            session.add(user)
+            await session.flush()
+            return int(user.id)
+    except IntegrityError:
+        async with database.session() as session:
+            return int(
+                (await session.execute(select(User.id).where(User.name == name))).scalar_one()
+            )
