@@ -62,6 +62,7 @@ async def current_revision(settings: Settings) -> str | None:
 class SchemaStatus:
     before: str | None
     after: str | None
+    direction: str = "upgrade"
 
     @property
     def changed(self) -> bool:
@@ -69,7 +70,9 @@ class SchemaStatus:
 
     def describe(self) -> str:
         if not self.changed:
-            return f"database schema is up to date ({self.after})"
+            return f"database schema is already at revision {self.after or 'base'}"
+        if self.direction == "downgrade":
+            return f"downgraded database schema from {self.before} to {self.after or 'base'}"
         if self.before is None:
             return f"created database schema at revision {self.after}"
         return f"upgraded database schema from {self.before} to {self.after}"
@@ -89,7 +92,7 @@ async def downgrade(settings: Settings, revision: str) -> SchemaStatus:
     before = await current_revision(settings)
     await asyncio.to_thread(command.downgrade, alembic_config(settings), revision)
     after = await current_revision(settings)
-    return SchemaStatus(before, after)
+    return SchemaStatus(before, after, direction="downgrade")
 
 
 def history_lines() -> list[str]:

@@ -1,0 +1,208 @@
+"""The Alembic chain: reversible on both backends, in step with the models, shipped in the wheel."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select
+from sqlalchemy.engine import make_url
+
+from core import migrate
+from core.config import Settings, load_settings
+from core.models import Base, League
+from core.services import FilterBetsService
+from tests.conftest import REPO_ROOT, _admin, skip_or_fail_without_postgres
+
+APPLICATION_DIRS = ("core", "tui")
+
+
+@pytest.fixture
+async def empty_settings(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[Settings]:
+    """Settings for a brand-new database with no schema at all."""
+    if backend == "sqlite":
+        yield load_settings(f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}", "tester")
+        return
+    server = request.getfixturevalue("postgres_server_url")
+    if server is None:
+        skip_or_fail_without_postgres("no PostgreSQL server for migration tests")
+    name = f"filterbets_mig_{uuid.uuid4().hex[:10]}"
+    await _admin(server, f'CREATE DATABASE "{name}"')
+    url = make_url(server).set(drivername="postgresql+asyncpg", database=name)
+    try:
+        yield load_settings(url.render_as_string(hide_password=False), "tester")
+    finally:
+        await _admin(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def _table_names(settings: Settings) -> set[str]:
+    from core.db import Database
+
+    database = Database(settings)
+    try:
+        async with database.engine.connect() as conn:
+            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+    finally:
+        await database.dispose()
+    return names - {"alembic_version"}
+
+
+async def test_upgrade_downgrade_upgrade_round_trips(empty_settings: Settings) -> None:
+    expected = set(Base.metadata.tables)
+
+    first = await migrate.upgrade(empty_settings)
+    assert first.before is None and first.after == migrate.head_revision()
+    assert await _table_names(empty_settings) == expected
+
+    down = await migrate.downgrade(empty_settings, "base")
+    assert down.after is None
+    assert await _table_names(empty_settings) == set()
+
+    again = await migrate.upgrade(empty_settings)
+    assert again.after == migrate.head_revision()
+    assert await _table_names(empty_settings) == expected
+
+
+async def test_autogenerate_finds_no_difference_from_the_models(empty_settings: Settings) -> None:
+    await migrate.upgrade(empty_settings)
+    from core.db import Database
+
+    database = Database(empty_settings)
+    try:
+        async with database.engine.connect() as conn:
+            diff = await conn.run_sync(
+                lambda c: compare_metadata(
+                    MigrationContext.configure(c, opts={"compare_type": True}), Base.metadata
+                )
+            )
+    finally:
+        await database.dispose()
+    assert diff == []
+
+
+async def test_opening_the_app_upgrades_a_new_database_and_keeps_data_on_reopen(
+    empty_settings: Settings,
+) -> None:
+    service = await FilterBetsService.open(empty_settings)
+    try:
+        assert service.schema_status is not None
+        assert service.schema_status.changed
+        assert "created database schema" in service.schema_status.describe()
+        async with service.db.session() as session:
+            session.add(League(code="E0", name="Premier League", country="England"))
+    finally:
+        await service.close()
+
+    reopened = await FilterBetsService.open(empty_settings)
+    try:
+        assert reopened.schema_status is not None and not reopened.schema_status.changed
+        async with reopened.db.session() as session:
+            codes = (await session.execute(select(League.code))).scalars().all()
+        assert codes == ["E0"]
+    finally:
+        await reopened.close()
+
+
+def _application_sources() -> list[Path]:
+    files: list[Path] = []
+    for folder in APPLICATION_DIRS:
+        files.extend(p for p in (REPO_ROOT / folder).rglob("*.py") if "_migrations" not in p.parts)
+    return files
+
+
+def test_application_code_never_drops_or_truncates_tables() -> None:
+    pattern = re.compile(r"\b(DROP\s+TABLE|TRUNCATE)\b|\.drop_all\(|\bdrop_table\(", re.IGNORECASE)
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{number}"
+        for path in _application_sources()
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert _application_sources(), "the scan found no source files"
+    assert offenders == []
+
+
+def test_application_code_never_formats_values_into_sql_text() -> None:
+    # text()/execute() fed by an f-string, %-formatting or .format() is how values leak into SQL.
+    pattern = re.compile(
+        r"(text|execute|exec_driver_sql)\(\s*(f[\"']|[\"'][^\"']*[\"']\s*(%|\.format\())"
+    )
+    offenders = [
+        f"{path.relative_to(REPO_ROOT)}:{number}: {line.strip()}"
+        for path in _application_sources()
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+    assert offenders == []
+
+
+@pytest.mark.slow
+def test_installed_wheel_runs_its_own_migrations(tmp_path: Path) -> None:
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is needed to build and install the wheel")
+    dist = tmp_path / "dist"
+    subprocess.run(
+        [uv, "build", "--wheel", "--out-dir", str(dist), str(REPO_ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    wheels = list(dist.glob("filterbets-*.whl"))
+    assert len(wheels) == 1
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "--python", str(python), str(wheels[0])],
+        check=True,
+        capture_output=True,
+    )
+    exe = venv / "bin" / "filterbets"
+    db_url = f"sqlite:///{tmp_path / 'wheel.db'}"
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+
+    def run(*args: str) -> str:
+        done = subprocess.run(
+            [str(exe), "--database-url", db_url, "db", *args],
+            cwd=outside,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    head = migrate.head_revision()
+    assert head is not None
+    assert head in run("history")
+    assert f"created database schema at revision {head}" in run("upgrade")
+    assert f"revision {head} (head)" in run("current")
+    assert f"downgraded database schema from {head} to base" in run("downgrade", "base")
+    assert "revision (none)" in run("current")
+    assert f"revision {head}" in run("upgrade")
+    # The wheel must carry its migrations, not borrow the checkout's.
+    located = subprocess.run(
+        [str(python), "-c", "import core.migrate as m; print(m.migrations_dir())"],
+        cwd=outside,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "site-packages" in located and "_migrations" in located
+
+
+def test_migrations_dir_is_found_from_the_checkout() -> None:
+    located = migrate.migrations_dir()
+    assert located == REPO_ROOT / "alembic"
+    assert any(located.glob("versions/*.py"))
