@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from core.config import load_settings, normalize_database_url
 from core.db import UTCDateTime
 from core.models import Base

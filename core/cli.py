@@ -121,7 +121,9 @@ def _progress_printer(stream: TextIO) -> Callable[[Any], None] | None:
     return show
 
 
-async def _import(settings: Settings, paths: Sequence[Path], *, skip_bad_rows: bool, quiet: bool) -> int:
+async def _import(
+    settings: Settings, paths: Sequence[Path], *, skip_bad_rows: bool, quiet: bool
+) -> int:
     from core.importing.service import expand_paths, import_paths
 
     files = expand_paths(paths)

@@ -160,7 +160,9 @@ def test_installed_wheel_runs_its_own_migrations(tmp_path: Path) -> None:
     wheels = list(dist.glob("filterbets-*.whl"))
     assert len(wheels) == 1
     venv = tmp_path / "venv"
-    subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
+    subprocess.run(
+        [uv, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True
+    )
     python = venv / "bin" / "python"
     subprocess.run(
         [uv, "pip", "install", "--python", str(python), str(wheels[0])],
