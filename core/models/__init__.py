@@ -15,7 +15,7 @@ from core.models.fixtures import (
 )
 from core.models.jobs import JOB_STATUSES, BacktestJob
 from core.models.reference import League, Team, TeamLeague, User
-from core.models.results import BacktestResult
+from core.models.results import BacktestBet, BacktestResult
 
 __all__ = [
     "ALL_ODDS_COLUMNS",
@@ -25,6 +25,7 @@ __all__ = [
     "ODDS_SELECTIONS",
     "ODDS_SOURCES",
     "ODDS_TIMINGS",
+    "BacktestBet",
     "BacktestJob",
     "BacktestResult",
     "Base",
