@@ -1,0 +1,271 @@
+"""Saved filters: create, list, show, delete, export and import, per user."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from core.db import Database
+from core.errors import FilterBetsError
+from core.models import BacktestResult, Filter
+
+EXPORT_FORMAT = "filterbets.filter/1"
+MAX_STAKE = Decimal("99999999.99")
+
+
+class FilterError(FilterBetsError):
+    """A filter that does not exist, clashes with another, or has bad fields."""
+
+
+@dataclass(frozen=True)
+class FilterInfo:
+    id: int
+    name: str
+    description: str
+    rules: Any
+    stake: Decimal
+    is_active: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    last_result_id: int | None = None
+    last_bets: int | None = None
+    last_yield: float | None = None
+
+
+def parse_stake(raw: str | Decimal | float | int) -> Decimal:
+    try:
+        stake = Decimal(str(raw)).quantize(Decimal("0.01"))
+    except (InvalidOperation, ValueError) as exc:
+        raise FilterError(f"stake: {raw!r} is not a number") from exc
+    if not Decimal("0") < stake <= MAX_STAKE:
+        raise FilterError(f"stake: {raw} must be more than 0 and at most {MAX_STAKE}")
+    return stake
+
+
+def _validated_rules(rules: Any) -> Any:
+    from core.rules import validate_rules
+
+    return validate_rules(rules)
+
+
+def _info(row: Filter, last: BacktestResult | None = None) -> FilterInfo:
+    return FilterInfo(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        rules=row.rules,
+        stake=Decimal(row.stake),
+        is_active=row.is_active,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_result_id=last.id if last else None,
+        last_bets=last.bets if last else None,
+        last_yield=last.yield_ if last else None,
+    )
+
+
+def _clean_name(name: str) -> str:
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise FilterError("name: a filter needs a name")
+    if len(cleaned) > 120:
+        raise FilterError("name: at most 120 characters")
+    return cleaned
+
+
+class FilterStore:
+    def __init__(self, db: Database, user_id: int) -> None:
+        self.db = db
+        self.user_id = user_id
+
+    async def create(
+        self,
+        name: str,
+        rules: Any,
+        *,
+        stake: str | Decimal | float | int = Decimal("1.00"),
+        description: str = "",
+    ) -> FilterInfo:
+        row = Filter(
+            user_id=self.user_id,
+            name=_clean_name(name),
+            description=description.strip(),
+            rules=_validated_rules(rules),
+            stake=parse_stake(stake),
+            is_active=True,
+        )
+        try:
+            async with self.db.session() as session:
+                session.add(row)
+                await session.flush()
+                return _info(row)
+        except IntegrityError as exc:
+            raise FilterError(f"a filter named {row.name!r} already exists") from exc
+
+    async def update(
+        self,
+        filter_id: int,
+        *,
+        name: str | None = None,
+        rules: Any = None,
+        stake: str | Decimal | float | int | None = None,
+        description: str | None = None,
+        is_active: bool | None = None,
+    ) -> FilterInfo:
+        try:
+            async with self.db.session() as session:
+                row = await self._row(session, filter_id)
+                if name is not None:
+                    row.name = _clean_name(name)
+                if rules is not None:
+                    row.rules = _validated_rules(rules)
+                if stake is not None:
+                    row.stake = parse_stake(stake)
+                if description is not None:
+                    row.description = description.strip()
+                if is_active is not None:
+                    row.is_active = is_active
+                await session.flush()
+                return _info(row)
+        except IntegrityError as exc:
+            raise FilterError(f"a filter named {name!r} already exists") from exc
+
+    async def _row(self, session: Any, filter_id: int) -> Filter:
+        row = (
+            await session.execute(
+                select(Filter).where(Filter.id == filter_id, Filter.user_id == self.user_id)
+            )
+        ).scalar_one_or_none()
+        if row is None:
+            raise FilterError(f"no filter with id {filter_id}")
+        return row  # type: ignore[no-any-return]
+
+    async def get(self, name_or_id: str | int) -> FilterInfo:
+        """A filter by exact name, or by id when given a number that is not also a name."""
+        async with self.db.session() as session:
+            query = select(Filter).where(Filter.user_id == self.user_id)
+            row = (
+                await session.execute(query.where(Filter.name == str(name_or_id)))
+            ).scalar_one_or_none()
+            if row is None and str(name_or_id).isdigit():
+                row = (
+                    await session.execute(query.where(Filter.id == int(name_or_id)))
+                ).scalar_one_or_none()
+            if row is None:
+                names = (
+                    (
+                        await session.execute(
+                            select(Filter.name).where(Filter.user_id == self.user_id)
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                raise FilterError(_not_found(str(name_or_id), list(names)))
+            return _info(row, await _last_result(session, row.id))
+
+    async def list(self) -> list[FilterInfo]:
+        async with self.db.session() as session:
+            rows = (
+                (
+                    await session.execute(
+                        select(Filter)
+                        .where(Filter.user_id == self.user_id)
+                        .order_by(Filter.updated_at.desc(), Filter.id.desc())
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            latest = await _last_results(session, [row.id for row in rows])
+            return [_info(row, latest.get(row.id)) for row in rows]
+
+    async def delete(self, name_or_id: str | int) -> FilterInfo:
+        found = await self.get(name_or_id)
+        async with self.db.session() as session:
+            row = await self._row(session, found.id)
+            await session.delete(row)
+        return found
+
+    async def duplicate(self, name_or_id: str | int, new_name: str | None = None) -> FilterInfo:
+        source = await self.get(name_or_id)
+        existing = {f.name for f in await self.list()}
+        name = new_name or _copy_name(source.name, existing)
+        return await self.create(
+            name, source.rules, stake=source.stake, description=source.description
+        )
+
+    def export_document(self, info: FilterInfo) -> dict[str, Any]:
+        return {
+            "format": EXPORT_FORMAT,
+            "name": info.name,
+            "description": info.description,
+            "stake": str(info.stake),
+            "rules": info.rules,
+        }
+
+    async def import_file(self, path: Path) -> FilterInfo:
+        try:
+            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+            document = json.loads(text)
+        except FileNotFoundError as exc:
+            raise FilterError(f"{path}: no such file") from exc
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FilterError(f"{path}: not a JSON filter export ({exc})") from exc
+        if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
+            raise FilterError(f"{path}: not a FilterBets filter export (format {EXPORT_FORMAT})")
+        for key in ("name", "rules"):
+            if key not in document:
+                raise FilterError(f"{path}: the export has no {key!r}")
+        return await self.create(
+            str(document["name"]),
+            document["rules"],
+            stake=document.get("stake", "1.00"),
+            description=str(document.get("description", "")),
+        )
+
+
+def _copy_name(name: str, existing: set[str]) -> str:
+    candidate = f"{name} (copy)"
+    n = 2
+    while candidate in existing:
+        candidate = f"{name} (copy {n})"
+        n += 1
+    return candidate
+
+
+def _not_found(wanted: str, names: list[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(wanted, names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no filter named {wanted!r}{hint}"
+
+
+async def _last_result(session: Any, filter_id: int) -> BacktestResult | None:
+    return (await _last_results(session, [filter_id])).get(filter_id)
+
+
+async def _last_results(session: Any, filter_ids: list[int]) -> dict[int, BacktestResult]:
+    """The newest result of each filter (ids grow with time, so the max id is the newest)."""
+    if not filter_ids:
+        return {}
+    newest = (
+        select(func.max(BacktestResult.id))
+        .where(BacktestResult.filter_id.in_(filter_ids))
+        .group_by(BacktestResult.filter_id)
+    )
+    rows = (
+        (await session.execute(select(BacktestResult).where(BacktestResult.id.in_(newest))))
+        .scalars()
+        .all()
+    )
+    return {row.filter_id: row for row in rows if row.filter_id is not None}
