@@ -17,3 +17,20 @@ class DatabaseUnavailableError(FilterBetsError):
 
 class ImportFileError(FilterBetsError):
     """A file that cannot be imported at all (not a football-data CSV, unreadable)."""
+
+
+class RuleError(FilterBetsError):
+    """A filter rule that cannot be used.
+
+    `path` locates the rule in the tree (e.g. ``rules.all[2].any[0]``), `message`
+    says what is wrong; str() joins them into the one line shown to the user.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[RuleError], tuple[str, str]]:
+        # The default reduce would call __init__ with the joined line only.
+        return (type(self), (self.path, self.message))
