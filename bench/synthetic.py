@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.config import Settings, load_settings  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.models import ALL_ODDS_COLUMNS  # noqa: E402
+from core.config import Settings, load_settings
+from core.migrate import upgrade
+from core.models import ALL_ODDS_COLUMNS
 
 SEED = 20261122
 LEAGUES = 50
@@ -206,8 +206,9 @@ def _load_sqlite(path: Path, data: dict[str, Any]) -> None:
             _fixture_tuples(data, as_text=True),
         )
         odds_cols = ("fixture_id", *ALL_ODDS_COLUMNS)
+        odds_marks = ",".join("?" * len(odds_cols))
         con.executemany(
-            f"INSERT INTO fixture_odds ({','.join(odds_cols)}) VALUES ({','.join('?' * len(odds_cols))})",  # noqa: S608
+            f"INSERT INTO fixture_odds ({','.join(odds_cols)}) VALUES ({odds_marks})",  # noqa: S608
             _odds_tuples(data),
         )
         con.commit()
@@ -238,13 +239,13 @@ async def _load_postgres(settings: Settings, data: dict[str, Any]) -> None:
         await con.copy_records_to_table(
             "fixture_odds", records=_odds_tuples(data), columns=["fixture_id", *ALL_ODDS_COLUMNS]
         )
-        for table in ("leagues", "teams", "fixtures"):
-            await con.execute(
-                "SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT max(id) FROM "
-                + table  # a fixed table name from the tuple above, never user input
-                + "))",
-                table,
-            )
+        # Rows were copied with explicit ids, so move each id sequence past them.
+        for table, max_id in (
+            ("leagues", LEAGUES),
+            ("teams", LEAGUES * TEAMS_PER_LEAGUE),
+            ("fixtures", data["n"]),
+        ):
+            await con.execute("SELECT setval(pg_get_serial_sequence($1, 'id'), $2)", table, max_id)
         await con.execute("ANALYZE")
     finally:
         await con.close()
