@@ -1,0 +1,1 @@
+"""The FilterBets terminal dashboard (Textual). It talks to the database only through core/."""

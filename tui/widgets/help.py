@@ -1,0 +1,132 @@
+"""The `?` overlay: every key that works where the user pressed it, read from the bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import ActiveBinding, Binding, BindingType
+from textual.containers import Vertical
+from textual.dom import DOMNode
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
+
+from tui.widgets.vim_table import VimDataTable
+
+
+@dataclass(frozen=True)
+class HelpEntry:
+    keys: tuple[str, ...]
+    """Every key bound to the action, as shown to the user ("j", "↓")."""
+    description: str
+    scope: str
+    """Where the keys apply: "Global", a screen's name, "Tables"."""
+
+
+def scope_name(node: DOMNode) -> str:
+    """The group a node's bindings are listed under: its HELP_SCOPE, else its class name."""
+    scope = getattr(node, "HELP_SCOPE", None)
+    return scope if isinstance(scope, str) and scope else type(node).__name__
+
+
+def help_entries(screen: Screen[Any]) -> list[HelpEntry]:
+    """The described bindings active on `screen`, keys merged per action, outermost scope first.
+
+    Keys come from the live binding map, so a keymap that remaps a binding id shows up here.
+    """
+    return _merge(screen.active_bindings.values(), screen.app.get_key_display)
+
+
+def _merge(
+    active: Iterable[ActiveBinding], key_display: Callable[[Binding], str]
+) -> list[HelpEntry]:
+    groups: dict[int, tuple[DOMNode, dict[str, tuple[list[str], str]]]] = {}
+    for item in active:
+        binding: Binding = item.binding
+        if binding.system or not binding.description:
+            continue
+        _node, actions = groups.setdefault(id(item.node), (item.node, {}))
+        keys, _description = actions.setdefault(binding.action, ([], binding.description))
+        shown = key_display(binding)
+        if shown not in keys:
+            keys.append(shown)
+    entries: list[HelpEntry] = []
+    # The chain runs from the focused widget out to the app; list the app's keys first.
+    for node, actions in reversed(groups.values()):
+        scope = scope_name(node)
+        for keys, description in actions.values():
+            entries.append(HelpEntry(tuple(keys), description, scope))
+    return entries
+
+
+class HelpScreen(ModalScreen[None]):
+    """A modal list of keys; escape, q or ? closes it."""
+
+    HELP_SCOPE: ClassVar[str] = "Help"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close help", id="help.close"),
+        Binding("q", "close", "Close help", show=False, id="help.close_q"),
+        Binding(
+            "question_mark",
+            "close",
+            "Close help",
+            key_display="?",
+            show=False,
+            id="help.close_question_mark",
+        ),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > Vertical {
+        width: 64;
+        max-width: 100%;
+        height: auto;
+        max-height: 100%;
+        border: round $accent;
+        border-title-align: center;
+        background: $surface;
+        padding: 0 1;
+    }
+    HelpScreen VimDataTable {
+        height: auto;
+        max-height: 18;
+    }
+    HelpScreen #help-hint {
+        color: $text-muted;
+        width: 100%;
+        content-align: center middle;
+    }
+    """
+
+    def __init__(self, entries: Iterable[HelpEntry]) -> None:
+        super().__init__()
+        self.entries = list(entries)
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Keys"
+            yield VimDataTable(id="help-table", cursor_type="row", zebra_stripes=True)
+            yield Static("esc, q or ? closes · j/k scroll", id="help-hint")
+
+    def on_mount(self) -> None:
+        table = self.query_one(VimDataTable)
+        table.add_column(Text("Keys"), key="keys")
+        table.add_column(Text("Action"), key="action")
+        table.add_column(Text("Where"), key="scope")
+        for entry in self.entries:
+            table.add_row(
+                Text(" ".join(entry.keys), style="bold"),
+                Text(entry.description),
+                Text(entry.scope, style="dim"),
+            )
+        table.focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
