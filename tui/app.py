@@ -1,0 +1,180 @@
+"""The FilterBets dashboard: a Textual app with one mode per screen.
+
+`run_app(settings)` is the entry point the CLI calls; it returns the process exit code.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from textual import on, work
+from textual.app import App
+from textual.binding import Binding, BindingType
+from textual.reactive import var
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from core.config import Settings
+from core.errors import FilterBetsError
+from core.services import FilterBetsService
+from tui.screens import DEFAULT_MODE, SCREEN_MODES
+from tui.widgets.help import HelpScreen, help_entries
+
+SERVICE_WORKER_GROUP = "service"
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0].strip() if text.strip() else ""
+
+
+def _shorten_home(text: str) -> str:
+    """Show the home directory as ~, so a default SQLite path fits an 80-column header."""
+    home = str(Path.home())
+    return text.replace(home + os.sep, "~" + os.sep) if home != os.sep else text
+
+
+def describe_error(error: BaseException, settings: Settings) -> str:
+    """One line, without a traceback, for a failure the user can cause or fix."""
+    backend = settings.describe_backend()
+    if isinstance(error, FilterBetsError):
+        return _first_line(str(error))
+    if isinstance(error, DBAPIError):
+        reason = _first_line(str(error.orig)) or type(error.orig).__name__
+        return f"cannot use the database {backend}: {reason}"
+    if isinstance(error, socket.gaierror):
+        return f"cannot connect to {backend}: host not found"
+    if isinstance(error, ConnectionRefusedError):
+        return f"cannot connect to {backend}: connection refused (is the server running?)"
+    if isinstance(error, TimeoutError):
+        return f"cannot connect to {backend}: timed out"
+    if isinstance(error, OSError):
+        reason = error.strerror or _first_line(str(error)) or type(error).__name__
+        target = f" {error.filename}" if error.filename else ""
+        return f"cannot use {backend}{target}: {reason}"
+    if isinstance(error, SQLAlchemyError):
+        return f"database error on {backend}: {_first_line(str(error))}"
+    if isinstance(error, CommandError):
+        return f"cannot bring the schema of {backend} up to date: {_first_line(str(error))}"
+    detail = _first_line(str(error))
+    return f"unexpected error: {type(error).__name__}" + (f": {detail}" if detail else "")
+
+
+class FilterBetsApp(App[None]):
+    """The dashboard. Screens are modes (see `tui.screens.SCREEN_MODES`)."""
+
+    TITLE = "FilterBets"
+    CSS_PATH = "app.tcss"
+    HELP_SCOPE: ClassVar[str] = "Global"
+
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        mode.name: mode.screen for mode in SCREEN_MODES
+    }
+    DEFAULT_MODE: ClassVar[str] = DEFAULT_MODE
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(mode.key, f"switch_mode('{mode.name}')", mode.title, id=f"mode.{mode.name}")
+            for mode in SCREEN_MODES
+        ),
+        Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding(
+            "ctrl+p",
+            "command_palette",
+            "Commands",
+            show=False,
+            priority=True,
+            id="app.command_palette",
+        ),
+    ]
+
+    service: var[FilterBetsService | None] = var(None)
+    """The open service, or None until the startup worker has opened it."""
+    running_jobs: var[int] = var(0)
+    """Backtest jobs running now; shown in the header when there are any."""
+
+    def __init__(self, settings: Settings, *, service: FilterBetsService | None = None) -> None:
+        """`service`: an already-open service to use (and leave open), e.g. in tests."""
+        super().__init__()
+        self.settings = settings
+        self.fatal_error: str | None = None
+        """Why the app gave up (exit code 1), as one line for the terminal."""
+        self._owns_service = service is None
+        if service is not None:
+            self.set_reactive(FilterBetsApp.service, service)
+        if "TEXTUAL_ANIMATIONS" not in os.environ:
+            self.animation_level = "none"
+        self.sub_title = self._header_text()
+
+    # Header ----------------------------------------------------------------------------
+
+    def _header_text(self) -> str:
+        parts = [_shorten_home(self.settings.describe_backend()), f"user {self.settings.user_name}"]
+        if self.running_jobs:
+            parts.append(f"{self.running_jobs} job{'s' if self.running_jobs != 1 else ''} running")
+        return " · ".join(parts)
+
+    def watch_running_jobs(self) -> None:
+        self.sub_title = self._header_text()
+
+    # Service lifecycle -----------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        if self.service is None:
+            self._open_service()
+
+    @work(exit_on_error=False, group=SERVICE_WORKER_GROUP, name="open the database")
+    async def _open_service(self) -> None:
+        service = await FilterBetsService.open(self.settings)
+        self.service = service
+        if service.schema_status is not None:
+            self.notify(service.schema_status.describe(), title="Database")
+
+    @on(Worker.StateChanged)
+    def _service_worker_changed(self, event: Worker.StateChanged) -> None:
+        worker, error = event.worker, event.worker.error
+        if worker.group == SERVICE_WORKER_GROUP and event.state is WorkerState.ERROR and error:
+            self.report_error(error, fatal=True)
+
+    async def on_unmount(self) -> None:
+        if self._owns_service and self.service is not None:
+            await self.service.close()
+
+    # Errors ----------------------------------------------------------------------------
+
+    def report_error(self, error: BaseException, *, doing: str = "", fatal: bool = False) -> str:
+        """The one place errors reach the user: a notification, or exit code 1 if `fatal`.
+
+        Returns the line shown. The full error goes to the Textual log (`textual console`).
+        """
+        message = describe_error(error, self.settings)
+        self.log.error(f"{doing or 'error'}: {error!r}")
+        if fatal:
+            self.fatal_error = message
+            self.exit(return_code=1)
+        else:
+            title = f"Error {doing}" if doing else "Error"
+            self.notify(message, title=title, severity="error", timeout=10)
+        return message
+
+    # Actions ---------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(help_entries(self.screen)))
+
+
+def run_app(settings: Settings) -> int:
+    """Run the dashboard in this terminal; returns the exit code (1 when it cannot start)."""
+    app = FilterBetsApp(settings)
+    app.run()
+    if app.fatal_error:
+        print(f"filterbets: {app.fatal_error}", file=sys.stderr)
+    return app.return_code or 0

@@ -1,0 +1,33 @@
+"""The dashboard's screens, one Textual mode each.
+
+`SCREEN_MODES` is the single list the app builds its MODES and its mode-switching keys
+from: a new screen is one `ScreenMode(...)` line here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual.screen import Screen
+
+from tui.screens.data import DataScreen
+
+
+@dataclass(frozen=True)
+class ScreenMode:
+    name: str
+    """The Textual mode name, also the binding id suffix ("mode.data")."""
+    key: str
+    """The key that switches to it."""
+    title: str
+    """What the footer and help call it."""
+    screen: Callable[[], Screen[Any]]
+
+
+SCREEN_MODES: tuple[ScreenMode, ...] = (ScreenMode("data", "4", "Data", DataScreen),)
+
+DEFAULT_MODE = "data"
+
+__all__ = ["DEFAULT_MODE", "SCREEN_MODES", "DataScreen", "ScreenMode"]

@@ -1,0 +1,390 @@
+"""The Data screen: every league-season in the database and how well its odds are covered."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Horizontal, Middle
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary
+from tui.widgets.vim_table import VimDataTable
+
+if TYPE_CHECKING:
+    from tui.app import FilterBetsApp
+
+CELL_PADDING = 1
+"""DataTable's default padding on each side of a cell."""
+SCROLLBAR_WIDTH = 1
+"""The table's vertical scrollbar (set in app.tcss), always reserved so rows never shift."""
+
+EMPTY_MESSAGE = """\
+[b]No matches in this database yet.[/b]
+
+Load the bundled demo seasons:
+    [b]filterbets demo[/b]
+or import football-data.co.uk season CSV files:
+    [b]filterbets import PATH[/b]
+
+then press [b]r[/b] here to refresh."""
+
+LEGEND = "Odds: % of games with a 1X2 price · PIN Pinnacle · AVG/MAX market · c closing"
+
+
+@dataclass(frozen=True)
+class DataColumn:
+    """One column the Data table can show."""
+
+    key: str
+    label: str
+    priority: int
+    """Lower shows first; columns that do not fit the width are left out, highest first."""
+    cell: Callable[[LeagueSeasonSummary], str]
+    sort_value: Callable[[LeagueSeasonSummary], Any]
+    numeric: bool = False
+    """Right-aligned."""
+    max_width: int = 0
+    """When set, the width the column is first given; longer text ends in … unless room is left."""
+    min_width: int = 0
+    """When set, the column may be cut down to this width to fit at all."""
+
+
+def format_coverage(fraction: float) -> str:
+    """A share as a whole percentage, rounded down so that 100% means every match."""
+    if fraction <= 0:
+        return "-"
+    if fraction < 0.01:
+        return "<1%"
+    return f"{min(100, math.floor(fraction * 100 + 1e-9))}%"
+
+
+def _coverage_column(source: str, label: str, priority: int) -> DataColumn:
+    return DataColumn(
+        key=source,
+        label=label,
+        priority=priority,
+        cell=lambda row: format_coverage(row.coverage.get(source, 0.0)),
+        sort_value=lambda row: row.coverage.get(source, 0.0),
+        numeric=True,
+    )
+
+
+COLUMNS: tuple[DataColumn, ...] = (
+    DataColumn(
+        key="code",
+        label="Code",
+        priority=0,
+        cell=lambda r: r.league_code,
+        sort_value=lambda r: r.league_code,
+    ),
+    DataColumn(
+        key="league",
+        label="League",
+        priority=2,
+        cell=lambda r: r.league_name,
+        sort_value=lambda r: r.league_name.lower(),
+        max_width=16,
+        min_width=10,
+    ),
+    DataColumn(
+        key="country",
+        label="Country",
+        priority=4,
+        cell=lambda r: r.country,
+        sort_value=lambda r: r.country.lower(),
+        max_width=11,
+        min_width=7,
+    ),
+    DataColumn(
+        key="season",
+        label="Season",
+        priority=0,
+        cell=lambda r: r.season,
+        sort_value=lambda r: r.season,
+    ),
+    DataColumn(
+        key="fixtures",
+        label="Games",
+        priority=0,
+        cell=lambda r: f"{r.fixtures:,}",
+        sort_value=lambda r: r.fixtures,
+        numeric=True,
+    ),
+    DataColumn(
+        key="first",
+        label="First",
+        priority=3,
+        cell=lambda r: r.first_date.isoformat(),
+        sort_value=lambda r: r.first_date,
+    ),
+    DataColumn(
+        key="last",
+        label="Last",
+        priority=3,
+        cell=lambda r: r.last_date.isoformat(),
+        sort_value=lambda r: r.last_date,
+    ),
+    _coverage_column("b365", "B365", 1),
+    _coverage_column("pinnacle", "PIN", 1),
+    _coverage_column("avg", "AVG", 1),
+    _coverage_column("max", "MAX", 1),
+    _coverage_column("b365_close", "B365c", 5),
+    _coverage_column("pinnacle_close", "PINc", 1),
+    _coverage_column("avg_close", "AVGc", 5),
+    _coverage_column("max_close", "MAXc", 5),
+)
+COLUMNS_BY_KEY = {column.key: column for column in COLUMNS}
+
+
+def fit_columns(
+    columns: Sequence[DataColumn], natural: dict[str, int], available: int
+) -> dict[str, int]:
+    """Which columns fit in `available` cells, and their widths, in display order.
+
+    Columns are taken by priority while they fit, each at its natural width capped at
+    `max_width`, else cut to `min_width` (a column that still does not fit is skipped,
+    and a less important narrower one may fit instead); then any room left grows the
+    columns that were cut, back towards their natural width.
+    """
+    pad = 2 * CELL_PADDING
+    chosen: dict[str, int] = {}
+    used = 0
+    for column in sorted(columns, key=lambda c: c.priority):
+        full = natural[column.key]
+        for want in (
+            min(full, column.max_width or full),
+            min(full, column.min_width or full),
+        ):
+            if used + want + pad <= available:
+                chosen[column.key] = want
+                used += want + pad
+                break
+    spare = available - used
+    for column in columns:
+        if column.key in chosen and spare > 0:
+            grow = min(spare, natural[column.key] - chosen[column.key])
+            chosen[column.key] += grow
+            spare -= grow
+    return {column.key: chosen[column.key] for column in columns if column.key in chosen}
+
+
+def _count(count: int, singular: str, plural: str) -> str:
+    return f"{count:,} {singular if count == 1 else plural}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _row_key(row: LeagueSeasonSummary) -> str:
+    return f"{row.league_code}/{row.season}"
+
+
+class DataScreen(Screen[None]):
+    """League-seasons with match counts, date ranges and odds coverage per source."""
+
+    TITLE = "FilterBets · Data"
+    HELP_SCOPE: ClassVar[str] = "Data screen"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "reload", "Refresh", id="data.refresh"),
+        Binding("s", "next_sort", "Sort", id="data.sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="data.sort_reverse"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rows: list[LeagueSeasonSummary] | None = None
+        self._totals: DataTotals | None = None
+        self._sort_key = "code"
+        self._sort_reverse = False
+        self._layout: dict[str, int] = {}
+
+    @property
+    def filterbets(self) -> FilterBetsApp:
+        return cast("FilterBetsApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="data-bar"):
+            yield Static("", id="data-summary")
+            yield Static("", id="data-sort")
+        yield VimDataTable(id="data-table", cursor_type="row", zebra_stripes=True)
+        with Middle(id="data-empty"), Center():
+            yield Static(EMPTY_MESSAGE, id="data-empty-message")
+        yield Static(LEGEND, id="data-legend")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#data-empty").display = False
+        self._set_summary(f"Connecting to {self.filterbets.settings.describe_backend()}…")
+        self.watch(self.app, "service", self._service_changed, init=True)
+
+    def _service_changed(self, service: FilterBetsService | None) -> None:
+        if service is not None:
+            self.reload()
+
+    # Loading ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the league-seasons again, in the background."""
+        service = self.filterbets.service
+        if service is None:
+            return
+        if self._rows is None:
+            self._set_summary("Loading…")
+        self._load(service)
+
+    @work(exclusive=True, group="data-load", exit_on_error=False)
+    async def _load(self, service: FilterBetsService) -> None:
+        rows = await service.league_seasons()
+        totals = await service.data_totals()
+        self._rows = rows
+        self._totals = totals
+        self._show()
+
+    @on(Worker.StateChanged)
+    def _load_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.group == "data-load":
+            error = event.worker.error
+            if self._rows is None:
+                self._set_summary("Could not load the data; press r to retry.")
+            if error is not None:
+                self.filterbets.report_error(error, doing="loading the data")
+
+    # Showing ---------------------------------------------------------------------------
+
+    def _set_summary(self, text: str) -> None:
+        self.query_one("#data-summary", Static).update(Text(text))
+
+    def _show(self) -> None:
+        rows, totals = self._rows, self._totals
+        if rows is None or totals is None:
+            return
+        table = self.query_one(VimDataTable)
+        empty = not rows
+        table.display = not empty
+        self.query_one("#data-empty").display = empty
+        self.query_one("#data-legend").display = not empty
+        if empty:
+            self._set_summary("No data yet")
+            self.query_one("#data-sort", Static).update("")
+            return
+        self._set_summary(
+            " · ".join(
+                (
+                    _count(totals.leagues, "league", "leagues"),
+                    _count(totals.seasons, "season", "seasons"),
+                    _count(totals.fixtures, "fixture", "fixtures"),
+                )
+            )
+        )
+        self._build_table(force=True)
+
+    def _sorted_rows(self) -> list[LeagueSeasonSummary]:
+        rows = sorted(self._rows or (), key=lambda r: (r.league_code, r.season))
+        if self._sort_key != "code":
+            column = COLUMNS_BY_KEY[self._sort_key]
+            rows.sort(key=column.sort_value)
+        if self._sort_reverse:
+            # Stable in both directions: ties keep league/season order.
+            rows.reverse()
+        return rows
+
+    def _natural_widths(self, rows: Sequence[LeagueSeasonSummary]) -> dict[str, int]:
+        return {
+            column.key: max([len(column.label), *(len(column.cell(row)) for row in rows)])
+            for column in COLUMNS
+        }
+
+    def _available_width(self) -> int:
+        return max(0, self.size.width - SCROLLBAR_WIDTH)
+
+    def _build_table(self, *, force: bool = False) -> None:
+        if not self._rows:
+            return
+        rows = self._sorted_rows()
+        layout = fit_columns(COLUMNS, self._natural_widths(rows), self._available_width())
+        if not force and layout == self._layout:
+            return
+        self._layout = layout
+        if self._sort_key not in layout:
+            self._sort_key, self._sort_reverse = "code", False
+            rows = self._sorted_rows()
+        table = self.query_one(VimDataTable)
+        selected = self._selected_key(table)
+        table.clear(columns=True)
+        for key, width in layout.items():
+            column = COLUMNS_BY_KEY[key]
+            label = Text(column.label, justify="right" if column.numeric else "left")
+            if key == self._sort_key:
+                label.stylize("bold underline")
+            table.add_column(label, key=key, width=width)
+        for row in rows:
+            table.add_row(
+                *(self._cell(COLUMNS_BY_KEY[k], row, w) for k, w in layout.items()),
+                key=_row_key(row),
+            )
+        if selected is not None and selected in table.rows:
+            table.move_cursor(row=table.get_row_index(selected), animate=False)
+        self._show_sort()
+
+    @staticmethod
+    def _cell(column: DataColumn, row: LeagueSeasonSummary, width: int) -> Text:
+        value = column.cell(row)
+        if column.numeric:
+            return Text(value, justify="right", style="dim" if value == "-" else "")
+        return Text(_clip(value, width))
+
+    @staticmethod
+    def _selected_key(table: DataTable[Any]) -> str | None:
+        if not table.row_count:
+            return None
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        except Exception:  # the cursor is outside the rows: nothing to keep
+            return None
+        return key.value
+
+    def _show_sort(self) -> None:
+        column = COLUMNS_BY_KEY[self._sort_key]
+        arrow = "▼" if self._sort_reverse else "▲"
+        self.query_one("#data-sort", Static).update(Text(f"sort: {column.label} {arrow}"))
+
+    def on_resize(self, _event: Resize) -> None:
+        self._build_table()
+
+    # Sorting ---------------------------------------------------------------------------
+
+    def sort_by(self, key: str, *, reverse: bool = False) -> None:
+        """Order the rows by a column (ties stay in league, season order)."""
+        if key not in COLUMNS_BY_KEY:
+            raise KeyError(key)
+        self._sort_key, self._sort_reverse = key, reverse
+        self._build_table(force=True)
+
+    def action_next_sort(self) -> None:
+        visible = list(self._layout) or ["code"]
+        position = visible.index(self._sort_key) if self._sort_key in visible else -1
+        self.sort_by(visible[(position + 1) % len(visible)])
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self._sort_key, reverse=not self._sort_reverse)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    @on(DataTable.HeaderSelected, "#data-table")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        self.sort_by(key, reverse=key == self._sort_key and not self._sort_reverse)
