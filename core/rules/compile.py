@@ -1,0 +1,107 @@
+"""Compile a rule tree to ONE parameterized SQLAlchemy WHERE clause.
+
+The clause reads the tables of `fixture_query_base()`: fixtures JOIN leagues
+JOIN teams (home_team, away_team aliases) LEFT JOIN fixture_odds. Use it as::
+
+    base = fixture_query_base()
+    query = base.select(Fixture.id).where(compile_rules(rules))
+
+Semantics (identical on SQLite and PostgreSQL, and in `core.rules.oracle`):
+
+* Two-valued logic. Every leaf is TRUE or FALSE, never unknown: a leaf whose field
+  is NULL (missing odds, unknown kick-off time) is FALSE for every op except
+  ``is_null`` (TRUE) and ``not_null`` (FALSE). So ``!=`` and ``not_in`` do not match
+  a NULL field either.
+* Groups are plain boolean logic over those leaves: ``all`` is AND (empty = TRUE),
+  ``any`` is OR, ``not`` is the complement. ``{"not": {"field": "odds.pinnacle.home",
+  "op": ">", "value": 2}}`` therefore matches fixtures without a Pinnacle price;
+  write ``<=`` to require a price.
+  SQL AND/OR already treat NULL like FALSE for the final WHERE; only NOT would
+  turn an unknown into a match or a non-match inconsistently, so ``not`` compiles
+  to ``NOT COALESCE(x, FALSE)``.
+* Values are always bound parameters, typed by the field (Float, Integer,
+  String, Date); nothing from the rules is ever written into the SQL text.
+* Numbers compare as doubles. Derived fields (implied, fair, overround) are
+  float arithmetic on the odds columns in the same order as the oracle's Python.
+* Strings compare by code point: ``=``/``!=``/``in`` are exact and
+  case-sensitive (index-friendly); ordering ops (< <= > >= between) use a
+  binary collation so a locale-aware PostgreSQL collation cannot reorder them.
+* Dates compare as dates; weekday (ISO, 1 = Monday), month and kick-off hour
+  come from the dialect-aware functions in `core.rules.catalogue`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, false, func, literal, not_, or_, true
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.rules.catalogue import BinaryOrder, FixtureTables, fixture_query_base
+from core.rules.validate import Group, Leaf, Node, Not, parse_rules
+
+__all__ = ["compile_node", "compile_rules", "fixture_query_base", "matching_fixtures_query"]
+
+_ORDERING_OPS = ("<", "<=", ">", ">=", "between")
+
+
+def compile_rules(rules: Any, tables: FixtureTables | None = None) -> ColumnElement[bool]:
+    """Validate rules (raising the first RuleError) and compile them to a WHERE clause."""
+    node = rules if isinstance(rules, Leaf | Group | Not) else parse_rules(rules)
+    return compile_node(node, tables or fixture_query_base())
+
+
+def matching_fixtures_query(
+    rules: Any, *columns: Any, tables: FixtureTables | None = None
+) -> Select[Any]:
+    """SELECT columns (default: fixture id) of the fixtures the rules match."""
+    base = tables or fixture_query_base()
+    selected = columns or (base.fixtures.c.id,)
+    return base.select(*selected).where(compile_rules(rules, base))
+
+
+def compile_node(node: Node, tables: FixtureTables) -> ColumnElement[bool]:
+    if isinstance(node, Leaf):
+        return _compile_leaf(node, tables)
+    if isinstance(node, Not):
+        # NOT NULL is NULL in SQL; coalescing first keeps `not` a true complement.
+        return not_(func.coalesce(compile_node(node.child, tables), false()))
+    children = [compile_node(child, tables) for child in node.children]
+    if node.kind == "all":
+        return and_(*children) if children else true()
+    return or_(*children)
+
+
+def _compile_leaf(leaf: Leaf, tables: FixtureTables) -> ColumnElement[bool]:
+    field = leaf.field
+    expr: ColumnElement[Any] = field.sql(tables)
+    if leaf.op == "is_null":
+        return expr.is_(None)
+    if leaf.op == "not_null":
+        return expr.is_not(None)
+    if field.type == "string" and leaf.op in _ORDERING_OPS:
+        expr = BinaryOrder(expr)
+
+    def bound(value: Any) -> ColumnElement[Any]:
+        return literal(value, field.sql_type)
+
+    value = leaf.value
+    if leaf.op in ("in", "not_in", "between"):
+        assert isinstance(value, tuple)
+        if leaf.op == "between":
+            return expr.between(bound(value[0]), bound(value[1]))
+        # One expanding parameter: one cached statement whatever the list length.
+        values = bindparam(None, list(value), type_=field.sql_type, expanding=True, unique=True)
+        return expr.in_(values) if leaf.op == "in" else expr.not_in(values)
+    operand = bound(value)
+    if leaf.op == "=":
+        return expr == operand
+    if leaf.op == "!=":
+        return expr != operand
+    if leaf.op == "<":
+        return expr < operand
+    if leaf.op == "<=":
+        return expr <= operand
+    if leaf.op == ">":
+        return expr > operand
+    return expr >= operand
