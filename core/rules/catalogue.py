@@ -718,7 +718,3 @@ def search_fields(query: str, *, limit: int = 20, pre_match_only: bool = False) 
 
 def closing_fields() -> list[str]:
     return [name for name, field in FIELDS.items() if field.closing]
-
-
-def sql_type_of(field_type: FieldType) -> TypeEngine[Any]:
-    return _SQL_TYPES[field_type]
