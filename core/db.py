@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.sql.dml import Insert
 from sqlalchemy.types import TypeDecorator
 
 from core.config import Settings
@@ -121,7 +120,7 @@ class Database:
         await self.engine.dispose()
 
 
-def dialect_insert(dialect_name: str, table: Any) -> Insert:
+def dialect_insert(dialect_name: str, table: Any) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports ON CONFLICT on both SQLite and PostgreSQL."""
     if dialect_name == "postgresql":
         return postgresql.insert(table)
