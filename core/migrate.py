@@ -47,7 +47,14 @@ def head_revision() -> str | None:
     return script.get_current_head()
 
 
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    """SQLite creates the file on first use, but not the folder it lives in."""
+    if settings.sqlite_path is not None:
+        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+
+
 async def current_revision(settings: Settings) -> str | None:
+    _ensure_sqlite_dir(settings)
     engine = create_async_engine(settings.database_url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
@@ -80,8 +87,6 @@ class SchemaStatus:
 
 async def upgrade(settings: Settings, revision: str = "head") -> SchemaStatus:
     """Bring the schema to `revision`. Migrations only add or alter; none drops user data."""
-    if settings.sqlite_path is not None:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
     before = await current_revision(settings)
     await asyncio.to_thread(command.upgrade, alembic_config(settings), revision)
     after = await current_revision(settings)
