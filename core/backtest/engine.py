@@ -156,7 +156,7 @@ class BacktestEngine:
             if code not in known:
                 import difflib
 
-                close = difflib.get_close_matches(code, known, n=1)
+                close = difflib.get_close_matches(code, known, n=1, cutoff=0.5)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise RequestError(f"leagues: no league {code!r} in the database{hint}")
 
