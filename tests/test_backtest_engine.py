@@ -168,7 +168,7 @@ async def test_scope_limits_the_fixtures_and_unknown_leagues_are_refused(
     assert run.metrics["bets"] == 1
     with pytest.raises(RequestError, match="did you mean 'E0'"):
         await engine.run(_request(leagues=("E9",)))
-    assert await engine.count(_request(leagues=("E0",))) == 4
+    assert await engine.count(_request(leagues=("E0",))) == 3
 
 
 async def test_bad_rules_and_requests_fail_before_anything_is_stored(
