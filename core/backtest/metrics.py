@@ -1,0 +1,399 @@
+"""Turn a ``BacktestOutcome`` into the JSON-ready metrics dict stored with a run.
+
+Definitions (the contract of every key):
+
+* Money (``staked``, ``profit``, ``max_drawdown``, split money, curve values) is
+  a float rounded to 4 dp; the exact Decimals stay on the outcome. Ratios
+  (yield, roc, strike rate, p-values...) are unrounded floats.
+* ``strike_rate`` = (wins + half_wins/2) / (wins + losses + half_wins/2 +
+  half_losses/2): the winning share of the stake that was not returned as a
+  push. A half outcome is half a push, so it counts 0.5 in the denominator and
+  (for a half win) 0.5 in the numerator; pushes count nowhere. None when no
+  stake was at risk.
+* ``yield`` = profit / staked (None with nothing staked); ``roc`` = profit /
+  starting bank; ``avg_odds`` = plain mean of the taken odds.
+* ``max_drawdown`` (money units): the largest fall of cumulative profit from
+  its running peak, the peak starting at 0 (so early losses count).
+  ``max_drawdown_pct``: the largest (peak bank - bank) / peak bank, peak bank
+  starting at the starting bank; bank-based plans only (None for flat).
+  ``drawdown_duration_bets``: the longest streak of consecutive placed bets
+  after each of which cumulative profit is strictly below its running peak
+  (pushes inside the streak count as bets; getting back to the peak ends it).
+* Runs: ``longest_winning_run`` / ``longest_losing_run`` count consecutive
+  bets; half_win counts as a win and half_loss as a loss; a push neither
+  counts nor breaks a run.
+* ``t_stat`` / ``p_value``: one-sided one-sample t-test that the mean per-bet
+  return per unit staked (profit_i / stake_i, pushes included as 0) exceeds 0,
+  with n-1 degrees of freedom; None when n < 2 or all returns are equal.
+* ``p_value_odds_weighted``: flat stakes only. Under the no-edge hypothesis a
+  1-unit bet at fair odds O has mean 0 and variance O-1, so
+  z = (profit / stake) / sqrt(sum(O_i - 1)) and p = P(Z > z). It assumes
+  win/lose bets; pushes and half outcomes make the true variance smaller, so
+  on Asian handicap it is approximate. Reported with ``z_odds_weighted``.
+* ``clv`` = mean(taken odds / closing fair odds - 1) over placed bets with a
+  closing fair price; ``clv_coverage`` = the share of placed bets that had one.
+* ``splits``: by ``season``, ``league``, ``month`` and ``odds_band``, each a
+  list of {key, bets, staked, profit, yield} sorted by key (bands in price
+  order). Odds bands are [lo, hi): 1.01-1.5, 1.5-2, 2-3, 3-5, 5+ (5 and up);
+  a price under 1.01 falls in "<1.01", shown only when present.
+* ``curve``: one point per placed bet (or a downsample, see
+  ``curve_max_points``): {bet: 1-based index, date: ISO date, profit:
+  cumulative profit, bank: bank after the bet (None for flat, whose bank is
+  notional)}.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import Counter
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
+from functools import partial
+from itertools import accumulate, repeat
+from operator import add, itemgetter, sub, truediv
+from typing import Any, Final, cast
+
+from core.backtest.settle import AH_MARKETS, HALF_LOSS, HALF_WIN, LOSS, PUSH, WIN, Candidate
+from core.backtest.staking import BacktestOutcome, FlatStaking, KellyStaking, gc_paused
+from core.backtest.stats import normal_sf, one_sided_t_test
+
+__all__ = ["FEW_BETS", "ODDS_BANDS", "compute_metrics", "odds_band"]
+
+FEW_BETS: Final = 30
+# (label, lo, hi) with lo <= odds < hi.
+ODDS_BANDS: Final[tuple[tuple[str, float, float], ...]] = (
+    ("1.01-1.5", 1.01, 1.5),
+    ("1.5-2", 1.5, 2.0),
+    ("2-3", 2.0, 3.0),
+    ("3-5", 3.0, 5.0),
+    ("5+", 5.0, math.inf),
+)
+_BELOW_BANDS: Final = "<1.01"
+_BAND_ORDER: Final = {label: i for i, (label, _, _) in enumerate(ODDS_BANDS, start=1)}
+# bisect_right over the lower edges maps a price to its band index; 0 is below 1.01.
+_BAND_EDGES: Final = tuple(lo for _, lo, _ in ODDS_BANDS)
+_BAND_LABELS: Final = (_BELOW_BANDS, *(label for label, _, _ in ODDS_BANDS))
+_RUN_LETTER: Final = {WIN: "W", HALF_WIN: "W", LOSS: "L", HALF_LOSS: "L", PUSH: ""}
+# Sums here are exact; divisions (yield, roc) need only float precision. A fixed
+# context keeps a caller's getcontext() out of the numbers.
+_RATIO_CONTEXT: Final = Context(prec=34, rounding=ROUND_HALF_EVEN)
+_INF: Final = math.inf
+# Above this, 4-dp money no longer survives the trip through a float exactly.
+_HUGE: Final = 1e11
+
+
+def odds_band(odds: float) -> str:
+    """The odds band label of a price ([lo, hi) edges)."""
+    return _BAND_LABELS[bisect_right(_BAND_EDGES, odds)]
+
+
+def _money(value: Decimal) -> float:
+    return round(float(value), 4)
+
+
+def _sort_token(key: object) -> tuple[int, Any]:
+    # Robust ordering even if a caller mixes int and str keys.
+    if isinstance(key, (int, float)):
+        return (0, key)
+    return (1, str(key))
+
+
+def _split_rows(groups: dict[Any, list[Any]], *, bands: bool = False) -> list[dict[str, Any]]:
+    if bands:
+        keys = sorted(groups, key=lambda k: _BAND_ORDER.get(k, 0))
+    else:
+        keys = sorted(groups, key=_sort_token)
+    rows = []
+    for key in keys:
+        bets, staked, profit = groups[key]
+        rows.append(
+            {
+                "key": key,
+                "bets": bets,
+                "staked": _money(staked),
+                "profit": _money(profit),
+                "yield": float(profit / staked) if staked else None,
+            }
+        )
+    return rows
+
+
+def _roll_up(cells: dict[tuple[Any, ...], list[Any]], position: int) -> dict[Any, list[Any]]:
+    out: dict[Any, list[Any]] = {}
+    for key, (bets, staked, profit) in cells.items():
+        acc = out.get(key[position])
+        if acc is None:
+            out[key[position]] = [bets, staked, profit]
+        else:
+            acc[0] += bets
+            acc[1] += staked
+            acc[2] += profit
+    return out
+
+
+def _curve_indices(values: list[float], max_points: int) -> list[int]:
+    """Indices to plot: first, last, and each bucket's min and max (peaks survive)."""
+    n = len(values)
+    if n <= max_points:
+        return list(range(n))
+    if max_points < 4:
+        step = (n - 1) / max(max_points - 1, 1)
+        return sorted({round(i * step) for i in range(max_points)})
+    buckets = (max_points - 2) // 2
+    chosen = {0, n - 1}
+    inner = n - 2
+    for b in range(buckets):
+        lo = 1 + b * inner // buckets
+        hi = 1 + (b + 1) * inner // buckets
+        if lo >= hi:
+            continue
+        span = range(lo, hi)
+        chosen.add(min(span, key=values.__getitem__))
+        chosen.add(max(span, key=values.__getitem__))
+    return sorted(chosen)
+
+
+def _longest_run(flags: bytes) -> int:
+    """Longest run of non-zero bytes."""
+    return max(map(len, flags.split(b"\x00"))) if flags else 0
+
+
+def _to_floats(values: list[Decimal]) -> list[float]:
+    # float(Decimal) is slow (it goes through str); flat runs repeat a few values.
+    distinct = set(values)
+    if len(distinct) * 4 < len(values):
+        lookup = {v: float(v) for v in distinct}
+        return list(map(lookup.__getitem__, values))
+    return list(map(float, values))
+
+
+def compute_metrics(
+    outcome: BacktestOutcome,
+    *,
+    odds_source: str,
+    curve_max_points: int | None = None,
+) -> dict[str, Any]:
+    """The metrics dict (JSON-serializable) of a run.
+
+    ``curve_max_points`` None keeps one curve point per bet; a number keeps at
+    most that many (first, last, and each bucket's low and high).
+    """
+    with gc_paused(), localcontext(_RATIO_CONTEXT):
+        return _compute(outcome, odds_source, curve_max_points)
+
+
+def _compute(
+    outcome: BacktestOutcome, odds_source: str, curve_max_points: int | None
+) -> dict[str, Any]:
+    # Column-wise with C-level builtins (map/accumulate/bytes.split): a Python
+    # loop per bet would dominate the run time at 100k bets.
+    ledger = outcome.ledger
+    placed = outcome.placed
+    n = len(ledger)
+    start = outcome.starting_bank
+    bank_based = outcome.bank_based
+    plan = outcome.staking
+
+    odds = list(map(itemgetter(1), ledger))
+    stakes: list[Decimal] = list(map(itemgetter(2), ledger))
+    results: list[str] = list(map(itemgetter(3), ledger))
+    profits: list[Decimal] = list(map(itemgetter(4), ledger))
+    banks: list[Decimal] = list(map(itemgetter(5), ledger))
+
+    counts = Counter(results)
+    wins, losses, pushes = counts[WIN], counts[LOSS], counts[PUSH]
+    half_wins, half_losses = counts[HALF_WIN], counts[HALF_LOSS]
+    settled_weight = wins + losses + 0.5 * (half_wins + half_losses)
+
+    # Runs: W/L per bet with pushes dropped, so they neither count nor break a run.
+    streaks = "".join(map(_RUN_LETTER.__getitem__, results))
+    longest_win = max(map(len, streaks.split("L"))) if streaks else 0
+    longest_loss = max(map(len, streaks.split("W"))) if streaks else 0
+
+    # Cumulative profit after each bet. float() of an exact 4-dp Decimal is its
+    # nearest float, which keeps order and equality, and differences rounded back
+    # to 4 dp are exact while money stays below ~1e11 (see _HUGE).
+    cum = list(map(float, map(sub, banks, repeat(start, n))))
+    # Drawdown: the peak of cumulative profit starts at 0 (peak bank = starting bank).
+    peaks = list(accumulate(cum, max, initial=0.0))
+    del peaks[0]
+    drops = list(map(sub, peaks, cum))
+    max_dd = round(max(drops, default=0.0), 4)
+    max_dd_pct: float | None = None
+    if bank_based:
+        peak_banks = map(add, peaks, repeat(float(start), n))
+        max_dd_pct = max(map(truediv, drops, peak_banks), default=0.0)
+    longest_below = _longest_run(bytes(map(bool, drops)))  # bets below a previous peak
+
+    profit_floats = _to_floats(profits)
+    if isinstance(plan, FlatStaking):
+        unit = float(plan.stake)
+        returns = [p / unit for p in profit_floats]
+    else:
+        returns = list(map(truediv, profit_floats, map(float, stakes)))
+    test = one_sided_t_test(returns)
+
+    staked = outcome.staked
+    profit_total = outcome.profit
+    z_ow: float | None = None
+    p_ow: float | None = None
+    odds_sum = math.fsum(odds)
+    if isinstance(plan, FlatStaking) and n:
+        spread = odds_sum - n  # sum(O_i - 1)
+        if spread > 0.0:
+            z_ow = float(profit_total / plan.stake) / math.sqrt(spread)
+            p_ow = normal_sf(z_ow)
+
+    closes = map(itemgetter(11), placed)
+    clv_terms = [
+        o / c - 1.0 for o, c in zip(odds, closes, strict=True) if c is not None and 1.0 < c < _INF
+    ]
+
+    metrics: dict[str, Any] = {
+        "market": outcome.market,
+        "odds_source": odds_source,
+        "staking": plan.to_dict(),
+        "candidates": outcome.candidates,
+        "bets": n,
+        "wins": wins,
+        "losses": losses,
+        "pushes": pushes,
+        "half_wins": half_wins,
+        "half_losses": half_losses,
+        "skipped_no_odds": outcome.skipped_no_odds,
+        "skipped_no_edge": outcome.skipped_no_edge,
+        "skipped_no_pinnacle_price": outcome.skipped_no_pinnacle_price,
+        "skipped_bankrupt": outcome.skipped_bankrupt,
+        "strike_rate": (wins + 0.5 * half_wins) / settled_weight if settled_weight else None,
+        "staked": _money(staked),
+        "profit": _money(profit_total),
+        "yield": float(profit_total / staked) if staked else None,
+        "roc": float(profit_total / start),
+        "avg_odds": odds_sum / n if n else None,
+        "starting_bank": _money(start),
+        "final_bank": _money(outcome.final_bank),
+        "max_drawdown": max_dd,
+        "max_drawdown_pct": max_dd_pct,
+        "drawdown_duration_bets": longest_below,
+        "longest_winning_run": longest_win,
+        "longest_losing_run": longest_loss,
+        "t_stat": test.t_stat if test else None,
+        "p_value": test.p_value if test else None,
+        "z_odds_weighted": z_ow,
+        "p_value_odds_weighted": p_ow,
+        "clv": math.fsum(clv_terms) / len(clv_terms) if clv_terms else None,
+        "clv_coverage": len(clv_terms) / n if n else None,
+        "splits": _splits(placed, odds, stakes, profits),
+        "curve": _curve(outcome, cum, banks, curve_max_points),
+        "warnings": _warnings(outcome, n, len(clv_terms)),
+    }
+    top = max(peaks[-1], -min(cum)) + float(start) if n else 0.0
+    if top > _HUGE:
+        metrics["warnings"].append(
+            f"money beyond {_HUGE:.0e}: float figures in these metrics are approximate"
+        )
+        if not math.isfinite(top):
+            return cast(dict[str, Any], _finite_or_none(metrics))
+    return metrics
+
+
+def _finite_or_none(value: Any) -> Any:
+    """Replace inf/nan (a bank past float range) with None so the dict stays valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
+def _splits(
+    placed: list[Candidate], odds: list[float], stakes: list[Decimal], profits: list[Decimal]
+) -> dict[str, list[dict[str, Any]]]:
+    bands = map(partial(bisect_right, _BAND_EDGES), odds)  # 0 = below the first band
+    keys = zip(
+        map(itemgetter(12), placed),  # season
+        map(itemgetter(3), placed),  # league
+        map(itemgetter(13), placed),  # month
+        bands,
+        strict=True,
+    )
+    # Sum per (season, league, month, band) cell once, then roll the cells up.
+    cells: dict[tuple[Any, ...], list[Any]] = {}
+    for key, stake, profit in zip(keys, stakes, profits, strict=True):
+        acc = cells.get(key)
+        if acc is None:
+            cells[key] = [1, stake, profit]
+        else:
+            acc[0] += 1
+            acc[1] += stake
+            acc[2] += profit
+    by_band = {_BAND_LABELS[k]: v for k, v in _roll_up(cells, 3).items()}
+    return {
+        "season": _split_rows(_roll_up(cells, 0)),
+        "league": _split_rows(_roll_up(cells, 1)),
+        "month": _split_rows(_roll_up(cells, 2)),
+        "odds_band": _split_rows(by_band, bands=True),
+    }
+
+
+def _curve(
+    outcome: BacktestOutcome, cum: list[float], banks: list[Decimal], max_points: int | None
+) -> list[dict[str, Any]]:
+    n = len(banks)
+    if n == 0:
+        return []
+    # float() of a 4-dp Decimal is already the 4-dp float: no round() needed.
+    bank_floats: list[float | None] = list(map(float, banks)) if outcome.bank_based else [None] * n
+    dates = list(map(itemgetter(1), outcome.placed))
+    iso = {d: str(d) for d in set(dates)}  # str(date) is its ISO form
+    if max_points is None:
+        return [
+            {"bet": i, "date": iso[d], "profit": p, "bank": b}
+            for i, d, p, b in zip(range(1, n + 1), dates, cum, bank_floats, strict=True)
+        ]
+    return [
+        {"bet": i + 1, "date": iso[dates[i]], "profit": cum[i], "bank": bank_floats[i]}
+        for i in _curve_indices(cum, max_points)
+    ]
+
+
+def _warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]:
+    warnings: list[str] = []
+    if n == 0:
+        warnings.append("no bets placed")
+    elif n < FEW_BETS:
+        warnings.append(f"fewer than {FEW_BETS} bets: results are noise")
+    if outcome.skipped_no_odds:
+        warnings.append(
+            f"{outcome.skipped_no_odds} candidates had no usable {outcome.market} price "
+            "and were not bet"
+        )
+    if outcome.skipped_no_pinnacle_price:
+        warnings.append(
+            f"{outcome.skipped_no_pinnacle_price} candidates had no Pinnacle probability "
+            "for Kelly sizing and were not bet"
+        )
+    if outcome.skipped_bankrupt:
+        warnings.append(
+            f"bank exhausted: {outcome.skipped_bankrupt} bets skipped for lack of funds"
+        )
+    if outcome.day_funds_limited:
+        warnings.append(
+            f"{outcome.day_funds_limited} stakes were cut or skipped because the same "
+            "day's earlier stakes had already committed the bank"
+        )
+    if n and with_close < n / 2:
+        warnings.append(f"closing prices for only {with_close} of {n} bets: CLV covers a subset")
+    if outcome.market in AH_MARKETS:
+        if isinstance(outcome.staking, KellyStaking):
+            warnings.append(
+                "Kelly on Asian handicap sizes with the win/lose formula; "
+                "pushes and half outcomes are ignored in sizing"
+            )
+        if isinstance(outcome.staking, FlatStaking):
+            warnings.append(
+                "odds-weighted p-value assumes win/lose bets; on Asian handicap it is approximate"
+            )
+    return warnings
