@@ -260,30 +260,36 @@ class BacktestEngine:
             )
             session.add(result)
             await session.flush()
-            ledger = outcome.ledger
-            placed = outcome.placed
-            bank_based = outcome.bank_based
-            rows = [
-                {
-                    "result_id": result.id,
-                    "seq": seq,
-                    "fixture_id": bet.fixture_id,
-                    "kickoff_date": placed[seq - 1][1],
-                    "odds": bet.odds,
-                    "stake": bet.stake,
-                    "outcome": bet.outcome,
-                    "profit": bet.profit,
-                    "bank_after": bet.bank_after if bank_based else None,
-                }
-                for seq, bet in enumerate(ledger, start=1)
-            ]
+            rows = _ledger_rows(result.id, outcome)
+            # Core insert (not the ORM bulk path): one executemany per chunk, no identity map.
+            ledger_insert = insert(BacktestBet.__table__)
+            connection = await session.connection()
             for start in range(0, len(rows), LEDGER_CHUNK):
-                await session.execute(insert(BacktestBet), rows[start : start + LEDGER_CHUNK])
+                await connection.execute(ledger_insert, rows[start : start + LEDGER_CHUNK])
                 report(
                     0.8 + 0.2 * min(1.0, (start + LEDGER_CHUNK) / max(len(rows), 1)),
                     f"stored {min(start + LEDGER_CHUNK, len(rows)):,} of {len(rows):,} bets",
                 )
             return int(result.id)
+
+
+def _ledger_rows(result_id: int, outcome: BacktestOutcome) -> list[dict[str, Any]]:
+    placed = outcome.placed
+    bank_based = outcome.bank_based
+    return [
+        {
+            "result_id": result_id,
+            "seq": seq,
+            "fixture_id": bet.fixture_id,
+            "kickoff_date": placed[seq - 1][1],
+            "odds": bet.odds,
+            "stake": bet.stake,
+            "outcome": bet.outcome,
+            "profit": bet.profit,
+            "bank_after": bet.bank_after if bank_based else None,
+        }
+        for seq, bet in enumerate(outcome.ledger, start=1)
+    ]
 
 
 def _metrics(outcome: BacktestOutcome, request: BacktestRequest, rules: Any) -> dict[str, Any]:
