@@ -268,6 +268,7 @@ def test_column_settlement_agrees_with_single_bet_settlement() -> None:
     scores = list(itertools.product(range(5), range(5)))
     lines = [q / 4 for q in range(-12, 13)]
     for market in MARKETS:
+        rows: list[tuple[int, int, float | None]]
         if market.startswith("ah_"):
             rows = [(h, a, line) for (h, a) in scores for line in lines]
         else:
