@@ -1,0 +1,804 @@
+"""Reading football-data.co.uk season files: decoding, column mapping, validation.
+
+Pure functions with no database access, so they can run in a worker thread and be
+tested on small hand-written files.
+
+A *bad row* (missing or wrong Div, Date, teams or full-time score, a date outside
+the file's season, non-empty cells beyond the header) cannot be imported. A *bad
+cell* in an optional column (odds, match stats, half-time score, kick-off time)
+is stored as missing and reported as a warning; the row is still imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+
+from core.errors import ImportFileError
+from core.models.fixtures import ALL_ODDS_COLUMNS, MATCH_STAT_COLUMNS, odds_column_name
+
+REQUIRED_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
+# Some football-data files name the team columns HT/AT.
+_HEADER_ALIASES = {"HT": "HomeTeam", "AT": "AwayTeam"}
+
+# File header -> Fixture column, in MATCH_STAT_COLUMNS order.
+STAT_HEADERS: dict[str, str] = {
+    "HS": "home_shots",
+    "AS": "away_shots",
+    "HST": "home_shots_on_target",
+    "AST": "away_shots_on_target",
+    "HC": "home_corners",
+    "AC": "away_corners",
+    "HF": "home_fouls",
+    "AF": "away_fouls",
+    "HY": "home_yellow_cards",
+    "AY": "away_yellow_cards",
+    "HR": "home_red_cards",
+    "AR": "away_red_cards",
+}
+assert set(STAT_HEADERS.values()) == set(MATCH_STAT_COLUMNS)
+
+# The Fixture columns a file provides besides the key (league, date, teams), in the
+# order of MatchRow.values. The importer compares these with stored rows.
+FIXTURE_VALUE_COLUMNS: tuple[str, ...] = (
+    "season",
+    "kickoff_time",
+    "home_goals",
+    "away_goals",
+    "result",
+    "half_time_home_goals",
+    "half_time_away_goals",
+    "half_time_result",
+    *MATCH_STAT_COLUMNS,
+    "referee",
+)
+_V = {name: i for i, name in enumerate(FIXTURE_VALUE_COLUMNS)}
+
+ODDS_VALUE_COLUMNS: tuple[str, ...] = ALL_ODDS_COLUMNS
+_O = {name: i for i, name in enumerate(ODDS_VALUE_COLUMNS)}
+
+_SELECTION_SUFFIX = {
+    "home": "H",
+    "draw": "D",
+    "away": "A",
+    "over25": ">2.5",
+    "under25": "<2.5",
+    "ah_home": "AHH",
+    "ah_away": "AHA",
+}
+_MARKET = {
+    "home": "1x2",
+    "draw": "1x2",
+    "away": "1x2",
+    "over25": "ou",
+    "under25": "ou",
+    "ah_home": "ah",
+    "ah_away": "ah",
+}
+# (source, closing) -> market -> header prefixes, best first. The 2019-20 layout
+# uses Max*/Avg*; older files have BetBrain's BbMx*/BbAv*. Pinnacle 1X2 is PS* (P*
+# in some files), while its O/U and AH prices are P*/PC*.
+_PREFIXES: dict[tuple[str, bool], dict[str, tuple[str, ...]]] = {
+    ("b365", False): {"1x2": ("B365",), "ou": ("B365",), "ah": ("B365",)},
+    ("b365", True): {"1x2": ("B365C",), "ou": ("B365C",), "ah": ("B365C",)},
+    ("pinnacle", False): {"1x2": ("PS", "P"), "ou": ("P",), "ah": ("P",)},
+    ("pinnacle", True): {"1x2": ("PSC",), "ou": ("PC",), "ah": ("PC",)},
+    ("avg", False): {"1x2": ("Avg", "BbAv"), "ou": ("Avg", "BbAv"), "ah": ("Avg", "BbAv")},
+    ("avg", True): {"1x2": ("AvgC",), "ou": ("AvgC",), "ah": ("AvgC",)},
+    ("max", False): {"1x2": ("Max", "BbMx"), "ou": ("Max", "BbMx"), "ah": ("Max", "BbMx")},
+    ("max", True): {"1x2": ("MaxC",), "ou": ("MaxC",), "ah": ("MaxC",)},
+}
+
+
+def _build_odds_candidates() -> dict[str, tuple[str, ...]]:
+    candidates: dict[str, tuple[str, ...]] = {}
+    for (source, closing), markets in _PREFIXES.items():
+        for selection, suffix in _SELECTION_SUFFIX.items():
+            column = odds_column_name(source + ("_close" if closing else ""), selection)
+            candidates[column] = tuple(p + suffix for p in markets[_MARKET[selection]])
+    # 2003-05 files have no market-wide line, only Bet365's own (B365AH), which is
+    # the line their B365AHH/B365AHA prices were offered at.
+    candidates["ah_line"] = ("AHh", "BbAHh", "B365AH")
+    candidates["ah_line_close"] = ("AHCh",)
+    return candidates
+
+
+# Fixture odds column -> file headers that may hold it, best first.
+ODDS_CANDIDATES: dict[str, tuple[str, ...]] = _build_odds_candidates()
+assert set(ODDS_CANDIDATES) == set(ODDS_VALUE_COLUMNS)
+AH_LINE_COLUMNS = frozenset({"ah_line", "ah_line_close"})
+
+# Plausibility limits for optional cells.
+MAX_ODDS = 1000.0  # Betfair's ceiling; anything above is a typo
+MAX_AH_LINE = 10.0
+MAX_GOALS = 99
+MAX_STAT = 999
+MAX_NAME_LENGTH = 120  # String(120) on Team.name and Fixture.referee
+MAX_DIVISION_LENGTH = 8  # String(8) on League.code
+
+SEASON_START_MONTH = 7
+# Seasons can run late (2019-20 E0 ended 26/07/2020), so allow to end of August.
+SEASON_LAST_MONTH = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRow:
+    """One good row, ready for the database (team names still unresolved)."""
+
+    line: int
+    kickoff_date: dt.date
+    home_team: str
+    away_team: str
+    values: tuple[object, ...]
+    """Fixture columns in FIXTURE_VALUE_COLUMNS order."""
+    odds: tuple[float | None, ...]
+    """Odds columns in ODDS_VALUE_COLUMNS order."""
+
+
+@dataclass(frozen=True, slots=True)
+class BadRow:
+    line: int
+    reason: str
+
+
+@dataclass
+class ParsedFile:
+    name: str
+    division: str | None
+    season: str | None
+    season_start: dt.date | None
+    season_end: dt.date | None
+    rows: list[MatchRow] = field(default_factory=list)
+    bad_rows: list[BadRow] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    """`file:line: column: value: reason` for each bad optional cell."""
+    value_slots: tuple[int, ...] = tuple(range(len(FIXTURE_VALUE_COLUMNS)))
+    """Indexes into MatchRow.values the file can fill; the others are always None."""
+    odds_slots: tuple[int, ...] = tuple(range(len(ODDS_VALUE_COLUMNS)))
+    """Indexes into MatchRow.odds the file can fill; the others are always None."""
+
+    @property
+    def data_rows(self) -> int:
+        """Rows that were read, good and bad (lines of nothing but commas excluded)."""
+        return len(self.rows) + len(self.bad_rows)
+
+
+# ---------------------------------------------------------------------------
+# Decoding
+
+
+def decode_bytes(raw: bytes, name: str) -> str:
+    """UTF-8 (BOM or not), falling back to cp1252; refuses binary and empty files."""
+    if not raw.strip():
+        raise ImportFileError(f"{name}: empty file, not a football-data CSV")
+    if b"\x00" in raw[:8192]:
+        raise ImportFileError(f"{name}: binary data, not a football-data CSV")
+    body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        # Old files were saved from Windows spreadsheets (E0_2004-05.csv).
+        return body.decode("cp1252")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(
+            f"{name}: not text in UTF-8 or cp1252 (byte {exc.start}), not a football-data CSV"
+        ) from exc
+
+
+def physical_lines(text: str) -> list[str]:
+    """The file's lines, numbered as an editor shows them (index 0 is line 1).
+
+    Ends of line may be LF, CRLF or CR CR LF (F1_2019-20.csv); a file with only
+    CRs (classic Mac) is split on those.
+    """
+    if "\n" not in text and "\r" in text:
+        lines = text.split("\r")
+    else:
+        lines = [line.rstrip("\r") for line in text.split("\n")]
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Cell parsers (None means "does not parse")
+
+
+def parse_date(text: str) -> dt.date | None:
+    """dd/mm/yy or dd/mm/yyyy; two-digit years 69-99 are 19xx, 00-68 are 20xx."""
+    parts = text.strip().split("/")
+    if len(parts) != 3:
+        return None
+    day, month, year = parts
+    if not (
+        0 < len(day) <= 2
+        and 0 < len(month) <= 2
+        and len(year) in (2, 4)
+        and (day + month + year).isascii()
+        and (day + month + year).isdigit()
+    ):
+        return None
+    y = int(year)
+    if len(year) == 2:
+        y += 1900 if y >= 69 else 2000
+    try:
+        return dt.date(y, int(month), int(day))
+    except ValueError:
+        return None
+
+
+def parse_time(text: str) -> dt.time | None:
+    """HH:MM or HH:MM:SS (24-hour)."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(
+        0 < len(p) <= 2 and p.isascii() and p.isdigit() for p in parts
+    ):
+        return None
+    hour, minute, second = (int(p) for p in (*parts, "0")[:3])
+    try:
+        return dt.time(hour, minute, second)
+    except ValueError:
+        return None
+
+
+def parse_count(text: str) -> int | None:
+    """A non-negative whole number; "2.0" (a spreadsheet's re-save) counts as 2."""
+    try:
+        whole = int(text)
+    except ValueError:
+        pass
+    else:
+        return whole if whole >= 0 else None
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    if number >= 0 and number.is_integer():
+        return int(number)
+    return None
+
+
+def season_window(first: dt.date) -> tuple[str, dt.date, dt.date]:
+    """The season label and the dates it may span, from its first match date."""
+    start_year = first.year if first.month >= SEASON_START_MONTH else first.year - 1
+    label = f"{start_year}-{(start_year + 1) % 100:02d}"
+    start = dt.date(start_year, SEASON_START_MONTH, 1)
+    end = dt.date(start_year + 1, SEASON_LAST_MONTH + 1, 1) - dt.timedelta(days=1)
+    return label, start, end
+
+
+def result_code(home_goals: int, away_goals: int) -> str:
+    if home_goals > away_goals:
+        return "H"
+    if home_goals < away_goals:
+        return "A"
+    return "D"
+
+
+def clean_name(text: str) -> str:
+    """Trim and collapse whitespace, including cp1252 non-breaking spaces."""
+    return " ".join(text.replace("\xa0", " ").split())
+
+
+def is_division_code(text: str) -> bool:
+    return 0 < len(text) <= MAX_DIVISION_LENGTH and text.isascii() and text.isalnum()
+
+
+# ---------------------------------------------------------------------------
+# Header
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Where each field lives in a file's rows (None: the file has no such column)."""
+
+    width: int
+    required: dict[str, int]
+    time: int | None
+    ftr: int | None
+    hthg: int | None
+    htag: int | None
+    htr: int | None
+    referee: int | None
+    stats: tuple[tuple[int | None, str], ...]
+    """(cell index, header) per MATCH_STAT_COLUMNS entry"""
+    prices: tuple[tuple[int | None, str], ...]
+    """(cell index, header) per odds price column (ODDS_VALUE_COLUMNS minus the lines)"""
+    lines: tuple[tuple[int | None, str], ...]
+    """(cell index, header) for ah_line and ah_line_close"""
+    unnamed: tuple[int, ...]
+    """Columns with an empty header name."""
+
+    def value_slots(self) -> tuple[int, ...]:
+        """Indexes into MatchRow.values that rows of this file may fill."""
+        half_time = self.hthg is not None and self.htag is not None
+        present = {
+            "season": True,
+            "kickoff_time": self.time is not None,
+            "home_goals": True,
+            "away_goals": True,
+            "result": True,
+            "half_time_home_goals": self.hthg is not None,
+            "half_time_away_goals": self.htag is not None,
+            "half_time_result": self.htr is not None or half_time,
+            "referee": self.referee is not None,
+        }
+        for (index, _header), column in zip(self.stats, MATCH_STAT_COLUMNS, strict=True):
+            present[column] = index is not None
+        return tuple(i for i, column in enumerate(FIXTURE_VALUE_COLUMNS) if present[column])
+
+    def odds_slots(self) -> tuple[int, ...]:
+        """Indexes into MatchRow.odds that rows of this file may fill."""
+        return tuple(
+            i for i, (index, _h) in enumerate(self.prices + self.lines) if index is not None
+        )
+
+
+_PRICE_COLUMNS = tuple(c for c in ODDS_VALUE_COLUMNS if c not in AH_LINE_COLUMNS)
+_LINE_COLUMNS = tuple(c for c in ODDS_VALUE_COLUMNS if c in AH_LINE_COLUMNS)
+# MatchRow.odds is prices then lines, so both must be in that order already.
+assert ODDS_VALUE_COLUMNS == _PRICE_COLUMNS + _LINE_COLUMNS
+_STAT_HEADER_OF = {column: header for header, column in STAT_HEADERS.items()}
+
+
+def map_header(cells: list[str], name: str) -> ColumnMap:
+    """Locate the columns we read; refuses a header that is not football-data's."""
+    position: dict[str, int] = {}
+    unnamed: list[int] = []
+    for index, raw in enumerate(cells):
+        header = raw.replace("\ufeff", "").strip()
+        if not header:
+            unnamed.append(index)
+        elif header not in position:  # first of duplicates wins
+            position[header] = index
+    for alias, canonical in _HEADER_ALIASES.items():
+        if canonical not in position and alias in position:
+            position[canonical] = position[alias]
+    missing = [column for column in REQUIRED_COLUMNS if column not in position]
+    if missing:
+        if len(missing) == len(REQUIRED_COLUMNS):
+            raise ImportFileError(
+                f"{name}: not a football-data CSV (header has none of "
+                f"{', '.join(REQUIRED_COLUMNS)})"
+            )
+        raise ImportFileError(
+            f"{name}: not a football-data CSV (header lacks {', '.join(missing)})"
+        )
+
+    def odds_slot(column: str) -> tuple[int | None, str]:
+        for header in ODDS_CANDIDATES[column]:
+            if header in position:
+                return position[header], header
+        return None, ""
+
+    return ColumnMap(
+        width=len(cells),
+        required={column: position[column] for column in REQUIRED_COLUMNS},
+        time=position.get("Time"),
+        ftr=position.get("FTR"),
+        hthg=position.get("HTHG"),
+        htag=position.get("HTAG"),
+        htr=position.get("HTR"),
+        referee=position.get("Referee"),
+        stats=tuple(
+            (position.get(_STAT_HEADER_OF[column]), _STAT_HEADER_OF[column])
+            for column in MATCH_STAT_COLUMNS
+        ),
+        prices=tuple(odds_slot(column) for column in _PRICE_COLUMNS),
+        lines=tuple(odds_slot(column) for column in _LINE_COLUMNS),
+        unnamed=tuple(unnamed),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Rows
+
+_MALFORMED = ["\x00malformed"]
+
+
+def _read_records(lines: list[str]) -> list[tuple[int, list[str]]]:
+    """(physical line, cells) per non-blank CSV record, for the lines after the header.
+
+    Quoted cells may hold commas ("Wiley, A. G." in E0_2001-02.csv) or, rarely,
+    line breaks, so records come from the csv module. Lines of nothing but commas
+    (and spaces) are padding, not rows.
+    """
+    reader = csv.reader(lines)
+    try:
+        records = list(reader)
+    except csv.Error:
+        records = None
+    if records is not None and len(records) == len(lines) == reader.line_num:
+        # The usual case: one record per line, so line numbers follow from the index.
+        return [
+            (index + 2, cells)
+            for index, (text, cells) in enumerate(zip(lines, records, strict=True))
+            if text.strip(" ,\t")
+        ]
+    return [
+        (line, cells) for line, cells in _read_records_slowly(lines) if any(map(str.strip, cells))
+    ]
+
+
+def _read_records_slowly(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
+    """Record by record, tracking lines consumed; a malformed record becomes _MALFORMED."""
+    reader = csv.reader(lines)
+    consumed = 0
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            cells = _MALFORMED
+        # +1 for the header line, +1 because line numbers start at 1.
+        yield consumed + 2, cells
+        consumed = reader.line_num
+
+
+def parse_text(text: str, name: str) -> ParsedFile:
+    """Parse a decoded football-data file. Raises ImportFileError if it is not one."""
+    lines = physical_lines(text)
+    if not lines or not lines[0].strip(" ,\t"):
+        raise ImportFileError(f"{name}: no header on line 1, not a football-data CSV")
+    try:
+        header = next(csv.reader([lines[0]]))
+    except csv.Error as exc:
+        raise ImportFileError(f"{name}: header line is not CSV ({exc})") from exc
+    columns = map_header(header, name)
+    return _validate(_read_records(lines[1:]), columns, name)
+
+
+def parse_file(path: Path) -> ParsedFile:
+    """Read and parse one file. Raises ImportFileError if it cannot be imported at all."""
+    name = path.name
+    try:
+        raw = path.read_bytes()
+    except IsADirectoryError as exc:
+        raise ImportFileError(f"{name}: is a folder, not a CSV file") from exc
+    except FileNotFoundError as exc:
+        raise ImportFileError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise ImportFileError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    return parse_text(decode_bytes(raw, name), name)
+
+
+def _division_of(records: Iterable[tuple[int, list[str]]], index: int) -> str | None:
+    """The file's division: the most common well-formed Div value."""
+    counts: Counter[str] = Counter()
+    for _line, cells in records:
+        if index < len(cells):
+            code = cells[index].strip()
+            if is_division_code(code):
+                counts[code] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _price_or_reason(raw: str) -> float | str:
+    try:
+        price = float(raw)
+    except ValueError:
+        return "not a number"
+    if price <= 1.0:
+        return "decimal odds must be greater than 1.0"
+    if not price <= MAX_ODDS:  # also nan and inf
+        return f"decimal odds must be at most {MAX_ODDS:g}"
+    return price
+
+
+def _line_or_reason(raw: str) -> float | str:
+    try:
+        line = float(raw)
+    except ValueError:
+        return "not a number"
+    if not (-MAX_AH_LINE <= line <= MAX_AH_LINE) or not (line * 4).is_integer():
+        return f"handicap line must be a multiple of 0.25 within +-{MAX_AH_LINE:g}"
+    return line + 0.0  # -0.0 -> 0.0
+
+
+def _count_or_reason(raw: str) -> int | str:
+    count = parse_count(raw)
+    if count is None or count > MAX_STAT:
+        return "not a count"
+    return count
+
+
+class _CellCache:
+    """Parsed value per distinct cell text, for one kind of optional cell.
+
+    Prices and counts repeat a lot within a file ("2.10", "0"), so each distinct
+    text is parsed once and rows are converted with C-level lookups.
+    """
+
+    def __init__(self, parse: Callable[[str], object]) -> None:
+        self.parse = parse
+        self.values: dict[str, object] = {"": None}
+        self.bad: dict[str, str] = {}
+
+    def learn(self, texts: set[str]) -> None:
+        for text in texts - self.values.keys():
+            if not text.strip():
+                self.values[text] = None
+                continue
+            parsed = self.parse(text)
+            if isinstance(parsed, str):
+                self.values[text] = None
+                self.bad[text] = parsed
+            else:
+                self.values[text] = parsed
+
+
+def _getter(indices: Iterable[int | None], blank: int) -> Callable[[list[str]], tuple[str, ...]]:
+    """A fast cells -> tuple of texts; absent columns read the always-blank cell."""
+    picked = [blank if i is None else i for i in indices]
+    if len(picked) == 1:
+        only = picked[0]
+        return lambda cells: (cells[only],)
+    get: Callable[[list[str]], tuple[str, ...]] = itemgetter(*picked)
+    return get
+
+
+@dataclass
+class _Candidate:
+    line: int
+    cells: list[str]
+    date: dt.date
+    home: str
+    away: str
+    home_goals: int
+    away_goals: int
+    result: str
+
+
+def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) -> ParsedFile:
+    req = cols.required
+    i_div, i_date = req["Div"], req["Date"]
+    i_home, i_away = req["HomeTeam"], req["AwayTeam"]
+    i_fthg, i_ftag = req["FTHG"], req["FTAG"]
+    width = cols.width
+    blank = [""]
+
+    division = _division_of(records, i_div)
+    date_cache: dict[str, dt.date | None] = {}
+
+    def date_of(text: str) -> dt.date | None:
+        # Dates repeat (a round shares one), so each distinct text is parsed once.
+        if text in date_cache:
+            return date_cache[text]
+        found = date_cache[text] = parse_date(text)
+        return found
+
+    first_date = next(
+        (
+            d
+            for _line, cells in records
+            if i_date < len(cells) and (d := date_of(cells[i_date])) is not None
+        ),
+        None,
+    )
+    season: str | None = None
+    start = end = None
+    if first_date is not None:
+        season, start, end = season_window(first_date)
+    result = ParsedFile(
+        name,
+        division,
+        season,
+        start,
+        end,
+        value_slots=cols.value_slots(),
+        odds_slots=cols.odds_slots(),
+    )
+    bad = result.bad_rows
+    seen: dict[tuple[dt.date, str, str], int] = {}
+    candidates: list[_Candidate] = []
+
+    # --- pass 1: shape and required cells; any problem makes the row bad -----
+    for line, cells in records:
+        if cells is _MALFORMED:
+            bad.append(BadRow(line, "malformed CSV (stray quote or line break)"))
+            continue
+        n = len(cells)
+        if n > width:
+            extra = [c for c in cells[width:] if c.strip()]
+            if extra:
+                bad.append(
+                    BadRow(
+                        line,
+                        f"{n - width} cells beyond the header's {width} columns, "
+                        f"{len(extra)} of them not empty (first: {extra[0].strip()!r})",
+                    )
+                )
+                continue
+            cells = cells[:width] + blank
+        else:
+            # Short rows: the missing trailing cells are blank. One more blank
+            # cell at index `width` stands in for columns the file lacks.
+            cells = cells + blank * (width + 1 - n)
+        stray = next((i for i in cols.unnamed if cells[i].strip()), None)
+        if stray is not None:
+            bad.append(
+                BadRow(line, f"column {stray + 1} has no header but holds {cells[stray].strip()!r}")
+            )
+            continue
+        div = cells[i_div].strip()
+        if not div:
+            bad.append(BadRow(line, "Div: missing"))
+            continue
+        if not is_division_code(div):
+            bad.append(BadRow(line, f"Div: {div}: not a division code"))
+            continue
+        if div != division:
+            bad.append(BadRow(line, f"Div: {div}: differs from the file's division {division}"))
+            continue
+        raw_date = cells[i_date].strip()
+        if not raw_date:
+            bad.append(BadRow(line, "Date: missing"))
+            continue
+        date = date_of(cells[i_date])
+        if date is None:
+            bad.append(BadRow(line, f"Date: {raw_date}: not a dd/mm/yy or dd/mm/yyyy date"))
+            continue
+        if start is None or end is None or not (start <= date <= end):
+            bad.append(
+                BadRow(line, f"Date: {raw_date}: outside season {season} ({start} to {end})")
+            )
+            continue
+        home = clean_name(cells[i_home])
+        away = clean_name(cells[i_away])
+        if not home:
+            bad.append(BadRow(line, "HomeTeam: missing"))
+            continue
+        if not away:
+            bad.append(BadRow(line, "AwayTeam: missing"))
+            continue
+        if len(home) > MAX_NAME_LENGTH or len(away) > MAX_NAME_LENGTH:
+            bad.append(BadRow(line, f"team name longer than {MAX_NAME_LENGTH} characters"))
+            continue
+        if home == away:
+            bad.append(BadRow(line, f"HomeTeam and AwayTeam are both {home}"))
+            continue
+        goal_problem = None
+        goals = [0, 0]
+        for slot, (index, header) in enumerate(((i_fthg, "FTHG"), (i_ftag, "FTAG"))):
+            raw = cells[index].strip()
+            if not raw:
+                goal_problem = f"{header}: missing"
+                break
+            count = parse_count(raw)
+            if count is None or count > MAX_GOALS:
+                goal_problem = f"{header}: {raw}: not a number of goals"
+                break
+            goals[slot] = count
+        if goal_problem is not None:
+            bad.append(BadRow(line, goal_problem))
+            continue
+        home_goals, away_goals = goals
+        full_time = result_code(home_goals, away_goals)
+        if cols.ftr is not None:
+            ftr = cells[cols.ftr].strip()
+            if ftr and ftr != full_time:
+                if ftr in ("H", "D", "A"):
+                    reason = (
+                        f"FTR: {ftr}: disagrees with the score {home_goals}-{away_goals}"
+                        f" (expected {full_time})"
+                    )
+                else:
+                    reason = f"FTR: {ftr}: not H, D or A"
+                bad.append(BadRow(line, reason))
+                continue
+        key = (date, home, away)
+        first_line = seen.get(key)
+        if first_line is not None:
+            bad.append(BadRow(line, f"same match as line {first_line} ({home} v {away} on {date})"))
+            continue
+        seen[key] = line
+        candidates.append(
+            _Candidate(line, cells, date, home, away, home_goals, away_goals, full_time)
+        )
+
+    # --- pass 2: optional cells; a problem is a warning and a missing value ---
+    get_prices = _getter((i for i, _h in cols.prices), width)
+    get_lines = _getter((i for i, _h in cols.lines), width)
+    get_stats = _getter((i for i, _h in cols.stats), width)
+    prices = _CellCache(_price_or_reason)
+    lines = _CellCache(_line_or_reason)
+    stats = _CellCache(_count_or_reason)
+    for cache, get in ((prices, get_prices), (lines, get_lines), (stats, get_stats)):
+        texts: set[str] = set()
+        collect = texts.update
+        for candidate in candidates:
+            collect(get(candidate.cells))
+        cache.learn(texts)
+    price_of = prices.values.__getitem__
+    line_of = lines.values.__getitem__
+    stat_of = stats.values.__getitem__
+    checks = (
+        (prices.bad, get_prices, cols.prices),
+        (lines.bad, get_lines, cols.lines),
+        (stats.bad, get_stats, cols.stats),
+    )
+    warnings = result.warnings
+
+    def warn(line: int, header: str, value: str, reason: str) -> None:
+        warnings.append(f"{name}:{line}: {header}: {value.strip()}: {reason}")
+
+    time_cache: dict[str, dt.time | None] = {"": None}
+    i_time, i_hthg, i_htag, i_htr = cols.time, cols.hthg, cols.htag, cols.htr
+    i_referee = cols.referee
+    good = result.rows
+    for c in candidates:
+        cells = c.cells
+        line = c.line
+        kickoff = None
+        if i_time is not None:
+            raw = cells[i_time]
+            if raw in time_cache:
+                kickoff = time_cache[raw]
+            else:
+                kickoff = time_cache[raw] = parse_time(raw) if raw.strip() else None
+            if kickoff is None and raw.strip():
+                warn(line, "Time", raw, "not a HH:MM time")
+        ht: list[int | None] = [None, None]
+        for slot, cell, header, full in (
+            (0, i_hthg, "HTHG", c.home_goals),
+            (1, i_htag, "HTAG", c.away_goals),
+        ):
+            if cell is None or not (raw := cells[cell]).strip():
+                continue
+            ht_goals = parse_count(raw)
+            if ht_goals is None:
+                warn(line, header, raw, "not a number of goals")
+            elif ht_goals > full:
+                warn(line, header, raw, f"more half-time goals than full-time ({full})")
+            else:
+                ht[slot] = ht_goals
+        ht_result = None
+        if ht[0] is not None and ht[1] is not None:
+            ht_result = result_code(ht[0], ht[1])
+        if i_htr is not None:
+            raw = cells[i_htr].strip()
+            if raw and raw != ht_result:
+                # A bad HTR is stored as missing, like any bad optional cell.
+                if raw not in ("H", "D", "A"):
+                    warn(line, "HTR", raw, "not H, D or A")
+                    ht_result = None
+                elif ht_result is not None:
+                    warn(line, "HTR", raw, f"disagrees with the half-time score {ht[0]}-{ht[1]}")
+                    ht_result = None
+                else:
+                    # A half-time result without the half-time score is still a fact.
+                    ht_result = raw
+        referee = None
+        if i_referee is not None:
+            referee = clean_name(cells[i_referee]) or None
+            if referee is not None and len(referee) > MAX_NAME_LENGTH:
+                warn(line, "Referee", referee[:40] + "...", f"longer than {MAX_NAME_LENGTH}")
+                referee = None
+        for bad_texts, get, where in checks:
+            if bad_texts and not bad_texts.keys().isdisjoint(get(cells)):
+                for text, (_index, header) in zip(get(cells), where, strict=True):
+                    if text in bad_texts:
+                        warn(line, header, text, bad_texts[text])
+        values = (
+            season,
+            kickoff,
+            c.home_goals,
+            c.away_goals,
+            c.result,
+            ht[0],
+            ht[1],
+            ht_result,
+            *map(stat_of, get_stats(cells)),
+            referee,
+        )
+        odds = (*map(price_of, get_prices(cells)), *map(line_of, get_lines(cells)))
+        good.append(MatchRow(line, c.date, c.home, c.away, values, odds))  # type: ignore[arg-type]
+    return result
