@@ -1,0 +1,744 @@
+"""Importing football-data files into the database: one transaction per file.
+
+Each file is parsed in a worker thread (the next file is parsed while the current
+one is written), then upserted in bulk: one query reads the stored fixtures of the
+file's league and date range, new fixtures go in with multi-row INSERTs, changed
+ones with executemany UPDATEs, and unchanged ones are not touched at all, so a
+re-import writes nothing and `updated_at` only moves when data changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    DateTime,
+    Select,
+    Table,
+    Time,
+    bindparam,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import dml as pg_dml
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from core.db import Database, dialect_insert, utcnow
+from core.errors import ImportFileError
+from core.importing.football_data import (
+    FIXTURE_VALUE_COLUMNS,
+    ODDS_VALUE_COLUMNS,
+    MatchRow,
+    ParsedFile,
+    parse_file,
+)
+from core.importing.leagues import known_league, league_for_code
+from core.models import Base
+
+_T = TypeVar("_T")
+
+# Rows per INSERT/UPDATE batch, and so per progress report.
+CHUNK_ROWS = 2000
+# Names per `IN (...)` lookup, well under SQLite's bound-parameter limit.
+LOOKUP_CHUNK = 500
+
+_FIXTURES: Table = Base.metadata.tables["fixtures"]
+_ODDS: Table = Base.metadata.tables["fixture_odds"]
+_TEAMS: Table = Base.metadata.tables["teams"]
+_LEAGUES: Table = Base.metadata.tables["leagues"]
+_TEAM_LEAGUES: Table = Base.metadata.tables["team_leagues"]
+
+
+@dataclass(frozen=True)
+class ImportProgress:
+    """Emitted after each chunk of rows and after each file."""
+
+    files_done: int
+    files_total: int
+    rows_done: int
+    rows_total: int
+    """Data rows in all files; an estimate from line counts until a file is parsed."""
+    current_file: str
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    file: str
+    line: int
+    """Physical line in the file; the header is line 1."""
+    reason: str
+
+
+@dataclass
+class ImportSummary:
+    files: int = 0
+    files_imported: int = 0
+    files_rejected: int = 0
+    fixtures_added: int = 0
+    fixtures_updated: int = 0
+    fixtures_unchanged: int = 0
+    warnings: list[str] = field(default_factory=list)
+    """`file:line: column: value: reason` for each bad optional cell stored as missing."""
+    rejected_rows: list[RejectedRow] = field(default_factory=list)
+    file_errors: list[str] = field(default_factory=list)
+    """One line per file that was refused whole."""
+    seconds: float = 0.0
+
+    @property
+    def fixtures_seen(self) -> int:
+        return self.fixtures_added + self.fixtures_updated + self.fixtures_unchanged
+
+    @property
+    def rows_per_s(self) -> float:
+        """Good rows (added, updated or unchanged) per second of the whole import."""
+        return self.fixtures_seen / self.seconds if self.seconds > 0 else 0.0
+
+    def summary_line(self) -> str:
+        refused = f", {self.files_rejected} refused" if self.files_rejected else ""
+        return (
+            f"{self.files_imported} of {self.files} files imported{refused}: "
+            f"{self.fixtures_added:,} fixtures added, {self.fixtures_updated:,} updated, "
+            f"{self.fixtures_unchanged:,} unchanged; "
+            f"{_plural(len(self.warnings), 'warning')}, "
+            f"{_plural(len(self.rejected_rows), 'row')} rejected; "
+            f"{self.seconds:.2f} s ({self.rows_per_s:,.0f} rows/s)"
+        )
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
+    """Files as given, folders replaced by their *.csv files (sorted), duplicates dropped.
+
+    A folder holding no CSV file is kept as is, so that import_paths reports it in
+    `file_errors` like any other file it cannot import. A path that does not exist
+    raises ImportFileError naming it.
+    """
+    expanded: list[Path] = []
+    seen: set[Path] = set()
+    for given in paths:
+        path = Path(given)
+        if not path.exists():
+            raise ImportFileError(f"{path}: no such file or folder")
+        if path.is_dir():
+            found = sorted(
+                p for p in path.iterdir() if p.suffix.lower() == ".csv" and not p.is_dir()
+            )
+            candidates = found or [path]
+        else:
+            candidates = [path]
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                expanded.append(candidate)
+    return expanded
+
+
+def _estimate_rows(path: Path) -> int:
+    """Data rows in a file, guessed from its line count (for the progress total)."""
+    try:
+        if path.is_dir():
+            return 0
+        raw = path.read_bytes()
+    except OSError:
+        return 0
+    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
+    return max(lines - 1, 0)
+
+
+def _parse_or_error(path: Path) -> ParsedFile | str:
+    """The parsed file, or the one-line reason it cannot be imported at all."""
+    if path.is_dir():
+        return f"{path}: folder holds no .csv files"
+    try:
+        return parse_file(path)
+    except ImportFileError as exc:
+        return str(exc)
+
+
+async def import_paths(
+    db: Database,
+    paths: Sequence[Path],
+    *,
+    skip_bad_rows: bool = False,
+    on_progress: Callable[[ImportProgress], None] | None = None,
+) -> ImportSummary:
+    """Import football-data CSV files (or folders of them), one transaction per file.
+
+    By default a file with any bad row is refused whole and nothing of it is
+    written; with skip_bad_rows its good rows are imported and the bad ones listed.
+    Either way the other files go on.
+    """
+    started = time.perf_counter()
+    files = await asyncio.to_thread(_expand_quietly, paths)
+    summary = ImportSummary(files=len(files))
+    estimates = await asyncio.to_thread(lambda: [_estimate_rows(p) for p in files])
+    run = _ImportRun(db, summary, estimates, on_progress)
+    if files:
+        await run.load_reference()
+    pending = asyncio.create_task(asyncio.to_thread(_parse_or_error, files[0])) if files else None
+    try:
+        for index, path in enumerate(files):
+            assert pending is not None
+            parsed = await pending
+            # Parse the next file while this one is written.
+            pending = (
+                asyncio.create_task(asyncio.to_thread(_parse_or_error, files[index + 1]))
+                if index + 1 < len(files)
+                else None
+            )
+            await run.import_one(index, path, parsed, skip_bad_rows=skip_bad_rows)
+    finally:
+        if pending is not None:
+            pending.cancel()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _expand_quietly(paths: Sequence[Path]) -> list[Path]:
+    """Like expand_paths, but a missing path stays in the list to be reported per file."""
+    files: list[Path] = []
+    for path in paths:
+        try:
+            files.extend(expand_paths([path]))
+        except ImportFileError:
+            files.append(Path(path))
+    return list(dict.fromkeys(files))
+
+
+class _ImportRun:
+    """State of one import_paths call: counters, progress, and id caches."""
+
+    def __init__(
+        self,
+        db: Database,
+        summary: ImportSummary,
+        estimates: list[int],
+        on_progress: Callable[[ImportProgress], None] | None,
+    ) -> None:
+        self.db = db
+        self.summary = summary
+        self.estimates = estimates
+        self.on_progress = on_progress
+        self.rows_done = 0
+        self.files_done = 0
+        # Ids known to be committed: loaded once, then extended only after a
+        # file's transaction commits.
+        self.league_ids: dict[str, int] = {}
+        self.team_ids: dict[str, int] = {}
+        self.league_teams: dict[int, set[int]] = {}
+
+    async def load_reference(self) -> None:
+        """Read leagues, teams and team_leagues once (small tables), to save round trips."""
+        async with self.db.session() as session:
+            conn = await session.connection()
+            leagues = await conn.execute(select(_LEAGUES.c.code, _LEAGUES.c.id))
+            self.league_ids = {code: int(id_) for code, id_ in leagues}
+            teams = await conn.execute(select(_TEAMS.c.name, _TEAMS.c.id))
+            self.team_ids = {name: int(id_) for name, id_ in teams}
+            links = await conn.execute(select(_TEAM_LEAGUES.c.league_id, _TEAM_LEAGUES.c.team_id))
+            for league_id, team_id in links:
+                self.league_teams.setdefault(int(league_id), set()).add(int(team_id))
+
+    # -- progress -----------------------------------------------------------
+
+    def _report(self, current: str) -> None:
+        if self.on_progress is None:
+            return
+        self.on_progress(
+            ImportProgress(
+                files_done=self.files_done,
+                files_total=len(self.estimates),
+                rows_done=self.rows_done,
+                rows_total=max(sum(self.estimates), self.rows_done),
+                current_file=current,
+            )
+        )
+
+    def _finish_file(self, name: str) -> None:
+        self.files_done += 1
+        self._report(name)
+
+    # -- one file -------------------------------------------------------------
+
+    async def import_one(
+        self, index: int, path: Path, parsed: ParsedFile | str, *, skip_bad_rows: bool
+    ) -> None:
+        summary = self.summary
+        if isinstance(parsed, str):
+            self.estimates[index] = 0
+            summary.files_rejected += 1
+            summary.file_errors.append(parsed)
+            self._finish_file(path.name)
+            return
+        name = parsed.name
+        self.estimates[index] = parsed.data_rows
+        rejected = [RejectedRow(name, bad.line, bad.reason) for bad in parsed.bad_rows]
+        if rejected and not skip_bad_rows:
+            first = rejected[0]
+            summary.files_rejected += 1
+            summary.rejected_rows.extend(rejected)
+            summary.file_errors.append(
+                f"{name}: refused, {_plural(len(rejected), 'bad row')} "
+                f"(first: line {first.line}: {first.reason}); nothing imported from this file; "
+                f"skipping bad rows would import its {len(parsed.rows):,} good rows"
+            )
+            self.rows_done += parsed.data_rows
+            self._finish_file(name)
+            return
+        summary.rejected_rows.extend(rejected)
+        if not parsed.rows:
+            if rejected:
+                summary.files_rejected += 1
+                summary.file_errors.append(
+                    f"{name}: refused, all {len(rejected):,} rows are bad; nothing imported"
+                )
+            else:
+                summary.files_imported += 1
+                summary.warnings.append(f"{name}:1: file: {name}: no match rows after the header")
+            self.rows_done += parsed.data_rows
+            self._finish_file(name)
+            return
+        rows_before = self.rows_done
+        try:
+            counts = await self._write(parsed)
+        except Exception as exc:
+            if not _is_integrity_error(exc):
+                raise
+            # e.g. another process imported the same matches at the same moment.
+            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+            summary.files_rejected += 1
+            summary.file_errors.append(
+                f"{name}: the database refused the rows ({reason}); nothing imported"
+            )
+            self.rows_done = rows_before + parsed.data_rows
+            self._finish_file(name)
+            return
+        added, updated, unchanged = counts
+        summary.files_imported += 1
+        summary.fixtures_added += added
+        summary.fixtures_updated += updated
+        summary.fixtures_unchanged += unchanged
+        summary.warnings.extend(parsed.warnings)
+        if known_league(parsed.division or "") is None:
+            summary.warnings.append(
+                f"{name}:{parsed.rows[0].line}: Div: {parsed.division}: unknown division code, "
+                f"imported as league {parsed.division!r} in country Unknown"
+            )
+        self.rows_done = rows_before + parsed.data_rows
+        self._finish_file(name)
+
+    async def _write(self, parsed: ParsedFile) -> tuple[int, int, int]:
+        """Upsert one file's good rows in one transaction: (added, updated, unchanged)."""
+        assert parsed.division is not None
+        rows = parsed.rows
+        name = parsed.name
+        new_team_ids: dict[str, int] = {}
+        async with self.db.session() as session:
+            conn = await session.connection()
+            bulk = await _Bulk.open(conn)
+            league_id = await self._league_id(conn, parsed.division)
+            names = {r.home_team for r in rows} | {r.away_team for r in rows}
+            team_ids = await self._team_ids(conn, names, new_team_ids)
+            linked = await self._link_teams(conn, league_id, set(team_ids.values()))
+
+            # Rows are compared in the driver's form (dates are text on SQLite),
+            # so stored rows need no conversion on the way out.
+            as_date = bulk.converter(_FIXTURES.c.kickoff_date.type)
+            as_time = bulk.converter(_FIXTURES.c.kickoff_time.type)
+            time_slot = FIXTURE_VALUE_COLUMNS.index("kickoff_time")
+            first = min(r.kickoff_date for r in rows)
+            last = max(r.kickoff_date for r in rows)
+            existing = await self._stored(bulk, league_id, first, last)
+            new: list[_Prepared] = []
+            changed: list[tuple[int, _Prepared]] = []
+            unchanged = 0
+            for row in rows:
+                values = row.values
+                if values[time_slot] is not None:
+                    values = (
+                        *values[:time_slot],
+                        as_time(values[time_slot]),
+                        *values[time_slot + 1 :],
+                    )
+                prepared = _Prepared(
+                    (as_date(row.kickoff_date), team_ids[row.home_team], team_ids[row.away_team]),
+                    values,
+                    row,
+                )
+                stored = existing.get(prepared.key)
+                if stored is None:
+                    new.append(prepared)
+                elif stored[1] == values and stored[2] == row.odds:
+                    unchanged += 1
+                else:
+                    changed.append((stored[0], prepared))
+            rows_base = self.rows_done
+            self.rows_done += unchanged
+            stamp = bulk.converter(_FIXTURES.c.updated_at.type)(utcnow())
+            for chunk in _chunks(new, CHUNK_ROWS):
+                await self._insert(bulk, parsed, league_id, chunk, stamp)
+                self.rows_done += len(chunk)
+                self._report(name)
+            for chunk_changed in _chunks(changed, CHUNK_ROWS):
+                await self._update(conn, name, chunk_changed)
+                self.rows_done += len(chunk_changed)
+                self._report(name)
+            self.rows_done = rows_base + len(rows)
+        # Committed: the new ids are real now.
+        self.league_ids[parsed.division] = league_id
+        self.team_ids.update(new_team_ids)
+        self.league_teams[league_id] = linked
+        return len(new), len(changed), unchanged
+
+    # -- reference rows -------------------------------------------------------
+
+    async def _league_id(self, conn: AsyncConnection, code: str) -> int:
+        if code in self.league_ids:
+            return self.league_ids[code]
+        query = select(_LEAGUES.c.id).where(_LEAGUES.c.code == code)
+        found = (await conn.execute(query)).scalar()
+        if found is None:
+            info = league_for_code(code)
+            insert = _conflict_insert(self.db.dialect_name, _LEAGUES).values(
+                code=info.code, name=info.name, country=info.country
+            )
+            await conn.execute(insert.on_conflict_do_nothing(index_elements=["code"]))
+            found = (await conn.execute(query)).scalar_one()
+        return int(found)
+
+    async def _team_ids(
+        self, conn: AsyncConnection, names: set[str], fresh: dict[str, int]
+    ) -> dict[str, int]:
+        ids = {name: self.team_ids[name] for name in names if name in self.team_ids}
+        missing = sorted(names - ids.keys())
+        if missing:
+            found = await self._lookup_teams(conn, missing)
+            to_create = [name for name in missing if name not in found]
+            if to_create:
+                insert = _conflict_insert(self.db.dialect_name, _TEAMS)
+                await conn.execute(
+                    insert.on_conflict_do_nothing(index_elements=["name"]),
+                    [{"name": name} for name in to_create],
+                )
+                found.update(await self._lookup_teams(conn, to_create))
+            ids.update(found)
+            fresh.update(found)
+        return ids
+
+    async def _lookup_teams(self, conn: AsyncConnection, names: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for chunk in _chunks(names, LOOKUP_CHUNK):
+            query = select(_TEAMS.c.name, _TEAMS.c.id).where(_TEAMS.c.name.in_(chunk))
+            found.update({row.name: int(row.id) for row in await conn.execute(query)})
+        return found
+
+    async def _link_teams(self, conn: AsyncConnection, league_id: int, teams: set[int]) -> set[int]:
+        """Make sure team_leagues has every (team, league) pair; returns the league's teams."""
+        known = self.league_teams.get(league_id, set())
+        missing = sorted(teams - known)
+        if missing:
+            insert = _conflict_insert(self.db.dialect_name, _TEAM_LEAGUES)
+            await conn.execute(
+                insert.on_conflict_do_nothing(index_elements=["team_id", "league_id"]),
+                [{"team_id": team_id, "league_id": league_id} for team_id in missing],
+            )
+        return known | teams
+
+    # -- fixtures -------------------------------------------------------------
+
+    async def _stored(
+        self, bulk: _Bulk, league_id: int, first: dt.date, last: dt.date
+    ) -> dict[tuple[Any, int, int], tuple[int, tuple[Any, ...], tuple[Any, ...]]]:
+        """Stored fixtures of the league in the date range, keyed like _Prepared.key."""
+        n_values = len(FIXTURE_VALUE_COLUMNS)
+        stored: dict[tuple[Any, int, int], tuple[int, tuple[Any, ...], tuple[Any, ...]]] = {}
+        params = {"league_id": league_id, "first": first, "last": last}
+        for values in await bulk.fetch("stored", _STORED_QUERY, params):
+            stored[(values[1], values[2], values[3])] = (
+                values[0],
+                values[4 : 4 + n_values],
+                values[4 + n_values :],
+            )
+        return stored
+
+    async def _insert(
+        self,
+        bulk: _Bulk,
+        parsed: ParsedFile,
+        league_id: int,
+        chunk: Sequence[_Prepared],
+        stamp: Any,
+    ) -> None:
+        # Only the columns this file can fill: the rest default to NULL, and
+        # binding fewer parameters is most of the cost on SQLite.
+        value_columns = tuple(FIXTURE_VALUE_COLUMNS[i] for i in parsed.value_slots)
+        pick_values = _picker(parsed.value_slots)
+        source = parsed.name
+        await bulk.insert(
+            _FIXTURES,
+            (
+                "league_id",
+                "kickoff_date",
+                "home_team_id",
+                "away_team_id",
+                *value_columns,
+                "source_file",
+                "source_line",
+                "imported_at",
+                "updated_at",
+            ),
+            [
+                (league_id, *p.key, *pick_values(p.values), source, p.row.line, stamp, stamp)
+                for p in chunk
+            ],
+        )
+        # The new ids, read back with one query over the chunk's dates.
+        params = {
+            "league_id": league_id,
+            "first": min(p.row.kickoff_date for p in chunk),
+            "last": max(p.row.kickoff_date for p in chunk),
+        }
+        ids = {(r[1], r[2], r[3]): r[0] for r in await bulk.fetch("ids", _IDS_QUERY, params)}
+        odds_columns = tuple(ODDS_VALUE_COLUMNS[i] for i in parsed.odds_slots)
+        pick_odds = _picker(parsed.odds_slots)
+        await bulk.insert(
+            _ODDS,
+            ("fixture_id", *odds_columns),
+            [(ids[p.key], *pick_odds(p.row.odds)) for p in chunk],
+        )
+
+    async def _update(
+        self, conn: AsyncConnection, file_name: str, changed: Sequence[tuple[int, _Prepared]]
+    ) -> None:
+        """Rewrite changed fixtures (rare, so plain SQLAlchemy executemany)."""
+        now = utcnow()
+        statement = update(_FIXTURES).where(_FIXTURES.c.id == bindparam("fixture_pk"))
+        await conn.execute(
+            statement,
+            [
+                {
+                    **dict(zip(FIXTURE_VALUE_COLUMNS, p.row.values, strict=True)),
+                    "source_file": file_name,
+                    "source_line": p.row.line,
+                    "updated_at": now,
+                    "fixture_pk": fixture_id,
+                }
+                for fixture_id, p in changed
+            ],
+        )
+        # An upsert, since a fixture written by other code may have no odds row yet.
+        insert = _conflict_insert(self.db.dialect_name, _ODDS)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["fixture_id"],
+            set_={name: insert.excluded[name] for name in ODDS_VALUE_COLUMNS},
+        )
+        await conn.execute(
+            upsert,
+            [
+                {
+                    "fixture_id": fixture_id,
+                    **dict(zip(ODDS_VALUE_COLUMNS, p.row.odds, strict=True)),
+                }
+                for fixture_id, p in changed
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A file row with its database key and values in the driver's form."""
+
+    key: tuple[Any, int, int]
+    """(kickoff_date, home_team_id, away_team_id)"""
+    values: tuple[Any, ...]
+    """FIXTURE_VALUE_COLUMNS values"""
+    row: MatchRow
+
+
+def _range_query(*columns: ColumnElement[Any]) -> Select[Any]:
+    f = _FIXTURES.c
+    return select(*columns).where(
+        f.league_id == bindparam("league_id", type_=f.league_id.type),
+        f.kickoff_date.between(
+            bindparam("first", type_=f.kickoff_date.type),
+            bindparam("last", type_=f.kickoff_date.type),
+        ),
+    )
+
+
+_KEY_COLUMNS = (
+    _FIXTURES.c.id,
+    _FIXTURES.c.kickoff_date,
+    _FIXTURES.c.home_team_id,
+    _FIXTURES.c.away_team_id,
+)
+# A league's fixtures in a date range, with everything a file can change.
+_STORED_QUERY = _range_query(
+    *_KEY_COLUMNS,
+    *(_FIXTURES.c[name] for name in FIXTURE_VALUE_COLUMNS),
+    *(_ODDS.c[name] for name in ODDS_VALUE_COLUMNS),
+).select_from(_FIXTURES.outerjoin(_ODDS, _ODDS.c.fixture_id == _FIXTURES.c.id))
+_IDS_QUERY = _range_query(*_KEY_COLUMNS)
+
+
+def _picker(slots: Sequence[int]) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """A fast tuple -> tuple of the items at `slots`."""
+    if len(slots) == 1:
+        only = slots[0]
+        return lambda values: (values[only],)
+    if not slots:
+        return lambda values: ()
+    pick: Callable[[tuple[Any, ...]], tuple[Any, ...]] = itemgetter(*slots)
+    return pick
+
+
+def _conflict_insert(dialect_name: str, table: Table) -> pg_dml.Insert | sqlite_dml.Insert:
+    """dialect_insert, typed as the dialect Insert that has ON CONFLICT."""
+    statement = dialect_insert(dialect_name, table)
+    assert isinstance(statement, pg_dml.Insert | sqlite_dml.Insert)
+    return statement
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    """Parameter names in positional order."""
+    types: tuple[TypeEngine[Any], ...]
+
+
+class _Bulk:
+    """Bulk reads and inserts through the database driver, inside the open transaction.
+
+    SQLAlchemy's per-row parameter handling costs more than the database's own
+    work when files bring tens of thousands of rows, so the hot paths compile
+    their parameterized statement once with SQLAlchemy and hand plain tuples to
+    the driver: executemany on SQLite, binary COPY on PostgreSQL. Values are put
+    in the driver's form with the column types' own bind processors.
+    """
+
+    # Compiled SQL per (dialect, driver, statement key); statements never change.
+    _compiled: dict[tuple[str, str, str], _Compiled] = {}
+
+    def __init__(self, dialect: Dialect, driver: Any) -> None:
+        self.dialect = dialect
+        self.driver = driver
+        self.postgres = dialect.name == "postgresql"
+        self._converters: dict[TypeEngine[Any], Callable[[Any], Any]] = {}
+
+    @classmethod
+    async def open(cls, conn: AsyncConnection) -> _Bulk:
+        raw = await conn.get_raw_connection()
+        bulk = cls(conn.dialect, raw.driver_connection)
+        if bulk.postgres and not bulk.driver.is_in_transaction():
+            # SQLAlchemy's asyncpg adapter opens its transaction on the first
+            # statement; driver-level writes before that would not be atomic.
+            # (SQLite's driver opens the transaction itself on the first write.)
+            await conn.execute(select(literal(1)))
+            if not bulk.driver.is_in_transaction():
+                raise RuntimeError("bulk import needs an open transaction on the connection")
+        return bulk
+
+    def converter(self, type_: TypeEngine[Any]) -> Callable[[Any], Any]:
+        """Python value -> driver value for a column type (identity when none is needed)."""
+        found = self._converters.get(type_)
+        if found is not None:
+            return found
+        process = type_.dialect_impl(self.dialect).bind_processor(self.dialect)
+        if process is None or not isinstance(type_, Date | Time | DateTime | TypeDecorator):
+            # Numbers and text go to the driver as they are (SQLite's Float
+            # processor would only call float() on what already is a float).
+            found = _identity
+        else:
+            cache: dict[Any, Any] = {}
+
+            def convert(value: Any, process: Callable[[Any], Any] = process) -> Any:
+                if value is None:
+                    return None
+                # Few distinct dates and times per file: convert each once.
+                done = cache.get(value)
+                if done is None:
+                    done = cache[value] = process(value)
+                return done
+
+            found = convert
+        self._converters[type_] = found
+        return found
+
+    def _compile(self, key: str, statement: Any, **kw: Any) -> _Compiled:
+        cache_key = (self.dialect.name, self.dialect.driver, key)
+        found = self._compiled.get(cache_key)
+        if found is None:
+            compiled = statement.compile(dialect=self.dialect, **kw)
+            names = tuple(compiled.positiontup or ())
+            found = _Compiled(
+                compiled.string, names, tuple(compiled.binds[name].type for name in names)
+            )
+            self._compiled[cache_key] = found
+        return found
+
+    async def fetch(
+        self, key: str, query: Select[Any], params: dict[str, Any]
+    ) -> list[tuple[Any, ...]]:
+        """Run a query with named parameters; rows come back in the driver's form."""
+        compiled = self._compile(key, query)
+        args = [
+            self.converter(type_)(params[name])
+            for name, type_ in zip(compiled.names, compiled.types, strict=True)
+        ]
+        if self.postgres:
+            return [tuple(record) for record in await self.driver.fetch(compiled.sql, *args)]
+        async with self.driver.execute(compiled.sql, args) as cursor:
+            return list(await cursor.fetchall())
+
+    async def insert(
+        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Insert rows of values already in the driver's form."""
+        if not rows:
+            return
+        if self.postgres:
+            await self.driver.copy_records_to_table(table.name, records=rows, columns=columns)
+            return
+        key = f"insert {table.name} {' '.join(columns)}"
+        compiled = self._compile(key, table.insert(), column_keys=list(columns))
+        if compiled.names != tuple(columns):
+            # SQLAlchemy lists columns in table order.
+            reorder = _picker([columns.index(name) for name in compiled.names])
+            rows = list(map(reorder, rows))
+        await self.driver.executemany(compiled.sql, rows)
+
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    """A constraint violation, raised through SQLAlchemy or straight from the driver."""
+    if isinstance(exc, IntegrityError | sqlite3.IntegrityError):
+        return True
+    # asyncpg's errors carry the SQLSTATE; class 23 is "integrity constraint violation".
+    return str(getattr(exc, "sqlstate", "") or "").startswith("23")
+
+
+def _identity(value: Any) -> Any:
+    return value
+
+
+def _chunks(items: Sequence[_T], size: int) -> list[Sequence[_T]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
