@@ -322,6 +322,18 @@ def test_clv_averages_over_bets_with_a_closing_price() -> None:
     assert m["clv_coverage"] == pytest.approx(2 / 3)
 
 
+def test_clv_ignores_corrupt_closing_prices() -> None:
+    rows = [
+        bet(1, 1, 0, 2.2, close=2.0),  # +10%
+        bet(2, 1, 0, 2.2, close=float("nan")),
+        bet(3, 1, 0, 2.2, close=1.0),
+        bet(4, 1, 0, 2.2, close=float("inf")),
+    ]
+    m = metrics_of(rows)
+    assert m["clv"] == pytest.approx(0.1)
+    assert m["clv_coverage"] == pytest.approx(0.25)
+
+
 def test_odds_bands_are_closed_below_open_above() -> None:
     assert [
         odds_band(o) for o in (1.005, 1.01, 1.49, 1.5, 1.99, 2.0, 2.99, 3.0, 4.99, 5.0, 51)
@@ -421,3 +433,14 @@ def test_metrics_keep_money_exact_to_4dp_over_many_bets() -> None:
     m = compute_metrics(outcome, odds_source="avg")
     assert m["profit"] == 0.1
     assert m["curve"][-1]["profit"] == 0.1
+
+
+def test_a_runaway_bank_still_gives_strict_json() -> None:
+    # A filter that "knows" the result, Kelly at full size: the bank x100 a day
+    # passes float range (1e308) within ~160 days. Metrics must stay valid JSON.
+    rows = [bet(i, 1, 0, 100.0)._replace(pinnacle_fair_prob=0.99) for i in range(200)]
+    outcome = run_backtest(rows, "home", KellyStaking(fraction=1.0, cap=1.0))
+    assert outcome.final_bank > D("1e400")  # Decimal keeps it exact
+    m = compute_metrics(outcome, odds_source="pinnacle", curve_max_points=50)
+    json.dumps(m, allow_nan=False)
+    assert any("approximate" in w for w in m["warnings"])

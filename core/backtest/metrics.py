@@ -3,8 +3,10 @@
 Definitions (the contract of every key):
 
 * Money (``staked``, ``profit``, ``max_drawdown``, split money, curve values) is
-  a float rounded to 4 dp; the exact Decimals stay on the outcome. Ratios
-  (yield, roc, strike rate, p-values...) are unrounded floats.
+  a float rounded to 4 dp; the exact Decimals stay on the outcome. Drawdown and
+  the curve work on float(exact 4-dp cumulative profit), which is exact to 4 dp
+  while money stays under 1e11 (a warning is added beyond; inf becomes None).
+  Ratios (yield, roc, strike rate, p-values...) are unrounded floats.
 * ``strike_rate`` = (wins + half_wins/2) / (wins + losses + half_wins/2 +
   half_losses/2): the winning share of the stake that was not returned as a
   push. A half outcome is half a push, so it counts 0.5 in the denominator and
@@ -24,7 +26,9 @@ Definitions (the contract of every key):
   counts nor breaks a run.
 * ``t_stat`` / ``p_value``: one-sided one-sample t-test that the mean per-bet
   return per unit staked (profit_i / stake_i, pushes included as 0) exceeds 0,
-  with n-1 degrees of freedom; None when n < 2 or all returns are equal.
+  with n-1 degrees of freedom; None when n < 2 or all returns are equal. For
+  bank-based plans profit_i is read off the float cumulative curve (error ~1e-16
+  of the bank) because float(Decimal) per bet would dominate the run time.
 * ``p_value_odds_weighted``: flat stakes only. Under the no-edge hypothesis a
   1-unit bet at fair odds O has mean 0 and variance O-1, so
   z = (profit / stake) / sqrt(sum(O_i - 1)) and p = P(Z > z). It assumes
@@ -36,6 +40,10 @@ Definitions (the contract of every key):
   list of {key, bets, staked, profit, yield} sorted by key (bands in price
   order). Odds bands are [lo, hi): 1.01-1.5, 1.5-2, 2-3, 3-5, 5+ (5 and up);
   a price under 1.01 falls in "<1.01", shown only when present.
+* Run facts: ``market``, ``odds_source`` (passed in), ``staking`` (the plan),
+  ``candidates``, ``skipped_no_pinnacle_price``, ``skipped_bankrupt``,
+  ``starting_bank``, ``final_bank`` and ``warnings`` (plain sentences: under 30
+  bets, skipped prices, exhausted bank, partial CLV, AH approximations).
 * ``curve``: one point per placed bet (or a downsample, see
   ``curve_max_points``): {bet: 1-based index, date: ISO date, profit:
   cumulative profit, bank: bank after the bet (None for flat, whose bank is
@@ -48,13 +56,18 @@ import math
 from bisect import bisect_right
 from collections import Counter
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
-from functools import partial
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, repeat
 from operator import add, itemgetter, sub, truediv
 from typing import Any, Final, cast
 
 from core.backtest.settle import AH_MARKETS, HALF_LOSS, HALF_WIN, LOSS, PUSH, WIN, Candidate
-from core.backtest.staking import BacktestOutcome, FlatStaking, KellyStaking, gc_paused
+from core.backtest.staking import (
+    BacktestOutcome,
+    FlatStaking,
+    KellyStaking,
+    PercentStaking,
+    gc_paused,
+)
 from core.backtest.stats import normal_sf, one_sided_t_test
 
 __all__ = ["FEW_BETS", "ODDS_BANDS", "compute_metrics", "odds_band"]
@@ -85,6 +98,14 @@ _HUGE: Final = 1e11
 def odds_band(odds: float) -> str:
     """The odds band label of a price ([lo, hi) edges)."""
     return _BAND_LABELS[bisect_right(_BAND_EDGES, odds)]
+
+
+class _BandIndex(dict[float, int]):
+    """price -> odds band index, bisecting once per distinct price."""
+
+    def __missing__(self, odds: float) -> int:
+        index = self[odds] = bisect_right(_BAND_EDGES, odds)
+        return index
 
 
 def _money(value: Decimal) -> float:
@@ -158,13 +179,27 @@ def _longest_run(flags: bytes) -> int:
     return max(map(len, flags.split(b"\x00"))) if flags else 0
 
 
-def _to_floats(values: list[Decimal]) -> list[float]:
-    # float(Decimal) is slow (it goes through str); flat runs repeat a few values.
-    distinct = set(values)
-    if len(distinct) * 4 < len(values):
-        lookup = {v: float(v) for v in distinct}
-        return list(map(lookup.__getitem__, values))
-    return list(map(float, values))
+def _repeating_floats(values: list[Decimal]) -> list[float]:
+    """float() of each value, converting each distinct value once.
+
+    float(Decimal) is slow (it goes through str) and a flat run's profits take
+    only a few hundred distinct values; hashing is not worth it otherwise.
+    """
+    lookup = {v: float(v) for v in set(values)}
+    return list(map(lookup.__getitem__, values))
+
+
+def _clv_ratios(odds: list[float], closes: list[float | None]) -> list[float]:
+    """taken odds / closing fair odds, for the bets that have a valid closing price."""
+    # filter(itemgetter(1)) drops None (and 0.0) closes at C speed.
+    pairs = cast(
+        list[tuple[float, float]], list(filter(itemgetter(1), zip(odds, closes, strict=True)))
+    )
+    closing = list(map(itemgetter(1), pairs))
+    # min/max are reliable once NaN is ruled out; a bad price is rare, so check in bulk.
+    if closing and (any(map(math.isnan, closing)) or min(closing) <= 1.0 or max(closing) == _INF):
+        pairs = [(o, c) for o, c in pairs if 1.0 < c < _INF]
+    return list(map(truediv, map(itemgetter(0), pairs), map(itemgetter(1), pairs)))
 
 
 def compute_metrics(
@@ -225,12 +260,20 @@ def _compute(
         max_dd_pct = max(map(truediv, drops, peak_banks), default=0.0)
     longest_below = _longest_run(bytes(map(bool, drops)))  # bets below a previous peak
 
-    profit_floats = _to_floats(profits)
+    # Per-bet return per unit staked, profit_i / stake_i, in floats.
     if isinstance(plan, FlatStaking):
-        unit = float(plan.stake)
-        returns = [p / unit for p in profit_floats]
+        # Exact per distinct profit, so identical returns stay identical (zero variance).
+        returns = list(map(truediv, _repeating_floats(profits), repeat(float(plan.stake), n)))
     else:
-        returns = list(map(truediv, profit_floats, map(float, stakes)))
+        # profit_i as the step of the cumulative curve (float(Decimal) is slow); the
+        # error is ~1e-16 of the bank, far below anything a t-test can notice.
+        profit_steps = map(sub, cum, chain((0.0,), cum))
+        stake_floats = (
+            _repeating_floats(stakes)  # one stake object per day
+            if isinstance(plan, PercentStaking)
+            else map(float, stakes)
+        )
+        returns = list(map(truediv, profit_steps, stake_floats))
     test = one_sided_t_test(returns)
 
     staked = outcome.staked
@@ -244,10 +287,7 @@ def _compute(
             z_ow = float(profit_total / plan.stake) / math.sqrt(spread)
             p_ow = normal_sf(z_ow)
 
-    closes = map(itemgetter(11), placed)
-    clv_terms = [
-        o / c - 1.0 for o, c in zip(odds, closes, strict=True) if c is not None and 1.0 < c < _INF
-    ]
+    clv_ratios = _clv_ratios(odds, list(map(itemgetter(11), placed)))
 
     metrics: dict[str, Any] = {
         "market": outcome.market,
@@ -281,11 +321,11 @@ def _compute(
         "p_value": test.p_value if test else None,
         "z_odds_weighted": z_ow,
         "p_value_odds_weighted": p_ow,
-        "clv": math.fsum(clv_terms) / len(clv_terms) if clv_terms else None,
-        "clv_coverage": len(clv_terms) / n if n else None,
+        "clv": math.fsum(clv_ratios) / len(clv_ratios) - 1.0 if clv_ratios else None,
+        "clv_coverage": len(clv_ratios) / n if n else None,
         "splits": _splits(placed, odds, stakes, profits),
         "curve": _curve(outcome, cum, banks, curve_max_points),
-        "warnings": _warnings(outcome, n, len(clv_terms)),
+        "warnings": _warnings(outcome, n, len(clv_ratios)),
     }
     top = max(peaks[-1], -min(cum)) + float(start) if n else 0.0
     if top > _HUGE:
@@ -311,7 +351,7 @@ def _finite_or_none(value: Any) -> Any:
 def _splits(
     placed: list[Candidate], odds: list[float], stakes: list[Decimal], profits: list[Decimal]
 ) -> dict[str, list[dict[str, Any]]]:
-    bands = map(partial(bisect_right, _BAND_EDGES), odds)  # 0 = below the first band
+    bands = map(_BandIndex().__getitem__, odds)  # 0 = below the first band
     keys = zip(
         map(itemgetter(12), placed),  # season
         map(itemgetter(3), placed),  # league
@@ -344,17 +384,23 @@ def _curve(
     n = len(banks)
     if n == 0:
         return []
-    # float() of a 4-dp Decimal is already the 4-dp float: no round() needed.
-    bank_floats: list[float | None] = list(map(float, banks)) if outcome.bank_based else [None] * n
     dates = list(map(itemgetter(1), outcome.placed))
     iso = {d: str(d) for d in set(dates)}  # str(date) is its ISO form
+    bank_based = outcome.bank_based
+    # float() of a 4-dp Decimal is already the 4-dp float: no round() needed.
     if max_points is None:
+        bank_floats: list[float | None] = list(map(float, banks)) if bank_based else [None] * n
         return [
             {"bet": i, "date": iso[d], "profit": p, "bank": b}
             for i, d, p, b in zip(range(1, n + 1), dates, cum, bank_floats, strict=True)
         ]
     return [
-        {"bet": i + 1, "date": iso[dates[i]], "profit": cum[i], "bank": bank_floats[i]}
+        {
+            "bet": i + 1,
+            "date": iso[dates[i]],
+            "profit": cum[i],
+            "bank": float(banks[i]) if bank_based else None,
+        }
         for i in _curve_indices(cum, max_points)
     ]
 

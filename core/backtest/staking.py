@@ -383,18 +383,25 @@ def _run_bank_based(
         fraction, cap = plan.fraction, plan.cap
         # The largest share of the bank Kelly can ever stake (edge k <= 1).
         max_share = Decimal(repr(min(fraction, cap)))
+        cap_share = Decimal(repr(cap))  # the quoted cap, not its binary float
         percent_share = _ZERO
-        priced = [row for row in rows if (p := row[10]) is not None and 0.0 < p < 1.0]
+        priced = [(row, p) for row in rows if (p := row[10]) is not None and 0.0 < p < 1.0]
         no_pin = len(rows) - len(priced)
         # Kelly edge k = (p*O - 1)/(O - 1); k <= 0 means no bet.
-        edges = [(row[10] * row[8] - 1.0) / (row[8] - 1.0) for row in priced]  # type: ignore[operator]
-        rows = [row for row, k in zip(priced, edges, strict=True) if k > 0.0]
-        edges = [k for k in edges if k > 0.0]
+        with_edge = [
+            (row, k)
+            for row, p in priced
+            # row[8] (odds) is never None here: the price filter ran first.
+            if (k := (p * row[8] - 1.0) / (row[8] - 1.0)) > 0.0  # type: ignore[operator]
+        ]
+        rows = [row for row, _ in with_edge]
+        edges = [k for _, k in with_edge]
         no_edge = len(priced) - len(rows)
     else:
         is_kelly = False
         fraction = cap = 0.0
         max_share = percent_share = plan.percent / _HUNDRED
+        cap_share = _ZERO
         edges = [0.0] * len(rows)
     odds = list(map(_ODDS, rows))
     outcomes = _outcomes(rows, market)
@@ -423,7 +430,7 @@ def _run_bank_based(
             continue
         if is_kelly:
             share = fraction * edge
-            stake = (day_bank * Decimal(share if share < cap else cap)).quantize(CENT)
+            stake = (day_bank * (Decimal(share) if share < cap else cap_share)).quantize(CENT)
             if stake <= 0:  # an edge too thin to size a cent
                 no_edge += 1
                 continue

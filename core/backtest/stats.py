@@ -121,13 +121,13 @@ class TTest(NamedTuple):
 def one_sided_t_test(values: Sequence[float]) -> TTest | None:
     """One-sample t-test of mean > 0 with n-1 degrees of freedom.
 
-    None when it is undefined: fewer than two values, or all values equal
-    (zero variance; checked exactly, not with a float tolerance).
+    None when it is undefined: fewer than two values, a non-finite value, or
+    all values equal (zero variance; checked exactly, not with a tolerance).
     """
     n = len(values)
     if n < 2:
         return None
-    if max(values) == min(values):
+    if not all(map(math.isfinite, values)) or max(values) == min(values):
         return None
     mean = math.fsum(values) / n
     # Two-pass (centred) variance, summed with fsum; map/operator keep it at C speed.
