@@ -1,0 +1,446 @@
+"""The dashboard's first screen, driven through Textual's Pilot at 80x24 on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.text import Text
+from sqlalchemy import select
+from textual.binding import Binding
+from textual.pilot import Pilot
+from textual.widgets import Static
+from textual.widgets._header import HeaderTitle
+
+from core.config import Settings, load_settings
+from core.errors import DatabaseUnavailableError
+from core.models import Fixture, FixtureOdds, League, Team
+from core.services import FilterBetsService
+from tui.app import FilterBetsApp, describe_error
+from tui.screens import SCREEN_MODES
+from tui.screens.data import COLUMNS, DataScreen, fit_columns, format_coverage
+from tui.widgets.help import HelpScreen
+from tui.widgets.vim_table import VimDataTable
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SIZE = (80, 24)
+
+
+# Helpers -------------------------------------------------------------------------------
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    """Wait until every worker has finished and the messages they caused are handled."""
+    await pilot.pause()
+    while pending := [worker for worker in pilot.app.workers if not worker.is_finished]:
+        await asyncio.gather(*(worker.wait() for worker in pending), return_exceptions=True)
+        await pilot.pause()
+
+
+def record_notifications(app: FilterBetsApp, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every notification the app shows, as "severity: title: message"."""
+    seen: list[str] = []
+    original = app.notify
+
+    def notify(message: str, *, title: str = "", severity: Any = "information", **kw: Any) -> None:
+        seen.append(f"{severity}: {title}: {message}")
+        original(message, title=title, severity=severity, **kw)
+
+    monkeypatch.setattr(app, "notify", notify)
+    return seen
+
+
+def plain(value: object) -> str:
+    return value.plain if isinstance(value, Text) else str(value)
+
+
+def static_text(app: FilterBetsApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+def table_rows(app: FilterBetsApp) -> list[dict[str, str]]:
+    """The Data table as it is shown: one dict per row, column key -> cell text."""
+    table = app.screen.query_one("#data-table", VimDataTable)
+    keys = [str(column.key.value) for column in table.ordered_columns]
+    return [
+        dict(zip(keys, (plain(cell) for cell in table.get_row_at(index)), strict=True))
+        for index in range(table.row_count)
+    ]
+
+
+async def add_league_season(
+    service: FilterBetsService,
+    *,
+    code: str,
+    name: str,
+    country: str,
+    season: str,
+    start: dt.date,
+    matches: int,
+    odds: Iterable[dict[str, float]] = (),
+) -> None:
+    """`matches` fixtures between made-up teams; the i-th gets odds[i] when given."""
+    odds_list = list(odds)
+    async with service.db.session() as session:
+        league = (await session.execute(select(League).where(League.code == code))).scalar()
+        if league is None:
+            league = League(code=code, name=name, country=country)
+            session.add(league)
+        teams = [Team(name=f"{code} {season} team {i}") for i in range(2 * matches)]
+        session.add_all(teams)
+        await session.flush()
+        for i in range(matches):
+            fixture = Fixture(
+                league_id=league.id,
+                season=season,
+                kickoff_date=start + dt.timedelta(days=7 * i),
+                home_team_id=teams[2 * i].id,
+                away_team_id=teams[2 * i + 1].id,
+                home_goals=1,
+                away_goals=0,
+                result="H",
+            )
+            session.add(fixture)
+            await session.flush()
+            if i < len(odds_list):
+                session.add(FixtureOdds(fixture_id=fixture.id, **odds_list[i]))
+
+
+async def add_two_league_seasons(service: FilterBetsService) -> None:
+    # E0 2019-20: two matches, both with Bet365 and Pinnacle, one with Pinnacle closing.
+    await add_league_season(
+        service,
+        code="E0",
+        name="Premier League",
+        country="England",
+        season="2019-20",
+        start=dt.date(2019, 8, 10),
+        matches=2,
+        odds=[
+            {"b365_home": 2.1, "pinnacle_home": 2.15, "pinnacle_close_home": 2.0},
+            {"b365_home": 1.5, "pinnacle_home": 1.52},
+        ],
+    )
+    # SP1 2018-19: four matches, one priced by the market average only.
+    await add_league_season(
+        service,
+        code="SP1",
+        name="La Liga",
+        country="Spain",
+        season="2018-19",
+        start=dt.date(2018, 8, 17),
+        matches=4,
+        odds=[{"avg_home": 2.5}],
+    )
+
+
+# The Data screen -----------------------------------------------------------------------
+
+
+async def test_data_screen_lists_every_league_season_with_coverage(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await add_two_league_seasons(service)
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.current_mode == "data"
+        assert isinstance(app.screen, DataScreen)
+        assert static_text(app, "#data-summary") == "2 leagues · 2 seasons · 6 fixtures"
+
+        rows = table_rows(app)
+        assert [(r["code"], r["season"], r["fixtures"]) for r in rows] == [
+            ("E0", "2019-20", "2"),
+            ("SP1", "2018-19", "4"),
+        ]
+        e0, sp1 = rows
+        assert e0["league"] == "Premier League"
+        assert (e0["b365"], e0["pinnacle"], e0["avg"], e0["max"]) == ("100%", "100%", "-", "-")
+        assert e0["pinnacle_close"] == "50%"
+        assert (sp1["b365"], sp1["avg"]) == ("-", "25%")
+
+        # 80 columns: the essentials are there and nothing is wider than the screen.
+        table = app.screen.query_one("#data-table", VimDataTable)
+        shown = [str(column.key.value) for column in table.ordered_columns]
+        for key in ("code", "league", "season", "fixtures", "b365", "pinnacle", "avg", "max"):
+            assert key in shown
+        assert "pinnacle_close" in shown
+        assert table.virtual_size.width <= SIZE[0]
+
+
+async def test_header_shows_backend_and_user(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        header = str(app.screen.query_one(HeaderTitle).render())
+        assert settings.describe_backend().replace(str(Path.home()), "~") in header
+        assert "user tester" in header
+        assert "FilterBets" in header
+        if settings.database_url.password:
+            assert settings.database_url.password not in header
+
+
+async def test_empty_database_says_how_to_load_data(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert not app.screen.query_one("#data-table").display
+        assert app.screen.query_one("#data-empty").display
+        message = static_text(app, "#data-empty-message")
+        assert "filterbets demo" in message
+        assert "filterbets import PATH" in message
+        assert static_text(app, "#data-summary") == "No data yet"
+
+        # Data arrives from elsewhere (an import in another terminal); r shows it.
+        await add_two_league_seasons(service)
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen.query_one("#data-table").display
+        assert not app.screen.query_one("#data-empty").display
+        assert len(table_rows(app)) == 2
+
+
+async def test_vim_keys_and_sorting(service: FilterBetsService, settings: Settings) -> None:
+    await add_two_league_seasons(service)
+    await add_league_season(
+        service,
+        code="D1",
+        name="Bundesliga",
+        country="Germany",
+        season="2020-21",
+        start=dt.date(2020, 9, 18),
+        matches=3,
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#data-table", VimDataTable)
+        assert table.has_focus
+        assert [r["code"] for r in table_rows(app)] == ["D1", "E0", "SP1"]
+
+        await pilot.press("j")
+        assert table.cursor_row == 1
+        await pilot.press("G")
+        assert table.cursor_row == 2
+        await pilot.press("k")
+        assert table.cursor_row == 1
+        await pilot.press("g")
+        assert table.cursor_row == 0
+
+        await pilot.press("s")  # code -> league name
+        assert [r["league"] for r in table_rows(app)] == ["Bundesliga", "La Liga", "Premier League"]
+        assert static_text(app, "#data-sort") == "sort: League ▲"
+        await pilot.press("S")
+        assert [r["league"] for r in table_rows(app)] == ["Premier League", "La Liga", "Bundesliga"]
+        assert static_text(app, "#data-sort") == "sort: League ▼"
+
+        # The selected row stays selected when the order changes.
+        await pilot.press("G")
+        selected = table_rows(app)[table.cursor_row]["code"]
+        app.screen.sort_by("fixtures")  # type: ignore[attr-defined]
+        await pilot.pause()
+        assert [r["fixtures"] for r in table_rows(app)] == ["2", "3", "4"]
+        assert table_rows(app)[table.cursor_row]["code"] == selected
+
+
+async def test_help_lists_every_binding_and_closes(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await add_two_league_seasons(service)
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        help_table = app.screen.query_one(VimDataTable)
+        listed = [
+            tuple(plain(cell) for cell in help_table.get_row_at(i))
+            for i in range(help_table.row_count)
+        ]
+        keys_listed = {key for keys, _action, _where in listed for key in keys.split()}
+        actions_listed = {action for _keys, action, _where in listed}
+
+        ours: list[Binding] = [
+            *Binding.make_bindings(FilterBetsApp.BINDINGS),
+            *Binding.make_bindings(DataScreen.BINDINGS),
+            *Binding.make_bindings(VimDataTable.BINDINGS),
+        ]
+        for binding in ours:
+            assert binding.id, f"binding {binding.key!r} has no id"
+            assert binding.description, f"binding {binding.id} has no description"
+            assert app.get_key_display(binding) in keys_listed, binding.id
+        for description in ("Quit", "Help", "Refresh", "Sort", "Reverse sort", "Data"):
+            assert description in actions_listed
+
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DataScreen)
+
+
+async def test_q_quits(service: FilterBetsService, settings: Settings) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.return_code is None
+        await pilot.press("q")
+        await pilot.pause()
+        assert app.return_code == 0
+    assert app.fatal_error is None
+
+
+async def test_a_failed_refresh_is_a_notification_not_a_crash(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_two_league_seasons(service)
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+
+        async def unreachable() -> list[Any]:
+            raise DatabaseUnavailableError("the database went away")
+
+        monkeypatch.setattr(service, "league_seasons", unreachable)
+        await pilot.press("r")
+        await settle(pilot)
+        assert "error: Error loading the data: the database went away" in notes
+        assert app.return_code is None  # still running
+        assert len(table_rows(app)) == 2  # what was shown stays
+
+
+# Opening the database ------------------------------------------------------------------
+
+
+async def test_the_app_opens_the_database_and_reports_the_schema(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FilterBetsApp(settings)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.service is not None
+        assert app.service.schema_status is not None
+        assert f"information: Database: {app.service.schema_status.describe()}" in notes
+        assert isinstance(app.screen, DataScreen)
+
+
+async def test_a_new_sqlite_file_gets_its_schema_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FilterBetsApp(load_settings(f"sqlite:///{tmp_path / 'new.db'}", "tester"))
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert any("created database schema at revision" in note for note in notes)
+        assert static_text(app, "#data-summary") == "No data yet"
+
+
+async def test_an_unusable_database_exits_with_one_line_and_code_1(tmp_path: Path) -> None:
+    not_a_database = tmp_path / "notes.db"
+    not_a_database.write_text("this is not SQLite\n" * 100)
+    app = FilterBetsApp(load_settings(f"sqlite:///{not_a_database}", "tester"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert app.return_code == 1
+    assert (
+        app.fatal_error
+        == f"cannot use the database SQLite {not_a_database}: file is not a database"
+    )
+
+
+async def test_an_unreachable_server_exits_with_one_line_and_code_1() -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    settings = load_settings(f"postgresql://someone@127.0.0.1:{port}/nowhere", "tester")
+    app = FilterBetsApp(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert app.return_code == 1
+    assert app.fatal_error is not None
+    assert app.fatal_error.startswith(
+        f"cannot connect to PostgreSQL someone@127.0.0.1:{port}/nowhere: connection refused"
+    )
+    assert "\n" not in app.fatal_error
+
+
+# Pieces --------------------------------------------------------------------------------
+
+
+def test_coverage_is_rounded_down_so_100_means_every_match() -> None:
+    assert format_coverage(0.0) == "-"
+    assert format_coverage(0.004) == "<1%"
+    assert format_coverage(0.5) == "50%"
+    assert format_coverage(0.996) == "99%"
+    assert format_coverage(1.0) == "100%"
+
+
+def test_columns_fit_the_width_most_important_first() -> None:
+    natural = {column.key: max(len(column.label), 7) for column in COLUMNS}
+    natural["league"] = 20
+    narrow = fit_columns(COLUMNS, natural, 79)
+    wide = fit_columns(COLUMNS, natural, 160)
+    assert sum(width + 2 for width in narrow.values()) <= 79
+    assert {"code", "season", "fixtures", "b365", "pinnacle", "pinnacle_close"} <= set(narrow)
+    assert set(wide) == {column.key for column in COLUMNS}
+    assert list(wide) == [column.key for column in COLUMNS]  # display order is kept
+    assert wide["league"] == 20
+
+
+def test_modes_each_have_a_key_binding() -> None:
+    bindings = {b.id: b for b in Binding.make_bindings(FilterBetsApp.BINDINGS)}
+    for mode in SCREEN_MODES:
+        assert mode.name in FilterBetsApp.MODES
+        assert bindings[f"mode.{mode.name}"].key == mode.key
+    assert bindings["mode.data"].key == "4"
+
+
+def test_errors_are_described_in_one_line() -> None:
+    settings = load_settings("postgresql://u:secret@db.example:5433/fb", "tester")
+    message = describe_error(ConnectionRefusedError(111, "Connect call failed"), settings)
+    assert message == (
+        "cannot connect to PostgreSQL u@db.example:5433/fb: connection refused "
+        "(is the server running?)"
+    )
+    assert "secret" not in message
+    assert (
+        describe_error(ValueError("boom\nmore"), settings) == "unexpected error: ValueError: boom"
+    )
+
+
+def test_core_never_imports_textual() -> None:
+    """core/ is shared by the CLI and the workers; only tui/ may pull in Textual."""
+    code = """
+import importlib, pkgutil, sys
+import core
+for info in pkgutil.walk_packages(core.__path__, "core."):
+    importlib.import_module(info.name)
+loaded = sorted(name for name in sys.modules if name.startswith("core"))
+textual = sorted(name for name in sys.modules if name.split(".")[0] == "textual")
+print("core modules:", loaded)
+print("textual modules:", textual)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "textual modules: []" in result.stdout, result.stdout
+    assert "'core.services'" in result.stdout
