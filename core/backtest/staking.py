@@ -1,4 +1,4 @@
-"""Staking plans and the one-pass backtest loop that sizes and settles bets.
+"""Staking plans and the backtest run that sizes and settles every candidate bet.
 
 Money rules (all plans):
 
