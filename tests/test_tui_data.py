@@ -15,7 +15,7 @@ from rich.text import Text
 from sqlalchemy import select
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import Static
+from textual.widgets import Input, Static
 from textual.widgets._header import HeaderTitle
 
 from core.config import Settings, load_settings
@@ -26,10 +26,12 @@ from tui.app import FilterBetsApp, describe_error
 from tui.screens import SCREEN_MODES
 from tui.screens.data import COLUMNS, DataScreen, fit_columns, format_coverage
 from tui.widgets.help import HelpScreen
+from tui.widgets.import_prompt import ImportPrompt
 from tui.widgets.vim_table import VimDataTable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SIZE = (80, 24)
+DEMO_SEASON = REPO_ROOT / "core" / "demo_data" / "E0_2019-20.csv"
 
 
 # Helpers -------------------------------------------------------------------------------
@@ -171,6 +173,27 @@ async def test_data_screen_lists_every_league_season_with_coverage(
         for key in ("code", "league", "season", "fixtures", "b365", "pinnacle", "avg", "max"):
             assert key in shown
         assert "pinnacle_close" in shown
+        assert table.virtual_size.width <= SIZE[0]
+
+
+async def test_wide_terminals_show_more_columns_and_narrow_ones_fewer(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await add_two_league_seasons(service)
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#data-table", VimDataTable)
+        wide = [str(column.key.value) for column in table.ordered_columns]
+        assert {"country", "first", "last", "pinnacle_close"} <= set(wide)
+        assert table_rows(app)[0]["first"] == "2019-08-10"
+
+        await pilot.resize_terminal(*SIZE)
+        await pilot.pause()
+        narrow = [str(column.key.value) for column in table.ordered_columns]
+        assert len(narrow) < len(wide)
+        assert not {"first", "last"} <= set(narrow)  # both dates need 24 cells
+        assert {"code", "season", "fixtures", "b365", "pinnacle_close"} <= set(narrow)
         assert table.virtual_size.width <= SIZE[0]
 
 
@@ -317,6 +340,40 @@ async def test_a_failed_refresh_is_a_notification_not_a_crash(
         assert "error: Error loading the data: the database went away" in notes
         assert app.return_code is None  # still running
         assert len(table_rows(app)) == 2  # what was shown stays
+
+
+async def test_import_files_from_the_data_screen(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        assert isinstance(app.screen, ImportPrompt)
+        paths = app.screen.query_one(Input)
+        assert paths.has_focus
+
+        paths.value = "/no/such/E0_2019-20.csv"
+        await pilot.press("enter")
+        assert isinstance(app.screen, ImportPrompt)
+        assert static_text(app, "#import-error") == "not found: /no/such/E0_2019-20.csv"
+
+        paths.value = str(DEMO_SEASON)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DataScreen)
+        assert [(r["code"], r["season"], r["fixtures"]) for r in table_rows(app)] == [
+            ("E0", "2019-20", "380")
+        ]
+        assert any(
+            note.startswith("information: Import: 1 of 1 files imported: 380 fixtures added")
+            for note in notes
+        ), notes
+
+        await pilot.press("i")
+        await pilot.press("escape")
+        assert isinstance(app.screen, DataScreen)
 
 
 # Opening the database ------------------------------------------------------------------

@@ -17,7 +17,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
+from core.importing.service import ImportProgress, import_paths
 from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary
+from tui.widgets.import_prompt import ImportPrompt, ImportRequest
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -25,18 +27,20 @@ if TYPE_CHECKING:
 
 CELL_PADDING = 1
 """DataTable's default padding on each side of a cell."""
+LOAD_GROUP = "data-load"
+IMPORT_GROUP = "data-import"
 SCROLLBAR_WIDTH = 1
 """The table's vertical scrollbar (set in app.tcss), always reserved so rows never shift."""
 
 EMPTY_MESSAGE = """\
 [b]No matches in this database yet.[/b]
 
-Load the bundled demo seasons:
-    [b]filterbets demo[/b]
-or import football-data.co.uk season CSV files:
-    [b]filterbets import PATH[/b]
+Press [b]i[/b] to import football-data.co.uk season CSV
+files or folders, or from a shell:
+    [b]filterbets demo[/b]           the bundled demo seasons
+    [b]filterbets import PATH[/b]    files or folders
 
-then press [b]r[/b] here to refresh."""
+and then press [b]r[/b] here to refresh."""
 
 LEGEND = "Odds: % of games with a 1X2 price · PIN Pinnacle · AVG/MAX market · c closing"
 
@@ -200,6 +204,7 @@ class DataScreen(Screen[None]):
         Binding("r", "reload", "Refresh", id="data.refresh"),
         Binding("s", "next_sort", "Sort", id="data.sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="data.sort_reverse"),
+        Binding("i", "import_files", "Import", id="data.import"),
     ]
 
     def __init__(self) -> None:
@@ -209,6 +214,7 @@ class DataScreen(Screen[None]):
         self._sort_key = "code"
         self._sort_reverse = False
         self._layout: dict[str, int] = {}
+        self._import_worker: Worker[None] | None = None
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -226,7 +232,9 @@ class DataScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one("#data-empty").display = False
+        # Nothing below the summary line until the first load says which to show.
+        for hidden in ("#data-table", "#data-empty", "#data-legend"):
+            self.query_one(hidden).display = False
         self._set_summary(f"Connecting to {self.filterbets.settings.describe_backend()}…")
         self.watch(self.app, "service", self._service_changed, init=True)
 
@@ -243,9 +251,11 @@ class DataScreen(Screen[None]):
             return
         if self._rows is None:
             self._set_summary("Loading…")
+        else:
+            self.query_one("#data-sort", Static).update("refreshing…")
         self._load(service)
 
-    @work(exclusive=True, group="data-load", exit_on_error=False)
+    @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
     async def _load(self, service: FilterBetsService) -> None:
         rows = await service.league_seasons()
         totals = await service.data_totals()
@@ -254,13 +264,67 @@ class DataScreen(Screen[None]):
         self._show()
 
     @on(Worker.StateChanged)
-    def _load_failed(self, event: Worker.StateChanged) -> None:
-        if event.state is WorkerState.ERROR and event.worker.group == "data-load":
-            error = event.worker.error
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or error is None:
+            return
+        if event.worker.group == LOAD_GROUP:
+            doing = "loading the data"
             if self._rows is None:
                 self._set_summary("Could not load the data; press r to retry.")
-            if error is not None:
-                self.filterbets.report_error(error, doing="loading the data")
+        elif event.worker.group == IMPORT_GROUP:
+            doing = "importing"
+        else:
+            return
+        self._show_sort()
+        self.filterbets.report_error(error, doing=doing)
+
+    # Importing -------------------------------------------------------------------------
+
+    def action_import_files(self) -> None:
+        if self.filterbets.service is None:
+            self.notify("Still connecting to the database.", severity="warning")
+        elif self._import_worker is not None and not self._import_worker.is_finished:
+            self.notify("An import is already running.", severity="warning")
+        else:
+            self.app.push_screen(ImportPrompt(), callback=self._start_import)
+
+    def _start_import(self, request: ImportRequest | None) -> None:
+        service = self.filterbets.service
+        if request is not None and service is not None:
+            self._import_worker = self._import(service, request)
+
+    @work(group=IMPORT_GROUP, exit_on_error=False)
+    async def _import(self, service: FilterBetsService, request: ImportRequest) -> None:
+        status = self.query_one("#data-sort", Static)
+
+        def progress(update: ImportProgress) -> None:
+            share = update.rows_done / update.rows_total if update.rows_total else 0.0
+            status.update(
+                Text(
+                    f"importing: {update.files_done}/{update.files_total} files, "
+                    f"{min(100, math.floor(share * 100))}%"
+                )
+            )
+
+        status.update(Text("importing…"))
+        summary = await import_paths(
+            service.db,
+            list(request.paths),
+            skip_bad_rows=request.skip_bad_rows,
+            on_progress=progress,
+        )
+        self._show_sort()
+        troubled = bool(summary.file_errors or summary.rejected_rows)
+        self.notify(
+            summary.summary_line(),
+            title="Import",
+            severity="warning" if troubled else "information",
+            timeout=15 if troubled else 8,
+        )
+        for line in summary.file_errors[:5]:
+            self.notify(line, title="File refused", severity="error", timeout=15)
+        self.reload()
 
     # Showing ---------------------------------------------------------------------------
 
@@ -278,7 +342,8 @@ class DataScreen(Screen[None]):
         self.query_one("#data-legend").display = not empty
         if empty:
             self._set_summary("No data yet")
-            self.query_one("#data-sort", Static).update("")
+            self._show_sort()
+            self.refresh_bindings()
             return
         self._set_summary(
             " · ".join(
@@ -290,6 +355,9 @@ class DataScreen(Screen[None]):
             )
         )
         self._build_table(force=True)
+        if self.focused is None:
+            table.focus()
+        self.refresh_bindings()
 
     def _sorted_rows(self) -> list[LeagueSeasonSummary]:
         rows = sorted(self._rows or (), key=lambda r: (r.league_code, r.season))
@@ -348,15 +416,14 @@ class DataScreen(Screen[None]):
 
     @staticmethod
     def _selected_key(table: DataTable[Any]) -> str | None:
-        if not table.row_count:
+        if not table.is_valid_row_index(table.cursor_row):
             return None
-        try:
-            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
-        except Exception:  # the cursor is outside the rows: nothing to keep
-            return None
-        return key.value
+        return table.ordered_rows[table.cursor_row].key.value
 
     def _show_sort(self) -> None:
+        if not self._rows:
+            self.query_one("#data-sort", Static).update("")
+            return
         column = COLUMNS_BY_KEY[self._sort_key]
         arrow = "▼" if self._sort_reverse else "▲"
         self.query_one("#data-sort", Static).update(Text(f"sort: {column.label} {arrow}"))
@@ -372,6 +439,12 @@ class DataScreen(Screen[None]):
             raise KeyError(key)
         self._sort_key, self._sort_reverse = key, reverse
         self._build_table(force=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Sorting keys show dimmed (and do nothing) until there are rows to sort."""
+        if action in ("next_sort", "reverse_sort") and not self._rows:
+            return None
+        return True
 
     def action_next_sort(self) -> None:
         visible = list(self._layout) or ["code"]
