@@ -403,6 +403,9 @@ async def test_progress_reaches_every_file_and_row(
 
     assert summary.fixtures_added == 380 + 380 + 279
     assert summary.files_rejected == 1
+    first = events[0]
+    assert (first.files_done, first.files_total, first.rows_done) == (0, 4, 0)
+    assert first.rows_total > 1000  # estimated from line counts before parsing
     assert [e.files_done for e in events if e.rows_done == e.rows_total][-1] == 4
     last = events[-1]
     assert (last.files_done, last.files_total) == (4, 4)

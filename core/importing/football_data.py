@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from core.errors import ImportFileError
 from core.models.fixtures import ALL_ODDS_COLUMNS, MATCH_STAT_COLUMNS, odds_column_name
@@ -126,9 +127,11 @@ SEASON_START_MONTH = 7
 SEASON_LAST_MONTH = 8
 
 
-@dataclass(frozen=True, slots=True)
-class MatchRow:
-    """One good row, ready for the database (team names still unresolved)."""
+class MatchRow(NamedTuple):
+    """One good row, ready for the database (team names still unresolved).
+
+    A NamedTuple rather than a dataclass: tens of thousands are built per import.
+    """
 
     line: int
     kickoff_date: dt.date
@@ -401,6 +404,7 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
 # Rows
 
 _MALFORMED = ["\x00malformed"]
+_UNSEEN: Any = object()
 
 
 def _read_records(lines: list[str]) -> list[tuple[int, list[str]]]:
@@ -545,35 +549,43 @@ def _getter(indices: Iterable[int | None], blank: int) -> Callable[[list[str]], 
     return get
 
 
-@dataclass
-class _Candidate:
-    line: int
-    cells: list[str]
-    date: dt.date
-    home: str
-    away: str
-    home_goals: int
-    away_goals: int
-    result: str
-
-
 def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) -> ParsedFile:
     req = cols.required
     i_div, i_date = req["Div"], req["Date"]
     i_home, i_away = req["HomeTeam"], req["AwayTeam"]
     i_fthg, i_ftag = req["FTHG"], req["FTAG"]
     width = cols.width
-    blank = [""]
+    unnamed = cols.unnamed
 
     division = _division_of(records, i_div)
+    # Dates, team names and goal counts repeat a lot within a file, so each
+    # distinct text is converted once.
     date_cache: dict[str, dt.date | None] = {}
+    name_cache: dict[str, str] = {}
+    goal_cache: dict[str, int | None] = {str(n): n for n in range(MAX_GOALS + 1)}
 
     def date_of(text: str) -> dt.date | None:
-        # Dates repeat (a round shares one), so each distinct text is parsed once.
         if text in date_cache:
             return date_cache[text]
         found = date_cache[text] = parse_date(text)
         return found
+
+    def goals_of(text: str) -> int | None:
+        if text in goal_cache:
+            return goal_cache[text]
+        count = parse_count(text)
+        found = goal_cache[text] = count if count is not None and count <= MAX_GOALS else None
+        return found
+
+    def name_of(text: str) -> str:
+        found = name_cache.get(text)
+        if found is None:
+            found = name_cache[text] = clean_name(text)
+        return found
+
+    date_get = date_cache.get
+    name_get = name_cache.get
+    goal_get = goal_cache.get
 
     first_date = next(
         (
@@ -598,7 +610,9 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     )
     bad = result.bad_rows
     seen: dict[tuple[dt.date, str, str], int] = {}
-    candidates: list[_Candidate] = []
+    # (line, cells, date, home, away, home goals, away goals, result)
+    candidates: list[tuple[int, list[str], dt.date, str, str, int, int, str]] = []
+    i_ftr = cols.ftr
 
     # --- pass 1: shape and required cells; any problem makes the row bad -----
     for line, cells in records:
@@ -606,7 +620,13 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
             bad.append(BadRow(line, "malformed CSV (stray quote or line break)"))
             continue
         n = len(cells)
-        if n > width:
+        if n == width:
+            # One more blank cell at index `width` stands in for absent columns.
+            cells.append("")
+        elif n < width:
+            # Short rows: the missing trailing cells are blank.
+            cells.extend([""] * (width + 1 - n))
+        else:
             extra = [c for c in cells[width:] if c.strip()]
             if extra:
                 bad.append(
@@ -617,74 +637,72 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                     )
                 )
                 continue
-            cells = cells[:width] + blank
-        else:
-            # Short rows: the missing trailing cells are blank. One more blank
-            # cell at index `width` stands in for columns the file lacks.
-            cells = cells + blank * (width + 1 - n)
-        stray = next((i for i in cols.unnamed if cells[i].strip()), None)
-        if stray is not None:
-            bad.append(
-                BadRow(line, f"column {stray + 1} has no header but holds {cells[stray].strip()!r}")
-            )
-            continue
-        div = cells[i_div].strip()
-        if not div:
-            bad.append(BadRow(line, "Div: missing"))
-            continue
-        if not is_division_code(div):
-            bad.append(BadRow(line, f"Div: {div}: not a division code"))
-            continue
+            del cells[width + 1 :]
+            cells[width] = ""
+        if unnamed:
+            stray = next((i for i in unnamed if cells[i].strip()), None)
+            if stray is not None:
+                text = cells[stray].strip()
+                bad.append(BadRow(line, f"column {stray + 1} has no header but holds {text!r}"))
+                continue
+        div = cells[i_div]
         if div != division:
-            bad.append(BadRow(line, f"Div: {div}: differs from the file's division {division}"))
+            div = div.strip()
+            reason = None
+            if not div:
+                reason = "Div: missing"
+            elif not is_division_code(div):
+                reason = f"Div: {div}: not a division code"
+            elif div != division:
+                reason = f"Div: {div}: differs from the file's division {division}"
+            if reason is not None:
+                bad.append(BadRow(line, reason))
+                continue
+        date = date_get(cells[i_date], _UNSEEN)
+        if date is _UNSEEN:
+            date = date_of(cells[i_date])
+        if date is None or start is None or end is None or not (start <= date <= end):
+            raw_date = cells[i_date].strip()
+            if not raw_date:
+                reason = "Date: missing"
+            elif date is None:
+                reason = f"Date: {raw_date}: not a dd/mm/yy or dd/mm/yyyy date"
+            else:
+                reason = f"Date: {raw_date}: outside season {season} ({start} to {end})"
+            bad.append(BadRow(line, reason))
             continue
-        raw_date = cells[i_date].strip()
-        if not raw_date:
-            bad.append(BadRow(line, "Date: missing"))
-            continue
-        date = date_of(cells[i_date])
-        if date is None:
-            bad.append(BadRow(line, f"Date: {raw_date}: not a dd/mm/yy or dd/mm/yyyy date"))
-            continue
-        if start is None or end is None or not (start <= date <= end):
-            bad.append(
-                BadRow(line, f"Date: {raw_date}: outside season {season} ({start} to {end})")
-            )
-            continue
-        home = clean_name(cells[i_home])
-        away = clean_name(cells[i_away])
-        if not home:
-            bad.append(BadRow(line, "HomeTeam: missing"))
-            continue
-        if not away:
-            bad.append(BadRow(line, "AwayTeam: missing"))
-            continue
-        if len(home) > MAX_NAME_LENGTH or len(away) > MAX_NAME_LENGTH:
-            bad.append(BadRow(line, f"team name longer than {MAX_NAME_LENGTH} characters"))
-            continue
-        if home == away:
-            bad.append(BadRow(line, f"HomeTeam and AwayTeam are both {home}"))
-            continue
-        goal_problem = None
-        goals = [0, 0]
-        for slot, (index, header) in enumerate(((i_fthg, "FTHG"), (i_ftag, "FTAG"))):
+        home = name_get(cells[i_home]) or name_of(cells[i_home])
+        away = name_get(cells[i_away]) or name_of(cells[i_away])
+        if not home or not away or home == away or len(home) + len(away) > MAX_NAME_LENGTH:
+            if not home:
+                reason = "HomeTeam: missing"
+            elif not away:
+                reason = "AwayTeam: missing"
+            elif home == away:
+                reason = f"HomeTeam and AwayTeam are both {home}"
+            elif max(len(home), len(away)) > MAX_NAME_LENGTH:
+                reason = f"team name longer than {MAX_NAME_LENGTH} characters"
+            else:
+                reason = None
+            if reason is not None:
+                bad.append(BadRow(line, reason))
+                continue
+        home_goals = goal_get(cells[i_fthg], _UNSEEN)
+        if home_goals is _UNSEEN:
+            home_goals = goals_of(cells[i_fthg])
+        away_goals = goal_get(cells[i_ftag], _UNSEEN)
+        if away_goals is _UNSEEN:
+            away_goals = goals_of(cells[i_ftag])
+        if home_goals is None or away_goals is None:
+            header, index = ("FTHG", i_fthg) if home_goals is None else ("FTAG", i_ftag)
             raw = cells[index].strip()
-            if not raw:
-                goal_problem = f"{header}: missing"
-                break
-            count = parse_count(raw)
-            if count is None or count > MAX_GOALS:
-                goal_problem = f"{header}: {raw}: not a number of goals"
-                break
-            goals[slot] = count
-        if goal_problem is not None:
-            bad.append(BadRow(line, goal_problem))
+            reason = f"{header}: {raw}: not a number of goals" if raw else f"{header}: missing"
+            bad.append(BadRow(line, reason))
             continue
-        home_goals, away_goals = goals
-        full_time = result_code(home_goals, away_goals)
-        if cols.ftr is not None:
-            ftr = cells[cols.ftr].strip()
-            if ftr and ftr != full_time:
+        full_time = "H" if home_goals > away_goals else "A" if home_goals < away_goals else "D"
+        if i_ftr is not None:
+            ftr = cells[i_ftr]
+            if ftr != full_time and (ftr := ftr.strip()) and ftr != full_time:
                 if ftr in ("H", "D", "A"):
                     reason = (
                         f"FTR: {ftr}: disagrees with the score {home_goals}-{away_goals}"
@@ -700,9 +718,7 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
             bad.append(BadRow(line, f"same match as line {first_line} ({home} v {away} on {date})"))
             continue
         seen[key] = line
-        candidates.append(
-            _Candidate(line, cells, date, home, away, home_goals, away_goals, full_time)
-        )
+        candidates.append((line, cells, date, home, away, home_goals, away_goals, full_time))
 
     # --- pass 2: optional cells; a problem is a warning and a missing value ---
     get_prices = _getter((i for i, _h in cols.prices), width)
@@ -715,16 +731,20 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
         texts: set[str] = set()
         collect = texts.update
         for candidate in candidates:
-            collect(get(candidate.cells))
+            collect(get(candidate[1]))
         cache.learn(texts)
     price_of = prices.values.__getitem__
     line_of = lines.values.__getitem__
     stat_of = stats.values.__getitem__
-    checks = (
-        (prices.bad, get_prices, cols.prices),
-        (lines.bad, get_lines, cols.lines),
-        (stats.bad, get_stats, cols.stats),
-    )
+    checks = [
+        (bad_texts, get, where)
+        for bad_texts, get, where in (
+            (prices.bad, get_prices, cols.prices),
+            (lines.bad, get_lines, cols.lines),
+            (stats.bad, get_stats, cols.stats),
+        )
+        if bad_texts
+    ]
     warnings = result.warnings
 
     def warn(line: int, header: str, value: str, reason: str) -> None:
@@ -733,72 +753,114 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     time_cache: dict[str, dt.time | None] = {"": None}
     i_time, i_hthg, i_htag, i_htr = cols.time, cols.hthg, cols.htag, cols.htr
     i_referee = cols.referee
+    # Absent optional columns read the blank cell at index `width`.
+    i_time_or_blank = width if i_time is None else i_time
+    i_hthg_or_blank = width if i_hthg is None else i_hthg
+    i_htag_or_blank = width if i_htag is None else i_htag
+    i_htr_or_blank = width if i_htr is None else i_htr
+    i_referee_or_blank = width if i_referee is None else i_referee
+    referee_cache: dict[str, str | None] = {"": None}
     good = result.rows
-    for c in candidates:
-        cells = c.cells
-        line = c.line
-        kickoff = None
-        if i_time is not None:
-            raw = cells[i_time]
-            if raw in time_cache:
-                kickoff = time_cache[raw]
-            else:
-                kickoff = time_cache[raw] = parse_time(raw) if raw.strip() else None
+    for line, cells, date, home, away, home_goals, away_goals, full_time in candidates:
+        raw = cells[i_time_or_blank]
+        if raw in time_cache:
+            kickoff = time_cache[raw]
+        else:
+            kickoff = time_cache[raw] = parse_time(raw) if raw.strip() else None
             if kickoff is None and raw.strip():
                 warn(line, "Time", raw, "not a HH:MM time")
-        ht: list[int | None] = [None, None]
-        for slot, cell, header, full in (
-            (0, i_hthg, "HTHG", c.home_goals),
-            (1, i_htag, "HTAG", c.away_goals),
-        ):
-            if cell is None or not (raw := cells[cell]).strip():
-                continue
-            ht_goals = parse_count(raw)
-            if ht_goals is None:
-                warn(line, header, raw, "not a number of goals")
-            elif ht_goals > full:
-                warn(line, header, raw, f"more half-time goals than full-time ({full})")
-            else:
-                ht[slot] = ht_goals
+                del time_cache[raw]  # so that every row with it is warned about
+
+        ht_home = ht_away = None
+        raw_home = cells[i_hthg_or_blank]
+        raw_away = cells[i_htag_or_blank]
+        if raw_home or raw_away:
+            ht_home = goal_cache.get(raw_home)
+            ht_away = goal_cache.get(raw_away)
+            if ht_home is None or ht_away is None or ht_home > home_goals or ht_away > away_goals:
+                ht_home, ht_away = _half_time_goals(
+                    line, raw_home, raw_away, home_goals, away_goals, warn
+                )
         ht_result = None
-        if ht[0] is not None and ht[1] is not None:
-            ht_result = result_code(ht[0], ht[1])
-        if i_htr is not None:
-            raw = cells[i_htr].strip()
+        if ht_home is not None and ht_away is not None:
+            ht_result = "H" if ht_home > ht_away else "A" if ht_home < ht_away else "D"
+        raw = cells[i_htr_or_blank]
+        if raw != (ht_result or ""):
+            raw = raw.strip()
             if raw and raw != ht_result:
                 # A bad HTR is stored as missing, like any bad optional cell.
                 if raw not in ("H", "D", "A"):
                     warn(line, "HTR", raw, "not H, D or A")
                     ht_result = None
                 elif ht_result is not None:
-                    warn(line, "HTR", raw, f"disagrees with the half-time score {ht[0]}-{ht[1]}")
+                    warn(
+                        line, "HTR", raw, f"disagrees with the half-time score {ht_home}-{ht_away}"
+                    )
                     ht_result = None
                 else:
                     # A half-time result without the half-time score is still a fact.
                     ht_result = raw
-        referee = None
-        if i_referee is not None:
-            referee = clean_name(cells[i_referee]) or None
+        raw = cells[i_referee_or_blank]
+        if raw in referee_cache:
+            referee = referee_cache[raw]
+        else:
+            referee = clean_name(raw) or None
             if referee is not None and len(referee) > MAX_NAME_LENGTH:
                 warn(line, "Referee", referee[:40] + "...", f"longer than {MAX_NAME_LENGTH}")
                 referee = None
+            else:
+                referee_cache[raw] = referee
         for bad_texts, get, where in checks:
-            if bad_texts and not bad_texts.keys().isdisjoint(get(cells)):
-                for text, (_index, header) in zip(get(cells), where, strict=True):
+            texts_of_row = get(cells)
+            if not bad_texts.keys().isdisjoint(texts_of_row):
+                for text, (_index, header) in zip(texts_of_row, where, strict=True):
                     if text in bad_texts:
                         warn(line, header, text, bad_texts[text])
-        values = (
-            season,
-            kickoff,
-            c.home_goals,
-            c.away_goals,
-            c.result,
-            ht[0],
-            ht[1],
-            ht_result,
-            *map(stat_of, get_stats(cells)),
-            referee,
+        good.append(
+            MatchRow(
+                line,
+                date,
+                home,
+                away,
+                (
+                    season,
+                    kickoff,
+                    home_goals,
+                    away_goals,
+                    full_time,
+                    ht_home,
+                    ht_away,
+                    ht_result,
+                    *map(stat_of, get_stats(cells)),
+                    referee,
+                ),
+                (*map(price_of, get_prices(cells)), *map(line_of, get_lines(cells))),  # type: ignore[arg-type]
+            )
         )
-        odds = (*map(price_of, get_prices(cells)), *map(line_of, get_lines(cells)))
-        good.append(MatchRow(line, c.date, c.home, c.away, values, odds))  # type: ignore[arg-type]
     return result
+
+
+def _half_time_goals(
+    line: int,
+    raw_home: str,
+    raw_away: str,
+    home_goals: int,
+    away_goals: int,
+    warn: Callable[[int, str, str, str], None],
+) -> tuple[int | None, int | None]:
+    """The half-time score's cells, each checked; a bad one is a warning and None."""
+    result: list[int | None] = []
+    for header, raw, full in (("HTHG", raw_home, home_goals), ("HTAG", raw_away, away_goals)):
+        if not raw.strip():
+            result.append(None)
+            continue
+        count = parse_count(raw)
+        if count is None:
+            warn(line, header, raw, "not a number of goals")
+            result.append(None)
+        elif count > full:
+            warn(line, header, raw, f"more half-time goals than full-time ({full})")
+            result.append(None)
+        else:
+            result.append(count)
+    return result[0], result[1]

@@ -131,13 +131,19 @@ def expand_paths(paths: Iterable[Path | str]) -> list[Path]:
     `file_errors` like any other file it cannot import. A path that does not exist
     raises ImportFileError naming it.
     """
+    return _expand(paths, keep_missing=False)
+
+
+def _expand(paths: Iterable[Path | str], *, keep_missing: bool) -> list[Path]:
     expanded: list[Path] = []
     seen: set[Path] = set()
     for given in paths:
         path = Path(given)
         if not path.exists():
-            raise ImportFileError(f"{path}: no such file or folder")
-        if path.is_dir():
+            if not keep_missing:
+                raise ImportFileError(f"{path}: no such file or folder")
+            candidates = [path]
+        elif path.is_dir():
             found = sorted(
                 p for p in path.iterdir() if p.suffix.lower() == ".csv" and not p.is_dir()
             )
@@ -188,10 +194,12 @@ async def import_paths(
     Either way the other files go on.
     """
     started = time.perf_counter()
-    files = await asyncio.to_thread(_expand_quietly, paths)
+    # A missing path is reported in file_errors like any file that cannot be read.
+    files = await asyncio.to_thread(_expand, paths, keep_missing=True)
     summary = ImportSummary(files=len(files))
     estimates = await asyncio.to_thread(lambda: [_estimate_rows(p) for p in files])
     run = _ImportRun(db, summary, estimates, on_progress)
+    run.report(files[0].name if files else "")
     if files:
         await run.load_reference()
     pending = asyncio.create_task(asyncio.to_thread(_parse_or_error, files[0])) if files else None
@@ -211,17 +219,6 @@ async def import_paths(
             pending.cancel()
     summary.seconds = time.perf_counter() - started
     return summary
-
-
-def _expand_quietly(paths: Sequence[Path]) -> list[Path]:
-    """Like expand_paths, but a missing path stays in the list to be reported per file."""
-    files: list[Path] = []
-    for path in paths:
-        try:
-            files.extend(expand_paths([path]))
-        except ImportFileError:
-            files.append(Path(path))
-    return list(dict.fromkeys(files))
 
 
 class _ImportRun:
@@ -260,7 +257,7 @@ class _ImportRun:
 
     # -- progress -----------------------------------------------------------
 
-    def _report(self, current: str) -> None:
+    def report(self, current: str) -> None:
         if self.on_progress is None:
             return
         self.on_progress(
@@ -275,7 +272,7 @@ class _ImportRun:
 
     def _finish_file(self, name: str) -> None:
         self.files_done += 1
-        self._report(name)
+        self.report(name)
 
     # -- one file -------------------------------------------------------------
 
@@ -397,11 +394,11 @@ class _ImportRun:
             for chunk in _chunks(new, CHUNK_ROWS):
                 await self._insert(bulk, parsed, league_id, chunk, stamp)
                 self.rows_done += len(chunk)
-                self._report(name)
+                self.report(name)
             for chunk_changed in _chunks(changed, CHUNK_ROWS):
                 await self._update(conn, name, chunk_changed)
                 self.rows_done += len(chunk_changed)
-                self._report(name)
+                self.report(name)
             self.rows_done = rows_base + len(rows)
         # Committed: the new ids are real now.
         self.league_ids[parsed.division] = league_id
