@@ -309,9 +309,10 @@ def run_backtest(
 def _run(
     candidates: Iterable[Candidate], market: str, staking: StakingPlan, presorted: bool
 ) -> BacktestOutcome:
-    rows = list(candidates) if presorted else sorted(candidates, key=bet_sort_key)
+    rows = candidates if isinstance(candidates, list) else list(candidates)
     # Speed: columns go through map/zip/accumulate (C loops); only sizing that
-    # depends on the bank runs as a Python loop.
+    # depends on the bank runs as a Python loop. Bets that can never be placed
+    # are dropped before sorting: their skip counts do not depend on the order.
     needs_line = market in AH_MARKETS
     # `1.0 < odds < inf` also rejects NaN; an AH price without its line is no price.
     usable = [row for row in rows if (odds := row[8]) is not None and 1.0 < odds < _INF]
@@ -319,9 +320,11 @@ def _run(
         usable = [row for row in usable if row[9] is not None]
     with localcontext(_MONEY_CONTEXT):
         if isinstance(staking, FlatStaking):
+            if not presorted:
+                usable.sort(key=bet_sort_key)
             result = _run_flat(usable, market, staking)
         else:
-            result = _run_bank_based(usable, market, staking)
+            result = _run_bank_based(usable, market, staking, presorted)
     result.candidates = len(rows)
     result.skipped_no_odds = len(rows) - len(usable)
     return result
@@ -374,8 +377,12 @@ def _run_flat(rows: list[Candidate], market: str, plan: FlatStaking) -> Backtest
     )
 
 
+def _row_key(pair: tuple[Candidate, float]) -> tuple[object, ...]:
+    return bet_sort_key(pair[0])
+
+
 def _run_bank_based(
-    rows: list[Candidate], market: str, plan: PercentStaking | KellyStaking
+    rows: list[Candidate], market: str, plan: PercentStaking | KellyStaking, presorted: bool
 ) -> BacktestOutcome:
     no_pin = no_edge = bankrupt = day_limited = 0
     if isinstance(plan, KellyStaking):
@@ -394,6 +401,8 @@ def _run_bank_based(
             # row[8] (odds) is never None here: the price filter ran first.
             if (k := (p * row[8] - 1.0) / (row[8] - 1.0)) > 0.0  # type: ignore[operator]
         ]
+        if not presorted:
+            with_edge.sort(key=_row_key)
         rows = [row for row, _ in with_edge]
         edges = [k for _, k in with_edge]
         no_edge = len(priced) - len(rows)
@@ -402,6 +411,8 @@ def _run_bank_based(
         fraction = cap = 0.0
         max_share = percent_share = plan.percent / _HUNDRED
         cap_share = _ZERO
+        if not presorted:
+            rows.sort(key=bet_sort_key)
         edges = [0.0] * len(rows)
     odds = list(map(_ODDS, rows))
     outcomes = _outcomes(rows, market)
