@@ -293,11 +293,12 @@ def run_backtest(
     *,
     presorted: bool = False,
 ) -> BacktestOutcome:
-    """Size and settle ``candidates`` on ``market`` in one pass.
+    """Size and settle ``candidates`` on ``market``; the input is not modified.
 
     ``candidates`` are ``Candidate`` rows (or plain tuples/lists in the same
     column order) whose ``odds`` is the price of ``market`` itself. They are
-    sorted with ``bet_sort_key`` unless ``presorted`` says they already are.
+    sorted with ``bet_sort_key`` unless ``presorted`` promises they already
+    are in exactly that order (a SQL ORDER BY can differ: collations).
     Raises ValueError for an unknown market or an AH line that is not a
     multiple of 0.25 (corrupt data must not be settled quietly).
     """
