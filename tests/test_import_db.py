@@ -230,6 +230,16 @@ async def test_files_that_are_not_football_data_get_one_line_each_and_others_go_
     assert "holds no .csv files" in summary.file_errors[3]
 
 
+async def test_a_header_only_file_imports_nothing_with_a_warning(
+    service: FilterBetsService, tmp_path: Path
+) -> None:
+    path = season_file(tmp_path, "E0_2025-26.csv", [])
+    summary = await import_paths(service.db, [path])
+    assert (summary.files_imported, summary.files_rejected, summary.file_errors) == (1, 0, [])
+    assert summary.warnings == ["E0_2025-26.csv:1: rows: 0: no match rows after the header"]
+    assert await count(service, League) == 0
+
+
 async def test_a_failure_while_writing_rolls_back_the_whole_file(
     service: FilterBetsService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -310,7 +310,7 @@ class _ImportRun:
                 )
             else:
                 summary.files_imported += 1
-                summary.warnings.append(f"{name}:1: file: {name}: no match rows after the header")
+                summary.warnings.append(f"{name}:1: rows: 0: no match rows after the header")
             self.rows_done += parsed.data_rows
             self._finish_file(name)
             return
@@ -428,15 +428,14 @@ class _ImportRun:
         ids = {name: self.team_ids[name] for name in names if name in self.team_ids}
         missing = sorted(names - ids.keys())
         if missing:
+            # All teams were loaded at the start, so these are new unless another
+            # process added them since: insert what is not there, then read the ids.
+            insert = _conflict_insert(self.db.dialect_name, _TEAMS)
+            await conn.execute(
+                insert.on_conflict_do_nothing(index_elements=["name"]),
+                [{"name": name} for name in missing],
+            )
             found = await self._lookup_teams(conn, missing)
-            to_create = [name for name in missing if name not in found]
-            if to_create:
-                insert = _conflict_insert(self.db.dialect_name, _TEAMS)
-                await conn.execute(
-                    insert.on_conflict_do_nothing(index_elements=["name"]),
-                    [{"name": name} for name in to_create],
-                )
-                found.update(await self._lookup_teams(conn, to_create))
             ids.update(found)
             fresh.update(found)
         return ids
@@ -560,8 +559,7 @@ class _ImportRun:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _Prepared:
+class _Prepared(NamedTuple):
     """A file row with its database key and values in the driver's form."""
 
     key: tuple[Any, int, int]
