@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from core.errors import ImportFileError
 from core.models.fixtures import ALL_ODDS_COLUMNS, MATCH_STAT_COLUMNS, odds_column_name
@@ -405,6 +405,7 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
 
 _MALFORMED = ["\x00malformed"]
 _UNSEEN: Any = object()
+_Parsed = TypeVar("_Parsed")
 
 
 def _read_records(lines: list[str], *, quoted: bool = True) -> list[tuple[int, list[str]]]:
@@ -519,17 +520,18 @@ def _count_or_reason(raw: str) -> int | str:
     return count
 
 
-class _CellCache:
+class _CellCache(Generic[_Parsed]):
     """Parsed value per distinct cell text, for one kind of optional cell.
 
     Prices and counts repeat a lot within a file ("2.10", "0"), so each distinct
     text is parsed once and rows are converted with C-level lookups.
     """
 
-    def __init__(self, parse: Callable[[str], object]) -> None:
+    def __init__(self, parse: Callable[[str], _Parsed | str]) -> None:
         self.parse = parse
-        self.values: dict[str, object] = {"": None}
+        self.values: dict[str, _Parsed | None] = {"": None}
         self.bad: dict[str, str] = {}
+        """Text -> why it is not a valid value (the parser returned a reason)."""
 
     def learn(self, texts: set[str]) -> None:
         for text in texts - self.values.keys():
@@ -555,6 +557,11 @@ def _getter(indices: Iterable[int | None], blank: int) -> Callable[[list[str]], 
 
 
 def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) -> ParsedFile:
+    """Sort records into good rows and bad rows, collecting bad-cell warnings.
+
+    Written for speed (a whole corpus is tens of thousands of rows): the common
+    case takes the fewest steps, and messages are only built for problems.
+    """
     req = cols.required
     i_div, i_date = req["Div"], req["Date"]
     i_home, i_away = req["HomeTeam"], req["AwayTeam"]
@@ -729,9 +736,9 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     get_prices = _getter((i for i, _h in cols.prices), width)
     get_lines = _getter((i for i, _h in cols.lines), width)
     get_stats = _getter((i for i, _h in cols.stats), width)
-    prices = _CellCache(_price_or_reason)
-    lines = _CellCache(_line_or_reason)
-    stats = _CellCache(_count_or_reason)
+    prices: _CellCache[float] = _CellCache(_price_or_reason)
+    lines: _CellCache[float] = _CellCache(_line_or_reason)
+    stats: _CellCache[int] = _CellCache(_count_or_reason)
     for cache, get in ((prices, get_prices), (lines, get_lines), (stats, get_stats)):
         texts: set[str] = set()
         collect = texts.update
@@ -839,7 +846,7 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                     *map(stat_of, get_stats(cells)),
                     referee,
                 ),
-                (*map(price_of, get_prices(cells)), *map(line_of, get_lines(cells))),  # type: ignore[arg-type]
+                (*map(price_of, get_prices(cells)), *map(line_of, get_lines(cells))),
             )
         )
     return result

@@ -1,10 +1,12 @@
 """Importing football-data files into the database: one transaction per file.
 
-Each file is parsed in a worker thread (the next file is parsed while the current
-one is written), then upserted in bulk: one query reads the stored fixtures of the
-file's league and date range, new fixtures go in with multi-row INSERTs, changed
-ones with executemany UPDATEs, and unchanged ones are not touched at all, so a
-re-import writes nothing and `updated_at` only moves when data changed.
+Each file is parsed in a worker thread (the next file while the current one is
+written), then upserted in bulk. One query reads the stored fixtures of the file's
+league and date range; rows not stored yet are inserted through the driver
+(executemany on SQLite, COPY on PostgreSQL); changed rows are updated with one
+executemany; unchanged rows are not touched, so a re-import writes nothing and
+`updated_at` only moves when data changed. Leagues, teams and team_leagues are
+read once per run and extended as files bring new ones.
 """
 
 from __future__ import annotations
