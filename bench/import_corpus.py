@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from core.config import Settings, load_settings
+from core.config import Settings, load_settings, mask_url_text
 from core.db import Database
 from core.importing.service import expand_paths, import_paths
 from core.migrate import upgrade
@@ -103,7 +103,9 @@ async def bench_postgres(files: list[Path], server_url: str) -> dict[str, Any] |
         # The name is generated here (hex digits only); identifiers cannot be bound.
         await _admin(server_url, f'CREATE DATABASE "{name}"')
     except (TimeoutError, OSError, ImportError) as exc:
-        print(f"PostgreSQL skipped: cannot reach {server_url}: {exc}", file=sys.stderr)
+        print(
+            f"PostgreSQL skipped: cannot reach {mask_url_text(server_url)}: {exc}", file=sys.stderr
+        )
         return None
     except Exception as exc:  # asyncpg's own errors (auth, permissions)
         print(f"PostgreSQL skipped: {type(exc).__name__}: {exc}", file=sys.stderr)

@@ -246,10 +246,10 @@ async def test_a_failure_while_writing_rolls_back_the_whole_file(
     """Fixtures written through the driver must vanish with the rest when the file fails."""
     original = import_service._Bulk.insert
 
-    async def fail_on_odds(self: Any, table: Any, columns: Any, rows: Any) -> None:
+    async def fail_on_odds(self: Any, table: Any, *args: Any, **kwargs: Any) -> None:
         if table.name == "fixture_odds":
             raise import_service.IntegrityError("INSERT", {}, Exception("simulated conflict"))
-        await original(self, table, columns, rows)
+        await original(self, table, *args, **kwargs)
 
     monkeypatch.setattr(import_service._Bulk, "insert", fail_on_odds)
     summary = await import_paths(service.db, [small_season(tmp_path)])
@@ -351,6 +351,18 @@ async def test_a_fixture_without_an_odds_row_gets_one_on_reimport(
     fixture, odds = await fixture_by_teams(service, "Liverpool", "Norwich")
     assert fixture.referee == "M Oliver"
     assert odds is not None and odds.b365_home == 1.14
+
+
+async def test_teams_are_created_where_the_database_cannot_return_inserted_ids(
+    service: FilterBetsService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Older SQLite has no RETURNING; new teams are then read back by name."""
+    monkeypatch.setattr(service.db.engine.dialect, "insert_executemany_returning", False)
+    summary = await import_paths(service.db, [small_season(tmp_path)])
+    assert summary.fixtures_added == 3
+    _fixture, odds = await fixture_by_teams(service, "Liverpool", "Norwich")
+    assert odds.b365_home == 1.14
+    assert await count(service, Team) == 6
 
 
 async def test_an_unknown_division_is_imported_under_its_code_with_a_warning(

@@ -15,7 +15,7 @@ import asyncio
 import datetime as dt
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
@@ -360,26 +360,33 @@ class _ImportRun:
             linked = await self._link_teams(conn, league_id, set(team_ids.values()))
 
             # Rows are compared in the driver's form (dates are text on SQLite),
-            # so stored rows need no conversion on the way out.
+            # so stored rows need no conversion on the way out. A file has few
+            # distinct dates and times, so each is converted once.
+            dates = {row.kickoff_date for row in rows}
             as_date = bulk.converter(_FIXTURES.c.kickoff_date.type)
+            stored_date = {day: as_date(day) for day in dates}
             as_time = bulk.converter(_FIXTURES.c.kickoff_time.type)
+            convert_time = as_time is not _identity
             time_slot = FIXTURE_VALUE_COLUMNS.index("kickoff_time")
-            first = min(r.kickoff_date for r in rows)
-            last = max(r.kickoff_date for r in rows)
+            first, last = min(dates), max(dates)
             existing = await self._stored(bulk, league_id, first, last)
             new: list[_Prepared] = []
             changed: list[tuple[int, _Prepared]] = []
             unchanged = 0
             for row in rows:
                 values = row.values
-                if values[time_slot] is not None:
+                if convert_time and values[time_slot] is not None:
                     values = (
                         *values[:time_slot],
                         as_time(values[time_slot]),
                         *values[time_slot + 1 :],
                     )
                 prepared = _Prepared(
-                    (as_date(row.kickoff_date), team_ids[row.home_team], team_ids[row.away_team]),
+                    (
+                        stored_date[row.kickoff_date],
+                        team_ids[row.home_team],
+                        team_ids[row.away_team],
+                    ),
                     values,
                     row,
                 )
@@ -394,7 +401,7 @@ class _ImportRun:
             self.rows_done += unchanged
             stamp = bulk.converter(_FIXTURES.c.updated_at.type)(utcnow())
             for chunk in _chunks(new, CHUNK_ROWS):
-                await self._insert(bulk, parsed, league_id, chunk, stamp)
+                await self._insert(bulk, parsed, league_id, chunk, stamp, (first, last))
                 self.rows_done += len(chunk)
                 self.report(name)
             for chunk_changed in _chunks(changed, CHUNK_ROWS):
@@ -431,13 +438,20 @@ class _ImportRun:
         missing = sorted(names - ids.keys())
         if missing:
             # All teams were loaded at the start, so these are new unless another
-            # process added them since: insert what is not there, then read the ids.
-            insert = _conflict_insert(self.db.dialect_name, _TEAMS)
-            await conn.execute(
-                insert.on_conflict_do_nothing(index_elements=["name"]),
-                [{"name": name} for name in missing],
+            # process added them since; RETURNING gives the ids of those inserted.
+            insert = _conflict_insert(self.db.dialect_name, _TEAMS).on_conflict_do_nothing(
+                index_elements=["name"]
             )
-            found = await self._lookup_teams(conn, missing)
+            params = [{"name": name} for name in missing]
+            found: dict[str, int] = {}
+            if conn.dialect.insert_returning and conn.dialect.insert_executemany_returning:
+                returning = insert.returning(_TEAMS.c.name, _TEAMS.c.id)
+                found = {row.name: int(row.id) for row in await conn.execute(returning, params)}
+            else:
+                await conn.execute(insert, params)
+            others = [name for name in missing if name not in found]
+            if others:
+                found.update(await self._lookup_teams(conn, others))
             ids.update(found)
             fresh.update(found)
         return ids
@@ -485,43 +499,32 @@ class _ImportRun:
         league_id: int,
         chunk: Sequence[_Prepared],
         stamp: Any,
+        dates: tuple[dt.date, dt.date],
     ) -> None:
-        # Only the columns this file can fill: the rest default to NULL, and
+        # Columns the file cannot fill are left out (they default to NULL):
         # binding fewer parameters is most of the cost on SQLite.
-        value_columns = tuple(FIXTURE_VALUE_COLUMNS[i] for i in parsed.value_slots)
-        pick_values = _picker(parsed.value_slots)
+        absent_values = {
+            name for i, name in enumerate(FIXTURE_VALUE_COLUMNS) if i not in parsed.value_slots
+        }
         source = parsed.name
         await bulk.insert(
             _FIXTURES,
-            (
-                "league_id",
-                "kickoff_date",
-                "home_team_id",
-                "away_team_id",
-                *value_columns,
-                "source_file",
-                "source_line",
-                "imported_at",
-                "updated_at",
-            ),
-            [
-                (league_id, *p.key, *pick_values(p.values), source, p.row.line, stamp, stamp)
-                for p in chunk
-            ],
+            _FIXTURE_INSERT_COLUMNS,
+            [(league_id, *p.key, *p.values, source, p.row.line, stamp, stamp) for p in chunk],
+            omit=absent_values,
         )
-        # The new ids, read back with one query over the chunk's dates.
-        params = {
-            "league_id": league_id,
-            "first": min(p.row.kickoff_date for p in chunk),
-            "last": max(p.row.kickoff_date for p in chunk),
-        }
+        # The new ids, read back with one query over the file's dates (stored rows
+        # in that range come back too and are simply not looked up).
+        params = {"league_id": league_id, "first": dates[0], "last": dates[1]}
         ids = {(r[1], r[2], r[3]): r[0] for r in await bulk.fetch("ids", _IDS_QUERY, params)}
-        odds_columns = tuple(ODDS_VALUE_COLUMNS[i] for i in parsed.odds_slots)
-        pick_odds = _picker(parsed.odds_slots)
+        absent_odds = {
+            name for i, name in enumerate(ODDS_VALUE_COLUMNS) if i not in parsed.odds_slots
+        }
         await bulk.insert(
             _ODDS,
-            ("fixture_id", *odds_columns),
-            [(ids[p.key], *pick_odds(p.row.odds)) for p in chunk],
+            _ODDS_INSERT_COLUMNS,
+            [(ids[p.key], *p.row.odds) for p in chunk],
+            omit=absent_odds,
         )
 
     async def _update(
@@ -582,6 +585,18 @@ def _range_query(*columns: ColumnElement[Any]) -> Select[Any]:
     )
 
 
+_FIXTURE_INSERT_COLUMNS = (
+    "league_id",
+    "kickoff_date",
+    "home_team_id",
+    "away_team_id",
+    *FIXTURE_VALUE_COLUMNS,
+    "source_file",
+    "source_line",
+    "imported_at",
+    "updated_at",
+)
+_ODDS_INSERT_COLUMNS = ("fixture_id", *ODDS_VALUE_COLUMNS)
 _KEY_COLUMNS = (
     _FIXTURES.c.id,
     _FIXTURES.c.kickoff_date,
@@ -708,21 +723,31 @@ class _Bulk:
             return list(await cursor.fetchall())
 
     async def insert(
-        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
+        self,
+        table: Table,
+        columns: Sequence[str],
+        rows: Sequence[tuple[Any, ...]],
+        *,
+        omit: Collection[str] = (),
     ) -> None:
-        """Insert rows of values already in the driver's form."""
+        """Insert rows of values already in the driver's form.
+
+        `omit` names columns whose values are all None; SQLite gets a narrower
+        INSERT without them (they take their NULL default).
+        """
         if not rows:
             return
         if self.postgres:
+            # COPY's cost hardly depends on NULL columns; rows go as they are.
             await self.driver.copy_records_to_table(table.name, records=rows, columns=columns)
             return
-        key = f"insert {table.name} {' '.join(columns)}"
-        compiled = self._compile(key, table.insert(), column_keys=list(columns))
-        if compiled.names != tuple(columns):
-            # SQLAlchemy lists columns in table order.
-            reorder = _picker([columns.index(name) for name in compiled.names])
-            rows = list(map(reorder, rows))
-        await self.driver.executemany(compiled.sql, rows)
+        kept = [name for name in columns if name not in omit]
+        key = f"insert {table.name} {' '.join(kept)}"
+        compiled = self._compile(key, table.insert(), column_keys=kept)
+        # One itemgetter both drops the omitted values and puts the rest in the
+        # statement's (table) order; the driver pulls rows through it lazily.
+        pick = _picker([columns.index(name) for name in compiled.names])
+        await self.driver.executemany(compiled.sql, map(pick, rows))
 
 
 def _is_integrity_error(exc: BaseException) -> bool:
