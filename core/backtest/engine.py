@@ -326,12 +326,19 @@ class BacktestEngine:
             )
             session.add(result)
             await session.flush()
-            rows = _ledger_rows(result.id, outcome)
-            # Core insert (not the ORM bulk path): one executemany per chunk, no identity map.
-            ledger_insert = insert(cast(Table, BacktestBet.__table__))
             connection = await session.connection()
+            rows = await asyncio.to_thread(
+                _ledger_rows, result.id, outcome, sqlite=connection.dialect.name == "sqlite"
+            )
+            # One prepared INSERT run as executemany on the driver: a big run writes ~200k
+            # ledger rows, and per-row bind processing would cost more than the backtest.
+            statement = str(
+                insert(cast(Table, BacktestBet.__table__)).compile(
+                    dialect=connection.dialect, column_keys=list(LEDGER_COLUMNS)
+                )
+            )
             for start in range(0, len(rows), LEDGER_CHUNK):
-                await connection.execute(ledger_insert, rows[start : start + LEDGER_CHUNK])
+                await connection.exec_driver_sql(statement, rows[start : start + LEDGER_CHUNK])
                 report(
                     0.8 + 0.2 * min(1.0, (start + LEDGER_CHUNK) / max(len(rows), 1)),
                     f"stored {min(start + LEDGER_CHUNK, len(rows)):,} of {len(rows):,} bets",
@@ -339,23 +346,51 @@ class BacktestEngine:
             return int(result.id)
 
 
-def _ledger_rows(result_id: int, outcome: BacktestOutcome) -> list[dict[str, Any]]:
-    placed = outcome.placed
+LEDGER_COLUMNS = (
+    "result_id",
+    "seq",
+    "fixture_id",
+    "kickoff_date",
+    "odds",
+    "stake",
+    "outcome",
+    "profit",
+    "bank_after",
+)
+
+
+def _ledger_rows(
+    result_id: int, outcome: BacktestOutcome, *, sqlite: bool
+) -> list[tuple[Any, ...]]:
+    """Ledger rows as driver parameters in LEDGER_COLUMNS order.
+
+    SQLite's driver takes neither Decimal nor (from Python 3.12) date, so money goes as
+    float, as SQLAlchemy's own Numeric does there, and dates as ISO text.
+    """
+    money: Callable[[Decimal], Any] = float if sqlite else _same
+    day: Callable[[dt.date], Any] = dt.date.isoformat if sqlite else _same
     bank_based = outcome.bank_based
-    return [
-        {
-            "result_id": result_id,
-            "seq": seq,
-            "fixture_id": bet.fixture_id,
-            "kickoff_date": placed[seq - 1][1],
-            "odds": bet.odds,
-            "stake": bet.stake,
-            "outcome": bet.outcome,
-            "profit": bet.profit,
-            "bank_after": bet.bank_after if bank_based else None,
-        }
-        for seq, bet in enumerate(outcome.ledger, start=1)
-    ]
+    with gc_paused():
+        return [
+            (
+                result_id,
+                seq,
+                bet.fixture_id,
+                day(candidate[1]),
+                bet.odds,
+                money(bet.stake),
+                bet.outcome,
+                money(bet.profit),
+                money(bet.bank_after) if bank_based else None,
+            )
+            for seq, (bet, candidate) in enumerate(
+                zip(outcome.ledger, outcome.placed, strict=True), start=1
+            )
+        ]
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 def _metrics(outcome: BacktestOutcome, request: BacktestRequest, rules: Any) -> dict[str, Any]:
