@@ -9,12 +9,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
 
 from sqlalchemy import Select, Table, and_, case, func, insert, literal, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.util import find_tables
@@ -39,6 +40,7 @@ from core.rules.compile import compile_rules
 from core.rules.validate import CLOSING_PRICE_WARNING, uses_closing_prices
 
 Progress = Callable[[float, str], None]
+BeforeCommit = Callable[[AsyncSession, int], Awaitable[None]]
 LEDGER_CHUNK = 5_000
 
 # Which price pair/triple a market's margin-free probability is normalised over.
@@ -245,7 +247,14 @@ class BacktestEngine:
         progress: Progress | None = None,
         is_cancelled: Callable[[], bool] | None = None,
         store: bool = True,
+        before_commit: BeforeCommit | None = None,
     ) -> BacktestRun:
+        """Run and store a backtest.
+
+        `before_commit(session, result_id)` is awaited inside the result's transaction once
+        the result and ledger are written; if it raises, all of it rolls back (jobs use it to
+        mark themselves succeeded in the same commit).
+        """
         started = time.perf_counter()
 
         def report(fraction: float, message: str) -> None:
@@ -282,7 +291,9 @@ class BacktestEngine:
         report(0.8, f"storing {outcome.bets:,} bets")
         result_id = 0
         if store:
-            result_id = await self._store(request, resolved, fingerprint, metrics, outcome, report)
+            result_id = await self._store(
+                request, resolved, fingerprint, metrics, outcome, report, before_commit
+            )
         report(1.0, "done")
         return BacktestRun(
             result_id=result_id,
@@ -300,6 +311,7 @@ class BacktestEngine:
         metrics: dict[str, Any],
         outcome: BacktestOutcome,
         report: Progress,
+        before_commit: BeforeCommit | None = None,
     ) -> int:
         """Result row and ledger in one transaction: a cancel or crash leaves neither."""
         snapshot = {
@@ -343,6 +355,8 @@ class BacktestEngine:
                     0.8 + 0.2 * min(1.0, (start + LEDGER_CHUNK) / max(len(rows), 1)),
                     f"stored {min(start + LEDGER_CHUNK, len(rows)):,} of {len(rows):,} bets",
                 )
+            if before_commit is not None:
+                await before_commit(session, int(result.id))
             return int(result.id)
 
 
