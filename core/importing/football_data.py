@@ -16,6 +16,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -739,12 +740,10 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     prices: _CellCache[float] = _CellCache(_price_or_reason)
     lines: _CellCache[float] = _CellCache(_line_or_reason)
     stats: _CellCache[int] = _CellCache(_count_or_reason)
+    good_cells = [candidate[1] for candidate in candidates]
     for cache, get in ((prices, get_prices), (lines, get_lines), (stats, get_stats)):
-        texts: set[str] = set()
-        collect = texts.update
-        for candidate in candidates:
-            collect(get(candidate[1]))
-        cache.learn(texts)
+        # The distinct texts of this kind of cell, gathered at C speed.
+        cache.learn(set(chain.from_iterable(map(get, good_cells))))
     price_of = prices.values.__getitem__
     line_of = lines.values.__getitem__
     stat_of = stats.values.__getitem__
