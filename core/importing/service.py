@@ -25,10 +25,12 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     DateTime,
+    Integer,
     Select,
     Table,
     Time,
     bindparam,
+    func,
     literal,
     select,
     update,
@@ -513,17 +515,21 @@ class _ImportRun:
             [(league_id, *p.key, *p.values, source, p.row.line, stamp, stamp) for p in chunk],
             omit=absent_values,
         )
-        # The new ids, read back with one query over the file's dates (stored rows
-        # in that range come back too and are simply not looked up).
-        params = {"league_id": league_id, "first": dates[0], "last": dates[1]}
-        ids = {(r[1], r[2], r[3]): r[0] for r in await bulk.fetch("ids", _IDS_QUERY, params)}
+        fixture_ids = await bulk.consecutive_ids(_FIXTURES, len(chunk))
+        if fixture_ids is None:
+            # Read the new ids back with one query over the file's dates (stored
+            # rows in that range come back too and are simply not looked up).
+            params = {"league_id": league_id, "first": dates[0], "last": dates[1]}
+            rows = await bulk.fetch("ids", _IDS_QUERY, params)
+            by_key = {(r[1], r[2], r[3]): r[0] for r in rows}
+            fixture_ids = [by_key[p.key] for p in chunk]
         absent_odds = {
             name for i, name in enumerate(ODDS_VALUE_COLUMNS) if i not in parsed.odds_slots
         }
         await bulk.insert(
             _ODDS,
             _ODDS_INSERT_COLUMNS,
-            [(ids[p.key], *p.row.odds) for p in chunk],
+            [(fixture_id, *p.row.odds) for fixture_id, p in zip(fixture_ids, chunk, strict=True)],
             omit=absent_odds,
         )
 
@@ -721,6 +727,30 @@ class _Bulk:
             return [tuple(record) for record in await self.driver.fetch(compiled.sql, *args)]
         async with self.driver.execute(compiled.sql, args) as cursor:
             return list(await cursor.fetchall())
+
+    async def consecutive_ids(self, table: Table, count: int) -> list[int] | None:
+        """Ids of the `count` rows just inserted into `table`, in order, when knowable.
+
+        SQLite gives each new row the largest rowid plus one, and nobody else can
+        write while our transaction holds the write lock, so the rows of the last
+        executemany are the `count` ids ending at last_insert_rowid(). A count of
+        that id range confirms it (it would not match if SQLite had fallen back to
+        random rowids). PostgreSQL's COPY reports no ids: None.
+        """
+        if self.postgres or count == 0:
+            return None
+        id_column = table.c.id
+        last = func.last_insert_rowid()
+        query = select(
+            last,
+            select(func.count())
+            .where(id_column.between(last - bindparam("before", type_=Integer), last))
+            .scalar_subquery(),
+        )
+        [(last_id, found)] = await self.fetch(f"ids {table.name}", query, {"before": count - 1})
+        if found != count:
+            return None
+        return list(range(last_id - count + 1, last_id + 1))
 
     async def insert(
         self,
