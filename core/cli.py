@@ -83,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_backtest_arguments(backtest)
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
 
+    from core.jobs.cli import add_jobs_commands
+
+    add_jobs_commands(commands)
+
     commands.add_parser("dashboard", help="open the dashboard (the default)")
     return parser
 
@@ -345,6 +349,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return _run(_cmd_filters(settings, args))
     if command == "backtest":
         return _run(_cmd_backtest(settings, args))
+    if command in ("jobs", "worker"):
+        from core.jobs.cli import run_command
+
+        return run_command(settings, args)
     if command == "demo":
         code = _run(_cmd_demo(settings))
         if code == EXIT_OK and args.open:

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Float, ForeignKey, String, Text, Uuid
+from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import JSONType, UTCDateTime, utcnow
@@ -31,6 +31,10 @@ class BacktestJob(Base):
     error: Mapped[str | None] = mapped_column(Text)
     error_details: Mapped[str | None] = mapped_column(Text)
     worker: Mapped[str | None] = mapped_column(String(200))
+    attempt: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    """How many times a runner has claimed the job; every runner write is fenced on it."""
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Set by `cancel` on a running job; its runner stops and marks it cancelled."""
     result_id: Mapped[int | None] = mapped_column(
         ForeignKey("backtest_results.id", ondelete="SET NULL"), index=True
     )

@@ -1,0 +1,9 @@
+"""Backtest jobs: a persistent queue in the database, an in-process runner for the
+dashboard, and `filterbets worker` processes that share the queue.
+
+    from core.jobs.queue import JobQueue      # submit, list, show, cancel, retry, claim, reap
+    from core.jobs.runner import JobRunner    # runs up to N jobs on this event loop
+    from core.jobs.worker import run_worker   # the headless worker loop
+
+Nothing is imported here, so `filterbets --help` stays fast.
+"""
