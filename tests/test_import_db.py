@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import shutil
 from itertools import pairwise
 from pathlib import Path
@@ -440,6 +441,20 @@ async def test_progress_reaches_every_file_and_row(
         "E0_2004-05.csv",
         "F1_2019-20.csv",
     }
+
+
+async def test_the_gc_threshold_is_raised_during_an_import_and_restored_after(
+    service: FilterBetsService, tmp_path: Path
+) -> None:
+    before = gc.get_threshold()
+    seen: list[int] = []
+    await import_paths(
+        service.db,
+        [small_season(tmp_path)],
+        on_progress=lambda _progress: seen.append(gc.get_threshold()[0]),
+    )
+    assert seen and min(seen) >= import_service.IMPORT_GC_THRESHOLD
+    assert gc.get_threshold() == before
 
 
 def test_summary_line_reports_counts_time_and_rate() -> None:
