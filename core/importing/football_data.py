@@ -741,20 +741,20 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     lines: _CellCache[float] = _CellCache(_line_or_reason)
     stats: _CellCache[int] = _CellCache(_count_or_reason)
     good_cells = [candidate[1] for candidate in candidates]
-    for cache, get in ((prices, get_prices), (lines, get_lines), (stats, get_stats)):
-        # The distinct texts of this kind of cell, gathered at C speed.
-        cache.learn(set(chain.from_iterable(map(get, good_cells))))
+    # Each row's texts of each kind, then their distinct values parsed once.
+    price_texts = list(map(get_prices, good_cells))
+    line_texts = list(map(get_lines, good_cells))
+    stat_texts = list(map(get_stats, good_cells))
+    prices.learn(set(chain.from_iterable(price_texts)))
+    lines.learn(set(chain.from_iterable(line_texts)))
+    stats.learn(set(chain.from_iterable(stat_texts)))
     price_of = prices.values.__getitem__
     line_of = lines.values.__getitem__
     stat_of = stats.values.__getitem__
+    # Which kinds have bad texts at all (usually none), with their headers.
+    kinds = ((prices.bad, cols.prices), (lines.bad, cols.lines), (stats.bad, cols.stats))
     checks = [
-        (bad_texts, get, where)
-        for bad_texts, get, where in (
-            (prices.bad, get_prices, cols.prices),
-            (lines.bad, get_lines, cols.lines),
-            (stats.bad, get_stats, cols.stats),
-        )
-        if bad_texts
+        (slot, bad_texts, where) for slot, (bad_texts, where) in enumerate(kinds) if bad_texts
     ]
     warnings = result.warnings
 
@@ -772,7 +772,9 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     i_referee_or_blank = width if i_referee is None else i_referee
     referee_cache: dict[str, str | None] = {"": None}
     good = result.rows
-    for line, cells, date, home, away, home_goals, away_goals, full_time in candidates:
+    for (line, cells, date, home, away, home_goals, away_goals, full_time), *texts in zip(
+        candidates, price_texts, line_texts, stat_texts, strict=True
+    ):
         raw = cells[i_time_or_blank]
         if raw in time_cache:
             kickoff = time_cache[raw]
@@ -821,10 +823,9 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                 referee = None
             else:
                 referee_cache[raw] = referee
-        for bad_texts, get, where in checks:
-            texts_of_row = get(cells)
-            if not bad_texts.keys().isdisjoint(texts_of_row):
-                for text, (_index, header) in zip(texts_of_row, where, strict=True):
+        for slot, bad_texts, where in checks:
+            if not bad_texts.keys().isdisjoint(texts[slot]):
+                for text, (_index, header) in zip(texts[slot], where, strict=True):
                     if text in bad_texts:
                         warn(line, header, text, bad_texts[text])
         good.append(
@@ -842,10 +843,10 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                     ht_home,
                     ht_away,
                     ht_result,
-                    *map(stat_of, get_stats(cells)),
+                    *map(stat_of, texts[2]),
                     referee,
                 ),
-                (*map(price_of, get_prices(cells)), *map(line_of, get_lines(cells))),
+                (*map(price_of, texts[0]), *map(line_of, texts[1])),
             )
         )
     return result
