@@ -169,21 +169,19 @@ async def wipe_job_tables(settings: Settings) -> None:
 
 
 @pytest.fixture
-async def big_settings(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
-) -> AsyncIterator[Settings]:
+def big_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The big data set with no jobs, results or filters (a copy, on SQLite)."""
     if backend == "sqlite":
         template: Path = request.getfixturevalue("big_sqlite_template")
         path = tmp_path / "big.db"
         shutil.copyfile(template, path)
-        yield load_settings(f"sqlite+aiosqlite:///{path}", "tester")
-        return
+        return load_settings(f"sqlite+aiosqlite:///{path}", "tester")
     url = request.getfixturevalue("big_postgres_url")
     if url is None:
         skip_or_fail_without_postgres(_PG_UNAVAILABLE.get("reason", "no PostgreSQL server"))
     settings = load_settings(url, "tester")
-    await wipe_job_tables(settings)
-    yield settings
+    asyncio.run(wipe_job_tables(settings))
+    return settings
 
 
 @pytest.fixture

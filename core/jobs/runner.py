@@ -7,7 +7,7 @@ asyncio.to_thread), so the loop stays free for the UI. Around each running job:
 * progress events go to subscribers every `publish_interval` (0.2 s), with the engine's
   real progress (the fraction of the work its phases and stored ledger chunks have done);
 * the heartbeat (progress, message, time) is written every `heartbeat_interval`;
-* the job's flags are read every `watch_interval` (0.25 s): a cancel asked from anywhere
+* the job's flags are read every `watch_interval` (0.2 s): a cancel asked from anywhere
   stops the job at the engine's next progress check, or after `cancel_grace` seconds by
   cancelling the engine task, so a cancel lands within a second;
 * stale jobs (no heartbeat for `stale_after` seconds) are marked interrupted, on start and
@@ -93,6 +93,12 @@ def is_transient(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    """Retrieve an abandoned task's outcome so asyncio does not log it as never retrieved."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _first_line(exc: BaseException) -> str:
@@ -211,9 +217,9 @@ class JobRunner:
         stale_after: float = DEFAULT_STALE_AFTER,
         poll_interval: float = 0.25,
         heartbeat_interval: float = 1.0,
-        watch_interval: float = 0.25,
+        watch_interval: float = 0.2,
         publish_interval: float = 0.2,
-        cancel_grace: float = 0.3,
+        cancel_grace: float = 0.1,
         stop_timeout: float = 10.0,
         log: Log | None = None,
     ) -> None:
@@ -234,6 +240,7 @@ class JobRunner:
         self._log = log or (lambda _line: None)
         self._handles: dict[int, _Running] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unwinding: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self._subscribers: list[Callable[[JobEvent], None]] = []
         self._wake = asyncio.Event()
@@ -340,6 +347,8 @@ class JobRunner:
                 for task in pending:
                     task.cancel()
                 await asyncio.wait(pending)
+        if self._unwinding:
+            await asyncio.wait(set(self._unwinding), timeout=self.stop_timeout)
         for loop_task in self._loops:
             loop_task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
@@ -478,14 +487,23 @@ class JobRunner:
                 await asyncio.wait({run}, timeout=self.cancel_grace)
                 if not run.done() and not handle.committing:
                     run.cancel()  # ...or is cut off mid-phase; its transaction rolls back.
-                await asyncio.wait({run})
+                    await asyncio.wait({run}, timeout=0.05)
+                if not run.done() and not handle.committing:
+                    # Still unwinding (a query finishing on its connection). It can no longer
+                    # store anything: the job's status is about to leave 'running', and
+                    # success is fenced on it. Let it finish in the background.
+                    self._unwinding.add(run)
+                    run.add_done_callback(self._unwinding.discard)
+                    run.add_done_callback(_consume)
+                else:
+                    await asyncio.wait({run})
         except asyncio.CancelledError:
             run.cancel()
             raise
         finally:
             stop_wait.cancel()
 
-        if run.cancelled():
+        if not run.done() or run.cancelled():
             error: BaseException | None = asyncio.CancelledError()
         else:
             error = run.exception()
