@@ -666,9 +666,23 @@ def summary_text(detail: ResultDetail) -> str:
         f"p-value {_num(metrics.get('p_value'), 4)}, CLV {_percent(metrics.get('clv'))}",
     ]
     if detail.rules is not None:
-        lines.append("rules " + json.dumps(detail.rules, ensure_ascii=False, default=str))
+        rules = json.dumps(_readable_order(detail.rules), ensure_ascii=False, default=str)
+        lines.append("rules " + rules)
     lines.extend(f"warning: {text}" for text in metrics.get("warnings") or ())
     return "\n".join(lines)
+
+
+_KEY_ORDER = {"field": 0, "op": 1, "value": 2}
+
+
+def _readable_order(rules: Any) -> Any:
+    """Rules with each rule's keys as people write them (field, op, value): JSONB sorts them."""
+    if isinstance(rules, list):
+        return [_readable_order(item) for item in rules]
+    if isinstance(rules, dict):
+        keys = sorted(rules, key=lambda key: (_KEY_ORDER.get(str(key), 3), str(key)))
+        return {key: _readable_order(rules[key]) for key in keys}
+    return rules
 
 
 def _num(value: Any, digits: int) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from textual.screen import Screen
 
 from tui.screens.data import DataScreen
+from tui.screens.results import ResultsScreen
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,11 @@ class ScreenMode:
     screen: Callable[[], Screen[Any]]
 
 
-SCREEN_MODES: tuple[ScreenMode, ...] = (ScreenMode("data", "4", "Data", DataScreen),)
+SCREEN_MODES: tuple[ScreenMode, ...] = (
+    ScreenMode("results", "3", "Results", ResultsScreen),
+    ScreenMode("data", "4", "Data", DataScreen),
+)
 
 DEFAULT_MODE = "data"
 
-__all__ = ["DEFAULT_MODE", "SCREEN_MODES", "DataScreen", "ScreenMode"]
+__all__ = ["DEFAULT_MODE", "SCREEN_MODES", "DataScreen", "ResultsScreen", "ScreenMode"]

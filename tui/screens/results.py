@@ -1,0 +1,981 @@
+"""The Results screen: every stored backtest, its detail (metrics, equity curve, splits, bet
+ledger), side-by-side comparison, export and a clipboard summary.
+
+Workers only fetch; the handlers that receive their results own the screen's state. Every
+failure goes through the app's `report_error`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Center, Grid, Horizontal, Middle, Vertical, VerticalScroll
+from textual.events import Resize
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
+from textual.worker import Worker, WorkerState
+
+from core.results import (
+    LEDGER_SORTS,
+    RESULT_SORTS,
+    LedgerPage,
+    LedgerRow,
+    LedgerSort,
+    ResultDetail,
+    ResultSort,
+    ResultStore,
+    ResultSummary,
+)
+from core.services import FilterBetsService
+from tui.widgets.confirm import ConfirmScreen
+from tui.widgets.equity_chart import ChartData, EquityChart, chart_data
+from tui.widgets.export_prompt import ExportPrompt, ExportRequest
+from tui.widgets.metrics_panel import (
+    MetricLine,
+    MetricsPanel,
+    fmt_pct,
+    fmt_units,
+    metric_lines,
+    staking_label,
+    warning_texts,
+)
+from tui.widgets.rule_text import summarize_rules
+from tui.widgets.vim_table import VimDataTable
+
+if TYPE_CHECKING:
+    from tui.app import FilterBetsApp
+
+LOAD_GROUP = "results-load"
+ACTION_GROUP = "results-action"
+LEDGER_GROUP = "results-ledger"
+LEDGER_PAGE_SIZE = 50
+SCROLLBAR_WIDTH = 1
+CELL_PADDING = 2
+
+SORT_LABELS: dict[ResultSort, str] = {
+    "yield": "Yield",
+    "profit": "Profit",
+    "bets": "Bets",
+    "date": "Date",
+}
+LEDGER_SORT_LABELS: dict[LedgerSort, str] = {
+    "seq": "#",
+    "date": "Date",
+    "fixture": "Fixture",
+    "odds": "Odds",
+    "stake": "Stake",
+    "outcome": "Result",
+    "profit": "Profit",
+}
+OUTCOME_TEXT = {
+    "win": "win",
+    "loss": "loss",
+    "push": "push",
+    "half_win": "½ win",
+    "half_loss": "½ loss",
+}
+MONTHS = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+SPLITS = (("season", "Season"), ("league", "League"), ("month", "Month"), ("odds_band", "Odds"))
+
+EMPTY_MESSAGE = """\
+[b]No backtest results yet.[/b]
+
+On the Filters screen (key [b]1[/b]), pick a filter and
+press [b]r[/b] to run a backtest; or from a shell:
+    [b]filterbets backtest NAME --market home[/b]"""
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
+
+
+def _signed_style(value: float | None) -> str:
+    if value is None:
+        return "dim"
+    return "green" if value > 0 else "red" if value < 0 else ""
+
+
+def _when(moment: dt.datetime, *, with_time: bool) -> str:
+    local = moment.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+def _filterbets(screen: Screen[Any]) -> FilterBetsApp:
+    return cast("FilterBetsApp", screen.app)
+
+
+def _store(screen: Screen[Any]) -> ResultStore | None:
+    service: FilterBetsService | None = _filterbets(screen).service
+    return None if service is None else ResultStore(service.db, service.user_id)
+
+
+def _report_failures(
+    screen: Screen[Any], event: Worker.StateChanged, groups: dict[str, str]
+) -> bool:
+    """Route a failed worker of one of `groups` (group -> "doing") to the app's error path."""
+    error = event.worker.error
+    if event.state is not WorkerState.ERROR or error is None:
+        return False
+    doing = groups.get(event.worker.group)
+    if doing is None:
+        return False
+    _filterbets(screen).report_error(error, doing=doing)
+    return True
+
+
+# The list ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResultColumn:
+    key: str
+    label: str
+    width: int
+    """0: takes the room left (at least `min_width`)."""
+    cell: Callable[[ResultSummary], Text]
+    numeric: bool = False
+    wide_only: bool = False
+    """Shown only when the terminal has room (from ~100 columns)."""
+    min_width: int = 12
+
+
+def _yield_cell(row: ResultSummary) -> Text:
+    return Text(fmt_pct(row.yield_), style=_signed_style(row.yield_), justify="right")
+
+
+RESULT_COLUMNS: tuple[ResultColumn, ...] = (
+    ResultColumn("id", "#", 4, lambda r: Text(str(r.id), justify="right"), numeric=True),
+    ResultColumn("filter", "Filter", 0, lambda r: Text(r.title)),
+    ResultColumn("market", "Market", 7, lambda r: Text(r.market)),
+    ResultColumn("odds", "Odds", 14, lambda r: Text(r.odds_source), wide_only=True),
+    ResultColumn("staking", "Staking", 7, lambda r: Text(r.staking), wide_only=True),
+    ResultColumn("bets", "Bets", 6, lambda r: Text(f"{r.bets:,}", justify="right"), numeric=True),
+    ResultColumn(
+        "profit",
+        "Profit",
+        9,
+        lambda r: Text(fmt_units(r.profit), style=_signed_style(float(r.profit)), justify="right"),
+        numeric=True,
+    ),
+    ResultColumn("yield", "Yield", 8, _yield_cell, numeric=True),
+    ResultColumn("date", "Run", 10, lambda r: Text(_when(r.created_at, with_time=False))),
+    ResultColumn(
+        "time",
+        "At",
+        5,
+        lambda r: Text(r.created_at.astimezone().strftime("%H:%M"), style="dim"),
+        wide_only=True,
+    ),
+)
+SORT_COLUMN: dict[ResultSort, str] = {
+    "yield": "yield",
+    "profit": "profit",
+    "bets": "bets",
+    "date": "date",
+}
+WIDE_FROM = 100
+
+
+class ResultsScreen(Screen[None]):
+    """Stored backtest results; enter opens one, space marks one to compare with c."""
+
+    TITLE = "FilterBets · Results"
+    HELP_SCOPE: ClassVar[str] = "Results screen"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="results.open"),
+        Binding("s", "next_sort", "Sort", id="results.sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="results.sort_reverse"),
+        Binding("space", "mark", "Mark", id="results.mark"),
+        Binding("c", "compare", "Compare", id="results.compare"),
+        Binding("x", "export", "Export", id="results.export"),
+        Binding("y", "copy_summary", "Copy", id="results.copy"),
+        Binding("d", "delete", "Delete", show=False, id="results.delete"),
+        Binding("r", "reload", "Refresh", show=False, id="results.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[ResultSummary] | None = None
+        self.sort_by: ResultSort = "date"
+        self.sort_desc = True
+        self.marked: list[int] = []
+        """Results marked for comparison, oldest mark first (at most two)."""
+        self._layout: tuple[str, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="results-bar", classes="bar"):
+            yield Static("", id="results-summary", classes="bar-summary")
+            yield Static("", id="results-sort", classes="bar-status")
+        yield VimDataTable(id="results-table", cursor_type="row", zebra_stripes=True)
+        with Middle(id="results-empty"), Center():
+            yield Static(EMPTY_MESSAGE, id="results-empty-message", classes="empty-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#results-table").display = False
+        self.query_one("#results-empty").display = False
+        self._set_summary("Connecting…")
+        self.watch(self.app, "service", self._service_changed, init=True)
+
+    def _service_changed(self, service: FilterBetsService | None) -> None:
+        if service is not None:
+            self.reload()
+
+    def on_screen_resume(self) -> None:
+        if self.rows is not None:
+            self.reload()
+
+    # Loading ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        store = _store(self)
+        if store is None:
+            return
+        if self.rows is None:
+            self._set_summary("Loading…")
+        self._load(store, self.sort_by, self.sort_desc)
+
+    @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
+    async def _load(self, store: ResultStore, sort_by: ResultSort, desc: bool) -> None:
+        rows = await store.list_results(sort_by, desc=desc)
+        self.show_rows(rows)
+
+    def show_rows(self, rows: list[ResultSummary]) -> None:
+        self.rows = rows
+        known = {row.id for row in rows}
+        self.marked = [i for i in self.marked if i in known]
+        table = self.query_one("#results-table", VimDataTable)
+        empty = not rows
+        table.display = not empty
+        self.query_one("#results-empty").display = empty
+        if empty:
+            self._set_summary("No results yet")
+        else:
+            self._set_summary(f"{len(rows):,} result{'s' if len(rows) != 1 else ''}")
+        self._build_table(force=True)
+        if not empty and self.focused is None:
+            table.focus()
+        self._show_status()
+        self.refresh_bindings()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        failed = _report_failures(
+            self,
+            event,
+            {
+                LOAD_GROUP: "loading the results",
+                ACTION_GROUP: "with the result",
+            },
+        )
+        if failed and event.worker.group == LOAD_GROUP and self.rows is None:
+            self._set_summary("Could not load the results; press r to retry.")
+
+    # Showing ---------------------------------------------------------------------------
+
+    def _set_summary(self, text: str) -> None:
+        self.query_one("#results-summary", Static).update(Text(text))
+
+    def _show_status(self) -> None:
+        arrow = "▼" if self.sort_desc else "▲"
+        parts = [f"sort: {SORT_LABELS[self.sort_by]} {arrow}"]
+        if self.marked:
+            parts.insert(0, "marked " + ", ".join(f"#{i}" for i in self.marked))
+        self.query_one("#results-sort", Static).update(Text(" · ".join(parts)))
+
+    def _columns(self) -> list[tuple[ResultColumn, int]]:
+        available = max(0, self.size.width - SCROLLBAR_WIDTH)
+        wide = available >= WIDE_FROM
+        chosen = [c for c in RESULT_COLUMNS if wide or not c.wide_only]
+        fixed = sum(c.width + CELL_PADDING for c in chosen if c.width) + 1 + CELL_PADDING
+        flexible = max(12, available - fixed - CELL_PADDING)
+        return [(c, c.width or flexible) for c in chosen]
+
+    def _build_table(self, *, force: bool = False) -> None:
+        if self.rows is None:
+            return
+        columns = self._columns()
+        layout = tuple(f"{c.key}:{w}" for c, w in columns)
+        if not force and layout == self._layout:
+            return
+        self._layout = layout
+        table = self.query_one("#results-table", VimDataTable)
+        selected = self.selected_id()
+        table.clear(columns=True)
+        table.add_column(Text(""), key="mark", width=1)
+        sorted_key = SORT_COLUMN[self.sort_by]
+        for column, width in columns:
+            label = Text(column.label, justify="right" if column.numeric else "left")
+            if column.key == sorted_key:
+                label.stylize("bold underline")
+            table.add_column(label, key=column.key, width=width)
+        for row in self.rows:
+            mark = Text("●" if row.id in self.marked else "", style="bold")
+            cells = []
+            for column, width in columns:
+                cell = column.cell(row)
+                if not column.numeric:
+                    cell.truncate(width, overflow="ellipsis")
+                cells.append(cell)
+            table.add_row(mark, *cells, key=str(row.id))
+        if selected is not None and str(selected) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
+
+    def on_resize(self, _event: Resize) -> None:
+        self._build_table()
+
+    def selected_id(self) -> int | None:
+        table = self.query_one("#results-table", VimDataTable)
+        if not self.rows or not table.is_valid_row_index(table.cursor_row):
+            return None
+        return int(str(table.ordered_rows[table.cursor_row].key.value))
+
+    def _selected(self) -> ResultSummary | None:
+        wanted = self.selected_id()
+        return next((row for row in self.rows or () if row.id == wanted), None)
+
+    # Actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in ("open", "next_sort", "reverse_sort", "mark", "export", "copy_summary"):
+            return True if self.rows else None
+        if action == "delete":
+            return True if self.rows else None
+        if action == "compare":
+            return True if self.rows and len(self.rows) > 1 else None
+        return True
+
+    def sort(self, sort_by: ResultSort, *, desc: bool = True) -> None:
+        self.sort_by, self.sort_desc = sort_by, desc
+        self._show_status()
+        self.reload()
+
+    def action_next_sort(self) -> None:
+        position = RESULT_SORTS.index(self.sort_by)
+        self.sort(RESULT_SORTS[(position + 1) % len(RESULT_SORTS)])
+
+    def action_reverse_sort(self) -> None:
+        self.sort(self.sort_by, desc=not self.sort_desc)
+
+    def action_reload(self) -> None:
+        self.reload()
+
+    def action_open(self) -> None:
+        selected = self.selected_id()
+        if selected is not None:
+            self.app.push_screen(ResultDetailScreen(selected))
+
+    @on(DataTable.RowSelected, "#results-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_mark(self) -> None:
+        selected = self.selected_id()
+        if selected is None:
+            return
+        if selected in self.marked:
+            self.marked.remove(selected)
+        else:
+            self.marked = [*self.marked, selected][-2:]
+        self._build_table(force=True)
+        self._show_status()
+
+    def action_compare(self) -> None:
+        selected = self.selected_id()
+        pair: list[int] = list(self.marked)
+        if len(pair) < 2 and selected is not None and selected not in pair:
+            pair.append(selected)
+        if len(pair) < 2:
+            self.notify(
+                "Mark a result with space, then move to another and press c.",
+                title="Compare",
+                severity="warning",
+            )
+            return
+        self.app.push_screen(CompareScreen(pair[0], pair[1]))
+
+    def action_export(self) -> None:
+        selected = self.selected_id()
+        if selected is not None:
+            start_export(self, selected)
+
+    def action_copy_summary(self) -> None:
+        selected = self.selected_id()
+        store = _store(self)
+        if selected is not None and store is not None:
+            self._copy(store, selected)
+
+    @work(group=ACTION_GROUP, exit_on_error=False)
+    async def _copy(self, store: ResultStore, result_id: int) -> None:
+        copy_summary(self, await store.summary_text(result_id), result_id)
+
+    def action_delete(self) -> None:
+        row = self._selected()
+        if row is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            store = _store(self)
+            if yes and store is not None:
+                self._delete(store, row.id)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete result #{row.id} ({row.title}, {row.bets:,} bets) and its ledger?",
+                title="Delete result",
+                yes="Delete",
+            ),
+            callback=answered,
+        )
+
+    @work(group=ACTION_GROUP, exit_on_error=False)
+    async def _delete(self, store: ResultStore, result_id: int) -> None:
+        await store.delete(result_id)
+        self.notify(f"Deleted result #{result_id}.", title="Results")
+        self.reload()
+
+
+# Shared actions ------------------------------------------------------------------------
+
+
+def copy_summary(screen: Screen[Any], text: str, result_id: int) -> None:
+    screen.app.copy_to_clipboard(text)
+    lines = text.count("\n") + 1
+    screen.notify(
+        f"Summary of result #{result_id} copied ({lines} lines, via the terminal).",
+        title="Clipboard",
+    )
+
+
+def start_export(screen: Screen[Any], result_id: int) -> None:
+    """Ask for a file, then export in a worker of the screen's ACTION_GROUP."""
+
+    def chosen(request: ExportRequest | None) -> None:
+        store = _store(screen)
+        if request is not None and store is not None:
+            screen.run_worker(
+                _export(screen, store, result_id, request),
+                group=ACTION_GROUP,
+                exit_on_error=False,
+                name="export",
+            )
+
+    screen.app.push_screen(ExportPrompt(result_id), callback=chosen)
+
+
+async def _export(
+    screen: Screen[Any], store: ResultStore, result_id: int, request: ExportRequest
+) -> None:
+    written = await store.export(result_id, request.path, request.fmt, overwrite=request.overwrite)
+    paths = "\n".join(str(path) for path in written.paths)
+    screen.notify(
+        f"{written.bets:,} bets and the metrics written to:\n{paths}",
+        title=f"Exported result #{result_id}",
+        timeout=15,
+    )
+
+
+# The detail ----------------------------------------------------------------------------
+
+
+def split_label(name: str, key: Any) -> str:
+    if name == "month" and isinstance(key, int) and 1 <= key <= 12:
+        return MONTHS[key]
+    return str(key)
+
+
+@dataclass(frozen=True)
+class LedgerColumn:
+    key: LedgerSort | str
+    label: str
+    width: int
+    numeric: bool = False
+
+
+class ResultDetailScreen(Screen[None]):
+    """One result: metrics, equity curve, splits and the bet ledger, one tab each."""
+
+    TITLE = "FilterBets · Result"
+    HELP_SCOPE: ClassVar[str] = "Result detail"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back", id="result.back"),
+        Binding("m", "show_tab('metrics')", "Metrics", id="result.tab_metrics"),
+        Binding("e", "show_tab('chart')", "Equity", id="result.tab_chart"),
+        Binding("p", "show_tab('splits')", "Splits", id="result.tab_splits"),
+        Binding("b", "show_tab('ledger')", "Bets", id="result.tab_ledger"),
+        Binding(
+            "right_square_bracket", "page(1)", "Next page", key_display="]", id="result.next_page"
+        ),
+        Binding(
+            "left_square_bracket", "page(-1)", "Prev page", key_display="[", id="result.prev_page"
+        ),
+        Binding("o", "ledger_sort", "Sort bets", id="result.ledger_sort"),
+        Binding("O", "ledger_reverse", "Reverse bets", show=False, id="result.ledger_reverse"),
+        Binding("x", "export", "Export", id="result.export"),
+        Binding("y", "copy_summary", "Copy", id="result.copy"),
+    ]
+
+    def __init__(self, result_id: int) -> None:
+        super().__init__()
+        self.result_id = result_id
+        self.detail: ResultDetail | None = None
+        self.page: LedgerPage | None = None
+        self.ledger_sort: LedgerSort = "seq"
+        self.ledger_desc = False
+        self.ledger_offset = 0
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading…", id="result-title", classes="bar")
+        with TabbedContent(initial="metrics", id="result-tabs"):
+            with TabPane("Metrics", id="metrics"), VerticalScroll(id="result-metrics-scroll"):
+                yield MetricsPanel(id="result-metrics")
+                yield Static("", id="result-rules", classes="hint")
+            with TabPane("Equity", id="chart"):
+                yield Static("", id="result-chart-legend", classes="hint")
+                yield EquityChart(id="result-chart")
+            with (
+                TabPane("Splits", id="splits"),
+                VerticalScroll(id="result-splits"),
+                Grid(id="result-split-grid"),
+            ):
+                for name, title in SPLITS:
+                    with Vertical(classes="split"):
+                        yield Static(Text(f"By {title.lower()}", style="bold"))
+                        yield VimDataTable(
+                            id=f"split-{name}",
+                            cursor_type="row",
+                            zebra_stripes=True,
+                            classes="split-table",
+                        )
+            with TabPane("Bets", id="ledger"):
+                yield Static("", id="ledger-status", classes="bar")
+                yield VimDataTable(id="ledger-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = _store(self)
+        if store is not None:
+            self._load(store)
+
+    @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
+    async def _load(self, store: ResultStore) -> None:
+        detail = await store.get(self.result_id)
+        page = await store.ledger_page(self.result_id, 0, LEDGER_PAGE_SIZE)
+        self.show_detail(detail)
+        self.show_page(page)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        _report_failures(
+            self,
+            event,
+            {
+                LOAD_GROUP: "loading the result",
+                LEDGER_GROUP: "loading the bets",
+                ACTION_GROUP: "with the result",
+            },
+        )
+
+    # Showing ---------------------------------------------------------------------------
+
+    def show_detail(self, detail: ResultDetail) -> None:
+        self.detail = detail
+        summary, metrics = detail.summary, detail.metrics
+        staking = metrics.get("staking") or {"kind": summary.staking}
+        title = Text.assemble(
+            (f"#{summary.id} {summary.title}", "bold"),
+            f" · {summary.market} @ {summary.odds_source} · {staking_label(staking)} · ",
+            (f"{summary.bets:,} bets ", ""),
+            (fmt_pct(summary.yield_), _signed_style(summary.yield_)),
+            (f" · {_when(summary.created_at, with_time=True)}", "dim"),
+        )
+        self.query_one("#result-title", Static).update(title)
+        self.query_one(MetricsPanel).metrics = metrics
+        rules = detail.rules
+        self.query_one("#result-rules", Static).update(
+            Text.assemble(("Rules as run: ", "bold"), describe_rules(rules))
+        )
+        data = chart_data(metrics.get("curve") or [], _float(metrics.get("starting_bank")))
+        self.query_one(EquityChart).data = data
+        self.query_one("#result-chart-legend", Static).update(chart_legend(data, metrics))
+        self._fill_splits(metrics.get("splits") or {})
+
+    def _fill_splits(self, splits: dict[str, Any]) -> None:
+        for name, title in SPLITS:
+            table = self.query_one(f"#split-{name}", VimDataTable)
+            table.clear(columns=True)
+            table.add_column(Text(title), key="key")
+            table.add_column(Text("Bets", justify="right"), key="bets")
+            table.add_column(Text("Profit", justify="right"), key="profit")
+            table.add_column(Text("Yield", justify="right"), key="yield")
+            for row in splits.get(name) or ():
+                yld = row.get("yield")
+                table.add_row(
+                    Text(_clip(split_label(name, row.get("key")), 9)),
+                    Text(f"{int(row.get('bets', 0)):,}", justify="right"),
+                    Text(
+                        fmt_units(row.get("profit")),
+                        style=_signed_style(_float(row.get("profit"))),
+                        justify="right",
+                    ),
+                    Text(fmt_pct(yld, 1), style=_signed_style(_float(yld)), justify="right"),
+                )
+            if not table.row_count:
+                table.add_row(Text("no bets", style="dim"), "", "", "")
+
+    def _ledger_columns(self) -> list[LedgerColumn]:
+        bank = bool(self.page and any(row.bank_after is not None for row in self.page.rows))
+        available = max(0, self.size.width - SCROLLBAR_WIDTH - 2)
+        wide = available >= WIDE_FROM
+        columns = [
+            LedgerColumn("seq", "#", 5, numeric=True),
+            LedgerColumn("date", "Date", 10),
+            *([LedgerColumn("league", "Lg", 4)] if wide else []),
+            LedgerColumn("fixture" if wide else "league_fixture", "Fixture", 0),
+            LedgerColumn("odds", "Odds", 5, numeric=True),
+            LedgerColumn("stake", "Stake", 6, numeric=True),
+            LedgerColumn("outcome", "Result", 6),
+            LedgerColumn("profit", "Profit", 7, numeric=True),
+        ]
+        if bank and wide:
+            columns.append(LedgerColumn("bank", "Bank", 9, numeric=True))
+        fixed = sum(c.width + CELL_PADDING for c in columns if c.width) + CELL_PADDING
+        flexible = max(14, available - fixed)
+        return [LedgerColumn(c.key, c.label, c.width or flexible, c.numeric) for c in columns]
+
+    def show_page(self, page: LedgerPage) -> None:
+        self.page = page
+        self.ledger_offset = page.offset
+        table = self.query_one("#ledger-table", VimDataTable)
+        table.clear(columns=True)
+        columns = self._ledger_columns()
+        for column in columns:
+            label = Text(column.label, justify="right" if column.numeric else "left")
+            if _sort_key_of(column.key) == page.sort_by:
+                label.stylize("bold underline")
+            table.add_column(label, key=str(column.key), width=column.width)
+        for row in page.rows:
+            table.add_row(*(ledger_cell(row, c) for c in columns), key=str(row.seq))
+        first = page.offset + 1 if page.rows else 0
+        arrow = "▼" if page.desc else "▲"
+        status = (
+            f"bets {first:,}-{page.offset + len(page.rows):,} of {page.total:,}"
+            f" · page {page.page}/{page.pages}"
+            f" · sort: {LEDGER_SORT_LABELS[page.sort_by]} {arrow}"
+        )
+        self.query_one("#ledger-status", Static).update(Text(status))
+        self.refresh_bindings()
+
+    def on_resize(self, _event: Resize) -> None:
+        if self.page is not None:
+            self.show_page(self.page)
+
+    # Actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "page":
+            page = self.page
+            if page is None or self.query_one(TabbedContent).active != "ledger":
+                return False
+            step = cast(int, parameters[0])
+            if step > 0:
+                return True if page.offset + page.limit < page.total else None
+            return True if page.offset > 0 else None
+        if action in ("ledger_sort", "ledger_reverse"):
+            return self.query_one(TabbedContent).active == "ledger"
+        return True
+
+    @on(TabbedContent.TabActivated)
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        pane = self.query_one(f"#{tab}", TabPane)
+        focus = next(iter(pane.query(VimDataTable)), None)
+        if focus is not None:
+            focus.focus()
+        else:
+            self.query_one(TabbedContent).query_one("Tabs").focus()
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+    def load_page(self, offset: int, sort_by: LedgerSort, desc: bool) -> None:
+        store = _store(self)
+        if store is not None:
+            self._load_page(store, offset, sort_by, desc)
+
+    @work(exclusive=True, group=LEDGER_GROUP, exit_on_error=False)
+    async def _load_page(
+        self, store: ResultStore, offset: int, sort_by: LedgerSort, desc: bool
+    ) -> None:
+        page = await store.ledger_page(self.result_id, offset, LEDGER_PAGE_SIZE, sort_by, desc)
+        self.show_page(page)
+
+    def action_page(self, step: int) -> None:
+        page = self.page
+        if page is None:
+            return
+        offset = max(0, page.offset + step * page.limit)
+        if offset >= page.total:
+            return
+        self.load_page(offset, page.sort_by, page.desc)
+
+    def sort_ledger(self, sort_by: LedgerSort, desc: bool) -> None:
+        self.ledger_sort, self.ledger_desc = sort_by, desc
+        self.load_page(0, sort_by, desc)
+
+    def action_ledger_sort(self) -> None:
+        position = LEDGER_SORTS.index(self.ledger_sort)
+        self.sort_ledger(LEDGER_SORTS[(position + 1) % len(LEDGER_SORTS)], False)
+
+    def action_ledger_reverse(self) -> None:
+        self.sort_ledger(self.ledger_sort, not self.ledger_desc)
+
+    @on(DataTable.HeaderSelected, "#ledger-table")
+    def _header_clicked(self, event: DataTable.HeaderSelected) -> None:
+        key = _sort_key_of(str(event.column_key.value))
+        for known in LEDGER_SORTS:
+            if known == key:
+                same = known == self.ledger_sort
+                self.sort_ledger(known, same and not self.ledger_desc)
+
+    def action_export(self) -> None:
+        start_export(self, self.result_id)
+
+    def action_copy_summary(self) -> None:
+        store = _store(self)
+        if store is not None:
+            self._copy(store)
+
+    @work(group=ACTION_GROUP, exit_on_error=False)
+    async def _copy(self, store: ResultStore) -> None:
+        copy_summary(self, await store.summary_text(self.result_id), self.result_id)
+
+
+def _sort_key_of(column_key: str) -> str:
+    return "fixture" if column_key == "league_fixture" else column_key
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def ledger_cell(row: LedgerRow, column: LedgerColumn) -> Text:
+    key = column.key
+    if key == "seq":
+        return Text(f"{row.seq:,}", justify="right", style="dim")
+    if key == "date":
+        return Text(row.kickoff_date.isoformat())
+    if key == "league":
+        return Text(row.league)
+    if key == "fixture":
+        return Text(_clip(row.fixture, column.width))
+    if key == "league_fixture":
+        text = Text.assemble((row.league, "dim"), " ", row.fixture)
+        text.truncate(column.width, overflow="ellipsis")
+        return text
+    if key == "odds":
+        return Text(f"{row.odds:.2f}", justify="right")
+    if key == "stake":
+        return Text(f"{row.stake:,.2f}", justify="right")
+    if key == "outcome":
+        style = "green" if "win" in row.outcome else "red" if "loss" in row.outcome else "dim"
+        return Text(OUTCOME_TEXT.get(row.outcome, row.outcome), style=style)
+    if key == "profit":
+        profit = float(row.profit)
+        return Text(fmt_units(profit), justify="right", style=_signed_style(profit))
+    bank = row.bank_after
+    return Text("-" if bank is None else f"{bank:,.2f}", justify="right")
+
+
+def chart_legend(data: ChartData, metrics: dict[str, Any]) -> Text:
+    axis = "bank" if data.unit == "bank" else "profit in units"
+    drawdown = fmt_units(metrics.get("max_drawdown"), sign=False)
+    under = int(metrics.get("drawdown_duration_bets") or 0)
+    return Text.assemble(
+        ("⣿ ", "bold"),
+        f"{axis} by bet   ",
+        ("░", "red"),
+        f" drawdown from peak (max {drawdown}, {under:,} bets under water)",
+    )
+
+
+def describe_rules(rules: Any) -> str:
+    """Rules as one readable line (the Filters screen uses the same summary)."""
+    return summarize_rules(rules)
+
+
+# Compare -------------------------------------------------------------------------------
+
+
+class CompareScreen(Screen[None]):
+    """Two results side by side: every headline metric, the better one marked, and both curves."""
+
+    TITLE = "FilterBets · Compare"
+    HELP_SCOPE: ClassVar[str] = "Compare"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back", id="compare.back"),
+        Binding("w", "swap", "Swap sides", id="compare.swap"),
+    ]
+
+    def __init__(self, left: int, right: int) -> None:
+        super().__init__()
+        self.ids = (left, right)
+        self.details: tuple[ResultDetail, ResultDetail] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("Loading…", id="compare-title", classes="bar")
+        with VerticalScroll(id="compare-body"):
+            yield Static("", id="compare-warnings")
+            yield VimDataTable(id="compare-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="compare-charts"):
+                yield EquityChart(id="compare-chart-a")
+                yield EquityChart(id="compare-chart-b")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        store = _store(self)
+        if store is not None:
+            self._load(store)
+
+    @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
+    async def _load(self, store: ResultStore) -> None:
+        left = await store.get(self.ids[0])
+        right = await store.get(self.ids[1])
+        self.show(left, right)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        _report_failures(self, event, {LOAD_GROUP: "loading the results to compare"})
+
+    def show(self, left: ResultDetail, right: ResultDetail) -> None:
+        self.details = (left, right)
+        a, b = left.summary, right.summary
+        self.query_one("#compare-title", Static).update(
+            Text.assemble(
+                ("A ", "bold reverse"),
+                f" #{a.id} {a.title}   ",
+                ("B ", "bold reverse"),
+                f" #{b.id} {b.title}",
+            )
+        )
+        warnings: list[Text] = []
+        for side, detail in (("A", left), ("B", right)):
+            for text in warning_texts(detail.metrics):
+                warnings.append(Text.assemble((f"{side}: ", "bold"), text))
+        box = self.query_one("#compare-warnings", Static)
+        box.update(Text("\n").join(warnings))
+        box.display = bool(warnings)
+        self._fill_table(left, right)
+        for chart_id, detail in (("#compare-chart-a", left), ("#compare-chart-b", right)):
+            metrics = detail.metrics
+            chart = self.query_one(chart_id, EquityChart)
+            chart.data = chart_data(
+                metrics.get("curve") or [], _float(metrics.get("starting_bank"))
+            )
+            chart.border_title = f"#{detail.summary.id} {detail.summary.title}"
+        self.query_one("#compare-table").focus()
+
+    def _fill_table(self, left: ResultDetail, right: ResultDetail) -> None:
+        table = self.query_one("#compare-table", VimDataTable)
+        table.clear(columns=True)
+        width = max(14, (self.size.width - 20 - 8) // 2)
+        table.add_column(Text("Metric"), key="metric", width=14)
+        table.add_column(Text(f"A #{left.summary.id}", justify="right"), key="a", width=width)
+        table.add_column(Text(f"B #{right.summary.id}", justify="right"), key="b", width=width)
+        context = [
+            ("Filter", left.summary.title, right.summary.title),
+            ("Market", left.summary.market, right.summary.market),
+            ("Odds", left.summary.odds_source, right.summary.odds_source),
+            (
+                "Staking",
+                staking_label(left.metrics.get("staking") or {}),
+                staking_label(right.metrics.get("staking") or {}),
+            ),
+        ]
+        for label, x, y in context:
+            table.add_row(
+                Text(label, style="dim"),
+                Text(_clip(x, width), justify="right"),
+                Text(_clip(y, width), justify="right"),
+                key=f"ctx-{label}",
+            )
+        for a_line, b_line in compare_lines(left.metrics, right.metrics):
+            better = better_side(a_line, b_line)
+            table.add_row(
+                Text(a_line.label, style="dim"),
+                Text(
+                    a_line.text + (" ◀" if better == "a" else "  "),
+                    justify="right",
+                    style="bold" if better == "a" else "",
+                ),
+                Text(
+                    b_line.text + (" ◀" if better == "b" else "  "),
+                    justify="right",
+                    style="bold" if better == "b" else "",
+                ),
+                key=a_line.key,
+            )
+
+    def on_resize(self, event: Resize) -> None:
+        self.query_one("#compare-charts").display = event.size.height >= 34
+        if self.details is not None:
+            self._fill_table(*self.details)
+
+    def action_swap(self) -> None:
+        if self.details is not None:
+            self.ids = (self.ids[1], self.ids[0])
+            self.show(self.details[1], self.details[0])
+
+    def action_close(self) -> None:
+        self.app.pop_screen()
+
+
+def compare_lines(
+    left: dict[str, Any], right: dict[str, Any]
+) -> list[tuple[MetricLine, MetricLine]]:
+    """The two results' metric lines paired by key, in the left one's order."""
+    rights = {line.key: line for line in metric_lines(right)}
+    pairs = []
+    for line in metric_lines(left):
+        other = rights.get(line.key)
+        if other is not None:
+            pairs.append((line, other))
+    return pairs
+
+
+def better_side(a: MetricLine, b: MetricLine) -> str | None:
+    """ "a", "b" or None (not comparable, or equal)."""
+    if a.value is None or b.value is None or a.value == b.value:
+        return None
+    a_wins = a.value > b.value if a.higher_is_better else a.value < b.value
+    return "a" if a_wins else "b"
+
+
+__all__ = [
+    "CompareScreen",
+    "ResultDetailScreen",
+    "ResultsScreen",
+    "better_side",
+    "compare_lines",
+    "split_label",
+]
