@@ -191,7 +191,10 @@ async def test_a_file_whose_every_row_is_bad_imports_nothing_even_when_skipping(
         summary = await import_paths(service.db, [corrupt], skip_bad_rows=skip)
         assert summary.files_rejected == 1
         [error] = summary.file_errors
-        assert error.startswith("D1_2001-02.csv: refused")
+        assert error == (
+            "D1_2001-02.csv: refused, all 306 rows are bad "
+            "(first: line 2: Date: 2028-7-1: not a dd/mm/yy or dd/mm/yyyy date)"
+        )
         assert len(summary.rejected_rows) == 306
     assert await count(service, Fixture) == 0
     assert await count(service, League) == 0

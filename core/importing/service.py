@@ -342,25 +342,22 @@ class _ImportRun:
         name = parsed.name
         self.estimates[index] = parsed.data_rows
         rejected = [RejectedRow(name, bad.line, bad.reason) for bad in parsed.bad_rows]
-        if rejected and not skip_bad_rows:
-            first = rejected[0]
-            summary.files_rejected += 1
-            summary.rejected_rows.extend(rejected)
-            summary.file_errors.append(
-                f"{name}: refused, {_plural(len(rejected), 'bad row')} "
-                f"(first: line {first.line}: {first.reason}); nothing imported from this file; "
-                f"skipping bad rows would import its {len(parsed.rows):,} good rows"
-            )
-            self.rows_done += parsed.data_rows
-            self._finish_file(name)
-            return
         summary.rejected_rows.extend(rejected)
-        if not parsed.rows:
-            if rejected:
-                summary.files_rejected += 1
-                summary.file_errors.append(
-                    f"{name}: refused, all {len(rejected):,} rows are bad; nothing imported"
+        refusal = None
+        if rejected:
+            first = f"(first: line {rejected[0].line}: {rejected[0].reason})"
+            if not parsed.rows:
+                refusal = f"{name}: refused, all {len(rejected):,} rows are bad {first}"
+            elif not skip_bad_rows:
+                refusal = (
+                    f"{name}: refused, {_plural(len(rejected), 'bad row')} {first}; "
+                    f"nothing imported from this file; skipping bad rows would import "
+                    f"its {len(parsed.rows):,} good rows"
                 )
+        if refusal is not None or not parsed.rows:
+            if refusal is not None:
+                summary.files_rejected += 1
+                summary.file_errors.append(refusal)
             else:
                 summary.files_imported += 1
                 summary.warnings.append(f"{name}:1: rows: 0: no match rows after the header")
