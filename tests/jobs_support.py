@@ -1,8 +1,9 @@
 """Shared helpers for the job tests: data sets, requests, polling with deadlines, workers.
 
-`big_settings` is a database with BIG_FIXTURES synthetic fixtures (built once per session and
-backend), so a backtest over all of them runs for a second or more: long enough to watch its
-progress, cancel it, or kill the process running it.
+`big_settings` is a database of synthetic fixtures (built once per session and backend), so a
+backtest over all of them runs for a second or more on either backend (PostgreSQL stores a
+ledger more slowly, so it gets fewer): long enough to watch its progress, cancel it, or kill
+the process running it.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from core.services import FilterBetsService
 from tests.conftest import _PG_UNAVAILABLE, REPO_ROOT, _admin, skip_or_fail_without_postgres
 from tests.factories import add_fixtures
 
-BIG_FIXTURES = 60_000
+BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 30_000}
 # Every fixture with a Pinnacle home price: the whole big data set is settled and stored.
 ALL_HOMES = {"field": "odds.pinnacle.home", "op": "between", "value": [1.0, 1000.0]}
 AWAY_2_TO_3 = {"field": "odds.pinnacle.away", "op": "between", "value": [2.0, 3.0]}
@@ -135,7 +136,8 @@ def big_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bench.synthetic import build
 
     path = tmp_path_factory.mktemp("jobs-big") / "big.db"
-    asyncio.run(build(load_settings(f"sqlite+aiosqlite:///{path}", "tester"), BIG_FIXTURES))
+    settings = load_settings(f"sqlite+aiosqlite:///{path}", "tester")
+    asyncio.run(build(settings, BIG_FIXTURES["sqlite"]))
     return path
 
 
@@ -151,7 +153,7 @@ def big_postgres_url(postgres_server_url: str | None) -> Iterator[str | None]:
     url = make_url(postgres_server_url).set(drivername="postgresql+asyncpg", database=name)
     text = url.render_as_string(hide_password=False)
     try:
-        asyncio.run(build(load_settings(text, "tester"), BIG_FIXTURES))
+        asyncio.run(build(load_settings(text, "tester"), BIG_FIXTURES["postgresql"]))
         yield text
     finally:
         asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

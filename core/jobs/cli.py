@@ -102,16 +102,25 @@ def add_jobs_commands(commands: Any) -> None:
     worker.add_argument(
         "--poll", type=_seconds, default=0.25, metavar="S", help="queue poll interval when idle"
     )
+    worker.add_argument(
+        "--heartbeat",
+        type=_seconds,
+        default=1.0,
+        metavar="S",
+        help="write running jobs' heartbeat and progress every S seconds (default 1)",
+    )
 
 
 def run_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "worker":
         from core.jobs.worker import run_worker
 
-        if args.poll <= 0:
-            from core.cli import UsageError
+        from core.cli import UsageError
 
-            raise UsageError("--poll: must be more than 0 seconds")
+        if args.poll <= 0 or args.heartbeat <= 0:
+            raise UsageError("--poll/--heartbeat: must be more than 0 seconds")
+        if args.heartbeat * 3 > args.stale_after:
+            raise UsageError("--heartbeat: must be at most a third of --stale-after")
         return asyncio.run(
             run_worker(
                 settings,
@@ -119,6 +128,7 @@ def run_command(settings: Settings, args: argparse.Namespace) -> int:
                 stale_after=args.stale_after,
                 grace=args.grace,
                 poll_interval=args.poll,
+                heartbeat_interval=args.heartbeat,
             )
         )
     return asyncio.run(_jobs(settings, args))

@@ -29,6 +29,7 @@ async def run_worker(
     stale_after: float = DEFAULT_STALE_AFTER,
     grace: float = DEFAULT_GRACE,
     poll_interval: float = 0.25,
+    heartbeat_interval: float = 1.0,
     stream: TextIO | None = None,
 ) -> int:
     from core.services import FilterBetsService
@@ -47,6 +48,7 @@ async def run_worker(
         worker_name=name,
         stale_after=stale_after,
         poll_interval=poll_interval,
+        heartbeat_interval=heartbeat_interval,
         log=log,
     )
     loop = asyncio.get_running_loop()
