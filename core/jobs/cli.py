@@ -113,9 +113,8 @@ def add_jobs_commands(commands: Any) -> None:
 
 def run_command(settings: Settings, args: argparse.Namespace) -> int:
     if args.command == "worker":
-        from core.jobs.worker import run_worker
-
         from core.cli import UsageError
+        from core.jobs.worker import run_worker
 
         if args.poll <= 0 or args.heartbeat <= 0:
             raise UsageError("--poll/--heartbeat: must be more than 0 seconds")
@@ -174,10 +173,20 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_OK
         if action == "cancel":
             info = await queue.cancel(args.job, user_id=user_id)
+            # A running job's runner sees the request within a second: wait that long.
+            deadline = time.monotonic() + 2.0
+            while not info.is_finished and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+                info = await queue.get(info.job_id, user_id=user_id)
             if info.status == "cancelled":
                 print(f"cancelled job {info.short_id}")
+            elif info.is_finished:
+                print(f"job {info.short_id} {info.status} before the cancel reached it")
             else:
-                print(f"asked job {info.short_id} to stop; it is cancelled within a second")
+                print(
+                    f"asked job {info.short_id} to stop; its worker ({info.worker}) has not"
+                    " answered yet (a stopped worker's jobs are cancelled when found stale)"
+                )
             return EXIT_OK
         if action == "retry":
             info = await queue.retry(args.job, user_id=user_id)

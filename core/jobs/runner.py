@@ -362,17 +362,21 @@ class JobRunner:
             self._wake.clear()
             claimed = False
             try:
+                touched = False
                 if time.monotonic() >= next_reap:
                     next_reap = time.monotonic() + self.stale_after / 3
                     for info in await self.queue.reap_stale(self.stale_after):
                         self._log(f"job {info.short_id} {info.status}: {info.error or 'stale'}")
+                    touched = True
                 if len(self._handles) < self.concurrency:
                     claim = await self.queue.claim(self.worker_name, user_id=self.user_id)
+                    touched = True
                     if claim is not None:
                         claimed = True
                         self._start_job(claim)
-                self._db_ok()
-                backoff = self.poll_interval
+                if touched:
+                    self._db_ok()
+                    backoff = self.poll_interval
             except Exception as exc:
                 self._db_trouble(exc)
                 backoff = min(max(backoff * 2, 0.5), 5.0)
