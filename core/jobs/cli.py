@@ -105,9 +105,9 @@ def add_jobs_commands(commands: Any) -> None:
     worker.add_argument(
         "--heartbeat",
         type=_seconds,
-        default=1.0,
+        default=0.25,
         metavar="S",
-        help="write running jobs' heartbeat and progress every S seconds (default 1)",
+        help="write running jobs' heartbeat and progress every S seconds (default 0.25)",
     )
 
 

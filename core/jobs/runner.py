@@ -6,7 +6,9 @@ asyncio.to_thread), so the loop stays free for the UI. Around each running job:
 
 * progress events go to subscribers every `publish_interval` (0.2 s), with the engine's
   real progress (the fraction of the work its phases and stored ledger chunks have done);
-* the heartbeat (progress, message, time) is written every `heartbeat_interval`;
+* the heartbeat (progress, message, time) is written every `heartbeat_interval` (0.25 s),
+  so whoever reads the job from the database (`jobs show`, a dashboard elsewhere) sees its
+  progress at the same pace;
 * the job's flags are read every `watch_interval` (0.2 s): a cancel asked from anywhere
   stops the job at the engine's next progress check, or after `cancel_grace` seconds by
   cancelling the engine task, so a cancel lands within a second;
@@ -216,7 +218,7 @@ class JobRunner:
         user_id: int | None = None,
         stale_after: float = DEFAULT_STALE_AFTER,
         poll_interval: float = 0.25,
-        heartbeat_interval: float = 1.0,
+        heartbeat_interval: float = 0.25,
         watch_interval: float = 0.2,
         publish_interval: float = 0.2,
         cancel_grace: float = 0.1,

@@ -29,7 +29,7 @@ async def run_worker(
     stale_after: float = DEFAULT_STALE_AFTER,
     grace: float = DEFAULT_GRACE,
     poll_interval: float = 0.25,
-    heartbeat_interval: float = 1.0,
+    heartbeat_interval: float = 0.25,
     stream: TextIO | None = None,
 ) -> int:
     from core.services import FilterBetsService
