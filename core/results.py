@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -103,6 +103,8 @@ class ResultSummary:
     profit: Decimal
     yield_: float | None
     created_at: dt.datetime
+    request: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The request as run (market, odds source, staking, stake, bank, scope)."""
 
     @property
     def title(self) -> str:
@@ -215,6 +217,7 @@ def _summary(row: Any) -> ResultSummary:
         profit=_money(row.profit),
         yield_=None if row.yield_ is None else float(row.yield_),
         created_at=row.created_at,
+        request=request,
     )
 
 

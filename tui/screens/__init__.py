@@ -13,6 +13,7 @@ from typing import Any
 from textual.screen import Screen
 
 from tui.screens.data import DataScreen
+from tui.screens.filters import FiltersScreen
 from tui.screens.results import ResultsScreen
 
 
@@ -28,10 +29,18 @@ class ScreenMode:
 
 
 SCREEN_MODES: tuple[ScreenMode, ...] = (
+    ScreenMode("filters", "1", "Filters", FiltersScreen),
     ScreenMode("results", "3", "Results", ResultsScreen),
     ScreenMode("data", "4", "Data", DataScreen),
 )
 
 DEFAULT_MODE = "data"
 
-__all__ = ["DEFAULT_MODE", "SCREEN_MODES", "DataScreen", "ResultsScreen", "ScreenMode"]
+__all__ = [
+    "DEFAULT_MODE",
+    "SCREEN_MODES",
+    "DataScreen",
+    "FiltersScreen",
+    "ResultsScreen",
+    "ScreenMode",
+]

@@ -1,0 +1,1071 @@
+"""The rule editor: a filter's rules as rows of a tree, with a live preview.
+
+Rows are rules (field, operator, value) and groups (ALL / ANY / NOT). The row under the
+cursor is edited in the panel below the table; every change re-checks the whole tree with
+`core.rules.rule_errors` and shows each problem next to the row at fault. About 300 ms after
+the last change a preview runs in the background (one exclusive worker: a newer change
+cancels a stale run): the number of matching fixtures and a flat one-unit backtest.
+
+The tree model (`RuleLeaf`, `RuleGroupNode` and the functions on them) is plain Python, so
+it is tested without a screen.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.validation import ValidationResult, Validator
+from textual.widgets import Button, DataTable, Footer, Header, Input, Select, Static
+from textual.worker import Worker, WorkerState
+
+from core.backtest.engine import BacktestEngine
+from core.backtest.request import MARKETS, STAKING_KINDS, BacktestRequest
+from core.errors import FilterBetsError
+from core.filters import FilterInfo, FilterStore
+from core.rules import FIELDS, OPS, RULE_ODDS_SOURCES, Field, rule_errors
+from core.services import FilterBetsService
+from tui.widgets.confirm import ConfirmScreen
+from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
+from tui.widgets.metrics_panel import fmt_pct, fmt_units
+from tui.widgets.rule_text import OP_WORDS, value_text
+from tui.widgets.vim_table import VimDataTable
+
+if TYPE_CHECKING:
+    from tui.app import FilterBetsApp
+
+GroupKind = Literal["all", "any", "not"]
+GROUP_KINDS: tuple[GroupKind, ...] = ("all", "any", "not")
+NULL_OPS = ("is_null", "not_null")
+LIST_OPS = ("in", "not_in")
+PREVIEW_GROUP = "editor-preview"
+SAVE_GROUP = "editor-save"
+PREVIEW_DELAY = 0.3
+"""Seconds of quiet after a change before the preview runs."""
+
+
+# The tree ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class RuleLeaf:
+    field: str = ""
+    op: str = ">="
+    value: str = ""
+    """The value as typed: "1.8", "E0, SP1" (in / not in), "1.5..2.2" (between)."""
+
+
+@dataclass(eq=False)
+class RuleGroupNode:
+    kind: GroupKind = "all"
+    children: list[RuleNode] = field(default_factory=list)
+
+
+RuleNode = RuleLeaf | RuleGroupNode
+
+
+@dataclass(frozen=True)
+class FlatRow:
+    node: RuleNode
+    depth: int
+    parent: RuleGroupNode | None
+
+
+def default_op(field_type: str) -> str:
+    return "=" if field_type == "string" else ">="
+
+
+def value_to_text(op: str, value: Any) -> str:
+    if op in NULL_OPS or value is None:
+        return ""
+    if op == "between" and isinstance(value, list) and len(value) == 2:
+        return f"{value_text(value[0])}..{value_text(value[1])}"
+    return value_text(value)
+
+
+def tree_from_rules(rules: Any) -> RuleGroupNode:
+    """The editable tree of stored rules (a bare list or a group at the top)."""
+    if rules is None:
+        return RuleGroupNode("all", [])
+    node = _node_from_rules(rules, top=True)
+    return node if isinstance(node, RuleGroupNode) else RuleGroupNode("all", [node])
+
+
+def _node_from_rules(raw: Any, *, top: bool = False) -> RuleNode:
+    if isinstance(raw, list) and top:
+        return RuleGroupNode("all", [_node_from_rules(item) for item in raw])
+    if not isinstance(raw, dict):
+        return RuleLeaf("", "=", str(raw))
+    if "not" in raw:
+        inner = raw["not"]
+        if isinstance(inner, dict) and set(inner) == {"all"} and isinstance(inner["all"], list):
+            return RuleGroupNode("not", [_node_from_rules(item) for item in inner["all"]])
+        return RuleGroupNode("not", [_node_from_rules(inner)])
+    for kind in ("all", "any"):
+        if kind in raw and isinstance(raw[kind], list):
+            return RuleGroupNode(kind, [_node_from_rules(item) for item in raw[kind]])
+    op = str(raw.get("op", "="))
+    return RuleLeaf(str(raw.get("field", "")), op, value_to_text(op, raw.get("value")))
+
+
+def _typed_item(field_type: str | None, text: str) -> Any:
+    """One typed value; text that is not of the field's type is kept for validation to name."""
+    text = text.strip()
+    if field_type in ("number", "integer"):
+        try:
+            return int(text)
+        except ValueError:
+            pass
+        try:
+            return float(text)
+        except ValueError:
+            return text
+    return text
+
+
+_BETWEEN_SPLIT = re.compile(r"\s*\.\.\s*|\s*,\s*")
+
+
+def parse_value(leaf: RuleLeaf) -> tuple[bool, Any]:
+    """(has a value, the JSON value) for a leaf's typed text."""
+    if leaf.op in NULL_OPS or not leaf.value.strip():
+        return False, None
+    found = FIELDS.get(leaf.field)
+    field_type = found.type if found else None
+    text = leaf.value.strip()
+    if leaf.op in LIST_OPS:
+        return True, [_typed_item(field_type, part) for part in text.split(",") if part.strip()]
+    if leaf.op == "between":
+        parts = [p for p in _BETWEEN_SPLIT.split(text) if p]
+        return True, [_typed_item(field_type, part) for part in parts]
+    return True, _typed_item(field_type, text)
+
+
+def leaf_rules(leaf: RuleLeaf) -> dict[str, Any]:
+    rule: dict[str, Any] = {"field": leaf.field, "op": leaf.op}
+    has_value, value = parse_value(leaf)
+    if has_value:
+        rule["value"] = value
+    return rule
+
+
+def rules_from_tree(root: RuleGroupNode) -> tuple[Any, dict[str, RuleNode]]:
+    """The JSON rules, and which node each validation path names."""
+    paths: dict[str, RuleNode] = {}
+    return _rules_of(root, "rules", paths), paths
+
+
+def _rules_of(node: RuleNode, path: str, paths: dict[str, RuleNode]) -> Any:
+    paths[path] = node
+    if isinstance(node, RuleLeaf):
+        return leaf_rules(node)
+    if node.kind == "not":
+        if len(node.children) == 1:
+            return {"not": _rules_of(node.children[0], f"{path}.not", paths)}
+        paths[f"{path}.not"] = node
+        inner = [
+            _rules_of(child, f"{path}.not.all[{i}]", paths) for i, child in enumerate(node.children)
+        ]
+        return {"not": {"all": inner}}
+    return {
+        node.kind: [
+            _rules_of(child, f"{path}.{node.kind}[{i}]", paths)
+            for i, child in enumerate(node.children)
+        ]
+    }
+
+
+def _parent_path(path: str) -> str | None:
+    cut = max(path.rfind("."), path.rfind("["))
+    return path[:cut] if cut > 0 else None
+
+
+def _local_problem(node: RuleNode) -> str | None:
+    if isinstance(node, RuleGroupNode):
+        if node.kind == "not" and not node.children:
+            return "an empty NOT matches nothing: add a rule inside (a)"
+        return None
+    if not node.field:
+        return "pick a field (f)"
+    if node.op not in NULL_OPS and not node.value.strip():
+        hint = {"between": "low..high", "in": "values, comma-separated"}.get(node.op, "a value")
+        return f"type {hint}"
+    return None
+
+
+def _short(message: str) -> str:
+    """Validation messages name the field; the row already shows it."""
+    return re.sub(r"^field '[^']*' takes ", "takes ", message)
+
+
+def check_tree(root: RuleGroupNode) -> tuple[Any, dict[int, list[str]]]:
+    """The JSON rules and every problem, keyed by id() of the row at fault."""
+    rules, paths = rules_from_tree(root)
+    problems: dict[int, list[str]] = {}
+    local: set[int] = set()
+    for node in iter_nodes(root):
+        problem = _local_problem(node)
+        if problem:
+            problems.setdefault(id(node), []).append(problem)
+            local.add(id(node))
+    for error in rule_errors(rules):
+        path: str | None = error.path
+        while path is not None and path not in paths:
+            path = _parent_path(path)
+        node = paths.get(path or "rules", root)
+        if id(node) in local:
+            continue  # the friendlier local message already says it
+        message = _short(error.message)
+        if message not in problems.get(id(node), []):
+            problems.setdefault(id(node), []).append(message)
+    return rules, problems
+
+
+def iter_nodes(node: RuleNode) -> Iterator[RuleNode]:
+    yield node
+    if isinstance(node, RuleGroupNode):
+        for child in node.children:
+            yield from iter_nodes(child)
+
+
+def flatten(root: RuleGroupNode) -> list[FlatRow]:
+    rows: list[FlatRow] = []
+
+    def walk(node: RuleNode, depth: int, parent: RuleGroupNode | None) -> None:
+        rows.append(FlatRow(node, depth, parent))
+        if isinstance(node, RuleGroupNode):
+            for child in node.children:
+                walk(child, depth + 1, node)
+
+    walk(root, 0, None)
+    return rows
+
+
+def find_parent(root: RuleGroupNode, node: RuleNode) -> tuple[RuleGroupNode, int] | None:
+    for candidate in iter_nodes(root):
+        if isinstance(candidate, RuleGroupNode):
+            for index, child in enumerate(candidate.children):
+                if child is node:
+                    return candidate, index
+    return None
+
+
+def insert_near(root: RuleGroupNode, anchor: RuleNode, new: RuleNode) -> None:
+    """Inside `anchor` (at the end) when it is a group, else right after it."""
+    if isinstance(anchor, RuleGroupNode):
+        anchor.children.append(new)
+        return
+    found = find_parent(root, anchor)
+    if found is None:
+        root.children.append(new)
+        return
+    parent, index = found
+    parent.children.insert(index + 1, new)
+
+
+def remove_node(root: RuleGroupNode, node: RuleNode) -> RuleNode | None:
+    """Remove a row (a group goes with its rules); returns the row to select next."""
+    found = find_parent(root, node)
+    if found is None:
+        return None
+    parent, index = found
+    del parent.children[index]
+    if parent.children:
+        return parent.children[min(index, len(parent.children) - 1)]
+    return parent
+
+
+def move_node(root: RuleGroupNode, node: RuleNode, step: int) -> bool:
+    """Move a row one place down (step 1) or up (-1) through the tree.
+
+    A neighbouring group is entered (as its first rule going down, its last going up); at
+    either end of a group the row leaves it, landing just after (or before) the group.
+    """
+    found = find_parent(root, node)
+    if found is None:
+        return False
+    parent, index = found
+    target = index + step
+    if 0 <= target < len(parent.children):
+        neighbour = parent.children[target]
+        del parent.children[index]
+        if isinstance(neighbour, RuleGroupNode):
+            if step > 0:
+                neighbour.children.insert(0, node)
+            else:
+                neighbour.children.append(node)
+        else:
+            parent.children.insert(target, node)
+        return True
+    outer = find_parent(root, parent)
+    if outer is None:
+        return False
+    grandparent, parent_index = outer
+    del parent.children[index]
+    grandparent.children.insert(parent_index + (1 if step > 0 else 0), node)
+    return True
+
+
+def group_label(group: RuleGroupNode) -> str:
+    if group.kind == "all":
+        return "ALL of these"
+    if group.kind == "any":
+        return "ANY of these"
+    return "NOT all of these" if len(group.children) > 1 else "NOT"
+
+
+def leaf_label(leaf: RuleLeaf) -> str:
+    if not leaf.field:
+        return "(no field yet)"
+    words = f"{leaf.field} {OP_WORDS.get(leaf.op, leaf.op)}"
+    if leaf.op in NULL_OPS:
+        return words
+    return f"{words} {leaf.value.strip() or '…'}"
+
+
+def value_hint(found: Field | None, op: str) -> str:
+    if op in NULL_OPS:
+        return "no value needed"
+    kind = TYPE_WORDS[found.type] if found else "value"
+    example = {
+        "number": ("1.85", "1.5..2.2", "1.5, 2"),
+        "integer": ("3", "1..3", "6, 7"),
+        "string": ("E0", "A..M", "E0, SP1"),
+        "date": ("2020-01-31", "2019-08-01..2020-05-31", "2020-01-01, 2020-01-02"),
+    }[found.type if found else "string"]
+    if op == "between":
+        return f"{kind}s low..high, e.g. {example[1]}"
+    if op in LIST_OPS:
+        return f"{kind}s separated by commas, e.g. {example[2]}"
+    return f"a {kind}, e.g. {example[0]}"
+
+
+class ValueValidator(Validator):
+    """Marks the value box invalid when the text cannot be the field's type."""
+
+    def __init__(self, editor: RuleEditorScreen) -> None:
+        super().__init__()
+        self.editor = editor
+
+    def validate(self, value: str) -> ValidationResult:
+        leaf = self.editor.selected_leaf()
+        if leaf is None:
+            return self.success()
+        probe = RuleLeaf(leaf.field, leaf.op, value)
+        problem = _local_problem(probe)
+        if problem:
+            return self.failure(problem)
+        errors = rule_errors({"all": [leaf_rules(probe)]})
+        return self.failure(_short(errors[0].message)) if errors else self.success()
+
+
+# Settings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a filter is backtested: market, price source and staking."""
+
+    market: str = "home"
+    odds_source: str = "pinnacle"
+    staking: str = "flat"
+    stake: Decimal = Decimal("1.00")
+    """Flat: units per bet; percent: % of the bank; kelly: the Kelly fraction."""
+    bank: Decimal = Decimal("100.00")
+
+    @classmethod
+    def from_request(cls, request: dict[str, Any], filter_stake: Decimal) -> RunSettings:
+        staking = str(request.get("staking") or "flat")
+        stake: Any = request.get("stake")
+        if staking == "kelly":
+            stake = request.get("kelly_fraction", 0.25)
+        try:
+            stake_value = Decimal(str(stake)) if stake is not None else filter_stake
+            bank = Decimal(str(request.get("bank") or "100.00"))
+        except InvalidOperation:
+            stake_value, bank = filter_stake, Decimal("100.00")
+        return cls(
+            market=str(request.get("market") or "home"),
+            odds_source=str(request.get("odds_source") or "pinnacle"),
+            staking=staking,
+            stake=stake_value,
+            bank=bank,
+        )
+
+    def request(self, **target: Any) -> BacktestRequest:
+        """A request for a saved filter (filter_ref=...) or inline rules (rules=...)."""
+        if self.staking == "kelly":
+            return BacktestRequest(
+                market=self.market,
+                odds_source=self.odds_source,
+                staking="kelly",
+                kelly_fraction=float(self.stake),
+                bank=self.bank,
+                **target,
+            )
+        return BacktestRequest(
+            market=self.market,
+            odds_source=self.odds_source,
+            staking=self.staking,
+            stake=self.stake,
+            bank=self.bank,
+            **target,
+        )
+
+    def describe(self) -> str:
+        if self.staking == "flat":
+            plan = f"flat {self.stake}"
+        elif self.staking == "percent":
+            plan = f"{self.stake}% of bank {self.bank}"
+        else:
+            plan = f"kelly x{self.stake}"
+        return f"{self.market} @ {self.odds_source}, {plan}"
+
+
+STAKE_LABELS = {"flat": "Stake", "percent": "% bank", "kelly": "Kelly x"}
+
+
+def parse_stake_text(staking: str, text: str) -> Decimal:
+    """The stake box as a number; FilterBetsError with a short reason when it is not one."""
+    try:
+        stake = Decimal(text.strip())
+    except InvalidOperation:
+        raise FilterBetsError(
+            f"{STAKE_LABELS[staking].lower()}: {text!r} is not a number"
+        ) from None
+    if not stake.is_finite() or stake <= 0:
+        raise FilterBetsError(f"{STAKE_LABELS[staking].lower()}: must be more than 0")
+    if staking == "percent" and stake > 100:
+        raise FilterBetsError("% bank: at most 100")
+    if staking == "kelly" and stake > 1:
+        raise FilterBetsError("kelly fraction: at most 1")
+    return stake
+
+
+@dataclass(frozen=True)
+class EditorResult:
+    """What the editor hands back: the saved filter (if it was saved) and its run settings."""
+
+    saved: FilterInfo | None
+    settings: RunSettings
+
+
+# Messages from workers -----------------------------------------------------------------
+
+
+class PreviewCounted(Message):
+    def __init__(self, generation: int, count: int) -> None:
+        super().__init__()
+        self.generation = generation
+        self.count = count
+
+
+class PreviewRan(Message):
+    def __init__(self, generation: int, metrics: dict[str, Any]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.metrics = metrics
+
+
+class PreviewFailed(Message):
+    def __init__(self, generation: int, error: BaseException) -> None:
+        super().__init__()
+        self.generation = generation
+        self.error = error
+
+
+class FilterSaved(Message):
+    def __init__(self, info: FilterInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
+# The screen ----------------------------------------------------------------------------
+
+
+class RuleEditorScreen(Screen[EditorResult | None]):
+    """Edit a filter's name, rules and run settings; s saves, escape goes back."""
+
+    TITLE = "FilterBets · Rule editor"
+    HELP_SCOPE: ClassVar[str] = "Rule editor"
+    AUTO_FOCUS = ""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back", id="editor.back"),
+        Binding("a", "add_rule", "Add rule", id="editor.add_rule"),
+        Binding("o", "add_group", "Add group", id="editor.add_group"),
+        Binding("t", "toggle_group", "ALL/ANY/NOT", id="editor.toggle_group"),
+        Binding("f", "pick_field", "Field", id="editor.pick_field"),
+        Binding("x,delete", "remove", "Remove", id="editor.remove"),
+        Binding("J", "move(1)", "Move down", id="editor.move_down"),
+        Binding("K", "move(-1)", "Move up", id="editor.move_up"),
+        Binding("s", "save", "Save", id="editor.save"),
+        Binding("f2", "save", "Save", show=False, id="editor.save_f2"),
+    ]
+
+    def __init__(
+        self,
+        service: FilterBetsService,
+        saved: FilterInfo | None = None,
+        settings: RunSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.service = service
+        self.saved = saved
+        self.settings = settings or RunSettings(stake=saved.stake if saved else Decimal("1.00"))
+        self.root = tree_from_rules(saved.rules if saved else None)
+        self.rows: list[FlatRow] = []
+        self.problems: dict[int, list[str]] = {}
+        self.rules: Any = None
+        self.dirty = False
+        self.generation = 0
+        self.preview_count: int | None = None
+        self.preview_metrics: dict[str, Any] | None = None
+        self._timer: Timer | None = None
+        self._selected: RuleNode = self.root
+
+    @property
+    def filterbets(self) -> FilterBetsApp:
+        return cast("FilterBetsApp", self.app)
+
+    # Layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        settings = self.settings
+        yield Header()
+        with Horizontal(id="editor-name-bar", classes="editor-bar"):
+            yield Static("Name", classes="label")
+            yield Input(
+                self.saved.name if self.saved else "",
+                placeholder="name this filter",
+                id="editor-name",
+                compact=True,
+            )
+            yield Static(STAKE_LABELS[settings.staking], id="editor-stake-label", classes="label")
+            yield Input(str(settings.stake), id="editor-stake", compact=True)
+        with Horizontal(id="editor-run-bar", classes="editor-bar"):
+            yield Static("Market", classes="label")
+            yield Select(
+                [(m, m) for m in MARKETS],
+                value=settings.market,
+                allow_blank=False,
+                compact=True,
+                id="editor-market",
+            )
+            yield Static("Odds", classes="label")
+            yield Select(
+                [(s, s) for s in RULE_ODDS_SOURCES],
+                value=settings.odds_source,
+                allow_blank=False,
+                compact=True,
+                id="editor-odds",
+            )
+            yield Static("Staking", classes="label")
+            yield Select(
+                [(k, k) for k in STAKING_KINDS],
+                value=settings.staking,
+                allow_blank=False,
+                compact=True,
+                id="editor-staking",
+            )
+        yield VimDataTable(id="editor-rules", cursor_type="row")
+        with Vertical(id="editor-row"):
+            with Horizontal(id="editor-leaf", classes="editor-bar"):
+                yield Button("(pick a field)", id="editor-field", compact=True)
+                yield Select(
+                    [(OP_WORDS[op], op) for op in OPS],
+                    value=">=",
+                    allow_blank=False,
+                    compact=True,
+                    id="editor-op",
+                )
+                yield Input(
+                    placeholder="value",
+                    id="editor-value",
+                    compact=True,
+                    validators=[ValueValidator(self)],
+                    validate_on=["changed"],
+                )
+            with Horizontal(id="editor-group", classes="editor-bar"):
+                yield Static("Group", classes="label")
+                yield Select(
+                    [("ALL of these", "all"), ("ANY of these", "any"), ("NOT", "not")],
+                    value="all",
+                    allow_blank=False,
+                    compact=True,
+                    id="editor-kind",
+                )
+            yield Static("", id="editor-hint", classes="hint")
+            yield Static("", id="editor-problem")
+        yield Static("", id="editor-preview", classes="bar")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"Edit {self.saved.name}" if self.saved else "New filter"
+        self.refresh_tree(select=self.root.children[0] if self.root.children else self.root)
+        if self.saved is None:
+            self.query_one("#editor-name", Input).focus()
+        else:
+            self.query_one("#editor-rules", VimDataTable).focus()
+        self.schedule_preview(immediately=True)
+
+    def on_resize(self) -> None:
+        if self.rows:
+            self.refresh_tree()
+
+    # The table -------------------------------------------------------------------------
+
+    def refresh_tree(self, *, select: RuleNode | None = None) -> None:
+        """Re-check the rules, redraw every row, keep (or move) the cursor."""
+        self.rules, self.problems = check_tree(self.root)
+        self.rows = flatten(self.root)
+        wanted = select or self._selected
+        table = self.query_one("#editor-rules", VimDataTable)
+        table.clear(columns=True)
+        rule_width = max(24, min(60, (self.size.width or 80) * 3 // 5))
+        table.add_column(Text("Rule"), key="rule", width=rule_width)
+        table.add_column(Text("Check"), key="check")
+        for index, row in enumerate(self.rows):
+            table.add_row(*self._cells(row, rule_width), key=str(index))
+        index = next((i for i, r in enumerate(self.rows) if r.node is wanted), 0)
+        table.move_cursor(row=index, animate=False)
+        self._selected = self.rows[index].node
+        self.show_row()
+        self._show_totals()
+
+    def _cells(self, row: FlatRow, width: int) -> tuple[Text, Text]:
+        indent = "  " * row.depth
+        node = row.node
+        if isinstance(node, RuleGroupNode):
+            label = Text(indent + ("▾ " if node.children else "▸ ") + group_label(node), "bold")
+            if row.parent is None:
+                label.append("  (the filter)", style="dim")
+        else:
+            label = Text(indent + "• " + leaf_label(node))
+        label.truncate(width, overflow="ellipsis")
+        problems = self.problems.get(id(node))
+        check = Text("⚠ " + problems[0], style="bold red") if problems else Text("✓", style="green")
+        return label, check
+
+    def _show_totals(self) -> None:
+        count = sum(len(p) for p in self.problems.values())
+        leaves = sum(1 for n in iter_nodes(self.root) if isinstance(n, RuleLeaf))
+        if count:
+            self._set_preview(
+                Text(
+                    f"{count} problem{'s' if count != 1 else ''} to fix"
+                    " (marked ⚠) before a preview or save",
+                    style="bold",
+                )
+            )
+        elif leaves == 0 and self.preview_count is None:
+            self._set_preview(Text("No rules yet: every fixture matches. Press a to add one."))
+
+    @on(DataTable.RowHighlighted, "#editor-rules")
+    def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        index = event.cursor_row
+        if 0 <= index < len(self.rows) and self.rows[index].node is not self._selected:
+            self._selected = self.rows[index].node
+            self.show_row()
+
+    @on(DataTable.RowSelected, "#editor-rules")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        """Enter on a rule edits its value (or picks its field first); on a group, its kind."""
+        event.stop()
+        node = self._selected
+        if isinstance(node, RuleGroupNode):
+            self.query_one("#editor-kind", Select).focus()
+        elif not node.field:
+            self.action_pick_field()
+        elif node.op in NULL_OPS:
+            self.query_one("#editor-op", Select).focus()
+        else:
+            self.query_one("#editor-value", Input).focus()
+
+    def selected_leaf(self) -> RuleLeaf | None:
+        return self._selected if isinstance(self._selected, RuleLeaf) else None
+
+    # The row panel ---------------------------------------------------------------------
+
+    def show_row(self) -> None:
+        node = self._selected
+        leaf_bar = self.query_one("#editor-leaf")
+        group_bar = self.query_one("#editor-group")
+        is_leaf = isinstance(node, RuleLeaf)
+        leaf_bar.display = is_leaf
+        group_bar.display = not is_leaf
+        # Values set here are the row's own: no Changed messages, so they are never taken
+        # for an edit (they would arrive after the cursor may have moved to another row).
+        with self.prevent(Select.Changed, Input.Changed):
+            if isinstance(node, RuleLeaf):
+                found = FIELDS.get(node.field)
+                self.query_one("#editor-field", Button).label = node.field or "(pick a field)"
+                op_select = self.query_one("#editor-op", Select)
+                if op_select.value != node.op:
+                    op_select.value = node.op
+                value_input = self.query_one("#editor-value", Input)
+                if value_input.value != node.value:
+                    value_input.value = node.value
+                value_input.disabled = node.op in NULL_OPS
+                value_input.placeholder = "(no value)" if node.op in NULL_OPS else "value"
+                hint = Text()
+                if found is not None:
+                    hint.append(found.description, style="italic")
+                    hint.append(" · ")
+                hint.append(value_hint(found, node.op))
+                self.query_one("#editor-hint", Static).update(hint)
+            else:
+                kind_select = self.query_one("#editor-kind", Select)
+                if kind_select.value != node.kind:
+                    kind_select.value = node.kind
+                self.query_one("#editor-hint", Static).update(
+                    Text(
+                        "a adds a rule inside this group · o adds a group · t switches ALL/ANY/NOT"
+                    )
+                )
+        problems = self.problems.get(id(node))
+        self.query_one("#editor-problem", Static).update(
+            Text("⚠ " + "; ".join(problems), style="bold red") if problems else Text("")
+        )
+
+    def _redraw_selected(self) -> None:
+        """After an edit of the selected row: re-check everything, redraw the rows' cells."""
+        self.rules, self.problems = check_tree(self.root)
+        table = self.query_one("#editor-rules", VimDataTable)
+        width = table.ordered_columns[0].width if table.ordered_columns else 40
+        for index, row in enumerate(self.rows):
+            label, check = self._cells(row, width)
+            table.update_cell(str(index), "rule", label)
+            table.update_cell(str(index), "check", check)
+        problems = self.problems.get(id(self._selected))
+        self.query_one("#editor-problem", Static).update(
+            Text("⚠ " + "; ".join(problems), style="bold red") if problems else Text("")
+        )
+        self._show_totals()
+
+    def changed(self, *, redraw: bool = True, select: RuleNode | None = None) -> None:
+        self.dirty = True
+        if select is not None or not redraw:
+            self.refresh_tree(select=select)
+        else:
+            self._redraw_selected()
+        self.schedule_preview()
+
+    @on(Select.Changed, "#editor-op")
+    def _op_changed(self, event: Select.Changed) -> None:
+        leaf = self.selected_leaf()
+        if leaf is None or event.value == leaf.op or event.value != event.select.value:
+            return  # not an edit: the row's own value, or a stale message
+        leaf.op = str(event.value)
+        if leaf.op in NULL_OPS:
+            leaf.value = ""
+        self.show_row()
+        self.changed()
+
+    @on(Input.Changed, "#editor-value")
+    def _value_changed(self, event: Input.Changed) -> None:
+        leaf = self.selected_leaf()
+        if leaf is None or event.value == leaf.value or event.value != event.input.value:
+            return
+        leaf.value = event.value
+        self.changed()
+
+    @on(Select.Changed, "#editor-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        node = self._selected
+        if (
+            not isinstance(node, RuleGroupNode)
+            or event.value == node.kind
+            or event.value != event.select.value
+        ):
+            return
+        node.kind = cast(GroupKind, event.value)
+        self.changed()
+
+    @on(Input.Submitted, "#editor-value")
+    @on(Input.Submitted, "#editor-name")
+    @on(Input.Submitted, "#editor-stake")
+    def _back_to_rules(self) -> None:
+        self.query_one("#editor-rules", VimDataTable).focus()
+
+    @on(Button.Pressed, "#editor-field")
+    def _field_pressed(self) -> None:
+        self.action_pick_field()
+
+    # Settings --------------------------------------------------------------------------
+
+    @on(Input.Changed, "#editor-name")
+    def _name_changed(self) -> None:
+        self.dirty = True
+
+    @on(Select.Changed, "#editor-market")
+    @on(Select.Changed, "#editor-odds")
+    @on(Select.Changed, "#editor-staking")
+    @on(Input.Changed, "#editor-stake")
+    def _settings_changed(self) -> None:
+        staking = str(self.query_one("#editor-staking", Select).value)
+        self.query_one("#editor-stake-label", Static).update(STAKE_LABELS.get(staking, "Stake"))
+        if self.is_mounted and self._settings_differ():
+            self.dirty = True
+            self.schedule_preview()
+
+    def _settings_differ(self) -> bool:
+        try:
+            return self.read_settings() != self.settings
+        except FilterBetsError:
+            return True
+
+    def read_settings(self) -> RunSettings:
+        """The run settings as the boxes show them; FilterBetsError for a bad stake."""
+        staking = str(self.query_one("#editor-staking", Select).value)
+        stake = parse_stake_text(staking, self.query_one("#editor-stake", Input).value)
+        return RunSettings(
+            market=str(self.query_one("#editor-market", Select).value),
+            odds_source=str(self.query_one("#editor-odds", Select).value),
+            staking=staking,
+            stake=stake,
+            bank=self.settings.bank,
+        )
+
+    # Preview ---------------------------------------------------------------------------
+
+    def schedule_preview(self, *, immediately: bool = False) -> None:
+        """Run the preview once the user pauses; a newer change makes any running one stale."""
+        self.generation += 1
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        if immediately:
+            self.call_later(self._start_preview)
+        else:
+            self._timer = self.set_timer(PREVIEW_DELAY, self._start_preview)
+
+    def _set_preview(self, text: Text) -> None:
+        self.query_one("#editor-preview", Static).update(Text.assemble(("Preview ", "bold"), text))
+
+    def _start_preview(self) -> None:
+        self._timer = None
+        if any(self.problems.values()):
+            self.workers.cancel_group(self, PREVIEW_GROUP)
+            self._show_totals()
+            return
+        try:
+            settings = self.read_settings()
+        except FilterBetsError as error:
+            self.workers.cancel_group(self, PREVIEW_GROUP)
+            self._set_preview(Text(f"⚠ {error}", style="bold red"))
+            return
+        request = BacktestRequest(
+            market=settings.market,
+            odds_source=settings.odds_source,
+            rules=self.rules,
+            staking="flat",
+            stake=Decimal("1"),
+        )
+        self.preview_count = None
+        self.preview_metrics = None
+        self._set_preview(Text("counting…", style="dim"))
+        self._preview(request, self.generation)
+
+    @work(exclusive=True, group=PREVIEW_GROUP, exit_on_error=False)
+    async def _preview(self, request: BacktestRequest, generation: int) -> None:
+        engine = BacktestEngine(self.service.db, self.service.user_id)
+        try:
+            count = await engine.count(request)
+            self.post_message(PreviewCounted(generation, count))
+            run = await engine.run(request, store=False)
+        except FilterBetsError as error:  # a rule or request problem: shown inline
+            self.post_message(PreviewFailed(generation, error))
+            return
+        self.post_message(PreviewRan(generation, run.metrics))
+
+    @on(PreviewCounted)
+    def _counted(self, message: PreviewCounted) -> None:
+        if message.generation != self.generation:
+            return  # a newer change is on its way
+        self.preview_count = message.count
+        self._set_preview(
+            Text.assemble((f"{message.count:,} fixtures match", "bold"), (" · backtesting…", "dim"))
+        )
+
+    @on(PreviewRan)
+    def _ran(self, message: PreviewRan) -> None:
+        if message.generation != self.generation:
+            return
+        self.preview_metrics = metrics = message.metrics
+        profit, yld = metrics.get("profit"), metrics.get("yield")
+        style = "green" if (profit or 0) > 0 else "red" if (profit or 0) < 0 else ""
+        parts = Text.assemble(
+            (f"{self.preview_count or 0:,} fixtures match", "bold"),
+            " · flat 1u: ",
+            (f"{int(metrics.get('bets') or 0):,} bets", "bold"),
+            ", ",
+            (f"{fmt_units(profit)} u", style),
+            ", yield ",
+            (fmt_pct(yld), style),
+        )
+        warnings = [w for w in metrics.get("warnings") or () if "closing" in w]
+        if warnings:
+            parts.append(" · ⚠ closing prices", style="bold")
+        self._set_preview(parts)
+
+    @on(PreviewFailed)
+    def _preview_failed(self, message: PreviewFailed) -> None:
+        if message.generation == self.generation:
+            self._set_preview(Text(f"⚠ {message.error}", style="bold red"))
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        error = event.worker.error
+        if event.state is not WorkerState.ERROR or error is None:
+            return
+        if event.worker.group == PREVIEW_GROUP:
+            line = self.filterbets.report_error(error, doing="previewing")
+            self._set_preview(Text(f"⚠ {line}", style="bold red"))
+        elif event.worker.group == SAVE_GROUP:
+            self.filterbets.report_error(error, doing="saving the filter")
+
+    # Actions ---------------------------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "move" or action == "remove":
+            return None if self._selected is self.root else True
+        if action == "pick_field":
+            return True if isinstance(self._selected, RuleLeaf) else None
+        return True
+
+    def action_add_rule(self) -> None:
+        leaf = RuleLeaf()
+        insert_near(self.root, self._selected, leaf)
+        self.changed(select=leaf)
+        self.action_pick_field()
+
+    def action_add_group(self) -> None:
+        group = RuleGroupNode("any", [])
+        insert_near(self.root, self._selected, group)
+        self.changed(select=group)
+
+    def action_toggle_group(self) -> None:
+        node = self._selected
+        if isinstance(node, RuleLeaf):
+            found = find_parent(self.root, node)
+            if found is None:
+                return
+            node = found[0]
+        node.kind = GROUP_KINDS[(GROUP_KINDS.index(node.kind) + 1) % len(GROUP_KINDS)]
+        self.changed(select=self._selected)
+
+    def action_remove(self) -> None:
+        if self._selected is self.root:
+            return
+        after = remove_node(self.root, self._selected)
+        self.changed(select=after or self.root)
+
+    def action_move(self, step: int) -> None:
+        if move_node(self.root, self._selected, step):
+            self.changed(select=self._selected)
+
+    def action_pick_field(self) -> None:
+        leaf = self.selected_leaf()
+        if leaf is None:
+            return
+
+        def picked(name: str | None) -> None:
+            if name is None:
+                self.query_one("#editor-rules", VimDataTable).focus()
+                return
+            if name != leaf.field:
+                if leaf.field not in FIELDS:  # a new rule: the usual operator for the type
+                    leaf.op = default_op(FIELDS[name].type)
+                leaf.field = name
+                self.changed(select=leaf)
+            if leaf.op in NULL_OPS:
+                self.query_one("#editor-op", Select).focus()
+            else:
+                self.query_one("#editor-value", Input).focus()
+
+        self.app.push_screen(FieldPicker(leaf.field), callback=picked)
+
+    # Save and leave --------------------------------------------------------------------
+
+    def action_save(self) -> None:
+        name = self.query_one("#editor-name", Input).value.strip()
+        if not name:
+            self.notify("Give the filter a name first.", title="Not saved", severity="warning")
+            self.query_one("#editor-name", Input).focus()
+            return
+        count = sum(len(p) for p in self.problems.values())
+        if count:
+            self.notify(
+                f"Fix the {count} problem{'s' if count != 1 else ''} marked ⚠ first.",
+                title="Not saved",
+                severity="warning",
+            )
+            return
+        try:
+            settings = self.read_settings()
+        except FilterBetsError as error:
+            self.notify(str(error), title="Not saved", severity="warning")
+            return
+        self._save(name, self.rules, settings)
+
+    @work(exclusive=True, group=SAVE_GROUP, exit_on_error=False)
+    async def _save(self, name: str, rules: Any, settings: RunSettings) -> None:
+        store = FilterStore(self.service.db, self.service.user_id)
+        stake = settings.stake if settings.staking == "flat" else None
+        if self.saved is None:
+            info = await store.create(name, rules, stake=stake or Decimal("1.00"))
+        else:
+            info = await store.update(self.saved.id, name=name, rules=rules, stake=stake)
+        self.post_message(FilterSaved(info))
+
+    @on(FilterSaved)
+    def _saved(self, message: FilterSaved) -> None:
+        self.saved = message.info
+        with contextlib.suppress(FilterBetsError):
+            self.settings = self.read_settings()
+        self.dirty = False
+        self.title = f"Edit {message.info.name}"
+        self.notify(f"Saved filter {message.info.name!r}.", title="Filters")
+
+    def action_back(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id != "editor-rules":
+            self.query_one("#editor-rules", VimDataTable).focus()
+            return
+        if not self.dirty:
+            self._leave()
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self._leave()
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Leave the editor and lose the unsaved changes?",
+                title="Unsaved changes",
+                yes="Discard",
+            ),
+            callback=answered,
+        )
+
+    def _leave(self) -> None:
+        self.workers.cancel_group(self, PREVIEW_GROUP)
+        try:
+            settings = self.read_settings() if self.saved is not None else self.settings
+        except FilterBetsError:
+            settings = self.settings
+        self.dismiss(EditorResult(self.saved, settings))

@@ -1,0 +1,169 @@
+"""Pick a rule field by fuzzy search; every field shows its type and description.
+
+Typing filters (`core.rules.search_fields`, pre-match fields only); up/down move, enter picks,
+escape cancels. Dismissed with the field's name or None.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from core.rules import FIELDS, Field, search_fields
+
+TYPE_WORDS = {
+    "number": "number",
+    "integer": "whole number",
+    "string": "text",
+    "date": "date",
+}
+
+
+def field_option(field: Field, name_width: int, width: int) -> Option:
+    """One line per field (OptionList would wrap a long description onto more lines)."""
+    prompt = Text.assemble(
+        (field.name.ljust(name_width), "bold"),
+        " ",
+        (TYPE_WORDS[field.type].ljust(12), "italic"),
+        " ",
+        (field.description, "dim"),
+    )
+    prompt.truncate(max(10, width), overflow="ellipsis")
+    return Option(prompt, id=field.name)
+
+
+def describe_field(field: Field) -> Text:
+    text = Text.assemble(
+        (field.name, "bold"),
+        f" · {field.group} · {TYPE_WORDS[field.type]}\n",
+        field.description,
+    )
+    if field.closing:
+        text.append("\n⚠ closing price: known only at kick-off", style="bold")
+    return text
+
+
+class FieldPicker(ModalScreen[str | None]):
+    """A search box over the pre-match fields of the rule catalogue."""
+
+    HELP_SCOPE: ClassVar[str] = "Field picker"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="picker.cancel"),
+        Binding("down", "move(1)", "Next field", show=False, id="picker.down"),
+        Binding("up", "move(-1)", "Previous field", show=False, id="picker.up"),
+        Binding("pagedown", "move(8)", "Page down", show=False, id="picker.page_down"),
+        Binding("pageup", "move(-8)", "Page up", show=False, id="picker.page_up"),
+    ]
+
+    DEFAULT_CSS = """
+    FieldPicker {
+        align: center middle;
+    }
+    FieldPicker > Vertical {
+        width: 100;
+        max-width: 100%;
+        height: 90%;
+        max-height: 40;
+        border: round $accent;
+        border-title-align: center;
+        background: $surface;
+        padding: 0 1;
+    }
+    FieldPicker #picker-search {
+        margin: 1 0;
+    }
+    FieldPicker OptionList {
+        height: 1fr;
+        border: none;
+        padding: 0;
+    }
+    FieldPicker #picker-detail {
+        height: 3;
+        color: $text;
+        border-top: solid $panel;
+    }
+    FieldPicker .hint {
+        color: $text-muted;
+    }
+    """
+
+    def __init__(self, current: str = "") -> None:
+        super().__init__()
+        self.current = current
+        self.shown: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Pick a field"
+            yield Input(
+                placeholder="type to search names and descriptions",
+                id="picker-search",
+                compact=True,
+            )
+            yield OptionList(id="picker-list")
+            yield Static("", id="picker-detail")
+            yield Static("↑↓ move · enter pick · esc cancel", classes="hint")
+
+    def on_mount(self) -> None:
+        self._show("")
+        if self.current in self.shown:
+            self.query_one(OptionList).highlighted = self.shown.index(self.current)
+        self.query_one(Input).focus()
+
+    def _show(self, query: str) -> None:
+        fields = search_fields(query, limit=len(FIELDS), pre_match_only=True)
+        self.shown = [field.name for field in fields]
+        options = self.query_one(OptionList)
+        options.clear_options()
+        name_width = max((len(name) for name in self.shown), default=0)
+        width = (options.size.width or self.app.size.width - 6) - 1
+        options.add_options([field_option(field, name_width, width) for field in fields])
+        options.highlighted = 0 if fields else None
+        self._describe()
+
+    def _describe(self) -> None:
+        options = self.query_one(OptionList)
+        detail = self.query_one("#picker-detail", Static)
+        index = options.highlighted
+        if index is None or not self.shown:
+            detail.update(Text("No field matches; try fewer letters.", style="dim"))
+            return
+        detail.update(describe_field(FIELDS[self.shown[index]]))
+
+    @on(Input.Changed, "#picker-search")
+    def _search(self, event: Input.Changed) -> None:
+        self._show(event.value)
+
+    @on(OptionList.OptionHighlighted)
+    def _highlighted(self) -> None:
+        self._describe()
+
+    @on(Input.Submitted, "#picker-search")
+    def _submit(self) -> None:
+        index = self.query_one(OptionList).highlighted
+        if index is not None and self.shown:
+            self.dismiss(self.shown[index])
+
+    @on(OptionList.OptionSelected)
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id is not None:
+            self.dismiss(event.option.id)
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if not self.shown:
+            return
+        current = options.highlighted or 0
+        options.highlighted = max(0, min(len(self.shown) - 1, current + step))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
