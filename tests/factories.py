@@ -19,6 +19,7 @@ from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import select
 
+from core.features import recompute_all
 from core.models import ALL_ODDS_COLUMNS, Fixture, FixtureOdds, League, Team, TeamLeague
 from core.services import FilterBetsService
 
@@ -66,10 +67,26 @@ def _time(value: dt.time | str | None) -> dt.time | None:
 
 
 async def add_fixtures(
-    service: FilterBetsService, specs: Iterable[FixtureSpec | Mapping[str, Any]]
+    service: FilterBetsService,
+    specs: Iterable[FixtureSpec | Mapping[str, Any]],
+    *,
+    features: bool = True,
 ) -> list[int]:
-    """Insert the fixtures (and any missing leagues/teams); return their ids in order."""
+    """Insert the fixtures (and any missing leagues/teams); return their ids in order.
+
+    With `features` (the default) every fixture's team features are recomputed
+    afterwards, as an import would.
+    """
     specs = list(specs)
+    ids = await _add_fixtures(service, specs)
+    if features:
+        await recompute_all(service.db)
+    return ids
+
+
+async def _add_fixtures(
+    service: FilterBetsService, specs: list[FixtureSpec | Mapping[str, Any]]
+) -> list[int]:
     async with service.db.session() as session:
         leagues = {row.code: row for row in (await session.scalars(select(League))).all()}
         teams = {row.name: row for row in (await session.scalars(select(Team))).all()}

@@ -103,6 +103,8 @@ def _from_clause(tables: FixtureTables, *clauses: ColumnElement[Any]) -> FromCla
         source = source.outerjoin(tables.home_team, tables.home_team.c.id == f.home_team_id)
     if tables.away_team in used:
         source = source.outerjoin(tables.away_team, tables.away_team.c.id == f.away_team_id)
+    if tables.features in used:
+        source = source.outerjoin(tables.features, tables.features.c.fixture_id == f.id)
     return source
 
 

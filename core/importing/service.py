@@ -47,6 +47,8 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from core.db import Database, dialect_insert, utcnow
 from core.errors import ImportFileError
+from core.features.service import AffectedFixtures
+from core.features.service import recompute as recompute_features
 from core.importing.football_data import (
     FIXTURE_VALUE_COLUMNS,
     ODDS_VALUE_COLUMNS,
@@ -236,6 +238,9 @@ async def _import_paths(
         if pending is not None:
             pending.cancel()
     summary.seconds = time.perf_counter() - started
+    if run.affected:
+        # Derived rows, outside the timed import (see core.features).
+        await recompute_features(db, run.affected)
     return summary
 
 
@@ -295,6 +300,8 @@ class _ImportRun:
         self.league_ids: dict[str, int] = {}
         self.team_ids: dict[str, int] = {}
         self.league_teams: dict[int, set[int]] = {}
+        # Fixtures added or changed by committed files, for the feature recompute.
+        self.affected = AffectedFixtures()
 
     async def load_reference(self) -> None:
         """Read leagues, teams and team_leagues once (small tables), to save round trips."""
@@ -461,6 +468,9 @@ class _ImportRun:
         self.league_ids[parsed.division] = league_id
         self.team_ids.update(new_team_ids)
         self.league_teams[league_id] = linked
+        for prepared in (*new, *(p for _, p in changed)):
+            key, row = prepared.key, prepared.row
+            self.affected.add(league_id, str(row.values[0]), key[1], key[2], row.kickoff_date)
         return len(new), len(changed), unchanged
 
     # -- reference rows -------------------------------------------------------

@@ -1,6 +1,7 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
 from core.models.base import Base
+from core.models.features import FEATURE_COLUMNS, H2H_FEATURES, SIDE_FEATURES, FixtureFeatures
 from core.models.filters import Filter
 from core.models.fixtures import (
     ALL_ODDS_COLUMNS,
@@ -20,17 +21,21 @@ from core.models.results import BacktestBet, BacktestResult
 __all__ = [
     "ALL_ODDS_COLUMNS",
     "ALL_ODDS_PRICE_COLUMNS",
+    "FEATURE_COLUMNS",
+    "H2H_FEATURES",
     "JOB_STATUSES",
     "MATCH_STAT_COLUMNS",
     "ODDS_SELECTIONS",
     "ODDS_SOURCES",
     "ODDS_TIMINGS",
+    "SIDE_FEATURES",
     "BacktestBet",
     "BacktestJob",
     "BacktestResult",
     "Base",
     "Filter",
     "Fixture",
+    "FixtureFeatures",
     "FixtureOdds",
     "League",
     "Team",

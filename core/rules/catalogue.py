@@ -38,11 +38,15 @@ from sqlalchemy.types import TypeEngine
 
 from core.models import (
     ALL_ODDS_COLUMNS,
+    FEATURE_COLUMNS,
+    H2H_FEATURES,
     MATCH_STAT_COLUMNS,
     ODDS_SELECTIONS,
     ODDS_SOURCES,
     ODDS_TIMINGS,
+    SIDE_FEATURES,
     Fixture,
+    FixtureFeatures,
     FixtureOdds,
     League,
     Team,
@@ -50,8 +54,8 @@ from core.models import (
 )
 
 FieldType = Literal["number", "integer", "string", "date"]
-FieldGroup = Literal["Context", "Odds", "Derived", "Post-match"]
-GROUPS: tuple[FieldGroup, ...] = ("Context", "Odds", "Derived", "Post-match")
+FieldGroup = Literal["Context", "Odds", "Derived", "Team form", "Post-match"]
+GROUPS: tuple[FieldGroup, ...] = ("Context", "Odds", "Derived", "Team form", "Post-match")
 
 Row = Mapping[str, Any]
 """A fixture as a plain dict, keyed by the labels of `row_columns`."""
@@ -184,7 +188,7 @@ def _binary_order_sqlite(element: BinaryOrder, compiler: SQLCompiler, **kw: Any)
 
 @dataclass(frozen=True)
 class FixtureTables:
-    """fixtures LEFT JOIN leagues, teams (home, away) and fixture_odds.
+    """fixtures LEFT JOIN leagues, teams (home, away), fixture_odds and fixture_features.
 
     `fixtures`, `leagues` and `odds` are the mapped tables themselves, so ORM
     attributes (``Fixture.id``, ``FixtureOdds.pinnacle_home``) can be selected
@@ -196,6 +200,7 @@ class FixtureTables:
     home_team: FromClause
     away_team: FromClause
     odds: FromClause
+    features: FromClause
 
     @property
     def from_clause(self) -> Join:
@@ -209,6 +214,7 @@ class FixtureTables:
             .outerjoin(self.home_team, self.home_team.c.id == f.home_team_id)
             .outerjoin(self.away_team, self.away_team.c.id == f.away_team_id)
             .outerjoin(self.odds, self.odds.c.fixture_id == f.id)
+            .outerjoin(self.features, self.features.c.fixture_id == f.id)
         )
 
     def select(self, *columns: Any) -> Select[Any]:
@@ -225,6 +231,7 @@ def fixture_query_base() -> FixtureTables:
         home_team=Team.__table__.alias("home_team"),
         away_team=Team.__table__.alias("away_team"),
         odds=FixtureOdds.__table__,
+        features=FixtureFeatures.__table__,
     )
 
 
@@ -256,6 +263,7 @@ def row_columns(tables: FixtureTables | None = None) -> list[ColumnElement[Any]]
     ]
     columns += [f[name].label(name) for name in _FIXTURE_RESULT_COLUMNS]
     columns += [t.odds.c[name].label(name) for name in ALL_ODDS_COLUMNS]
+    columns += [t.features.c[name].label(name) for name in FEATURE_COLUMNS]
     return columns
 
 
@@ -270,7 +278,9 @@ ROW_KEYS: tuple[str, ...] = (
     "away_team",
     *_FIXTURE_RESULT_COLUMNS,
     *ALL_ODDS_COLUMNS,
+    *FEATURE_COLUMNS,
 )
+assert len(set(ROW_KEYS)) == len(ROW_KEYS), "row keys collide"
 
 
 # --------------------------------------------------------------------------------------
@@ -646,8 +656,110 @@ def _post_match_fields() -> list[Field]:
     return fields
 
 
+# Team form: point-in-time features from fixture_features (see core.features.compute).
+# Every value uses only matches on earlier dates; NULL when there are too few of them.
+
+_FORM_DESCRIPTIONS: dict[str, str] = {
+    "played": "league matches played this season before the match (0 at the start)",
+    "points": "league points this season before the match (NULL before the first match)",
+    "ppg": "league points per game this season before the match (needs 1 match)",
+    "position": (
+        "league table position before the match: points, then goal difference, then "
+        "goals scored, then name, among teams that have played (needs 1 match)"
+    ),
+    "points_last5": "points from the last 5 matches, all competitions (needs 5)",
+    "points_last10": "points from the last 10 matches, all competitions (needs 10)",
+    "gf_avg_last5": "goals scored per match over the last 5 matches (needs 5)",
+    "ga_avg_last5": "goals conceded per match over the last 5 matches (needs 5)",
+    "venue_points_last5": (
+        "points from the last 5 matches at this venue: home matches for the home team, "
+        "away matches for the away team (needs 5)"
+    ),
+    "sot_avg_last5": (
+        "shots on target per match over the last 5 matches (NULL unless all 5 record shots)"
+    ),
+    "streak": "current run: +n straight wins, -n straight losses, 0 after a draw (needs 1)",
+    "rest_days": "days since the team's previous match, any competition (needs 1)",
+    "elo": (
+        "Elo rating before the match over all history in the database: start 1500, "
+        "K = 20, home advantage 60 points, updated after each date's matches"
+    ),
+}
+_SIDE_LABELS = {"home": "Home team", "away": "Away team"}
+
+
+def _minus_py(home: str, away: str) -> PyFn:
+    def py(row: Row) -> Any:
+        a, b = row[home], row[away]
+        if a is None or b is None:
+            return None
+        return a - b
+
+    return py
+
+
+def _minus_sql(home: str, away: str) -> SqlFn:
+    def sql(t: FixtureTables) -> ColumnElement[Any]:
+        return t.features.c[home] - t.features.c[away]
+
+    return sql
+
+
+def _team_form_fields() -> list[Field]:
+    fields: list[Field] = []
+    for side in ("home", "away"):
+        for name, type_ in SIDE_FEATURES.items():
+            column = f"{side}_{name}"
+            fields.append(
+                Field(
+                    f"{side}.{name}",
+                    "integer" if type_ == "integer" else "number",
+                    "Team form",
+                    f"{_SIDE_LABELS[side]}: {_FORM_DESCRIPTIONS[name]}",
+                    _col("features", column),
+                    _key(column),
+                )
+            )
+    for name, type_ in SIDE_FEATURES.items():
+        fields.append(
+            Field(
+                f"diff.{name}",
+                "integer" if type_ == "integer" else "number",
+                "Team form",
+                f"Home minus away: {_FORM_DESCRIPTIONS[name]}",
+                _minus_sql(f"home_{name}", f"away_{name}"),
+                _minus_py(f"home_{name}", f"away_{name}"),
+            )
+        )
+    h2h_descriptions = {
+        "h2h_home_wins_last5": (
+            "Wins of the home team in the last 5 meetings of the two teams, either venue, "
+            "all competitions (needs 1 meeting)"
+        ),
+        "h2h_meetings": "Earlier meetings of the two teams, either venue, all competitions",
+    }
+    for column in H2H_FEATURES:
+        fields.append(
+            Field(
+                column.replace("h2h_", "h2h.", 1),
+                "integer",
+                "Team form",
+                h2h_descriptions[column],
+                _col("features", column),
+                _key(column),
+            )
+        )
+    return fields
+
+
 def _build() -> dict[str, Field]:
-    fields = [*_context_fields(), *_odds_fields(), *_derived_fields(), *_post_match_fields()]
+    fields = [
+        *_context_fields(),
+        *_odds_fields(),
+        *_derived_fields(),
+        *_team_form_fields(),
+        *_post_match_fields(),
+    ]
     by_name = {field.name: field for field in fields}
     assert len(by_name) == len(fields), "duplicate field name in the catalogue"
     return by_name
