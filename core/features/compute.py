@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import groupby
 from typing import NamedTuple
 
@@ -78,15 +78,33 @@ _Side = tuple[
 
 
 class _Form:
-    """A team's all-competition history: the last 10 matches, venue form, streak."""
+    """A team's all-competition history as running totals (O(1) windows of the last n).
 
-    __slots__ = ("away_pts", "home_pts", "last_date", "recent", "streak")
+    cum_* hold totals after each match, starting at 0: the last 5 matches' points are
+    cum_points[-1] - cum_points[-6]. Shots on target count matches without a figure in
+    cum_sot_missing, so a window is complete when that count did not grow across it.
+    """
+
+    __slots__ = (
+        "cum_away",
+        "cum_ga",
+        "cum_gf",
+        "cum_home",
+        "cum_points",
+        "cum_sot",
+        "cum_sot_missing",
+        "last_date",
+        "streak",
+    )
 
     def __init__(self) -> None:
-        # (points, goals for, goals against, shots on target for or None)
-        self.recent: deque[tuple[int, int, int, int | None]] = deque(maxlen=10)
-        self.home_pts: deque[int] = deque(maxlen=5)
-        self.away_pts: deque[int] = deque(maxlen=5)
+        self.cum_points = [0]
+        self.cum_gf = [0]
+        self.cum_ga = [0]
+        self.cum_sot = [0]
+        self.cum_sot_missing = [0]
+        self.cum_home = [0]
+        self.cum_away = [0]
         self.streak = 0
         self.last_date: dt.date | None = None
 
@@ -110,31 +128,33 @@ def _form_values(
     """points_last5, points_last10, gf_avg5, ga_avg5, venue_points5, sot_avg5, streak, rest."""
     if form is None or form.last_date is None:
         return None, None, None, None, None, None, None, None
-    recent = form.recent
-    n = len(recent)
+    points = form.cum_points
+    n = len(points) - 1
     p5 = p10 = gf5 = ga5 = sot5 = None
     if n >= 5:
-        last5 = list(recent)[-5:]
-        p5 = last5[0][0] + last5[1][0] + last5[2][0] + last5[3][0] + last5[4][0]
-        gf5 = (last5[0][1] + last5[1][1] + last5[2][1] + last5[3][1] + last5[4][1]) / 5
-        ga5 = (last5[0][2] + last5[1][2] + last5[2][2] + last5[3][2] + last5[4][2]) / 5
-        shots = [m[3] for m in last5]
-        if None not in shots:
-            sot5 = sum(s for s in shots if s is not None) / 5
+        p5 = points[-1] - points[-6]
+        gf5 = (form.cum_gf[-1] - form.cum_gf[-6]) / 5
+        ga5 = (form.cum_ga[-1] - form.cum_ga[-6]) / 5
+        missing = form.cum_sot_missing
+        if missing[-1] == missing[-6]:
+            sot5 = (form.cum_sot[-1] - form.cum_sot[-6]) / 5
         if n >= 10:
-            p10 = sum(m[0] for m in recent)
-    venue = form.home_pts if home else form.away_pts
-    vp5 = sum(venue) if len(venue) >= 5 else None
+            p10 = points[-1] - points[-11]
+    venue = form.cum_home if home else form.cum_away
+    vp5 = venue[-1] - venue[-6] if len(venue) > 5 else None
     return p5, p10, gf5, ga5, vp5, sot5, form.streak, (date - form.last_date).days
 
 
 def compute_features(
-    fixtures: Iterable[FixtureInput], team_names: Mapping[int, str]
+    fixtures: Iterable[FixtureInput],
+    team_names: Mapping[int, str],
+    only: Collection[int] | None = None,
 ) -> list[FeatureRow]:
     """Feature rows for every fixture given (any order), by chronological replay.
 
     The input must hold every fixture the wanted values depend on: the whole
-    league-season for table fields and all earlier fixtures for the rest.
+    league-season for table fields and all earlier fixtures for the rest. With
+    `only`, rows are built for those fixture ids alone (the replay still reads all).
     """
     ordered = sorted(fixtures, key=lambda f: (f.kickoff_date, f.id))
     # (league_id, season) -> team -> [played, points, goals for, goals against]
@@ -148,6 +168,8 @@ def compute_features(
         day = list(group)
         positions: dict[tuple[int, str], dict[int, int]] = {}
         for f in day:
+            if only is not None and f.id not in only:
+                continue
             key = (f.league_id, f.season)
             table = tables.get(key)
             if table is not None and key not in positions:
@@ -214,8 +236,17 @@ def compute_features(
                 form = forms.get(team)
                 if form is None:
                     form = forms[team] = _Form()
-                form.recent.append((pts, gf, ga, sot))
-                (form.home_pts if home else form.away_pts).append(pts)
+                form.cum_points.append(form.cum_points[-1] + pts)
+                form.cum_gf.append(form.cum_gf[-1] + gf)
+                form.cum_ga.append(form.cum_ga[-1] + ga)
+                if sot is None:
+                    form.cum_sot.append(form.cum_sot[-1])
+                    form.cum_sot_missing.append(form.cum_sot_missing[-1] + 1)
+                else:
+                    form.cum_sot.append(form.cum_sot[-1] + sot)
+                    form.cum_sot_missing.append(form.cum_sot_missing[-1])
+                venue = form.cum_home if home else form.cum_away
+                venue.append(venue[-1] + pts)
                 if pts == 3:
                     form.streak = form.streak + 1 if form.streak > 0 else 1
                 elif pts == 0:

@@ -122,10 +122,9 @@ async def recompute(db: Database, affected: AffectedFixtures) -> RecomputeSummar
 
         def work() -> tuple[list[FeatureRow], bool]:
             ids = tainted_fixtures(fixtures, affected.seasons, affected.teams, affected.since)
-            rows = compute_features(fixtures, names)
             if len(ids) > FULL_REWRITE_SHARE * len(fixtures):
-                return rows, True
-            return [row for row in rows if row[0] in ids], False
+                return compute_features(fixtures, names), True
+            return compute_features(fixtures, names, only=ids), False
 
         rows, full = await asyncio.to_thread(work)
         if full:

@@ -1,0 +1,153 @@
+"""Materialised team features on SQLite and PostgreSQL: import hook, incremental
+recompute equal to a recompute from scratch, and filters over the fields (SQL = oracle)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from core.backtest.engine import _from_clause
+from core.db import Database
+from core.features import AffectedFixtures, RecomputeSummary, compute_features
+from core.features import service as features_service
+from core.features.service import _load
+from core.importing import service as importing_service
+from core.importing.service import import_paths
+from core.models import FEATURE_COLUMNS, Fixture, FixtureFeatures
+from core.rules import FIELDS, compile_rules, matching_fixtures_query
+from core.rules.catalogue import GROUPS, fields_by_group, fixture_query_base
+from core.rules.oracle import load_fixture_rows, matching_ids
+from core.services import FilterBetsService
+from tests.conftest import CORPUS_DIR
+from tests.factories import add_fixtures
+
+pytestmark = pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason="shared corpus missing")
+
+TEAM_FORM = [field for field in FIELDS.values() if field.group == "Team form"]
+
+
+async def _stored(db: Database) -> dict[int, tuple[Any, ...]]:
+    columns = [FixtureFeatures.fixture_id, *(getattr(FixtureFeatures, c) for c in FEATURE_COLUMNS)]
+    async with db.session() as session:
+        rows = (await session.execute(select(*columns))).all()
+    return {int(row[0]): tuple(row) for row in rows}
+
+
+async def _from_scratch(db: Database) -> dict[int, tuple[Any, ...]]:
+    async with db.session() as session:
+        fixtures, names = await _load(await session.connection())
+    return {int(row[0]): tuple(row) for row in compute_features(fixtures, names)}
+
+
+async def _assert_in_step(db: Database) -> int:
+    stored = await _stored(db)
+    expected = await _from_scratch(db)
+    assert stored.keys() == expected.keys()
+    differing = [i for i in expected if stored[i] != expected[i]]
+    assert differing == [], (differing[:3], [(stored[i], expected[i]) for i in differing[:1]])
+    return len(stored)
+
+
+async def test_imports_keep_features_equal_to_a_recompute_from_scratch(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Never fall back to rewriting the whole table: exercise the incremental path.
+    monkeypatch.setattr(features_service, "FULL_REWRITE_SHARE", 1.1)
+    written: list[int] = []
+    original = features_service.recompute
+
+    async def counting(db: Database, affected: AffectedFixtures) -> RecomputeSummary:
+        summary = await original(db, affected)
+        written.append(summary.written)
+        return summary
+
+    monkeypatch.setattr(importing_service, "recompute_features", counting)
+    db = service.db
+    await import_paths(db, [CORPUS_DIR / "E0_2012-13.csv", CORPUS_DIR / "E0_2013-14.csv"])
+    assert await _assert_in_step(db) == 760
+    # A later season, a second league whose teams meet E0 teams in other seasons.
+    await import_paths(db, [CORPUS_DIR / "E1_2013-14.csv", CORPUS_DIR / "E0_2014-15.csv"])
+    await _assert_in_step(db)
+    await import_paths(db, [CORPUS_DIR / "E1_2014-15.csv"])
+    await _assert_in_step(db)
+    assert written[-1] < 1000  # the new season and little else, of 2,244 fixtures
+    # An earlier season filled in afterwards: everything later of its teams changes.
+    await import_paths(db, [CORPUS_DIR / "E0_2011-12.csv"])
+    total = await _assert_in_step(db)
+    async with db.session() as session:
+        assert total == await session.scalar(select(func.count(Fixture.id)))
+    # Re-importing the same files changes nothing and rewrites nothing.
+    calls = len(written)
+    await import_paths(db, [CORPUS_DIR / "E0_2011-12.csv"])
+    await _assert_in_step(db)
+    assert len(written) == calls
+
+
+def _rules_for(field: Any, values: list[Any]) -> list[Any]:
+    middle = values[len(values) // 2]
+    return [
+        {"field": field.name, "op": ">", "value": middle},
+        {"field": field.name, "op": "<=", "value": middle},
+        {"field": field.name, "op": "=", "value": middle},
+        {"field": field.name, "op": "between", "value": [values[0], middle]},
+        {"field": field.name, "op": "is_null"},
+        {"not": {"field": field.name, "op": "!=", "value": middle}},
+    ]
+
+
+async def test_filters_on_team_form_fields_match_the_oracle(service: FilterBetsService) -> None:
+    db = service.db
+    await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv", CORPUS_DIR / "E1_2013-14.csv"])
+    rows = await load_fixture_rows(db)
+    base = fixture_query_base()
+    for field in TEAM_FORM:
+        values = sorted({v for v in (field.py(row) for row in rows) if v is not None})
+        assert values, f"{field.name} is never set on two seasons of data"
+        for rules in _rules_for(field, values):
+            async with db.session() as session:
+                got = sorted((await session.execute(matching_fixtures_query(rules))).scalars())
+                where = compile_rules(rules, base)
+                count = await session.scalar(
+                    select(func.count()).select_from(_from_clause(base, where)).where(where)
+                )
+            expected = sorted(matching_ids(rules, rows))
+            assert got == expected, (field.name, rules)
+            assert count == len(expected), (field.name, rules)
+
+
+async def test_null_features_do_not_match_except_is_null(service: FilterBetsService) -> None:
+    [first] = await add_fixtures(
+        service,
+        [{"league": "E0", "season": "2019-20", "date": "2019-08-10", "home": "A", "away": "B",
+          "goals": (1, 0)}],
+    )  # fmt: skip
+    async with service.db.session() as session:
+
+        async def ids(rules: Any) -> list[int]:
+            return list((await session.execute(matching_fixtures_query(rules))).scalars())
+
+        assert await ids({"field": "home.points_last5", "op": "is_null"}) == [first]
+        assert await ids({"field": "home.points_last5", "op": "!=", "value": 0}) == []
+        assert await ids({"field": "diff.ppg", "op": "<", "value": 100}) == []
+        assert await ids({"field": "home.played", "op": "=", "value": 0}) == [first]
+        assert await ids({"field": "h2h.meetings", "op": "=", "value": 0}) == [first]
+        assert await ids({"field": "home.elo", "op": "=", "value": 1500}) == [first]
+
+
+def test_team_form_group_lists_every_feature_with_a_description() -> None:
+    assert "Team form" in GROUPS
+    grouped = fields_by_group(pre_match_only=True)
+    names = {field.name for field in grouped["Team form"]}
+    for side in ("home", "away", "diff"):
+        for name in ("played", "points", "ppg", "position", "points_last5", "points_last10"):
+            assert f"{side}.{name}" in names
+        for name in ("gf_avg_last5", "ga_avg_last5", "venue_points_last5", "sot_avg_last5"):
+            assert f"{side}.{name}" in names
+        for name in ("streak", "rest_days", "elo"):
+            assert f"{side}.{name}" in names
+    assert {"h2h.home_wins_last5", "h2h.meetings"} <= names
+    assert all(field.description and field.pre_match for field in TEAM_FORM)
+    assert "K = 20" in FIELDS["home.elo"].description
+    assert "home advantage 60" in FIELDS["home.elo"].description
