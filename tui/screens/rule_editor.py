@@ -35,7 +35,14 @@ from core.backtest.engine import BacktestEngine
 from core.backtest.request import MARKETS, STAKING_KINDS, BacktestRequest
 from core.errors import FilterBetsError
 from core.filters import FilterInfo, FilterStore
-from core.rules import FIELDS, OPS, RULE_ODDS_SOURCES, Field, rule_errors
+from core.rules import (
+    CLOSING_PRICE_WARNING,
+    FIELDS,
+    OPS,
+    RULE_ODDS_SOURCES,
+    Field,
+    rule_errors,
+)
 from core.services import FilterBetsService
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
@@ -916,9 +923,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             ", yield ",
             (fmt_pct(yld), style),
         )
-        warnings = [w for w in metrics.get("warnings") or () if "closing" in w]
-        if warnings:
-            parts.append(" · ⚠ closing prices", style="bold")
+        if CLOSING_PRICE_WARNING in (metrics.get("warnings") or ()):
+            parts.append(" · ⚠ uses closing prices", style="bold")
         self._set_preview(parts)
 
     @on(PreviewFailed)

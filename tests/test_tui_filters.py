@@ -1,0 +1,576 @@
+"""The Filters screen and the rule editor, driven through Pilot at 80x24 on both backends."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.binding import Binding
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from core.backtest.engine import BacktestEngine
+from core.backtest.request import BacktestRequest
+from core.config import Settings
+from core.filters import FilterStore
+from core.results import ResultStore
+from core.services import FilterBetsService
+from tests.test_tui_data import plain, record_notifications, settle
+from tests.test_tui_results import column, open_results, seed_season, static_text, wait_for
+from tui.app import FilterBetsApp
+from tui.screens.filters import FiltersScreen, matches, updated_text
+from tui.screens.results import ResultDetailScreen, ResultsScreen
+from tui.screens.rule_editor import (
+    PreviewCounted,
+    RuleEditorScreen,
+    RuleGroupNode,
+    RuleLeaf,
+    check_tree,
+    flatten,
+    move_node,
+    rules_from_tree,
+    tree_from_rules,
+)
+from tui.widgets.confirm import ConfirmScreen
+from tui.widgets.export_prompt import ExportPrompt
+from tui.widgets.field_picker import FieldPicker
+from tui.widgets.help import HelpScreen
+from tui.widgets.vim_table import VimDataTable
+
+SIZE = (80, 24)
+
+
+# Helpers -------------------------------------------------------------------------------
+
+
+async def open_filters(pilot: Pilot[Any]) -> FiltersScreen:
+    await settle(pilot)
+    await pilot.press("1")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, FiltersScreen)
+    return screen
+
+
+def rule_rows(app: FilterBetsApp) -> list[tuple[str, str]]:
+    """The editor's rule table as (rule, check) with the indentation kept."""
+    table = app.screen.query_one("#editor-rules", VimDataTable)
+    return [
+        (plain(table.get_row_at(i)[0]).rstrip(), plain(table.get_row_at(i)[1]))
+        for i in range(table.row_count)
+    ]
+
+
+def preview(app: FilterBetsApp) -> str:
+    return static_text(app, "#editor-preview")
+
+
+async def wait_for_preview(pilot: Pilot[Any], editor: RuleEditorScreen) -> str:
+    """The preview text once the debounced preview of the current rules has finished."""
+    await wait_for(
+        pilot,
+        lambda: editor._timer is None and editor.preview_metrics is not None,
+        "the preview",
+    )
+    return preview(editor.app)  # type: ignore[arg-type]
+
+
+async def add_rule(pilot: Pilot[Any], search: str, value: str) -> None:
+    """a, pick the first field the search finds, type the value, back to the table."""
+    await pilot.press("a")
+    await pilot.pause()
+    assert isinstance(pilot.app.screen, FieldPicker)
+    await pilot.press(*search)
+    await pilot.press("enter")
+    await pilot.pause()
+    if value:
+        await pilot.press(*value)
+    await pilot.press("escape")
+    await pilot.pause()
+
+
+# The workflow --------------------------------------------------------------------------
+
+
+async def test_create_preview_save_run_open_and_export(
+    service: FilterBetsService,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A new filter from the keyboard, all the way to an exported ledger."""
+    await seed_season(service)  # 60 games, home 1.60 / away 2.50, every third an away win
+    monkeypatch.setenv("FILTERBETS_EXPORT_DIR", str(tmp_path))
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        filters = await open_filters(pilot)
+        assert static_text(app, "#filters-summary") == "No filters yet"
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        assert editor.query_one("#editor-name", Input).has_focus
+        # An empty filter matches every fixture.
+        assert "60 fixtures match" in await wait_for_preview(pilot, editor)
+
+        await pilot.press(*"Away in E0", "enter")
+        assert editor.query_one("#editor-rules").has_focus
+        editor.query_one("#editor-market", Select).value = "away"
+        await add_rule(pilot, "league", "E0")
+        assert rule_rows(app) == [
+            ("▾ ALL of these  (the filter)", "✓"),
+            ("  • league = E0", "✓"),
+        ]
+        text = await wait_for_preview(pilot, editor)
+        # 30 E0 games, 10 of them away wins at 2.50: +15 - 20 = -5.
+        assert text == "Preview 30 fixtures match · flat 1u: 30 bets, -5.00 u, yield -16.67%"
+
+        await pilot.press("s")
+        await settle(pilot)
+        assert "information: Filters: Saved filter 'Away in E0'." in notes
+        saved = await FilterStore(service.db, service.user_id).get("Away in E0")
+        assert saved.rules == {"all": [{"field": "league", "op": "=", "value": "E0"}]}
+
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is filters
+        assert column(app, "#filters-table", "name") == ["Away in E0"]
+        assert column(app, "#filters-table", "rules") == ["league = E0"]
+        assert column(app, "#filters-table", "bets") == ["-"]
+
+        await pilot.press("r")
+        await settle(pilot)
+        assert app.screen is filters  # r stays on the screen
+        assert any("Backtest: Backtest of 'Away in E0' (away @ pinnacle" in n for n in notes)
+        assert any(n.startswith("information: Backtest done: 'Away in E0'") for n in notes)
+        assert app.running_jobs == 0
+        filters.reload()
+        await settle(pilot)
+        assert column(app, "#filters-table", "bets") == ["30"]
+        assert column(app, "#filters-table", "yield") == ["-16.67%"]
+
+        await open_results(pilot)
+        assert column(app, "#results-table", "filter") == ["Away in E0"]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, ResultDetailScreen)
+        assert "Away in E0 · away @ pinnacle" in static_text(app, "#result-title")
+        await pilot.press("x")
+        assert isinstance(app.screen, ExportPrompt)
+        await pilot.press("enter")
+        await settle(pilot)
+        result_id = (await ResultStore(service.db, service.user_id).list_results())[0].id
+        rows = list(csv.DictReader((tmp_path / f"result-{result_id}.csv").open()))
+        assert len(rows) == 30
+        assert {row["league"] for row in rows} == {"E0"}
+        assert [row["outcome"] for row in rows[:4]] == ["win", "loss", "loss", "win"]
+        assert sum(Decimal(row["profit"]) for row in rows) == Decimal("-5")
+
+
+async def test_bad_values_show_inline_next_to_their_rule_and_block_saving(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_season(service, matches=6)
+    rules = {
+        "all": [
+            {"field": "league", "op": "=", "value": "E0"},
+            {"any": [{"field": "odds.pinnacle.home", "op": "<", "value": 2}]},
+        ]
+    }
+    await FilterStore(service.db, service.user_id).create("Nested", rules)
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        assert "3 fixtures match" in await wait_for_preview(pilot, editor)
+        assert [rule for rule, _ in rule_rows(app)] == [
+            "▾ ALL of these  (the filter)",
+            "  • league = E0",
+            "  ▾ ANY of these",
+            "    • odds.pinnacle.home < 2",
+        ]
+
+        # The rule inside the ANY group (rules.all[1].any[0]) gets a text value.
+        await pilot.press("G", "enter")
+        value = editor.query_one("#editor-value", Input)
+        assert value.has_focus
+        await pilot.press("ctrl+u", *"cheap")
+        await pilot.pause()
+        checks = [check for _, check in rule_rows(app)]
+        assert checks[:3] == ["✓", "✓", "✓"]
+        assert checks[3] == '⚠ takes a number, got string "cheap"'
+        assert static_text(app, "#editor-problem") == '⚠ takes a number, got string "cheap"'
+        assert not value.is_valid  # the box itself is marked too
+        assert preview(app).startswith("Preview 1 problem to fix")
+
+        await pilot.press("escape", "s")
+        await settle(pilot)
+        assert any("Not saved: Fix the 1 problem marked ⚠ first." in n for n in notes)
+        stored = await FilterStore(service.db, service.user_id).get("Nested")
+        assert stored.rules == rules  # untouched
+
+        # An empty ANY group is a problem of the group's own row.
+        await pilot.press("x")  # remove the bad rule: the ANY group is now empty
+        await pilot.pause()
+        assert rule_rows(app)[-1] == (
+            "  ▸ ANY of these",
+            "⚠ 'any' needs at least one rule (an empty 'any' never matches)",
+        )
+        await pilot.press("x")
+        await settle(pilot)
+        assert "3 fixtures match" in await wait_for_preview(pilot, editor)
+
+        # Leaving with unsaved changes asks first.
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is editor
+        await pilot.press("escape", "y")
+        await settle(pilot)
+        assert isinstance(app.screen, FiltersScreen)
+
+
+async def test_groups_reorder_and_the_saved_tree(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_season(service, matches=6)
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await pilot.press(*"Grouped", "enter")
+        await add_rule(pilot, "league", "E0")
+        await add_rule(pilot, "odds.pinnacle.home", "1.5..1.7")
+        await pilot.press("o")  # a new ANY group after the selected rule
+        await add_rule(pilot, "season", "2019-20, 2020-21")
+        assert [rule for rule, _ in rule_rows(app)] == [
+            "▾ ALL of these  (the filter)",
+            "  • league = E0",
+            "  • odds.pinnacle.home ≥ 1.5..1.7",
+            "  ▾ ANY of these",
+            "    • season = 2019-20, 2020-21",
+        ]
+        # Fix the operators from the row panel.
+        editor.query_one("#editor-op", Select).value = "in"
+        await pilot.pause()
+        await pilot.press("k", "k")
+        editor.query_one("#editor-op", Select).value = "between"
+        await pilot.pause()
+        # Move the price rule down into the group (it enters as the group's first rule).
+        await pilot.press("J")
+        await pilot.pause()
+        assert [rule for rule, _ in rule_rows(app)] == [
+            "▾ ALL of these  (the filter)",
+            "  • league = E0",
+            "  ▾ ANY of these",
+            "    • odds.pinnacle.home between 1.5..1.7",
+            "    • season in 2019-20, 2020-21",
+        ]
+        await pilot.press("t")  # the rule's group: ANY -> NOT
+        await pilot.pause()
+        assert rule_rows(app)[2][0] == "  ▾ NOT all of these"
+        assert all(check == "✓" for _, check in rule_rows(app))
+        await pilot.press("s")
+        await settle(pilot)
+        saved = await FilterStore(service.db, service.user_id).get("Grouped")
+        assert saved.rules == {
+            "all": [
+                {"field": "league", "op": "=", "value": "E0"},
+                {
+                    "not": {
+                        "all": [
+                            {"field": "odds.pinnacle.home", "op": "between", "value": [1.5, 1.7]},
+                            {"field": "season", "op": "in", "value": ["2019-20", "2020-21"]},
+                        ]
+                    }
+                },
+            ]
+        }
+        # Out of the group again: K at the group's top moves the rule before the group.
+        await pilot.press("K")
+        await pilot.pause()
+        assert [rule for rule, _ in rule_rows(app)][2:4] == [
+            "  • odds.pinnacle.home between 1.5..1.7",
+            "  ▾ NOT",
+        ]
+
+
+async def test_a_newer_edit_makes_a_running_preview_stale(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_season(service, matches=12)
+    await FilterStore(service.db, service.user_id).create(
+        "Prices", [{"field": "odds.pinnacle.home", "op": ">=", "value": 1.0}]
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        assert "12 fixtures match" in await wait_for_preview(pilot, editor)
+        await pilot.press("j", "enter")
+        # Keystrokes faster than the debounce: one preview, for the final text.
+        runs = 0
+        original = editor._preview
+
+        def counting(*args: Any) -> Any:
+            nonlocal runs
+            runs += 1
+            return original(*args)
+
+        editor._preview = counting  # type: ignore[method-assign]
+        await pilot.press("ctrl+u", "9", ".", "5")
+        assert editor.preview_metrics is None or runs == 0
+        text = await wait_for_preview(pilot, editor)
+        assert runs == 1
+        assert text.startswith("Preview 0 fixtures match")
+        # A result that arrives for an older generation is dropped.
+        editor.post_message(PreviewCounted(editor.generation - 1, 999))
+        await pilot.pause()
+        assert "999" not in preview(app)
+
+
+# The list ------------------------------------------------------------------------------
+
+
+async def test_search_duplicate_and_delete_with_confirmation(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    store = FilterStore(service.db, service.user_id)
+    await store.create(
+        "Home favourites", [{"field": "odds.pinnacle.home", "op": "<", "value": 1.6}]
+    )
+    await store.create("Away in Spain", [{"field": "league", "op": "=", "value": "SP1"}])
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_filters(pilot)
+        assert column(app, "#filters-table", "name") == ["Away in Spain", "Home favourites"]
+        assert column(app, "#filters-table", "rules") == [
+            "league = SP1",
+            "odds.pinnacle.home < 1.6",
+        ]
+        assert column(app, "#filters-table", "updated") == ["just now", "just now"]
+
+        await pilot.press("slash")
+        assert screen.query_one("#filters-search", Input).has_focus
+        await pilot.press(*"pinnacle")
+        assert column(app, "#filters-table", "name") == ["Home favourites"]
+        assert static_text(app, "#filters-summary") == "1 of 2 filters match"
+        await pilot.press("enter")  # back to the table, search kept
+        assert screen.query_one("#filters-table").has_focus
+        await pilot.press("escape")  # clears it
+        assert len(column(app, "#filters-table", "name")) == 2
+
+        # The cursor stayed on the row the search found.
+        assert screen.selected() is not None
+        assert screen.selected().name == "Home favourites"  # type: ignore[union-attr]
+        await pilot.press("c")  # duplicate it: the copy is selected
+        await settle(pilot)
+        assert len(column(app, "#filters-table", "name")) == 3
+        assert screen.selected().name == "Home favourites (copy)"  # type: ignore[union-attr]
+
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("escape")  # no
+        await settle(pilot)
+        assert len(column(app, "#filters-table", "name")) == 3
+        await pilot.press("d", "y")
+        await settle(pilot)
+        assert len(column(app, "#filters-table", "name")) == 2
+    assert {f.name for f in await store.list()} == {"Home favourites", "Away in Spain"}
+
+
+async def test_run_uses_the_last_runs_settings(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_season(service, matches=12)
+    saved = await FilterStore(service.db, service.user_id).create(
+        "Spain", [{"field": "league", "op": "=", "value": "SP1"}]
+    )
+    engine = BacktestEngine(service.db, service.user_id)
+    await engine.run(
+        BacktestRequest(
+            market="draw",
+            filter_ref=str(saved.id),
+            staking="percent",
+            stake=Decimal("2"),
+            bank=Decimal("50"),
+        )
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("r")
+        await settle(pilot)
+    results = await ResultStore(service.db, service.user_id).list_results()
+    assert len(results) == 2
+    newest = results[0].request
+    assert (newest["market"], newest["staking"], newest["stake"], newest["bank"]) == (
+        "draw",
+        "percent",
+        "2",
+        "50",
+    )
+
+
+async def test_help_lists_the_new_screens_bindings_with_ids(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        listed = {entry.description for entry in app.screen.entries}
+        assert {
+            "New",
+            "Edit",
+            "Run",
+            "Search",
+            "Duplicate",
+            "Delete",
+            "Filters",
+            "Results",
+        } <= listed
+    from tui.screens.results import CompareScreen, ResultDetailScreen
+    from tui.widgets.export_prompt import ExportPrompt as Prompt
+
+    for owner in (
+        FiltersScreen,
+        RuleEditorScreen,
+        ResultsScreen,
+        ResultDetailScreen,
+        CompareScreen,
+        ConfirmScreen,
+        FieldPicker,
+        Prompt,
+    ):
+        for binding in Binding.make_bindings(owner.BINDINGS):
+            assert binding.id, f"{owner.__name__}: {binding.key!r} has no id"
+            assert binding.description, f"{owner.__name__}: {binding.id} has no description"
+            assert "ctrl+s" not in binding.key and "ctrl+enter" not in binding.key
+
+
+async def test_the_editor_fits_80x24_without_overlap(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("escape")  # leave the name box for the table
+        await add_rule(pilot, "odds.pinnacle.home", "1.8")
+        parts = [
+            "#editor-name",
+            "#editor-stake",
+            "#editor-market",
+            "#editor-odds",
+            "#editor-staking",
+            "#editor-rules",
+            "#editor-field",
+            "#editor-op",
+            "#editor-value",
+            "#editor-hint",
+            "#editor-problem",
+            "#editor-preview",
+        ]
+        regions = {part: app.screen.query_one(part).region for part in parts}
+        for part, region in regions.items():
+            assert region.width > 0 and region.height > 0, part
+            assert region.right <= SIZE[0] and region.bottom <= SIZE[1] - 1, part  # footer
+        names = list(regions)
+        for i, first in enumerate(names):
+            for second in names[i + 1 :]:
+                assert not regions[first].overlaps(regions[second]), (first, second)
+        assert regions["#editor-rules"].height >= 6
+
+
+# Pieces --------------------------------------------------------------------------------
+
+
+def test_rules_round_trip_through_the_tree() -> None:
+    stored = [
+        {"field": "league", "op": "in", "value": ["E0", "SP1"]},
+        {"not": {"field": "odds.pinnacle.home", "op": "between", "value": [1.5, 2.0]}},
+        {
+            "not": {
+                "all": [
+                    {"field": "month", "op": "=", "value": 12},
+                    {"field": "weekday", "op": "is_null"},
+                ]
+            }
+        },
+        {"any": [{"field": "date", "op": ">=", "value": "2020-01-01"}]},
+    ]
+    root = tree_from_rules(stored)
+    rules, paths = rules_from_tree(root)
+    assert rules == {"all": stored}
+    assert "rules.all[1].not" in paths and "rules.all[2].not.all[1]" in paths
+    assert [row.depth for row in flatten(root)] == [0, 1, 1, 2, 1, 2, 2, 1, 2]
+
+
+def test_errors_map_to_the_row_at_fault() -> None:
+    bad = RuleLeaf("odds.pinnacle.home", ">=", "1,8")
+    empty = RuleLeaf()
+    root = RuleGroupNode("all", [RuleLeaf("league", "=", "E0"), RuleGroupNode("any", [bad]), empty])
+    _rules, problems = check_tree(root)
+    assert problems[id(bad)] == ['takes a number, got string "1,8"']
+    assert problems[id(empty)] == ["pick a field (f)"]
+    assert id(root.children[0]) not in problems
+
+
+def test_moving_rows_through_groups() -> None:
+    a, b, c = (
+        RuleLeaf("league", "=", "E0"),
+        RuleLeaf("season", "=", "x"),
+        RuleLeaf("month", "=", "1"),
+    )
+    group = RuleGroupNode("any", [c])
+    root = RuleGroupNode("all", [a, group, b])
+    assert move_node(root, a, 1)  # into the group below, as its first rule
+    assert group.children == [a, c] and root.children == [group, b]
+    assert move_node(root, a, -1)  # out of the group's top: before it
+    assert root.children == [a, group, b]
+    assert move_node(root, b, -1)  # into the group above, as its last rule
+    assert group.children == [c, b]
+    assert not move_node(root, root, 1)
+
+
+def test_search_and_updated_texts() -> None:
+    import datetime as dt
+
+    from core.filters import FilterInfo
+
+    now = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    info = FilterInfo(
+        1,
+        "Home favs",
+        "",
+        [{"field": "league", "op": "=", "value": "E0"}],
+        Decimal("1"),
+        True,
+        now,
+        now,
+    )
+    assert matches(info, "home")
+    assert matches(info, "favs league")
+    assert not matches(info, "spain")
+    assert updated_text(now - dt.timedelta(seconds=30), now) == "just now"
+    assert updated_text(now - dt.timedelta(minutes=5), now) == "5 min ago"
+    assert updated_text(now - dt.timedelta(hours=3), now) == "3 h ago"
+    assert updated_text(now - dt.timedelta(hours=30), now) == "yesterday"
