@@ -191,3 +191,15 @@ def test_changing_a_result_never_changes_features_at_or_before_its_date(
     for f in fixtures:
         if before[f.id] != after[f.id]:
             assert f.id in reach
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 10_000), share=st.floats(0.0, 1.0))
+def test_rows_built_for_a_subset_equal_the_full_computation(seed: int, share: float) -> None:
+    fixtures, names = _world(seed, count=200)
+    rng = random.Random(seed)
+    only = {f.id for f in fixtures if rng.random() < share}
+    full = {r[0]: r for r in compute_features(fixtures, names)}
+    subset = compute_features(fixtures, names, only=only)
+    assert sorted(r[0] for r in subset) == sorted(only)
+    assert all(row == full[row[0]] for row in subset)

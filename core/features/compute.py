@@ -145,6 +145,19 @@ def _form_values(
     return p5, p10, gf5, ga5, vp5, sot5, form.streak, (date - form.last_date).days
 
 
+def _add_to_table(table: dict[int, list[int]], f: FixtureInput, hp: int, ap: int) -> None:
+    hg, ag = f.home_goals, f.away_goals
+    for team, gf, ga, pts in ((f.home_team_id, hg, ag, hp), (f.away_team_id, ag, hg, ap)):
+        row = table.get(team)
+        if row is None:
+            table[team] = [1, pts, gf, ga]
+        else:
+            row[0] += 1
+            row[1] += pts
+            row[2] += gf
+            row[3] += ga
+
+
 def compute_features(
     fixtures: Iterable[FixtureInput],
     team_names: Mapping[int, str],
@@ -154,9 +167,17 @@ def compute_features(
 
     The input must hold every fixture the wanted values depend on: the whole
     league-season for table fields and all earlier fixtures for the rest. With
-    `only`, rows are built for those fixture ids alone (the replay still reads all).
+    `only`, rows are built for those fixture ids alone, and the replay keeps only the
+    state they read: tables of their league-seasons, form and head-to-head of their
+    teams, and Elo of every team (a rating depends on all earlier opponents).
     """
     ordered = sorted(fixtures, key=lambda f: (f.kickoff_date, f.id))
+    seasons: set[tuple[int, str]] | None = None
+    teams: set[int] | None = None
+    if only is not None:
+        wanted = [f for f in ordered if f.id in only]
+        seasons = {(f.league_id, f.season) for f in wanted}
+        teams = {f.home_team_id for f in wanted} | {f.away_team_id for f in wanted}
     # (league_id, season) -> team -> [played, points, goals for, goals against]
     tables: dict[tuple[int, str], dict[int, list[int]]] = {}
     forms: dict[int, _Form] = {}
@@ -219,20 +240,15 @@ def compute_features(
         for f in day:
             hg, ag = f.home_goals, f.away_goals
             hp, ap = _points(hg, ag), _points(ag, hg)
-            table = tables.setdefault((f.league_id, f.season), {})
-            for team, gf, ga, pts in ((f.home_team_id, hg, ag, hp), (f.away_team_id, ag, hg, ap)):
-                row = table.get(team)
-                if row is None:
-                    table[team] = [1, pts, gf, ga]
-                else:
-                    row[0] += 1
-                    row[1] += pts
-                    row[2] += gf
-                    row[3] += ga
+            key = (f.league_id, f.season)
+            if seasons is None or key in seasons:
+                _add_to_table(tables.setdefault(key, {}), f, hp, ap)
             for team, gf, ga, pts, sot, home in (
                 (f.home_team_id, hg, ag, hp, f.home_sot, True),
                 (f.away_team_id, ag, hg, ap, f.away_sot, False),
             ):
+                if teams is not None and team not in teams:
+                    continue
                 form = forms.get(team)
                 if form is None:
                     form = forms[team] = _Form()
@@ -261,6 +277,8 @@ def compute_features(
             change = ELO_K * (score - expected)
             elo_delta[f.home_team_id] = elo_delta.get(f.home_team_id, 0.0) + change
             elo_delta[f.away_team_id] = elo_delta.get(f.away_team_id, 0.0) - change
+            if teams is not None and not (f.home_team_id in teams and f.away_team_id in teams):
+                continue
             pair = (
                 (f.home_team_id, f.away_team_id)
                 if f.home_team_id < f.away_team_id

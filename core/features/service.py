@@ -17,9 +17,11 @@ import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import String, Table, delete, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.types import TypeDecorator
 
 from core.db import Database
 from core.features.compute import FeatureRow, FixtureInput, compute_features, tainted_fixtures
@@ -66,11 +68,13 @@ class RecomputeSummary:
 
 async def _load(conn: AsyncConnection) -> tuple[list[FixtureInput], dict[int, str]]:
     f = Fixture.__table__.c
+    # Dates come back raw (text on SQLite) and are converted once per distinct day:
+    # a million rows hold a few thousand dates.
     query = select(
         f.id,
         f.league_id,
         f.season,
-        f.kickoff_date,
+        type_coerce(f.kickoff_date, _Raw()),
         f.home_team_id,
         f.away_team_id,
         f.home_goals,
@@ -78,10 +82,40 @@ async def _load(conn: AsyncConnection) -> tuple[list[FixtureInput], dict[int, st
         f.home_shots_on_target,
         f.away_shots_on_target,
     )
-    fixtures = [FixtureInput._make(row) for row in await conn.execute(query)]
+    days: dict[Any, dt.date] = {}
+
+    def day(raw: Any) -> dt.date:
+        found = days.get(raw)
+        if found is None:
+            found = days[raw] = raw if isinstance(raw, dt.date) else dt.date.fromisoformat(raw)
+        return found
+
+    # Straight through the driver: no bound parameters, and SQLAlchemy's per-row work
+    # is most of the cost of reading a million rows.
+    sql = str(query.compile(dialect=conn.dialect))
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    assert driver is not None
+    if conn.dialect.name == "postgresql":
+        result: Sequence[Any] = await driver.fetch(sql)
+    else:
+        result = await driver.execute_fetchall(sql)
+    fixtures = [
+        FixtureInput(r[0], r[1], r[2], day(r[3]), r[4], r[5], r[6], r[7], r[8], r[9])
+        for r in result
+    ]
     teams = Team.__table__.c
     names = {int(id_): str(name) for id_, name in await conn.execute(select(teams.id, teams.name))}
     return fixtures, names
+
+
+class _Raw(TypeDecorator[Any]):
+    """A column read exactly as the driver returns it (no result processing)."""
+
+    impl = String
+    cache_ok = True
+
+    def result_processor(self, dialect: Any, coltype: Any) -> None:
+        return None
 
 
 def _insert_sql(dialect: str) -> str:
