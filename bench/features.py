@@ -11,7 +11,11 @@ first (not timed); with it, the given database is upgraded and used as is (give 
 copy: recompute_all rewrites fixture_features), after importing the corpus into it
 with --import-corpus.
 
-Usage: uv run python bench/features.py [--corpus DIR] [--database-url URL [--import-corpus]]
+With --backtests (and --database-url), backtests filtering on team features are timed
+afterwards, one JSON line each (median of 3, end to end, plus the live count).
+
+Usage: uv run python bench/features.py [--corpus DIR]
+           [--database-url URL [--import-corpus] [--backtests]]
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -29,12 +34,15 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.backtest.engine import BacktestEngine
+from core.backtest.request import BacktestRequest
 from core.config import Settings, load_settings
 from core.db import Database
 from core.features import AffectedFixtures, recompute, recompute_all
 from core.importing.service import expand_paths, import_paths
 from core.migrate import upgrade
 from core.models import Fixture
+from core.services import FilterBetsService
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = REPO_ROOT.parent / "shared" / "data" / "football"
@@ -94,6 +102,59 @@ async def measure(settings: Settings, backend: str, corpus: Path | None) -> dict
     }
 
 
+# Backtests filtering on team features, next to the same odds band without them.
+BACKTESTS: dict[str, dict[str, Any]] = {
+    "odds_band": {
+        "market": "away",
+        "rules": {"field": "odds.pinnacle.away", "op": "between", "value": [2.0, 3.0]},
+    },
+    "odds_band_and_form": {
+        "market": "away",
+        "rules": [
+            {"field": "odds.pinnacle.away", "op": "between", "value": [2.0, 3.0]},
+            {"field": "diff.elo", "op": "<", "value": 0},
+            {"field": "away.points_last5", "op": ">=", "value": 7},
+        ],
+    },
+    "position_gap": {
+        "market": "home",
+        "rules": {"field": "diff.position", "op": "<=", "value": -8},
+    },
+}
+
+
+async def bench_backtests(settings: Settings) -> None:
+    """Median of 3 end-to-end backtests and live counts per filter, in milliseconds."""
+    service = await FilterBetsService.open(settings, migrate=False)
+    engine = BacktestEngine(service.db, service.user_id)
+    try:
+        for name, spec in BACKTESTS.items():
+            request = BacktestRequest(market=spec["market"], rules=spec["rules"])
+            await engine.run(request)
+            runs, counts, bets = [], [], 0
+            for _ in range(3):
+                started = time.perf_counter()
+                bets = (await engine.run(request)).metrics["bets"]
+                runs.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                await engine.count(request)
+                counts.append(time.perf_counter() - started)
+            print(
+                json.dumps(
+                    {
+                        "backend": settings.backend,
+                        "filter": name,
+                        "bets": bets,
+                        "backtest_ms": round(statistics.median(runs) * 1000, 1),
+                        "count_ms": round(statistics.median(counts) * 1000, 1),
+                    }
+                ),
+                flush=True,
+            )
+    finally:
+        await service.close()
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -101,11 +162,18 @@ async def main() -> None:
     parser.add_argument(
         "--import-corpus", action="store_true", help="import the corpus into --database-url first"
     )
+    parser.add_argument(
+        "--backtests", action="store_true", help="then time backtests on team features"
+    )
     args = parser.parse_args()
     if args.database_url:
         settings = load_settings(args.database_url, "bench")
         corpus = args.corpus if args.import_corpus else None
         result = await measure(settings, settings.backend, corpus)
+        print(json.dumps(result), flush=True)
+        if args.backtests:
+            await bench_backtests(settings)
+        return
     else:
         with tempfile.TemporaryDirectory(prefix="filterbets-features-") as folder:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
