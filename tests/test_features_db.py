@@ -151,3 +151,28 @@ def test_team_form_group_lists_every_feature_with_a_description() -> None:
     assert all(field.description and field.pre_match for field in TEAM_FORM)
     assert "K = 20" in FIELDS["home.elo"].description
     assert "home advantage 60" in FIELDS["home.elo"].description
+
+
+async def test_stored_position_and_last5_equal_a_recomputation_on_real_dates(
+    service: FilterBetsService,
+) -> None:
+    from tests.test_features_compute import _last5_from_scratch, _position_from_scratch
+
+    db = service.db
+    await import_paths(db, [CORPUS_DIR / "E0_2012-13.csv", CORPUS_DIR / "E0_2013-14.csv"])
+    async with db.session() as session:
+        fixtures, names = await _load(await session.connection())
+    stored = await _stored(db)
+    col = {name: i + 1 for i, name in enumerate(FEATURE_COLUMNS)}
+    dates = sorted({f.kickoff_date for f in fixtures})
+    sample = set(dates[:: max(1, len(dates) // 25)])
+    checked = 0
+    for f in fixtures:
+        if f.kickoff_date not in sample:
+            continue
+        for side, team in (("home", f.home_team_id), ("away", f.away_team_id)):
+            row = stored[f.id]
+            assert row[col[f"{side}_position"]] == _position_from_scratch(fixtures, names, f, team)
+            assert row[col[f"{side}_points_last5"]] == _last5_from_scratch(fixtures, f, team)
+            checked += 1
+    assert checked > 100
