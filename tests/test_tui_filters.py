@@ -206,7 +206,7 @@ async def test_bad_values_show_inline_next_to_their_rule_and_block_saving(
         await pilot.pause()
         checks = [check for _, check in rule_rows(app)]
         assert checks[:3] == ["✓", "✓", "✓"]
-        assert checks[3] == '⚠ takes a number, got string "cheap"'
+        assert checks[3].startswith("⚠ takes a number, got string")  # clipped to the column
         assert static_text(app, "#editor-problem") == '⚠ takes a number, got string "cheap"'
         assert not value.is_valid  # the box itself is marked too
         assert preview(app).startswith("Preview 1 problem to fix")
@@ -220,9 +220,10 @@ async def test_bad_values_show_inline_next_to_their_rule_and_block_saving(
         # An empty ANY group is a problem of the group's own row.
         await pilot.press("x")  # remove the bad rule: the ANY group is now empty
         await pilot.pause()
-        assert rule_rows(app)[-1] == (
-            "  ▸ ANY of these",
-            "⚠ 'any' needs at least one rule (an empty 'any' never matches)",
+        assert rule_rows(app)[-1][0] == "  ▸ ANY of these"
+        assert rule_rows(app)[-1][1].startswith("⚠ 'any' needs at least one rule")
+        assert static_text(app, "#editor-problem") == (
+            "⚠ 'any' needs at least one rule (an empty 'any' never matches)"
         )
         await pilot.press("x")
         await settle(pilot)

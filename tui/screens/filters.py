@@ -222,7 +222,7 @@ class FiltersScreen(Screen[None]):
         with Middle(id="filters-empty") as empty, Center():
             empty.display = False
             yield Static(EMPTY_MESSAGE, id="filters-empty-message", classes="empty-message")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._set_summary("Connecting…")

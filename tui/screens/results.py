@@ -218,7 +218,7 @@ class ResultsScreen(Screen[None]):
         yield VimDataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         with Middle(id="results-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="results-empty-message", classes="empty-message")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#results-table").display = False
@@ -562,7 +562,7 @@ class ResultDetailScreen(Screen[None]):
             with TabPane("Bets", id="ledger"):
                 yield Static("", id="ledger-status", classes="bar")
                 yield VimDataTable(id="ledger-table", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         store = _store(self)
@@ -850,7 +850,7 @@ class CompareScreen(Screen[None]):
             with Horizontal(id="compare-charts"):
                 yield EquityChart(id="compare-chart-a")
                 yield EquityChart(id="compare-chart-b")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         store = _store(self)

@@ -510,15 +510,15 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     AUTO_FOCUS = ""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "back", "Back", id="editor.back"),
+        Binding("s", "save", "Save", id="editor.save"),
         Binding("a", "add_rule", "Add rule", id="editor.add_rule"),
         Binding("o", "add_group", "Add group", id="editor.add_group"),
-        Binding("t", "toggle_group", "ALL/ANY/NOT", id="editor.toggle_group"),
         Binding("f", "pick_field", "Field", id="editor.pick_field"),
+        Binding("t", "toggle_group", "ALL/ANY/NOT", id="editor.toggle_group"),
         Binding("x,delete", "remove", "Remove", id="editor.remove"),
         Binding("J", "move(1)", "Move down", id="editor.move_down"),
         Binding("K", "move(-1)", "Move up", id="editor.move_up"),
-        Binding("s", "save", "Save", id="editor.save"),
+        Binding("escape", "back", "Back", id="editor.back"),
         Binding("f2", "save", "Save", show=False, id="editor.save_f2"),
     ]
 
@@ -541,7 +541,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.preview_count: int | None = None
         self.preview_metrics: dict[str, Any] | None = None
         self._timer: Timer | None = None
-        self._selected: RuleNode = self.root
+        self._panel_node: RuleNode = self.root
+        """The row the panel below the table shows and edits."""
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -590,7 +591,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         yield VimDataTable(id="editor-rules", cursor_type="row")
         with Vertical(id="editor-row"):
             with Horizontal(id="editor-leaf", classes="editor-bar"):
+                yield Static("Field", classes="label")
                 yield Button("(pick a field)", id="editor-field", compact=True)
+                yield Static("Op", classes="label")
                 yield Select(
                     [(OP_WORDS[op], op) for op in OPS],
                     value=">=",
@@ -598,6 +601,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                     compact=True,
                     id="editor-op",
                 )
+                yield Static("Value", classes="label")
                 yield Input(
                     placeholder="value",
                     id="editor-value",
@@ -617,7 +621,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             yield Static("", id="editor-hint", classes="hint")
             yield Static("", id="editor-problem")
         yield Static("", id="editor-preview", classes="bar")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = f"Edit {self.saved.name}" if self.saved else "New filter"
@@ -638,21 +642,23 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         """Re-check the rules, redraw every row, keep (or move) the cursor."""
         self.rules, self.problems = check_tree(self.root)
         self.rows = flatten(self.root)
-        wanted = select or self._selected
+        wanted = select or self._panel_node
         table = self.query_one("#editor-rules", VimDataTable)
         table.clear(columns=True)
-        rule_width = max(24, min(60, (self.size.width or 80) * 3 // 5))
+        available = (self.size.width or 80) - 1 - 4  # scrollbar, cell padding
+        rule_width = max(24, min(60, available * 11 // 20))
         table.add_column(Text("Rule"), key="rule", width=rule_width)
-        table.add_column(Text("Check"), key="check")
+        table.add_column(Text("Check"), key="check", width=max(10, available - rule_width))
+
+        check_width = max(10, available - rule_width)
         for index, row in enumerate(self.rows):
-            table.add_row(*self._cells(row, rule_width), key=str(index))
+            table.add_row(*self._cells(row, rule_width, check_width), key=str(index))
         index = next((i for i, r in enumerate(self.rows) if r.node is wanted), 0)
         table.move_cursor(row=index, animate=False)
-        self._selected = self.rows[index].node
-        self.show_row()
+        self.show_row(self.rows[index].node)
         self._show_totals()
 
-    def _cells(self, row: FlatRow, width: int) -> tuple[Text, Text]:
+    def _cells(self, row: FlatRow, width: int, check_width: int = 200) -> tuple[Text, Text]:
         indent = "  " * row.depth
         node = row.node
         if isinstance(node, RuleGroupNode):
@@ -664,6 +670,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         label.truncate(width, overflow="ellipsis")
         problems = self.problems.get(id(node))
         check = Text("⚠ " + problems[0], style="bold red") if problems else Text("✓", style="green")
+        check.truncate(check_width, overflow="ellipsis")
         return label, check
 
     def _show_totals(self) -> None:
@@ -683,15 +690,16 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     @on(DataTable.RowHighlighted, "#editor-rules")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         index = event.cursor_row
-        if 0 <= index < len(self.rows) and self.rows[index].node is not self._selected:
-            self._selected = self.rows[index].node
-            self.show_row()
+        if 0 <= index < len(self.rows) and self.rows[index].node is not self._panel_node:
+            self.show_row(self.rows[index].node)
 
     @on(DataTable.RowSelected, "#editor-rules")
     def _row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a rule edits its value (or picks its field first); on a group, its kind."""
         event.stop()
-        node = self._selected
+        node = self.cursor_node()
+        if node is not self._panel_node:
+            self.show_row(node)
         if isinstance(node, RuleGroupNode):
             self.query_one("#editor-kind", Select).focus()
         elif not node.field:
@@ -701,13 +709,48 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         else:
             self.query_one("#editor-value", Input).focus()
 
+    def cursor_node(self) -> RuleNode:
+        """The row under the table's cursor (what row actions act on)."""
+        table = self.query_one("#editor-rules", VimDataTable)
+        index = table.cursor_row
+        return self.rows[index].node if 0 <= index < len(self.rows) else self.root
+
     def selected_leaf(self) -> RuleLeaf | None:
-        return self._selected if isinstance(self._selected, RuleLeaf) else None
+        """The rule the panel edits, when the panel shows a rule."""
+        node = self._panel_node
+        return node if isinstance(node, RuleLeaf) else None
 
     # The row panel ---------------------------------------------------------------------
 
-    def show_row(self) -> None:
-        node = self._selected
+    def _commit_panel(self) -> None:
+        """Copy the panel's boxes into the row it shows.
+
+        The Changed handlers do this as the user types, but their messages can arrive after
+        the next key (say `a`, or a cursor move) has already been handled; the boxes
+        themselves always hold what was typed.
+        """
+        node = self._panel_node
+        changed = False
+        if isinstance(node, RuleLeaf) and self.query_one("#editor-leaf").display:
+            op = self.query_one("#editor-op", Select).value
+            if isinstance(op, str) and op != node.op:
+                node.op, changed = op, True
+            value = self.query_one("#editor-value", Input).value
+            if node.op not in NULL_OPS and value != node.value:
+                node.value, changed = value, True
+        elif isinstance(node, RuleGroupNode) and self.query_one("#editor-group").display:
+            kind = self.query_one("#editor-kind", Select).value
+            if kind in GROUP_KINDS and kind != node.kind:
+                node.kind, changed = cast(GroupKind, kind), True
+        if changed:
+            self.dirty = True
+            self._redraw_selected()
+            self.schedule_preview()
+
+    def show_row(self, node: RuleNode) -> None:
+        if node is not self._panel_node and self.rows:
+            self._commit_panel()
+        self._panel_node = node
         leaf_bar = self.query_one("#editor-leaf")
         group_bar = self.query_one("#editor-group")
         is_leaf = isinstance(node, RuleLeaf)
@@ -751,12 +794,14 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         """After an edit of the selected row: re-check everything, redraw the rows' cells."""
         self.rules, self.problems = check_tree(self.root)
         table = self.query_one("#editor-rules", VimDataTable)
-        width = table.ordered_columns[0].width if table.ordered_columns else 40
+        columns = table.ordered_columns
+        width = columns[0].width if columns else 40
+        check_width = columns[1].width if len(columns) > 1 else 40
         for index, row in enumerate(self.rows):
-            label, check = self._cells(row, width)
+            label, check = self._cells(row, width, check_width)
             table.update_cell(str(index), "rule", label)
             table.update_cell(str(index), "check", check)
-        problems = self.problems.get(id(self._selected))
+        problems = self.problems.get(id(self._panel_node))
         self.query_one("#editor-problem", Static).update(
             Text("⚠ " + "; ".join(problems), style="bold red") if problems else Text("")
         )
@@ -778,7 +823,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         leaf.op = str(event.value)
         if leaf.op in NULL_OPS:
             leaf.value = ""
-        self.show_row()
+        self.show_row(leaf)
         self.changed()
 
     @on(Input.Changed, "#editor-value")
@@ -791,7 +836,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
 
     @on(Select.Changed, "#editor-kind")
     def _kind_changed(self, event: Select.Changed) -> None:
-        node = self._selected
+        node = self._panel_node
         if (
             not isinstance(node, RuleGroupNode)
             or event.value == node.kind
@@ -946,44 +991,58 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     # Actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if not self.rows:
+            return True
         if action == "move" or action == "remove":
-            return None if self._selected is self.root else True
+            return None if self.cursor_node() is self.root else True
         if action == "pick_field":
-            return True if isinstance(self._selected, RuleLeaf) else None
+            return True if isinstance(self.cursor_node(), RuleLeaf) else None
         return True
 
     def action_add_rule(self) -> None:
+        self._commit_panel()
         leaf = RuleLeaf()
-        insert_near(self.root, self._selected, leaf)
+        insert_near(self.root, self.cursor_node(), leaf)
         self.changed(select=leaf)
         self.action_pick_field()
 
     def action_add_group(self) -> None:
+        self._commit_panel()
         group = RuleGroupNode("any", [])
-        insert_near(self.root, self._selected, group)
+        insert_near(self.root, self.cursor_node(), group)
         self.changed(select=group)
 
     def action_toggle_group(self) -> None:
-        node = self._selected
+        self._commit_panel()
+        selected = node = self.cursor_node()
         if isinstance(node, RuleLeaf):
             found = find_parent(self.root, node)
             if found is None:
                 return
             node = found[0]
         node.kind = GROUP_KINDS[(GROUP_KINDS.index(node.kind) + 1) % len(GROUP_KINDS)]
-        self.changed(select=self._selected)
+        self.changed(select=selected)
 
     def action_remove(self) -> None:
-        if self._selected is self.root:
+        self._commit_panel()
+        node = self.cursor_node()
+        if node is self.root:
             return
-        after = remove_node(self.root, self._selected)
+        after = remove_node(self.root, node)
         self.changed(select=after or self.root)
 
     def action_move(self, step: int) -> None:
-        if move_node(self.root, self._selected, step):
-            self.changed(select=self._selected)
+        self._commit_panel()
+        node = self.cursor_node()
+        if move_node(self.root, node, step):
+            self.changed(select=node)
 
     def action_pick_field(self) -> None:
+        focused = self.focused
+        if focused is not None and focused.id == "editor-rules":
+            node = self.cursor_node()
+            if node is not self._panel_node:
+                self.show_row(node)
         leaf = self.selected_leaf()
         if leaf is None:
             return
@@ -1007,6 +1066,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     # Save and leave --------------------------------------------------------------------
 
     def action_save(self) -> None:
+        self._commit_panel()
         name = self.query_one("#editor-name", Input).value.strip()
         if not name:
             self.notify("Give the filter a name first.", title="Not saved", severity="warning")
@@ -1047,6 +1107,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.notify(f"Saved filter {message.info.name!r}.", title="Filters")
 
     def action_back(self) -> None:
+        self._commit_panel()
         focused = self.focused
         if focused is not None and focused.id != "editor-rules":
             self.query_one("#editor-rules", VimDataTable).focus()
