@@ -176,3 +176,20 @@ async def test_stored_position_and_last5_equal_a_recomputation_on_real_dates(
             assert row[col[f"{side}_points_last5"]] == _last5_from_scratch(fixtures, f, team)
             checked += 1
     assert checked > 100
+
+
+async def test_an_import_fills_in_features_missing_from_older_fixtures(
+    service: FilterBetsService,
+) -> None:
+    # As in a database upgraded to fixture_features: fixtures, but no feature rows.
+    await add_fixtures(
+        service,
+        [
+            {"league": "E0", "season": "2011-12", "date": f"2011-08-{day:02d}", "home": home,
+             "away": away, "goals": (1, 0)}
+            for day, home, away in ((13, "Arsenal", "Chelsea"), (20, "Chelsea", "Arsenal"))
+        ],
+        features=False,
+    )  # fmt: skip
+    await import_paths(service.db, [CORPUS_DIR / "E0_2012-13.csv"])
+    await _assert_in_step(service.db)

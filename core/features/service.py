@@ -7,7 +7,9 @@
 of any team depends on every earlier match of its opponents), then rewrites only
 the rows the change can reach: every fixture of an affected league-season, and from
 the earliest affected date on, every fixture of an affected team or of a team that
-has since played one (see `compute.tainted_fixtures`).
+has since played one (see `compute.tainted_fixtures`). When more fixtures lack a
+row than that would write (a database that predates the table), or the change
+reaches over half the fixtures, the whole table is rewritten instead.
 """
 
 from __future__ import annotations
@@ -153,10 +155,14 @@ async def recompute(db: Database, affected: AffectedFixtures) -> RecomputeSummar
     async with db.session() as session:
         conn = await session.connection()
         fixtures, names = await _load(conn)
+        stored = int(await conn.scalar(select(func.count()).select_from(_TABLE)) or 0)
 
         def work() -> tuple[list[FeatureRow], bool]:
             ids = tainted_fixtures(fixtures, affected.seasons, affected.teams, affected.since)
-            if len(ids) > FULL_REWRITE_SHARE * len(fixtures):
+            # More fixtures without a row than this rewrites (e.g. a database from before
+            # fixture_features existed): fill in everything.
+            unfilled = len(fixtures) - stored > len(ids)
+            if unfilled or len(ids) > FULL_REWRITE_SHARE * len(fixtures):
                 return compute_features(fixtures, names), True
             return compute_features(fixtures, names, only=ids), False
 
