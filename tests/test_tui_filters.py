@@ -575,3 +575,43 @@ def test_search_and_updated_texts() -> None:
     assert updated_text(now - dt.timedelta(minutes=5), now) == "5 min ago"
     assert updated_text(now - dt.timedelta(hours=3), now) == "3 h ago"
     assert updated_text(now - dt.timedelta(hours=30), now) == "yesterday"
+
+
+async def test_run_queues_a_job_when_the_app_has_a_job_runner(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saved = await FilterStore(service.db, service.user_id).create(
+        "Spain", [{"field": "league", "op": "=", "value": "SP1"}]
+    )
+
+    class Info:
+        short_id = "ab12cd34"
+
+    class FakeRunner:
+        def __init__(self) -> None:
+            self.submitted: list[tuple[int, BacktestRequest]] = []
+
+        async def submit(self, user_id: int, request: BacktestRequest) -> Info:
+            self.submitted.append((user_id, request))
+            return Info()
+
+        running: list[Any] = []
+
+        async def stop(self, grace: float = 0.0) -> None:
+            return None
+
+    runner = FakeRunner()
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        monkeypatch.setattr(app, "job_runner", runner, raising=False)
+        await pilot.press("r")
+        await settle(pilot)
+        assert isinstance(app.screen, FiltersScreen)
+    assert [(user, request.filter_ref, request.market) for user, request in runner.submitted] == [
+        (service.user_id, str(saved.id), "home")
+    ]
+    queued = "Backtest of 'Spain' (home @ pinnacle, flat 1.00) queued as job ab12cd34."
+    assert f"information: Jobs: {queued}" in notes
+    assert await ResultStore(service.db, service.user_id).list_results() == []

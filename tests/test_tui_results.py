@@ -212,7 +212,7 @@ async def test_detail_shows_metrics_chart_splits_and_a_paged_sortable_ledger(
         await pilot.press("e")
         await settle(pilot)
         assert app.screen.query_one(TabbedContent).active == "chart"
-        chart = app.screen.query_one(EquityChart)
+        chart = app.screen.query_one("#result-chart", EquityChart)
         assert chart.data is not None and chart.data.unit == "units"
         chart_lines = [line.plain for line in render_chart(chart.data, *chart.size)]
         assert chart_lines[-1].strip().startswith("2019-08-10")

@@ -181,6 +181,8 @@ SORT_COLUMN: dict[ResultSort, str] = {
     "date": "date",
 }
 WIDE_FROM = 100
+OVERVIEW_FROM_HEIGHT = 34
+"""Terminal rows from which the Metrics tab also shows the equity curve."""
 
 
 class ResultsScreen(Screen[None]):
@@ -338,6 +340,18 @@ class ResultsScreen(Screen[None]):
         if not self.rows or not table.is_valid_row_index(table.cursor_row):
             return None
         return int(str(table.ordered_rows[table.cursor_row].key.value))
+
+    @work(group=ACTION_GROUP, exit_on_error=False)
+    async def show_result(self, result_id: int) -> None:
+        """Re-read the list and put the cursor on `result_id` (the Jobs screen's enter)."""
+        store = _store(self)
+        if store is None:
+            return
+        self.show_rows(await store.list_results(self.sort_by, desc=self.sort_desc))
+        table = self.query_one("#results-table", VimDataTable)
+        if str(result_id) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(result_id)), animate=False)
+            table.focus()
 
     def _selected(self) -> ResultSummary | None:
         wanted = self.selected_id()
@@ -542,6 +556,9 @@ class ResultDetailScreen(Screen[None]):
             with TabPane("Metrics", id="metrics"), VerticalScroll(id="result-metrics-scroll"):
                 yield MetricsPanel(id="result-metrics")
                 yield Static("", id="result-rules", classes="hint")
+                overview = EquityChart(id="result-overview-chart")
+                overview.display = False
+                yield overview
             with TabPane("Equity", id="chart"):
                 yield Static("", id="result-chart-legend", classes="hint")
                 yield EquityChart(id="result-chart")
@@ -608,7 +625,11 @@ class ResultDetailScreen(Screen[None]):
             Text.assemble(("Rules as run: ", "bold"), describe_rules(rules))
         )
         data = chart_data(metrics.get("curve") or [], _float(metrics.get("starting_bank")))
-        self.query_one(EquityChart).data = data
+        self.query_one("#result-chart", EquityChart).data = data
+        overview = self.query_one("#result-overview-chart", EquityChart)
+        overview.data = data
+        overview.border_title = "Equity (e for the full chart)"
+        overview.display = self.size.height >= OVERVIEW_FROM_HEIGHT
         self.query_one("#result-chart-legend", Static).update(chart_legend(data, metrics))
         self._fill_splits(metrics.get("splits") or {})
 
@@ -678,9 +699,12 @@ class ResultDetailScreen(Screen[None]):
         self.query_one("#ledger-status", Static).update(Text(status))
         self.refresh_bindings()
 
-    def on_resize(self, _event: Resize) -> None:
+    def on_resize(self, event: Resize) -> None:
         if self.page is not None:
             self.show_page(self.page)
+        if self.detail is not None:
+            overview = self.query_one("#result-overview-chart")
+            overview.display = event.size.height >= OVERVIEW_FROM_HEIGHT
 
     # Actions ---------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ it is tested without a screen.
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -45,8 +46,9 @@ from core.rules import (
 )
 from core.services import FilterBetsService
 from tui.widgets.confirm import ConfirmScreen
+from tui.widgets.equity_chart import EquityChart, chart_data
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
-from tui.widgets.metrics_panel import fmt_pct, fmt_units
+from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units
 from tui.widgets.rule_text import OP_WORDS, value_text
 from tui.widgets.vim_table import VimDataTable
 
@@ -59,6 +61,8 @@ NULL_OPS = ("is_null", "not_null")
 LIST_OPS = ("in", "not_in")
 PREVIEW_GROUP = "editor-preview"
 SAVE_GROUP = "editor-save"
+CHART_FROM_HEIGHT = 34
+"""Terminal rows from which the editor also draws the preview's equity curve."""
 PREVIEW_DELAY = 0.3
 """Seconds of quiet after a change before the preview runs."""
 
@@ -536,7 +540,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.rows: list[FlatRow] = []
         self.problems: dict[int, list[str]] = {}
         self.rules: Any = None
-        self.dirty = False
+        self._baseline: tuple[str, str, str] | None = None
+        self._previewed: tuple[object, object] | None = None
         self.generation = 0
         self.preview_count: int | None = None
         self.preview_metrics: dict[str, Any] | None = None
@@ -589,6 +594,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 id="editor-staking",
             )
         yield VimDataTable(id="editor-rules", cursor_type="row")
+        chart = EquityChart(id="editor-chart")
+        chart.display = False
+        yield chart
         with Vertical(id="editor-row"):
             with Horizontal(id="editor-leaf", classes="editor-bar"):
                 yield Static("Field", classes="label")
@@ -630,11 +638,27 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self.query_one("#editor-name", Input).focus()
         else:
             self.query_one("#editor-rules", VimDataTable).focus()
+        self._baseline = self._state()
         self.schedule_preview(immediately=True)
 
     def on_resize(self) -> None:
         if self.rows:
             self.refresh_tree()
+        self._show_chart()
+
+    def _show_chart(self) -> None:
+        """The preview's equity curve, on screens tall enough to spare the rows for it."""
+        chart = self.query_one("#editor-chart", EquityChart)
+        metrics = self.preview_metrics
+        show = self.size.height >= CHART_FROM_HEIGHT and metrics is not None
+        chart.display = show
+        if show and metrics is not None:
+            chart.data = chart_data(metrics.get("curve") or [])
+            chart.border_title = (
+                f"Preview, flat 1u: strike {fmt_pct(metrics.get('strike_rate'), 1, sign=False)}"
+                f" · avg odds {fmt_num(metrics.get('avg_odds'), 2)}"
+                f" · max drawdown {fmt_units(metrics.get('max_drawdown'), sign=False)}"
+            )
 
     # The table -------------------------------------------------------------------------
 
@@ -743,7 +767,6 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             if kind in GROUP_KINDS and kind != node.kind:
                 node.kind, changed = cast(GroupKind, kind), True
         if changed:
-            self.dirty = True
             self._redraw_selected()
             self.schedule_preview()
 
@@ -808,7 +831,6 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self._show_totals()
 
     def changed(self, *, redraw: bool = True, select: RuleNode | None = None) -> None:
-        self.dirty = True
         if select is not None or not redraw:
             self.refresh_tree(select=select)
         else:
@@ -858,10 +880,6 @@ class RuleEditorScreen(Screen[EditorResult | None]):
 
     # Settings --------------------------------------------------------------------------
 
-    @on(Input.Changed, "#editor-name")
-    def _name_changed(self) -> None:
-        self.dirty = True
-
     @on(Select.Changed, "#editor-market")
     @on(Select.Changed, "#editor-odds")
     @on(Select.Changed, "#editor-staking")
@@ -869,15 +887,25 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     def _settings_changed(self) -> None:
         staking = str(self.query_one("#editor-staking", Select).value)
         self.query_one("#editor-stake-label", Static).update(STAKE_LABELS.get(staking, "Stake"))
-        if self.is_mounted and self._settings_differ():
-            self.dirty = True
-            self.schedule_preview()
+        market = self.query_one("#editor-market", Select).value
+        odds = self.query_one("#editor-odds", Select).value
+        if self.is_mounted and (market, odds) != self._previewed:
+            self.schedule_preview()  # the preview bets flat 1u: only these two change it
 
-    def _settings_differ(self) -> bool:
+    def _state(self) -> tuple[str, str, str]:
+        """What saving would store (name, rules, run settings), to tell unsaved changes."""
+        name = " ".join(self.query_one("#editor-name", Input).value.split())
+        rules = json.dumps(rules_from_tree(self.root)[0], sort_keys=True, default=str)
         try:
-            return self.read_settings() != self.settings
+            settings = repr(self.read_settings())
         except FilterBetsError:
-            return True
+            settings = "bad stake " + self.query_one("#editor-stake", Input).value
+        return name, rules, settings
+
+    @property
+    def dirty(self) -> bool:
+        """Unsaved changes: anything differs from the filter as opened or last saved."""
+        return self._baseline is not None and self._state() != self._baseline
 
     def read_settings(self) -> RunSettings:
         """The run settings as the boxes show them; FilterBetsError for a bad stake."""
@@ -919,6 +947,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self.workers.cancel_group(self, PREVIEW_GROUP)
             self._set_preview(Text(f"⚠ {error}", style="bold red"))
             return
+        self._previewed = (settings.market, settings.odds_source)
         request = BacktestRequest(
             market=settings.market,
             odds_source=settings.odds_source,
@@ -929,6 +958,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.preview_count = None
         self.preview_metrics = None
         self._set_preview(Text("counting…", style="dim"))
+        self.query_one("#editor-chart").display = False
         self._preview(request, self.generation)
 
     @work(exclusive=True, group=PREVIEW_GROUP, exit_on_error=False)
@@ -971,6 +1001,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         if CLOSING_PRICE_WARNING in (metrics.get("warnings") or ()):
             parts.append(" · ⚠ uses closing prices", style="bold")
         self._set_preview(parts)
+        self._show_chart()
 
     @on(PreviewFailed)
     def _preview_failed(self, message: PreviewFailed) -> None:
@@ -1102,7 +1133,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.saved = message.info
         with contextlib.suppress(FilterBetsError):
             self.settings = self.read_settings()
-        self.dirty = False
+        self._baseline = self._state()
         self.title = f"Edit {message.info.name}"
         self.notify(f"Saved filter {message.info.name!r}.", title="Filters")
 
