@@ -32,6 +32,7 @@ from tui.screens.rule_editor import EditorResult, RuleEditorScreen, RunSettings
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
 from tui.widgets.rule_text import summarize_rules
+from tui.widgets.styles import BAD, GOOD
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -343,13 +344,7 @@ class FiltersScreen(Screen[None]):
                 Text(
                     fmt_pct(yld) if info.last_result_id else "-",
                     justify="right",
-                    style="dim"
-                    if yld is None
-                    else "green"
-                    if yld > 0
-                    else "red"
-                    if yld < 0
-                    else "",
+                    style="dim" if yld is None else GOOD if yld > 0 else BAD if yld < 0 else "",
                 ),
                 Text(
                     f"{info.last_bets:,}" if info.last_bets is not None else "-",

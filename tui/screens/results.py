@@ -47,6 +47,7 @@ from tui.widgets.metrics_panel import (
     warning_texts,
 )
 from tui.widgets.rule_text import summarize_rules
+from tui.widgets.styles import BAD, GOOD
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def _clip(text: str, width: int) -> str:
 def _signed_style(value: float | None) -> str:
     if value is None:
         return "dim"
-    return "green" if value > 0 else "red" if value < 0 else ""
+    return GOOD if value > 0 else BAD if value < 0 else ""
 
 
 def _when(moment: dt.datetime, *, with_time: bool) -> str:
@@ -820,7 +821,7 @@ def ledger_cell(row: LedgerRow, column: LedgerColumn) -> Text:
     if key == "stake":
         return Text(f"{row.stake:,.2f}", justify="right")
     if key == "outcome":
-        style = "green" if "win" in row.outcome else "red" if "loss" in row.outcome else "dim"
+        style = GOOD if "win" in row.outcome else BAD if "loss" in row.outcome else "dim"
         return Text(OUTCOME_TEXT.get(row.outcome, row.outcome), style=style)
     if key == "profit":
         profit = float(row.profit)
@@ -836,7 +837,7 @@ def chart_legend(data: ChartData, metrics: dict[str, Any]) -> Text:
     return Text.assemble(
         ("⣿ ", "bold"),
         f"{axis} by bet   ",
-        ("░", "red"),
+        ("░", BAD),
         f" drawdown from peak (max {drawdown}, {under:,} bets under water)",
     )
 

@@ -50,6 +50,7 @@ from tui.widgets.equity_chart import EquityChart, chart_data
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
 from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units
 from tui.widgets.rule_text import OP_WORDS, value_text
+from tui.widgets.styles import GOOD, PROBLEM, signed_style
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -693,7 +694,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             label = Text(indent + "• " + leaf_label(node))
         label.truncate(width, overflow="ellipsis")
         problems = self.problems.get(id(node))
-        check = Text("⚠ " + problems[0], style="bold red") if problems else Text("✓", style="green")
+        check = Text("⚠ " + problems[0], style=PROBLEM) if problems else Text("✓", style=GOOD)
         check.truncate(check_width, overflow="ellipsis")
         return label, check
 
@@ -810,7 +811,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 )
         problems = self.problems.get(id(node))
         self.query_one("#editor-problem", Static).update(
-            Text("⚠ " + "; ".join(problems), style="bold red") if problems else Text("")
+            Text("⚠ " + "; ".join(problems), style=PROBLEM) if problems else Text("")
         )
 
     def _redraw_selected(self) -> None:
@@ -826,7 +827,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             table.update_cell(str(index), "check", check)
         problems = self.problems.get(id(self._panel_node))
         self.query_one("#editor-problem", Static).update(
-            Text("⚠ " + "; ".join(problems), style="bold red") if problems else Text("")
+            Text("⚠ " + "; ".join(problems), style=PROBLEM) if problems else Text("")
         )
         self._show_totals()
 
@@ -945,7 +946,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             settings = self.read_settings()
         except FilterBetsError as error:
             self.workers.cancel_group(self, PREVIEW_GROUP)
-            self._set_preview(Text(f"⚠ {error}", style="bold red"))
+            self._set_preview(Text(f"⚠ {error}", style=PROBLEM))
             return
         self._previewed = (settings.market, settings.odds_source)
         request = BacktestRequest(
@@ -988,7 +989,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             return
         self.preview_metrics = metrics = message.metrics
         profit, yld = metrics.get("profit"), metrics.get("yield")
-        style = "green" if (profit or 0) > 0 else "red" if (profit or 0) < 0 else ""
+        style = signed_style(profit or 0)
         parts = Text.assemble(
             (f"{self.preview_count or 0:,} fixtures match", "bold"),
             " · flat 1u: ",
@@ -1006,7 +1007,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     @on(PreviewFailed)
     def _preview_failed(self, message: PreviewFailed) -> None:
         if message.generation == self.generation:
-            self._set_preview(Text(f"⚠ {message.error}", style="bold red"))
+            self._set_preview(Text(f"⚠ {message.error}", style=PROBLEM))
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -1015,7 +1016,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             return
         if event.worker.group == PREVIEW_GROUP:
             line = self.filterbets.report_error(error, doing="previewing")
-            self._set_preview(Text(f"⚠ {line}", style="bold red"))
+            self._set_preview(Text(f"⚠ {line}", style=PROBLEM))
         elif event.worker.group == SAVE_GROUP:
             self.filterbets.report_error(error, doing="saving the filter")
 

@@ -20,6 +20,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.widgets.styles import BAD
+
 BRAILLE_BASE = 0x2800
 # Dot bit for (column 0-1, row 0-3) inside one braille cell.
 _DOT_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
@@ -27,7 +29,7 @@ SHADE = "░"
 BASELINE = "┈"
 
 CURVE_STYLE = "bold"
-DRAWDOWN_STYLE = "red"
+DRAWDOWN_STYLE = BAD
 AXIS_STYLE = "dim"
 
 

@@ -16,6 +16,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from tui.widgets.styles import BAD, GOOD
+
 WARNING_STYLE = "bold reverse"
 """Reverse video: stands out in any theme and with NO_COLOR."""
 TWO_COLUMNS_FROM = 64
@@ -149,7 +151,7 @@ def warning_texts(metrics: dict[str, Any]) -> list[Text]:
 
 def _value_style(line: MetricLine) -> str:
     if line.key in ("profit", "yield", "roc") and line.value is not None:
-        return "green" if line.value > 0 else "red" if line.value < 0 else ""
+        return GOOD if line.value > 0 else BAD if line.value < 0 else ""
     return ""
 
 
