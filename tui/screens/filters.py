@@ -177,6 +177,19 @@ class FiltersReady(Message):
         self.loaded = loaded
 
 
+class FilterDuplicated(Message):
+    def __init__(self, source: FilterInfo, copy: FilterInfo) -> None:
+        super().__init__()
+        self.source = source
+        self.copy = copy
+
+
+class FilterDeleted(Message):
+    def __init__(self, info: FilterInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
 class FiltersScreen(Screen[None]):
     """Saved filters. n new, e edit, c duplicate, d delete, r run, / search."""
 
@@ -454,9 +467,14 @@ class FiltersScreen(Screen[None]):
     @work(group=ACTION_GROUP, exit_on_error=False, name="duplicating the filter")
     async def _duplicate(self, service: FilterBetsService, info: FilterInfo) -> None:
         copy = await FilterStore(service.db, service.user_id).duplicate(info.id)
-        if info.id in self.run_settings:
-            self.run_settings[copy.id] = self.run_settings[info.id]
-        self.notify(f"Duplicated {info.name!r} as {copy.name!r}.", title="Filters")
+        self.post_message(FilterDuplicated(info, copy))
+
+    @on(FilterDuplicated)
+    def _duplicated(self, message: FilterDuplicated) -> None:
+        source, copy = message.source, message.copy
+        if source.id in self.run_settings:
+            self.run_settings[copy.id] = self.run_settings[source.id]
+        self.notify(f"Duplicated {source.name!r} as {copy.name!r}.", title="Filters")
         self.reload(select=copy.id)
 
     def action_delete(self) -> None:
@@ -481,6 +499,10 @@ class FiltersScreen(Screen[None]):
     @work(group=ACTION_GROUP, exit_on_error=False, name="deleting the filter")
     async def _delete(self, service: FilterBetsService, info: FilterInfo) -> None:
         await FilterStore(service.db, service.user_id).delete(info.id)
-        self.run_settings.pop(info.id, None)
-        self.notify(f"Deleted filter {info.name!r}.", title="Filters")
+        self.post_message(FilterDeleted(info))
+
+    @on(FilterDeleted)
+    def _deleted(self, message: FilterDeleted) -> None:
+        self.run_settings.pop(message.info.id, None)
+        self.notify(f"Deleted filter {message.info.name!r}.", title="Filters")
         self.reload()

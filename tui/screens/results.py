@@ -18,6 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Grid, Horizontal, Middle, Vertical, VerticalScroll
 from textual.events import Resize
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 from textual.worker import Worker, WorkerState
@@ -91,6 +92,42 @@ EMPTY_MESSAGE = """\
 On the Filters screen (key [b]1[/b]), pick a filter and
 press [b]r[/b] to run a backtest; or from a shell:
     [b]filterbets backtest NAME --market home[/b]"""
+
+
+# What workers post: they fetch, the screens' handlers own what is shown.
+
+
+class ResultsListed(Message):
+    def __init__(self, rows: list[ResultSummary], focus: int | None = None) -> None:
+        super().__init__()
+        self.rows = rows
+        self.focus = focus
+
+
+class ResultDeleted(Message):
+    def __init__(self, result_id: int) -> None:
+        super().__init__()
+        self.result_id = result_id
+
+
+class ResultLoaded(Message):
+    def __init__(self, detail: ResultDetail, page: LedgerPage) -> None:
+        super().__init__()
+        self.detail = detail
+        self.page = page
+
+
+class LedgerPageLoaded(Message):
+    def __init__(self, page: LedgerPage) -> None:
+        super().__init__()
+        self.page = page
+
+
+class ComparisonLoaded(Message):
+    def __init__(self, left: ResultDetail, right: ResultDetail) -> None:
+        super().__init__()
+        self.left = left
+        self.right = right
 
 
 def _clip(text: str, width: int) -> str:
@@ -248,9 +285,20 @@ class ResultsScreen(Screen[None]):
         self._load(store, self.sort_by, self.sort_desc)
 
     @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
-    async def _load(self, store: ResultStore, sort_by: ResultSort, desc: bool) -> None:
+    async def _load(
+        self, store: ResultStore, sort_by: ResultSort, desc: bool, focus: int | None = None
+    ) -> None:
         rows = await store.list_results(sort_by, desc=desc)
-        self.show_rows(rows)
+        self.post_message(ResultsListed(rows, focus))
+
+    @on(ResultsListed)
+    def _listed(self, message: ResultsListed) -> None:
+        self.show_rows(message.rows)
+        table = self.query_one("#results-table", VimDataTable)
+        focus = message.focus
+        if focus is not None and str(focus) in table.rows:
+            table.move_cursor(row=table.get_row_index(str(focus)), animate=False)
+            table.focus()
 
     def show_rows(self, rows: list[ResultSummary]) -> None:
         self.rows = rows
@@ -342,17 +390,11 @@ class ResultsScreen(Screen[None]):
             return None
         return int(str(table.ordered_rows[table.cursor_row].key.value))
 
-    @work(group=ACTION_GROUP, exit_on_error=False)
-    async def show_result(self, result_id: int) -> None:
+    def show_result(self, result_id: int) -> None:
         """Re-read the list and put the cursor on `result_id` (the Jobs screen's enter)."""
         store = _store(self)
-        if store is None:
-            return
-        self.show_rows(await store.list_results(self.sort_by, desc=self.sort_desc))
-        table = self.query_one("#results-table", VimDataTable)
-        if str(result_id) in table.rows:
-            table.move_cursor(row=table.get_row_index(str(result_id)), animate=False)
-            table.focus()
+        if store is not None:
+            self._load(store, self.sort_by, self.sort_desc, result_id)
 
     def _selected(self) -> ResultSummary | None:
         wanted = self.selected_id()
@@ -456,7 +498,12 @@ class ResultsScreen(Screen[None]):
     @work(group=ACTION_GROUP, exit_on_error=False)
     async def _delete(self, store: ResultStore, result_id: int) -> None:
         await store.delete(result_id)
-        self.notify(f"Deleted result #{result_id}.", title="Results")
+        self.post_message(ResultDeleted(result_id))
+
+    @on(ResultDeleted)
+    def _deleted(self, message: ResultDeleted) -> None:
+        self.marked = [i for i in self.marked if i != message.result_id]
+        self.notify(f"Deleted result #{message.result_id}.", title="Results")
         self.reload()
 
 
@@ -591,8 +638,12 @@ class ResultDetailScreen(Screen[None]):
     async def _load(self, store: ResultStore) -> None:
         detail = await store.get(self.result_id)
         page = await store.ledger_page(self.result_id, 0, LEDGER_PAGE_SIZE)
-        self.show_detail(detail)
-        self.show_page(page)
+        self.post_message(ResultLoaded(detail, page))
+
+    @on(ResultLoaded)
+    def _loaded(self, message: ResultLoaded) -> None:
+        self.show_detail(message.detail)
+        self.show_page(message.page)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -748,7 +799,11 @@ class ResultDetailScreen(Screen[None]):
         self, store: ResultStore, offset: int, sort_by: LedgerSort, desc: bool
     ) -> None:
         page = await store.ledger_page(self.result_id, offset, LEDGER_PAGE_SIZE, sort_by, desc)
-        self.show_page(page)
+        self.post_message(LedgerPageLoaded(page))
+
+    @on(LedgerPageLoaded)
+    def _page_loaded(self, message: LedgerPageLoaded) -> None:
+        self.show_page(message.page)
 
     def action_page(self, step: int) -> None:
         page = self.page
@@ -886,7 +941,11 @@ class CompareScreen(Screen[None]):
     async def _load(self, store: ResultStore) -> None:
         left = await store.get(self.ids[0])
         right = await store.get(self.ids[1])
-        self.show(left, right)
+        self.post_message(ComparisonLoaded(left, right))
+
+    @on(ComparisonLoaded)
+    def _compared(self, message: ComparisonLoaded) -> None:
+        self.show(message.left, message.right)
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
