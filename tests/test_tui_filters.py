@@ -615,3 +615,36 @@ async def test_run_queues_a_job_when_the_app_has_a_job_runner(
     queued = "Backtest of 'Spain' (home @ pinnacle, flat 1.00) queued as job ab12cd34."
     assert f"information: Jobs: {queued}" in notes
     assert await ResultStore(service.db, service.user_id).list_results() == []
+
+
+async def test_staking_set_in_the_editor_is_how_r_runs(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_season(service, matches=12)
+    await FilterStore(service.db, service.user_id).create(
+        "Aways", [{"field": "odds.pinnacle.away", "op": ">=", "value": 2.0}]
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        editor.query_one("#editor-market", Select).value = "away"
+        editor.query_one("#editor-staking", Select).value = "percent"
+        await pilot.pause()
+        assert editor.query_one("#editor-stake", Input).value == "1"
+        assert static_text(app, "#editor-stake-label") == "% bank"
+        editor.query_one("#editor-stake", Input).value = "2.5"
+        assert editor.dirty
+        await pilot.press("s")
+        await settle(pilot)
+        assert not editor.dirty
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, FiltersScreen)
+        await pilot.press("r")
+        await settle(pilot)
+    (result,) = await ResultStore(service.db, service.user_id).list_results()
+    assert (result.market, result.staking, result.request["stake"]) == ("away", "percent", "2.5")

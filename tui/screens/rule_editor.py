@@ -447,6 +447,7 @@ class RunSettings:
 
 
 STAKE_LABELS = {"flat": "Stake", "percent": "% bank", "kelly": "Kelly x"}
+DEFAULT_STAKES = {"flat": Decimal("1.00"), "percent": Decimal("1"), "kelly": Decimal("0.25")}
 
 
 def parse_stake_text(staking: str, text: str) -> Decimal:
@@ -543,6 +544,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.rules: Any = None
         self._baseline: tuple[str, str, str] | None = None
         self._previewed: tuple[object, object] | None = None
+        self._staking_shown = self.settings.staking
         self.generation = 0
         self.preview_count: int | None = None
         self.preview_metrics: dict[str, Any] | None = None
@@ -888,6 +890,14 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     def _settings_changed(self) -> None:
         staking = str(self.query_one("#editor-staking", Select).value)
         self.query_one("#editor-stake-label", Static).update(STAKE_LABELS.get(staking, "Stake"))
+        if staking != self._staking_shown:
+            # A stake means something else under each plan: start from that plan's usual.
+            self.query_one("#editor-stake", Input).value = str(
+                self.settings.stake
+                if staking == self.settings.staking
+                else DEFAULT_STAKES.get(staking, Decimal("1"))
+            )
+            self._staking_shown = staking
         market = self.query_one("#editor-market", Select).value
         odds = self.query_one("#editor-odds", Select).value
         if self.is_mounted and (market, odds) != self._previewed:
