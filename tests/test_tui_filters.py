@@ -648,3 +648,13 @@ async def test_staking_set_in_the_editor_is_how_r_runs(
         await settle(pilot)
     (result,) = await ResultStore(service.db, service.user_id).list_results()
     assert (result.market, result.staking, result.request["stake"]) == ("away", "percent", "2.5")
+
+
+def test_field_search_takes_several_words() -> None:
+    from tui.widgets.field_picker import find_fields
+
+    assert find_fields("odds.pinnacle.home")[0].name == "odds.pinnacle.home"
+    names = [field.name for field in find_fields("pinnacle close home")]
+    assert names[0] == "odds.pinnacle_close.home"
+    assert all(field.pre_match for field in find_fields(""))
+    assert find_fields("no such thing") == []

@@ -40,6 +40,26 @@ def field_option(field: Field, name_width: int, width: int) -> Option:
     return Option(prompt, id=field.name)
 
 
+def find_fields(query: str) -> list[Field]:
+    """Pre-match fields for a search: core's ranking of the whole query, and with several words
+    also every field whose name or description holds all of them ("close home" finds
+    odds.pinnacle_close.home), those with more of the words in their name first."""
+    ranked = search_fields(query, limit=len(FIELDS), pre_match_only=True)
+    words = query.lower().split()
+    if len(words) < 2:
+        return ranked
+    pool = [f for f in FIELDS.values() if f.pre_match]
+    hits = [f for f in pool if all(w in f"{f.name} {f.description}".lower() for w in words)]
+    hits.sort(key=lambda f: -sum(w in f.name.lower() for w in words))
+    seen: set[str] = set()
+    found: list[Field] = []
+    for field in [*hits, *ranked]:
+        if field.name not in seen:
+            seen.add(field.name)
+            found.append(field)
+    return found
+
+
 def describe_field(field: Field) -> Text:
     text = Text.assemble(
         (field.name, "bold"),
@@ -120,7 +140,7 @@ class FieldPicker(ModalScreen[str | None]):
         self.query_one(Input).focus()
 
     def _show(self, query: str) -> None:
-        fields = search_fields(query, limit=len(FIELDS), pre_match_only=True)
+        fields = find_fields(query)
         self.shown = [field.name for field in fields]
         options = self.query_one(OptionList)
         options.clear_options()
