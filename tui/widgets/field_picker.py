@@ -145,7 +145,8 @@ class FieldPicker(ModalScreen[str | None]):
         options = self.query_one(OptionList)
         options.clear_options()
         name_width = max((len(name) for name in self.shown), default=0)
-        width = (options.size.width or self.app.size.width - 6) - 1
+        # The box is at most 100 wide; less its border, padding, scrollbar and option padding.
+        width = min(100, self.app.size.width) - 7
         options.add_options([field_option(field, name_width, width) for field in fields])
         options.highlighted = 0 if fields else None
         self._describe()
