@@ -217,7 +217,7 @@ async def test_detail_shows_metrics_chart_splits_and_a_paged_sortable_ledger(
         chart_lines = [line.plain for line in render_chart(chart.data, *chart.size)]
         assert chart_lines[-1].strip().startswith("2019-08-10")
         assert "2019-10-08" in chart_lines[-1]  # the last bet's date, at the right end
-        assert "profit in units by bet" in static_text(app, "#result-chart-legend")
+        assert "units won by bet" in static_text(app, "#result-chart-legend")
 
         await pilot.press("p")
         await settle(pilot)

@@ -886,14 +886,14 @@ def ledger_cell(row: LedgerRow, column: LedgerColumn) -> Text:
 
 
 def chart_legend(data: ChartData, metrics: dict[str, Any]) -> Text:
-    axis = "bank" if data.unit == "bank" else "profit in units"
+    axis = "bank" if data.unit == "bank" else "units won"
     drawdown = fmt_units(metrics.get("max_drawdown"), sign=False)
     under = int(metrics.get("drawdown_duration_bets") or 0)
     return Text.assemble(
         ("⣿ ", "bold"),
-        f"{axis} by bet   ",
+        f"{axis} by bet  ",
         ("░", BAD),
-        f" drawdown from peak (max {drawdown}, {under:,} bets under water)",
+        f" drawdown from peak: max {drawdown}, {under:,} bets under water",
     )
 
 
