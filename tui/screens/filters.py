@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Middle
 from textual.events import Resize
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Input, Static
 from textual.worker import Worker, WorkerState
@@ -88,7 +89,7 @@ class JobSubmitter(Protocol):
 
 
 class BacktestFinished(Message):
-    """Posted to the app when a backtest run from the dashboard has stored its result."""
+    """Posted to the screen that started a backtest (if still there) once its result is stored."""
 
     def __init__(self, result_id: int, label: str, metrics: dict[str, Any]) -> None:
         super().__init__()
@@ -98,7 +99,11 @@ class BacktestFinished(Message):
 
 
 def launch_backtest(
-    app: App[Any], service: FilterBetsService, request: BacktestRequest, label: str
+    app: App[Any],
+    service: FilterBetsService,
+    request: BacktestRequest,
+    label: str,
+    reply_to: MessagePump | None = None,
 ) -> None:
     """Start a backtest and say so in a toast; the caller's screen stays as it is.
 
@@ -115,7 +120,7 @@ def launch_backtest(
         )
         return
     app.run_worker(
-        _run_now(app, service, request, label),
+        _run_now(app, service, request, label, reply_to),
         group=RUN_GROUP,
         exit_on_error=False,
         name=f"backtest {label}",
@@ -141,7 +146,11 @@ async def _queue(
 
 
 async def _run_now(
-    app: App[Any], service: FilterBetsService, request: BacktestRequest, label: str
+    app: App[Any],
+    service: FilterBetsService,
+    request: BacktestRequest,
+    label: str,
+    reply_to: MessagePump | None,
 ) -> None:
     fb = cast("FilterBetsApp", app)
     fb.running_jobs += 1
@@ -159,7 +168,8 @@ async def _run_now(
         title="Backtest done",
         timeout=10,
     )
-    app.post_message(BacktestFinished(run.result_id, label, metrics))
+    if reply_to is not None and reply_to.is_attached:
+        reply_to.post_message(BacktestFinished(run.result_id, label, metrics))
 
 
 # The screen ----------------------------------------------------------------------------
@@ -456,7 +466,12 @@ class FiltersScreen(Screen[None]):
             return
         settings = self.run_settings.get(info.id) or RunSettings(stake=info.stake)
         request = settings.request(filter_ref=str(info.id))
-        launch_backtest(self.app, service, request, f"{info.name!r} ({settings.describe()})")
+        label = f"{info.name!r} ({settings.describe()})"
+        launch_backtest(self.app, service, request, label, reply_to=self)
+
+    @on(BacktestFinished)
+    def _backtest_finished(self) -> None:
+        self.reload()  # the filter's last yield and bets
 
     def action_duplicate(self) -> None:
         info = self.selected()
