@@ -17,17 +17,56 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.config import Settings
 from core.errors import FilterBetsError
+from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED
+from core.jobs.runner import JobEvent, JobRunner
 from core.services import FilterBetsService
 from tui.screens import DEFAULT_MODE, SCREEN_MODES
+from tui.screens.jobs import JobsScreen
+from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen, help_entries
 
 SERVICE_WORKER_GROUP = "service"
+JOBS_WORKER_GROUP = "job-runner"
+ENV_JOB_CONCURRENCY = "FILTERBETS_JOB_CONCURRENCY"
+DEFAULT_JOB_CONCURRENCY = 2
+QUIT_GRACE = 0.5
+"""Seconds running jobs get to finish on quit before they go back to the queue."""
+UI_SWITCH_INTERVAL = 0.001
+"""sys.setswitchinterval while the app runs jobs. A backtest computes in threads; with
+Python's default 5 ms, the UI thread waits up to that for the GIL at every turn of the event
+loop, and a key press (a dozen turns from key to screen) took 100-300 ms."""
+
+
+def job_concurrency() -> int:
+    """How many jobs the dashboard runs at once: FILTERBETS_JOB_CONCURRENCY, default 2;
+    0 runs none here (leave them to `filterbets worker` processes)."""
+    raw = os.environ.get(ENV_JOB_CONCURRENCY, "").strip()
+    if not raw:
+        return DEFAULT_JOB_CONCURRENCY
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise FilterBetsError(
+            f"{ENV_JOB_CONCURRENCY}={raw!r}: give a whole number of jobs (0 runs none here)"
+        ) from exc
+    if value < 0:
+        raise FilterBetsError(f"{ENV_JOB_CONCURRENCY}={raw!r}: cannot be negative")
+    return value
+
+
+class JobEventMessage(Message):
+    """A JobEvent from the app's runner, delivered on the app's message queue."""
+
+    def __init__(self, event: JobEvent) -> None:
+        super().__init__()
+        self.event = event
 
 
 def _first_line(text: str) -> str:
@@ -100,10 +139,25 @@ class FilterBetsApp(App[None]):
     running_jobs: var[int] = var(0)
     """Backtest jobs running now; shown in the header when there are any."""
 
-    def __init__(self, settings: Settings, *, service: FilterBetsService | None = None) -> None:
-        """`service`: an already-open service to use (and leave open), e.g. in tests."""
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        service: FilterBetsService | None = None,
+        run_jobs: bool | None = None,
+    ) -> None:
+        """`service`: an already-open service to use (and leave open), e.g. in tests.
+
+        `run_jobs`: run queued backtest jobs in this process (a JobRunner on the service's
+        database). By default it does when the app opens the service itself.
+        """
         super().__init__()
         self.settings = settings
+        self.run_jobs = service is None if run_jobs is None else run_jobs
+        self.job_runner: JobRunner | None = None
+        """The in-process runner, once started (the Filters screen's r queues through it)."""
+        self._unsubscribe: Callable[[], None] | None = None
+        self._switch_interval: float | None = None
         self.fatal_error: str | None = None
         """Why the app gave up (exit code 1), as one line for the terminal."""
         self._owns_service = service is None
@@ -129,6 +183,8 @@ class FilterBetsApp(App[None]):
     def on_mount(self) -> None:
         if self.service is None:
             self._open_service()
+        elif self.run_jobs:
+            self._start_jobs(self.service)
 
     @work(exit_on_error=False, group=SERVICE_WORKER_GROUP, name="open the database")
     async def _open_service(self) -> None:
@@ -136,16 +192,95 @@ class FilterBetsApp(App[None]):
         self.service = service
         if service.schema_status is not None:
             self.notify(service.schema_status.describe(), title="Database")
+        if self.run_jobs:
+            self._start_jobs(service)
 
     @on(Worker.StateChanged)
     def _service_worker_changed(self, event: Worker.StateChanged) -> None:
         worker, error = event.worker, event.worker.error
         if worker.group == SERVICE_WORKER_GROUP and event.state is WorkerState.ERROR and error:
             self.report_error(error, fatal=True)
+        if worker.group == JOBS_WORKER_GROUP and event.state is WorkerState.ERROR and error:
+            self.report_error(error, doing="starting the job runner")
 
     async def on_unmount(self) -> None:
+        await self.stop_jobs()
         if self._owns_service and self.service is not None:
             await self.service.close()
+
+    # Jobs ------------------------------------------------------------------------------
+
+    @work(exit_on_error=False, group=JOBS_WORKER_GROUP, name="start the job runner")
+    async def _start_jobs(self, service: FilterBetsService) -> None:
+        concurrency = job_concurrency()
+        if concurrency == 0:
+            return
+        runner = JobRunner(service.db, concurrency=concurrency, user_id=service.user_id)
+
+        def forward(event: JobEvent) -> None:
+            self.post_message(JobEventMessage(event))
+
+        self._unsubscribe = runner.subscribe(forward)
+        try:
+            reaped = await runner.start()
+        except BaseException:
+            self._unsubscribe()
+            self._unsubscribe = None
+            raise
+        self.job_runner = runner
+        if self._switch_interval is None:
+            self._switch_interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(self._switch_interval, UI_SWITCH_INTERVAL))
+        if isinstance(self.screen, JobsScreen):
+            self.screen.poll_now()
+        interrupted = [info for info in reaped if info.user_id == service.user_id]
+        if interrupted:
+            n = len(interrupted)
+            self.notify(
+                f"{n} job{'s were' if n != 1 else ' was'} interrupted; retry them from Jobs (2).",
+                title="Jobs",
+                severity="warning",
+                timeout=10,
+            )
+
+    async def stop_jobs(self, grace: float = QUIT_GRACE) -> None:
+        """Stop the runner: running jobs get `grace` seconds, then go back to the queue."""
+        runner, self.job_runner = self.job_runner, None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if runner is not None:
+            await runner.stop(grace)
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
+        self.running_jobs = 0
+
+    @on(JobEventMessage)
+    def _job_event(self, message: JobEventMessage) -> None:
+        event = message.event
+        runner = self.job_runner
+        self.running_jobs = len(runner.running) if runner is not None else 0
+        for screen in self._jobs_screens():
+            screen.runner_event(event)
+        if event.status == SUCCEEDED:
+            self.notify(
+                f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3).",
+                title="Backtest done",
+            )
+        elif event.status == FAILED:
+            self.notify(
+                f"Job {event.short_id} failed: {event.error or event.message}",
+                title="Backtest failed",
+                severity="error",
+                timeout=10,
+            )
+        elif event.status == CANCELLED:
+            self.notify(f"Job {event.short_id} cancelled.", title="Jobs")
+
+    def _jobs_screens(self) -> list[JobsScreen]:
+        """The Jobs screen if it is showing (a hidden one re-reads when shown again)."""
+        return [self.screen] if isinstance(self.screen, JobsScreen) else []
 
     # Errors ----------------------------------------------------------------------------
 
@@ -165,6 +300,30 @@ class FilterBetsApp(App[None]):
         return message
 
     # Actions ---------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Quit; with jobs running here, ask first (they go back to the queue)."""
+        running = len(self.job_runner.running) if self.job_runner is not None else 0
+        if not running:
+            self.exit()
+            return
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        jobs = f"{running} backtest job{'s are' if running != 1 else ' is'} running here."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(
+                f"{jobs} Quit and put {'them' if running != 1 else 'it'} back in the queue?"
+                " (A worker or the next dashboard picks them up.)",
+                title="Quit",
+                yes="Quit",
+            ),
+            answered,
+        )
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

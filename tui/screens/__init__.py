@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from tui.screens.data import DataScreen
 from tui.screens.filters import FiltersScreen
+from tui.screens.jobs import JobsScreen
 from tui.screens.results import ResultsScreen
 
 
@@ -30,6 +31,7 @@ class ScreenMode:
 
 SCREEN_MODES: tuple[ScreenMode, ...] = (
     ScreenMode("filters", "1", "Filters", FiltersScreen),
+    ScreenMode("jobs", "2", "Jobs", JobsScreen),
     ScreenMode("results", "3", "Results", ResultsScreen),
     ScreenMode("data", "4", "Data", DataScreen),
 )
@@ -41,6 +43,7 @@ __all__ = [
     "SCREEN_MODES",
     "DataScreen",
     "FiltersScreen",
+    "JobsScreen",
     "ResultsScreen",
     "ScreenMode",
 ]
