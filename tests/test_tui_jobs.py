@@ -1,0 +1,408 @@
+"""The Jobs screen and the app's in-process job runner, driven through Pilot on both backends.
+
+Nothing here presses a key to make the table change: it follows the jobs by itself (a
+database poll plus the runner's events). Waits have deadlines; no sleep is an assertion.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from textual import events
+from textual.binding import Binding
+from textual.pilot import Pilot
+
+from core.config import Settings
+from core.db import utcnow
+from core.filters import FilterStore
+from core.jobs.queue import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue
+from core.jobs.runner import JobRunner
+from core.models import BacktestJob
+from core.services import FilterBetsService
+from tests import jobs_support
+from tests.jobs_support import AWAY_2_TO_3, big_request, seed_small, small_request
+from tests.test_tui_data import plain, record_notifications, settle
+from tui import app as app_module
+from tui.app import FilterBetsApp
+from tui.screens.filters import FiltersScreen
+from tui.screens.jobs import JobsScreen, duration, eta_seconds, progress_bar
+from tui.screens.results import ResultsScreen
+from tui.widgets.confirm import ConfirmScreen
+from tui.widgets.help import HelpScreen
+from tui.widgets.vim_table import VimDataTable
+
+SIZE = (80, 24)
+
+big_sqlite_template = jobs_support.big_sqlite_template
+big_postgres_url = jobs_support.big_postgres_url
+big_settings = jobs_support.big_settings
+big_service = jobs_support.big_service
+
+
+# Helpers -------------------------------------------------------------------------------
+
+
+async def wait_until(
+    pilot: Pilot[Any], condition: Callable[[], bool], what: str, within: float = 30.0
+) -> None:
+    """Let the app run (no keys pressed) until `condition` holds; fail after `within` s."""
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            shown = statuses(pilot.app) if isinstance(pilot.app.screen, JobsScreen) else "-"
+            raise AssertionError(
+                f"timed out after {within:g} s waiting for {what}; jobs shown: {shown}"
+            )
+        await pilot.pause(0.05)
+
+
+async def send_key(
+    pilot: Pilot[Any], key: str, handled: Callable[[], bool], what: str, within: float = 5.0
+) -> float:
+    """Send one key as the terminal would and return the seconds until `handled()` holds.
+
+    Unlike `pilot.press`, this does not wait for the process to go idle: a backtest running
+    in threads keeps the CPU busy, and Pilot would wait up to a second per key for nothing.
+    """
+    app = pilot.app
+    assert app._driver is not None
+    event = events.Key(key, key if len(key) == 1 else None)
+    event.set_sender(app)
+    started = time.perf_counter()
+    app._driver.send_message(event)
+    deadline = time.monotonic() + within
+    while not handled():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"key {key!r}: timed out after {within:g} s waiting for {what}")
+        await asyncio.sleep(0.002)
+    return time.perf_counter() - started
+
+
+def jobs_table(app: FilterBetsApp) -> list[dict[str, str]]:
+    """The Jobs table as shown: one dict per row, column key -> cell text."""
+    screen = app.screen
+    assert isinstance(screen, JobsScreen)
+    table = screen.query_one("#jobs-table", VimDataTable)
+    if not table.display:
+        return []
+    keys = [str(column.key.value) for column in table.ordered_columns]
+    return [
+        dict(zip(keys, (plain(cell).strip() for cell in table.get_row_at(i)), strict=True))
+        for i in range(table.row_count)
+    ]
+
+
+def statuses(app: FilterBetsApp) -> list[str]:
+    return [row["status"] for row in jobs_table(app)]
+
+
+async def open_jobs(pilot: Pilot[Any]) -> JobsScreen:
+    await settle(pilot)
+    await pilot.press("2")
+    await settle(pilot)
+    screen = pilot.app.screen
+    assert isinstance(screen, JobsScreen)
+    return screen
+
+
+@pytest.fixture
+def no_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app runs no jobs itself (as with a worker doing all the work)."""
+    monkeypatch.setenv("FILTERBETS_JOB_CONCURRENCY", "0")
+
+
+# Pure helpers --------------------------------------------------------------------------
+
+
+def test_progress_bar_duration_and_eta() -> None:
+    assert progress_bar(0.0) == "░░░░░   0%"
+    assert progress_bar(0.62) == "███░░  62%"
+    assert progress_bar(1.0) == "█████ 100%"
+    assert progress_bar(1.7) == "█████ 100%"
+    assert [duration(s) for s in (None, 0.4, 59, 61, 3600 + 125)] == [
+        "",
+        "0s",
+        "59s",
+        "1m01",
+        "1h02",
+    ]
+    assert eta_seconds(0.0, 5.0) is None
+    assert eta_seconds(0.25, 10.0) == pytest.approx(30.0)
+    assert eta_seconds(1.0, 10.0) == 0.0
+
+
+# The workflows -------------------------------------------------------------------------
+
+
+async def test_run_from_filters_follows_the_job_live_and_opens_its_result(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_small(service)
+    await FilterStore(service.db, service.user_id).create("Away value", AWAY_2_TO_3)
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.job_runner is not None
+        await pilot.press("1")
+        await settle(pilot)
+        assert isinstance(app.screen, FiltersScreen)
+        await pilot.press("r")
+        jobs = await open_jobs(pilot)
+        await wait_until(pilot, lambda: statuses(app) == [SUCCEEDED], "the job to succeed")
+        row = jobs_table(app)[0]
+        assert row["filter"] == "Away value"
+        assert row["market"] == "home"  # the Filters screen's default run settings
+        assert row["progress"] == "█████ 100%"
+        # Three fixtures with away odds 2-3; one home win at 1.90: 0.90 - 2 = -1.10 on 3.
+        assert (row["bets"], row["yield"]) == ("3", "-36.67%")
+        assert any("Backtest done" in n for n in notes)
+        assert any("queued as job" in n for n in notes)
+        info = (await JobQueue(service.db).list(user_id=service.user_id))[0]
+        assert info.result_id is not None
+        assert "result #" in str(jobs.query_one("#jobs-detail").render())
+
+        await pilot.press("enter")
+        await settle(pilot)
+        results = app.screen
+        assert isinstance(results, ResultsScreen)
+        assert results.selected_id() == info.result_id
+
+
+async def test_cancel_a_queued_job_after_confirming(
+    service: FilterBetsService, settings: Settings, no_runner: None
+) -> None:
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    info = await queue.submit(service.user_id, small_request())
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        assert app.job_runner is None  # FILTERBETS_JOB_CONCURRENCY=0
+        assert statuses(app) == [QUEUED]
+        await pilot.press("c")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert (await queue.get(info.job_id)).status == QUEUED
+        await pilot.press("c")
+        await pilot.pause()
+        await pilot.press("y")
+        await wait_until(pilot, lambda: statuses(app) == [CANCELLED], "the cancel to show")
+        assert (await queue.get(info.job_id)).status == CANCELLED
+
+        # A cancelled job can be queued again with t.
+        await pilot.press("t")
+        await wait_until(pilot, lambda: statuses(app) == [QUEUED], "the retry to show")
+
+
+async def test_cancel_a_running_job(
+    big_service: FilterBetsService, big_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue = JobQueue(big_service.db)
+    app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        assert app.job_runner is not None
+        info = await app.job_runner.submit(big_service.user_id, big_request())
+        await wait_until(pilot, lambda: statuses(app) == [RUNNING], "the job to run")
+        await wait_until(pilot, lambda: app.running_jobs == 1, "the header count")
+        assert "1 job running" in app.sub_title
+        await send_key(
+            pilot,
+            "c",
+            lambda: isinstance(app.screen, ConfirmScreen) and app.screen.focused is not None,
+            "the question",
+        )
+        await send_key(pilot, "y", lambda: isinstance(app.screen, JobsScreen), "the answer")
+        await wait_until(pilot, lambda: statuses(app) == [CANCELLED], "the job to be cancelled")
+        assert any("Jobs: Job " in n and "cancel" in n for n in notes), notes
+        done = await queue.get(info.job_id)
+        assert done.status == CANCELLED and done.result_id is None
+        await wait_until(pilot, lambda: app.running_jobs == 0, "the header count to clear")
+
+
+async def test_retry_a_failed_job(service: FilterBetsService, settings: Settings) -> None:
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    bad = await queue.submit_raw(service.user_id, {"market": "away", "filter": "nope"})
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await open_jobs(pilot)
+        await wait_until(pilot, lambda: statuses(app) == [FAILED], "the bad request to fail")
+        detail = str(jobs.query_one("#jobs-detail").render())
+        assert "attempt 1" in detail and "t retries it" in detail
+        first = await queue.get(bad.job_id)
+        assert first.error
+        await pilot.press("t")
+        await wait_until(
+            pilot, lambda: "attempt 2" in str(jobs.query_one("#jobs-detail").render()), "attempt 2"
+        )
+        await wait_until(pilot, lambda: statuses(app) == [FAILED], "the retry to fail again")
+        again = await queue.get(bad.job_id)
+        assert again.attempt == 2 and again.status == FAILED and again.error == first.error
+
+
+async def test_jobs_run_by_another_process_show_up_without_a_key(
+    service: FilterBetsService, settings: Settings, no_runner: None
+) -> None:
+    await seed_small(service)
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await open_jobs(pilot)
+        assert statuses(app) == []
+        assert "no runner here" in str(jobs.query_one("#jobs-runner").render())
+        # Another process queues a job and another runner (a worker) runs it.
+        info = await JobQueue(service.db).submit(service.user_id, small_request())
+        await wait_until(pilot, lambda: statuses(app) == [QUEUED], "the queued job to appear")
+        other = JobRunner(service.db, worker_name="elsewhere", poll_interval=0.05)
+        await other.start()
+        try:
+            await wait_until(pilot, lambda: statuses(app) == [SUCCEEDED], "the job to succeed")
+        finally:
+            await other.stop()
+        row = jobs_table(app)[0]
+        assert (row["bets"], row["yield"]) == ("3", "+83.33%")  # +1.50 +2.00 -1
+        assert "on elsewhere" in str(jobs.query_one("#jobs-detail").render())
+        assert (await JobQueue(service.db).get(info.job_id)).worker == "elsewhere"
+
+
+async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
+    big_service: FilterBetsService, big_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the key event to the screen update that shows it (see the bounds below)."""
+    queue = JobQueue(big_service.db)
+    for name in ("one", "two", "three"):  # rows to move between (they fail at once)
+        await queue.submit_raw(big_service.user_id, {"market": "away", "filter": name})
+    app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        await wait_until(pilot, lambda: statuses(app) == [FAILED] * 3, "three failed jobs")
+        assert app.job_runner is not None
+        info = await app.job_runner.submit(big_service.user_id, big_request())
+        await wait_until(pilot, lambda: statuses(app)[:1] == [RUNNING], "the long job to run")
+        table = app.screen.query_one("#jobs-table", VimDataTable)
+        assert table.cursor_row == 1  # the cursor stayed on its job when the new one came in
+        table.move_cursor(row=0)
+        # Every screen update the app computes, with the cursor row it showed.
+        shown: list[tuple[float, int]] = []
+        display = app._display
+
+        def recording_display(screen: Any, renderable: Any) -> None:
+            shown.append((time.perf_counter(), table.cursor_row))
+            display(screen, renderable)
+
+        monkeypatch.setattr(app, "_display", recording_display)
+        timings: list[float] = []
+        for key, row in zip("jjjkkkGg", (1, 2, 3, 2, 1, 0, 3, 0), strict=True):
+            sent = time.perf_counter()
+
+            def rendered(row: int = row, sent: float = sent) -> bool:
+                return any(at > sent and cursor == row for at, cursor in shown)
+
+            await send_key(pilot, key, rendered, f"row {row} on screen")
+            timings.append(next(at for at, c in shown if at > sent and c == row) - sent)
+        shown_ms = [f"{t * 1000:.0f} ms" for t in timings]
+        print("key to screen while a backtest runs:", shown_ms)
+        assert (await queue.get(info.job_id)).status == RUNNING, "the job ended too soon"
+        # The goal is 100 ms. Idle, keys take 10-50 ms here; while a backtest computes in
+        # this process (threads and the event loop shared with the engine) they take
+        # 30-350 ms on a 2-core machine, with or without the Jobs screen's own updates.
+        # What this pins: typical keys stay near the goal and none stalls.
+        assert statistics.median(timings) < 0.15, shown_ms
+        assert max(timings) < 0.5, shown_ms
+        await wait_until(pilot, lambda: statuses(app)[:1] == [SUCCEEDED], "the long job to end")
+
+
+async def test_quit_with_running_jobs_asks_first_and_leaves_none_running(
+    big_service: FilterBetsService, big_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app_module, "QUIT_GRACE", 0.0)
+    monkeypatch.setenv("FILTERBETS_JOB_CONCURRENCY", "1")
+    queue = JobQueue(big_service.db)
+    app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        assert app.job_runner is not None and app.job_runner.concurrency == 1
+        await app.job_runner.submit(big_service.user_id, big_request())
+        await app.job_runner.submit(big_service.user_id, big_request(stake=Decimal("2")))
+        await wait_until(pilot, lambda: app.running_jobs == 1, "a job to run")
+
+        def asking() -> bool:
+            """The question is on screen, ready for an answer."""
+            screen = app.screen
+            return isinstance(screen, ConfirmScreen) and screen.focused is not None
+
+        await send_key(pilot, "q", asking, "the question")
+        assert "put it back in the queue" in str(app.screen.query_one("#confirm-message").render())
+        await send_key(pilot, "n", lambda: isinstance(app.screen, JobsScreen), "the answer")
+        assert app.return_code is None
+        await wait_until(pilot, lambda: app.running_jobs == 1, "a job to run")
+        await send_key(pilot, "q", asking, "the question")
+        await send_key(pilot, "y", lambda: app.return_code is not None, "the app to quit")
+    assert app.return_code == 0
+    jobs = await queue.list(user_id=big_service.user_id)
+    assert len(jobs) == 2
+    assert all(job.status in (QUEUED, SUCCEEDED) for job in jobs), [j.status for j in jobs]
+    assert any(job.status == QUEUED for job in jobs)
+
+
+async def test_q_quits_at_once_with_nothing_running(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        assert app.job_runner is not None
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+
+
+async def test_start_reports_jobs_left_running_by_a_dead_process(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    info = await queue.submit(service.user_id, small_request())
+    assert await queue.claim("dead:1") is not None
+    async with service.db.session() as session:
+        old = utcnow().replace(year=2020)
+        await session.execute(update(BacktestJob).values(heartbeat_at=old, started_at=old))
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        assert any("1 job was interrupted; retry them from Jobs" in n for n in notes), notes
+        await wait_until(pilot, lambda: statuses(app) == ["interrupted"], "the interrupted job")
+        await pilot.press("R")
+        await wait_until(pilot, lambda: statuses(app) == [SUCCEEDED], "the retried job to run")
+    assert (await queue.get(info.job_id)).attempt == 2
+
+
+async def test_help_lists_the_jobs_bindings_with_ids(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        help_table = app.screen.query_one(VimDataTable)
+        listed = [plain(help_table.get_row_at(i)[1]) for i in range(help_table.row_count)]
+        for binding in Binding.make_bindings(JobsScreen.BINDINGS):
+            assert binding.id and binding.id.startswith("jobs."), binding
+            assert binding.description, binding.id
+            if binding.key != "enter":  # the focused table's enter (Select) opens it too
+                assert binding.description in listed, (binding.id, " | ".join(listed))
+        assert "Jobs" in listed
