@@ -263,6 +263,8 @@ class FilterBetsApp(App[None]):
         self.running_jobs = len(runner.running) if runner is not None else 0
         for screen in self._jobs_screens():
             screen.runner_event(event)
+        if isinstance(self.screen, JobsScreen) and event.status in (SUCCEEDED, CANCELLED):
+            return  # the table shows it
         if event.status == SUCCEEDED:
             self.notify(
                 f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3).",

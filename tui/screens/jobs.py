@@ -164,21 +164,20 @@ class JobRow:
 
     @property
     def detail(self) -> str:
-        """The line under the table for the selected job."""
+        """The line under the table for the selected job (the table clips the filter name)."""
         info = self.info
-        parts = [f"job {info.short_id}", f"attempt {info.attempt}" if info.attempt else ""]
-        if info.worker:
-            parts.append(f"on {info.worker}")
-        if info.error:
-            parts.append(info.error)
-        elif self.live is not None and self.status == RUNNING:
-            parts.append(self.live.message)
+        parts = [f"job {info.short_id}", info.title]
+        if info.attempt > 1:
+            parts.append(f"attempt {info.attempt}")
+        if self.status == SUCCEEDED and info.result_id is not None:
+            parts.append(f"result #{info.result_id}: enter opens it")
+        elif self.status in RETRYABLE:
+            parts.append(f"{info.error or info.message}; t retries it")
+        elif self.status == RUNNING:
+            message = self.live.message if self.live is not None else info.message
+            parts.append(f"{message} on {info.worker}" if info.worker else message)
         elif info.message:
             parts.append(info.message)
-        if self.status == SUCCEEDED and info.result_id is not None:
-            parts.append(f"result #{info.result_id} (enter opens it)")
-        elif self.status in RETRYABLE:
-            parts.append("t retries it")
         return " · ".join(p for p in parts if p)
 
 
@@ -239,11 +238,11 @@ JOB_COLUMNS: tuple[JobColumn, ...] = (
         numeric=True,
         live=True,
     ),
-    JobColumn("bets", "Bets", 6, _bets_cell, numeric=True),
+    JobColumn("bets", "Bets", 7, _bets_cell, numeric=True),
     JobColumn("yield", "Yield", 8, _yield_cell, numeric=True),
     JobColumn(
         "submitted",
-        "Queued",
+        "At",
         5,
         lambda r, _n: Text(r.info.created_at.astimezone().strftime("%H:%M"), style="dim"),
         wide_only=True,
