@@ -312,6 +312,7 @@ class FilterBetsApp(App[None]):
         if isinstance(self.screen, ConfirmScreen):
             return
         jobs = f"{running} backtest job{'s are' if running != 1 else ' is'} running here."
+        them = "them" if running != 1 else "it"
 
         def answered(yes: bool | None) -> None:
             if yes:
@@ -319,8 +320,8 @@ class FilterBetsApp(App[None]):
 
         self.push_screen(
             ConfirmScreen(
-                f"{jobs} Quit and put {'them' if running != 1 else 'it'} back in the queue?"
-                " (A worker or the next dashboard picks them up.)",
+                f"{jobs} Quit and put {them} back in the queue?"
+                f" (A worker or the next dashboard picks {them} up.)",
                 title="Quit",
                 yes="Quit",
             ),

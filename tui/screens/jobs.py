@@ -172,7 +172,8 @@ class JobRow:
         if self.status == SUCCEEDED and info.result_id is not None:
             parts.append(f"result #{info.result_id}: enter opens it")
         elif self.status in RETRYABLE:
-            parts.append(f"{info.error or info.message}; t retries it")
+            # What went wrong first: the line is clipped at the screen's edge.
+            parts[1:1] = [f"{self.status}: {info.error or info.message}", "t retries it"]
         elif self.status == RUNNING:
             message = self.live.message if self.live is not None else info.message
             parts.append(f"{message} on {info.worker}" if info.worker else message)
@@ -199,8 +200,8 @@ def _status_cell(row: JobRow, _now: dt.datetime) -> Text:
 
 
 def _progress_cell(row: JobRow, _now: dt.datetime) -> Text:
-    if row.status in (QUEUED, CANCELLED) and row.progress <= 0:
-        return Text("")
+    if row.status != RUNNING and row.progress <= 0:
+        return Text("")  # queued, or ended before any progress
     style = "green" if row.status == SUCCEEDED else "cyan" if row.status == RUNNING else "dim"
     return Text(progress_bar(row.progress), style=style)
 
