@@ -340,7 +340,7 @@ async def test_quit_with_running_jobs_asks_first_and_leaves_none_running(
     queue = JobQueue(big_service.db)
     app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
     async with app.run_test(size=SIZE) as pilot:
-        await open_jobs(pilot)
+        jobs = await open_jobs(pilot)
         assert app.job_runner is not None and app.job_runner.concurrency == 1
         await app.job_runner.submit(big_service.user_id, big_request())
         await app.job_runner.submit(big_service.user_id, big_request(stake=Decimal("2")))
@@ -353,6 +353,8 @@ async def test_quit_with_running_jobs_asks_first_and_leaves_none_running(
 
         await send_key(pilot, "q", asking, "the question")
         assert "put it back in the queue" in str(app.screen.query_one("#confirm-message").render())
+        polls = jobs.polls  # the table stays live under the question
+        await wait_until(pilot, lambda: jobs.polls >= polls + 2, "polls under the question")
         await send_key(pilot, "n", lambda: isinstance(app.screen, JobsScreen), "the answer")
         assert app.return_code is None
         await wait_until(pilot, lambda: app.running_jobs == 1, "a job to run")

@@ -263,7 +263,7 @@ class FilterBetsApp(App[None]):
         self.running_jobs = len(runner.running) if runner is not None else 0
         for screen in self._jobs_screens():
             screen.runner_event(event)
-        if isinstance(self.screen, JobsScreen) and event.status in (SUCCEEDED, CANCELLED):
+        if self._jobs_screens() and event.status in (SUCCEEDED, CANCELLED):
             return  # the table shows it
         if event.status == SUCCEEDED:
             self.notify(
@@ -281,8 +281,9 @@ class FilterBetsApp(App[None]):
             self.notify(f"Job {event.short_id} cancelled.", title="Jobs")
 
     def _jobs_screens(self) -> list[JobsScreen]:
-        """The Jobs screen if it is showing (a hidden one re-reads when shown again)."""
-        return [self.screen] if isinstance(self.screen, JobsScreen) else []
+        """The Jobs screen if it is showing, perhaps under a modal (a hidden one re-reads when
+        shown again)."""
+        return [screen for screen in self.screen_stack if isinstance(screen, JobsScreen)]
 
     # Errors ----------------------------------------------------------------------------
 

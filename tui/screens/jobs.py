@@ -301,8 +301,10 @@ class JobsScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         self.poll_now()
 
-    def on_screen_suspend(self) -> None:
-        self._stop_timer()
+    @property
+    def showing(self) -> bool:
+        """On screen, perhaps under a modal (a question, help): worth keeping up to date."""
+        return self.is_mounted and self in self.app.screen_stack
 
     # Polling ---------------------------------------------------------------------------
 
@@ -317,6 +319,9 @@ class JobsScreen(Screen[None]):
 
     def poll_now(self) -> None:
         """Read the jobs now, or right after the poll in flight finishes."""
+        if not self.showing:
+            self._stop_timer()
+            return  # resumed later with a poll of its own
         if self._polling:
             self._poll_again = True
             return
@@ -330,7 +335,7 @@ class JobsScreen(Screen[None]):
 
     def _schedule_next(self) -> None:
         self._stop_timer()
-        if self.app.screen is not self:
+        if not self.showing:
             return  # resumed later with a poll of its own
         busy = any(row.status in (QUEUED, RUNNING) for row in self.rows or ())
         delay = IDLE_POLL if self._failing else BUSY_POLL if busy else IDLE_POLL
