@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections import Counter
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -49,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="import the good rows of a file that has bad ones (default: refuse the file)",
     )
     importer.add_argument("--quiet", action="store_true", help="no progress bar or warnings")
+    importer.add_argument(
+        "--verbose",
+        action="store_true",
+        help=f"list every warning and rejected row (default: {MESSAGES_PER_FILE} per file)",
+    )
 
     db = commands.add_parser("db", help="database schema: upgrade, downgrade, current, history")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
@@ -68,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--rules", required=True, metavar="JSON", help="rules JSON, or @file")
     create.add_argument("--stake", default="1.00", help="flat stake in units (default 1.00)")
     create.add_argument("--description", default="")
+    create.add_argument("--market", help="market the dashboard's r runs it on (default home)")
+    create.add_argument("--odds", metavar="SRC", help="odds source to run it with")
+    create.add_argument("--staking", help="flat | percent | kelly, to run it with")
     filter_commands.add_parser("list", help="list your filters")
     for action, text in (
         ("show", "show one filter"),
@@ -83,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_backtest_arguments(backtest)
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
 
+    features = commands.add_parser("features", help="team features (form, table, Elo) for filters")
+    feature_commands = features.add_subparsers(
+        dest="features_command", metavar="ACTION", required=True
+    )
+    feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
+
     from core.jobs.cli import add_jobs_commands
 
     add_jobs_commands(commands)
@@ -96,10 +111,13 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("filter", nargs="?", help="a saved filter's name or id")
     parser.add_argument("--rules", metavar="JSON", help="inline rules JSON (or @file)")
     parser.add_argument(
-        "--market", required=True, help="home|draw|away|over25|under25|ah_home|ah_away"
+        "--market",
+        help="home|draw|away|over25|under25|ah_home|ah_away (default: the saved filter's)",
     )
     parser.add_argument(
-        "--odds", default="pinnacle", metavar="SRC", help="odds source (default pinnacle)"
+        "--odds",
+        metavar="SRC",
+        help="odds source (default: the saved filter's, else pinnacle)",
     )
     parser.add_argument("--leagues", default="", help="comma-separated league codes, e.g. E0,SP1")
     parser.add_argument(
@@ -107,21 +125,24 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--from", dest="date_from", metavar="DATE", help="first date, YYYY-MM-DD")
     parser.add_argument("--to", dest="date_to", metavar="DATE", help="last date, YYYY-MM-DD")
-    parser.add_argument("--staking", default="flat", help="flat | percent | kelly")
+    parser.add_argument(
+        "--staking", help="flat | percent | kelly (default: the saved filter's, else flat)"
+    )
     parser.add_argument(
         "--stake", help="flat: units per bet (default: the filter's stake); percent: %% of bank"
     )
-    parser.add_argument("--bank", default="100", help="starting bank (default 100)")
-    parser.add_argument("--kelly-fraction", type=float, default=0.25)
-    parser.add_argument("--kelly-cap", type=float, default=0.05, help="max stake, share of bank")
+    parser.add_argument("--bank", help="starting bank (default: the saved filter's, else 100)")
+    parser.add_argument("--kelly-fraction", type=float, help="default: saved, else 0.25")
+    parser.add_argument("--kelly-cap", type=float, help="max stake, share of bank (0.05)")
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
     return asyncio.run(coro)
 
 
-def _say(message: str, stream: TextIO = sys.stderr) -> None:
-    print(message, file=stream, flush=True)
+def _say(message: str, stream: TextIO | None = None) -> None:
+    # sys.stderr looked up per call, not bound at import: it may have been replaced.
+    print(message, file=stream or sys.stderr, flush=True)
 
 
 async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
@@ -175,7 +196,12 @@ def _progress_printer(stream: TextIO) -> Callable[[Any], None] | None:
 
 
 async def _import(
-    settings: Settings, paths: Sequence[Path], *, skip_bad_rows: bool, quiet: bool
+    settings: Settings,
+    paths: Sequence[Path],
+    *,
+    skip_bad_rows: bool,
+    quiet: bool,
+    verbose: bool = False,
 ) -> int:
     from core.importing.service import expand_paths, import_paths
 
@@ -191,14 +217,36 @@ async def _import(
     if on_progress is not None:
         sys.stderr.write("\r\x1b[2K")
     if not quiet:
-        for warning in summary.warnings:
-            _say(f"warning: {warning}")
-    for row in summary.rejected_rows:
-        _say(f"rejected: {row.file}:{row.line}: {row.reason}")
+        _say_capped("warning", [str(warning) for warning in summary.warnings], verbose)
+    _say_capped(
+        "rejected",
+        [f"{row.file}:{row.line}: {row.reason}" for row in summary.rejected_rows],
+        verbose,
+    )
     for error in summary.file_errors:
         _say(f"error: {error}")
     print(summary.summary_line())
     return EXIT_ERROR if summary.file_errors else EXIT_OK
+
+
+# Lines of one kind (warnings, rejected rows) printed per file before "... and N more".
+MESSAGES_PER_FILE = 20
+
+
+def _say_capped(kind: str, messages: list[str], verbose: bool) -> None:
+    """One line per message, at most MESSAGES_PER_FILE per file unless `verbose`: a
+    damaged file can reject hundreds of rows, and the summary line says how many."""
+    shown: Counter[str] = Counter()
+    hidden: Counter[str] = Counter()
+    for message in messages:
+        file = message.split(":", 1)[0]
+        if verbose or shown[file] < MESSAGES_PER_FILE:
+            shown[file] += 1
+            _say(f"{kind}: {message}")
+        else:
+            hidden[file] += 1
+    for file, more in hidden.items():
+        _say(f"{kind}: {file}: ... and {more:,} more (--verbose lists them all)")
 
 
 def demo_files() -> list[Path]:
@@ -241,28 +289,70 @@ def _read_rules_argument(raw: str) -> Any:
         ) from exc
 
 
-def request_from_args(args: argparse.Namespace) -> Any:
-    from core.backtest.request import BacktestRequest, parse_date
-
+def check_request_args(args: argparse.Namespace) -> None:
+    """Usage errors that need no database: one of filter and --rules, and a market for
+    inline rules (a saved filter may carry its own)."""
     if (args.filter is None) == (args.rules is None):
         raise UsageError("give a saved filter name or --rules JSON (one of them)")
+    if args.rules is not None and args.market is None:
+        raise UsageError("--market: required with --rules (home, draw, away, ...)")
+
+
+async def saved_backtest_settings(service: Any, args: argparse.Namespace) -> Any:
+    """The saved filter's backtest settings, the defaults for any option not given."""
+    from core.filters import FilterStore
+
+    if args.filter is None:
+        return None
+    return (await FilterStore(service.db, service.user_id).get(args.filter)).backtest_settings
+
+
+def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None = None) -> Any:
+    """The request: each option as given, else the saved filter's setting, else the
+    request default."""
+    from core.backtest.request import BacktestRequest, parse_date
+
+    check_request_args(args)
+    saved = saved or {}
+    defaults = BacktestRequest(market="home")
+
+    def pick(given: Any, key: str, default: Any) -> Any:
+        if given is not None:
+            return given
+        return saved.get(key) if saved.get(key) is not None else default
+
+    market = pick(args.market, "market", None)
+    if market is None:
+        raise UsageError(
+            f"--market: required, filter {args.filter!r} has no saved market"
+            " (home, draw, away, ...)"
+        )
     split = [part.strip() for part in args.leagues.split(",") if part.strip()]
     seasons = [part.strip() for part in args.seasons.split(",") if part.strip()]
     return BacktestRequest(
-        market=args.market,
+        market=str(market),
         filter_ref=args.filter,
         rules=None if args.rules is None else _read_rules_argument(args.rules),
-        odds_source=args.odds,
+        odds_source=str(pick(args.odds, "odds_source", defaults.odds_source)),
         leagues=tuple(split),
         seasons=tuple(seasons),
         date_from=parse_date("from", args.date_from),
         date_to=parse_date("to", args.date_to),
-        staking=args.staking,
-        stake=None if args.stake is None else args.stake,
-        bank=args.bank,
-        kelly_fraction=args.kelly_fraction,
-        kelly_cap=args.kelly_cap,
+        staking=str(pick(args.staking, "staking", defaults.staking)),
+        stake=pick(args.stake, "stake", None),
+        bank=pick(args.bank, "bank", defaults.bank),
+        kelly_fraction=float(pick(args.kelly_fraction, "kelly_fraction", defaults.kelly_fraction)),
+        kelly_cap=float(pick(args.kelly_cap, "kelly_cap", defaults.kelly_cap)),
     ).validated()
+
+
+def _filter_settings_args(args: argparse.Namespace) -> dict[str, Any] | None:
+    """`filters create --market/--odds/--staking` as backtest settings, or None if none."""
+    given = {"market": args.market, "odds_source": args.odds, "staking": args.staking}
+    settings = {key: value for key, value in given.items() if value is not None}
+    if settings.get("staking", "flat") == "flat" and settings:
+        settings["stake"] = args.stake
+    return settings or None
 
 
 async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
@@ -280,6 +370,7 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
                 _read_rules_argument(args.rules),
                 stake=args.stake,
                 description=args.description,
+                backtest_settings=_filter_settings_args(args),
             )
             print(f"saved filter {info.name!r} (id {info.id})")
         elif action == "list":
@@ -297,6 +388,9 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
         elif action == "show":
             info = await store.get(args.name)
             print(f"{info.name} (id {info.id}), stake {info.stake}")
+            if info.backtest_settings:
+                run = info.backtest_settings
+                print(f"runs on {run['market']} @ {run['odds_source']}, {run['staking']} staking")
             if info.description:
                 print(info.description)
             print(json.dumps(info.rules, indent=2))
@@ -320,9 +414,10 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     from core.backtest.engine import BacktestEngine
     from core.report import render_metrics
 
-    request = request_from_args(args)
+    check_request_args(args)
     service = await _open_service(settings)
     try:
+        request = request_from_args(args, await saved_backtest_settings(service, args))
         run = await BacktestEngine(service.db, service.user_id).run(request)
     finally:
         await service.close()
@@ -335,6 +430,21 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _cmd_features(settings: Settings) -> int:
+    from core.features import recompute_all
+
+    service = await _open_service(settings)
+    try:
+        summary = await recompute_all(service.db)
+    finally:
+        await service.close()
+    print(
+        f"features: {summary.fixtures:,} fixtures, {summary.written:,} rows written"
+        f" in {summary.seconds:.1f} s"
+    )
+    return EXIT_OK
+
+
 def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     command = args.command or "dashboard"
     if command == "dashboard":
@@ -343,12 +453,20 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return _run(_cmd_db(settings, args))
     if command == "import":
         return _run(
-            _import(settings, args.paths, skip_bad_rows=args.skip_bad_rows, quiet=args.quiet)
+            _import(
+                settings,
+                args.paths,
+                skip_bad_rows=args.skip_bad_rows,
+                quiet=args.quiet,
+                verbose=args.verbose,
+            )
         )
     if command == "filters":
         return _run(_cmd_filters(settings, args))
     if command == "backtest":
         return _run(_cmd_backtest(settings, args))
+    if command == "features":
+        return _run(_cmd_features(settings))
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 

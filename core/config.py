@@ -19,6 +19,8 @@ from core.errors import ConfigError
 ENV_DATABASE_URL = "FILTERBETS_DATABASE_URL"
 ENV_USER = "FILTERBETS_USER"
 ENV_DATA_DIR = "FILTERBETS_DATA_DIR"
+ENV_KEYMAP = "FILTERBETS_KEYMAP"
+KEYMAP_FILE = "keys.toml"
 
 # Async drivers we add when a user gives a plain `sqlite://` or `postgresql://` URL.
 _ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "postgres": "asyncpg"}
@@ -33,6 +35,26 @@ def data_dir() -> Path:
     from platformdirs import user_data_path
 
     return user_data_path("filterbets", appauthor=False)
+
+
+def config_dir() -> Path:
+    """The per-user config directory (XDG on Linux); FILTERBETS_DATA_DIR when set, so a
+    sandbox keeps everything in one place."""
+    override = os.environ.get(ENV_DATA_DIR)
+    if override:
+        return Path(override).expanduser()
+    from platformdirs import user_config_path
+
+    return user_config_path("filterbets", appauthor=False)
+
+
+def keymap_path() -> tuple[Path, bool]:
+    """The dashboard's key remapping file, and whether the user named it (FILTERBETS_KEYMAP)
+    rather than it being the default `keys.toml` in the config directory."""
+    override = os.environ.get(ENV_KEYMAP, "").strip()
+    if override:
+        return Path(override).expanduser(), True
+    return config_dir() / KEYMAP_FILE, False
 
 
 def default_database_url() -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from core.backtest.request import BacktestRequest, RequestError
 from core.db import Database
 from core.errors import FilterBetsError
 from core.models import BacktestResult, Filter
@@ -38,6 +40,9 @@ class FilterInfo:
     last_result_id: int | None = None
     last_bets: int | None = None
     last_yield: float | None = None
+    backtest_settings: dict[str, Any] | None = None
+    """How the filter is backtested by default (see `clean_backtest_settings`); None on
+    filters saved without any, which run with the request defaults."""
 
 
 def parse_stake(raw: str | Decimal | float | int) -> Decimal:
@@ -48,6 +53,67 @@ def parse_stake(raw: str | Decimal | float | int) -> Decimal:
     if not Decimal("0") < stake <= MAX_STAKE:
         raise FilterError(f"stake: {raw} must be more than 0 and at most {MAX_STAKE}")
     return stake
+
+
+SETTINGS_FIELDS = (
+    "market",
+    "odds_source",
+    "staking",
+    "stake",
+    "bank",
+    "kelly_fraction",
+    "kelly_cap",
+)
+"""What a filter's backtest settings hold: a BacktestRequest minus the rules and scope."""
+DEFAULT_MARKET = "home"
+
+
+def _settings_float(name: str, raw: Any, default: float) -> float:
+    if raw is None:
+        return default
+    if isinstance(raw, bool):
+        raise FilterError(f"{name}: {raw!r} is not a number")
+    try:
+        return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise FilterError(f"{name}: {raw!r} is not a number") from exc
+
+
+def clean_backtest_settings(raw: Any) -> dict[str, Any] | None:
+    """Check a filter's backtest settings with BacktestRequest's own rules; the stored form.
+
+    `raw` maps some of SETTINGS_FIELDS to values (market defaults to "home"; the others to
+    the request defaults). Returns None for None. A bad or unknown field raises FilterError
+    with a one-line message that names it.
+    """
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise FilterError(
+            f"backtest settings: expected an object with {', '.join(SETTINGS_FIELDS)}"
+        )
+    unknown = [str(key) for key in raw if key not in SETTINGS_FIELDS]
+    if unknown:
+        raise FilterError(f"{unknown[0]}: not a backtest setting; use {', '.join(SETTINGS_FIELDS)}")
+    defaults = BacktestRequest(market=DEFAULT_MARKET)
+    data = {key: value for key, value in raw.items() if value is not None}
+    try:
+        request = BacktestRequest(
+            market=str(data.get("market", DEFAULT_MARKET)),
+            rules=[],
+            odds_source=str(data.get("odds_source", defaults.odds_source)),
+            staking=str(data.get("staking", defaults.staking)),
+            stake=data.get("stake"),
+            bank=data.get("bank", defaults.bank),
+            kelly_fraction=_settings_float(
+                "kelly_fraction", data.get("kelly_fraction"), defaults.kelly_fraction
+            ),
+            kelly_cap=_settings_float("kelly_cap", data.get("kelly_cap"), defaults.kelly_cap),
+        ).validated()
+    except RequestError as exc:
+        raise FilterError(str(exc)) from exc
+    stored = request.to_dict()
+    return {key: stored[key] for key in SETTINGS_FIELDS}
 
 
 def _validated_rules(rules: Any) -> Any:
@@ -69,6 +135,7 @@ def _info(row: Filter, last: BacktestResult | None = None) -> FilterInfo:
         last_result_id=last.id if last else None,
         last_bets=last.bets if last else None,
         last_yield=last.yield_ if last else None,
+        backtest_settings=row.backtest_settings,
     )
 
 
@@ -93,6 +160,7 @@ class FilterStore:
         *,
         stake: str | Decimal | float | int = Decimal("1.00"),
         description: str = "",
+        backtest_settings: Mapping[str, Any] | None = None,
     ) -> FilterInfo:
         row = Filter(
             user_id=self.user_id,
@@ -101,6 +169,7 @@ class FilterStore:
             rules=_validated_rules(rules),
             stake=parse_stake(stake),
             is_active=True,
+            backtest_settings=clean_backtest_settings(backtest_settings),
         )
         try:
             async with self.db.session() as session:
@@ -119,7 +188,10 @@ class FilterStore:
         stake: str | Decimal | float | int | None = None,
         description: str | None = None,
         is_active: bool | None = None,
+        backtest_settings: Mapping[str, Any] | None = None,
     ) -> FilterInfo:
+        """Change the given fields; None leaves a field as it is."""
+        settings = clean_backtest_settings(backtest_settings)
         try:
             async with self.db.session() as session:
                 row = await self._row(session, filter_id)
@@ -133,6 +205,8 @@ class FilterStore:
                     row.description = description.strip()
                 if is_active is not None:
                     row.is_active = is_active
+                if settings is not None:
+                    row.backtest_settings = settings
                 await session.flush()
                 return _info(row)
         except IntegrityError as exc:
@@ -200,17 +274,24 @@ class FilterStore:
         existing = {f.name for f in await self.list()}
         name = new_name or _copy_name(source.name, existing)
         return await self.create(
-            name, source.rules, stake=source.stake, description=source.description
+            name,
+            source.rules,
+            stake=source.stake,
+            description=source.description,
+            backtest_settings=source.backtest_settings,
         )
 
     def export_document(self, info: FilterInfo) -> dict[str, Any]:
-        return {
+        document = {
             "format": EXPORT_FORMAT,
             "name": info.name,
             "description": info.description,
             "stake": str(info.stake),
             "rules": info.rules,
         }
+        if info.backtest_settings is not None:
+            document["backtest_settings"] = info.backtest_settings
+        return document
 
     async def import_file(self, path: Path) -> FilterInfo:
         try:
@@ -225,11 +306,16 @@ class FilterStore:
         for key in ("name", "rules"):
             if key not in document:
                 raise FilterError(f"{path}: the export has no {key!r}")
+        try:
+            settings = clean_backtest_settings(document.get("backtest_settings"))
+        except FilterError as exc:
+            raise FilterError(f"{path}: backtest_settings: {exc}") from exc
         return await self.create(
             str(document["name"]),
             document["rules"],
             stake=document.get("stake", "1.00"),
             description=str(document.get("description", "")),
+            backtest_settings=settings,
         )
 
 

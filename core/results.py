@@ -319,12 +319,15 @@ class ResultStore:
             BacktestBet.profit,
             BacktestBet.bank_after,
         ]
+        # Outer joins: a ledger outlives its fixtures (no foreign key), so a bet whose
+        # fixture is gone still shows, with its league and teams blank.
         return (
             select(*columns)
-            .join(Fixture, Fixture.id == BacktestBet.fixture_id)
-            .join(League, League.id == Fixture.league_id)
-            .join(home, home.id == Fixture.home_team_id)
-            .join(away, away.id == Fixture.away_team_id)
+            .select_from(BacktestBet)
+            .outerjoin(Fixture, Fixture.id == BacktestBet.fixture_id)
+            .outerjoin(League, League.id == Fixture.league_id)
+            .outerjoin(home, home.id == Fixture.home_team_id)
+            .outerjoin(away, away.id == Fixture.away_team_id)
             .where(BacktestBet.result_id == result_id)
         )
 

@@ -32,7 +32,7 @@ from core.services import FilterBetsService
 from tests.conftest import _PG_UNAVAILABLE, REPO_ROOT, _admin, skip_or_fail_without_postgres
 from tests.factories import add_fixtures
 
-BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 30_000}
+BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 60_000}
 # Every fixture with a Pinnacle home price: the whole big data set is settled and stored.
 ALL_HOMES = {"field": "odds.pinnacle.home", "op": "between", "value": [1.0, 1000.0]}
 AWAY_2_TO_3 = {"field": "odds.pinnacle.away", "op": "between", "value": [2.0, 3.0]}
@@ -95,7 +95,7 @@ async def eventually(
 async def table_counts(db: Database) -> dict[str, int]:
     async with db.session() as session:
         results = (await session.execute(select(func.count(BacktestResult.id)))).scalar_one()
-        bets = (await session.execute(select(func.count(BacktestBet.id)))).scalar_one()
+        bets = (await session.execute(select(func.count()).select_from(BacktestBet))).scalar_one()
         jobs = (await session.execute(select(func.count(BacktestJob.id)))).scalar_one()
     return {"results": int(results), "bets": int(bets), "jobs": int(jobs)}
 

@@ -202,10 +202,55 @@ async def test_a_cancelled_run_leaves_no_result_and_no_ledger(service: FilterBet
         )
     async with service.db.session() as session:
         assert (await session.execute(select(func.count(BacktestResult.id)))).scalar_one() == 0
-        assert (await session.execute(select(func.count(BacktestBet.id)))).scalar_one() == 0
+        assert (
+            await session.execute(select(func.count()).select_from(BacktestBet))
+        ).scalar_one() == 0
 
 
 def _date(text: str) -> Any:
     import datetime as dt
 
     return dt.date.fromisoformat(text)
+
+
+@pytest.mark.parametrize("parts", [2, 3, 7])
+async def test_a_count_split_into_parallel_parts_equals_the_whole_count(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch, parts: int
+) -> None:
+    from core.backtest import engine as engine_module
+
+    await _seed(service)
+    engine = BacktestEngine(service.db, service.user_id)
+    rules_to_try: list[Any] = [
+        AWAY_2_TO_3,
+        {"not": AWAY_2_TO_3},
+        {"any": [{"field": "home_team", "op": "in", "value": ["Arsenal", "Wolves"]}, AWAY_2_TO_3]},
+        {"field": "odds.pinnacle.away", "op": "is_null"},
+    ]
+    whole = [await engine.count(_request(rules=rules)) for rules in rules_to_try]
+    assert whole == [3, 2, 3, 1]
+    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_MIN_FIXTURES", 1)
+    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_PARTS", parts)
+    expected_parts = min(parts, 5) if service.db.dialect_name == "sqlite" else 1
+    assert len(await engine._id_ranges()) == expected_parts
+    assert [await engine.count(_request(rules=rules)) for rules in rules_to_try] == whole
+
+
+async def test_league_and_team_leaves_match_the_same_fixtures_as_their_names(
+    service: FilterBetsService,
+) -> None:
+    """They compile to a foreign-key subquery; `not` and `!=` keep their meaning."""
+    await _seed(service)
+    engine = BacktestEngine(service.db, service.user_id)
+
+    async def count(rules: Any) -> int:
+        return await engine.count(_request(rules=rules))
+
+    assert await count({"field": "league", "op": "=", "value": "E0"}) == 5
+    assert await count({"field": "league", "op": "!=", "value": "E0"}) == 0
+    assert await count({"not": {"field": "league", "op": "in", "value": ["SP1"]}}) == 5
+    assert await count({"field": "home_team", "op": "in", "value": ["Arsenal", "Fulham"]}) == 2
+    assert await count({"field": "away_team", "op": "=", "value": "Arsenal"}) == 0
+    assert await count({"not": {"field": "away_team", "op": "=", "value": "Spurs"}}) == 4
+    assert await count({"field": "home_team", "op": ">=", "value": "Leicester"}) == 2
+    assert await count({"field": "country", "op": "is_null"}) == 0

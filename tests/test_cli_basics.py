@@ -5,10 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from core.cli import main
+from core.config import Settings
+from tests.conftest import CORRUPT_DIR
 
 
 def _run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -47,3 +50,52 @@ def test_db_commands_create_and_report_the_schema(tmp_path: Path) -> None:
     assert "created database schema at revision" in upgraded.stdout
     current = _run_cli("--database-url", url, "db", "current")
     assert "(head)" in current.stdout
+
+
+def test_import_lists_at_most_20_rejected_rows_per_file_unless_verbose(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    corrupt = CORRUPT_DIR
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    assert main(["--database-url", url, "import", str(corrupt)]) == 1  # files refused
+    captured = capfd.readouterr()
+    out, err = captured.out.splitlines(), captured.err.splitlines()
+    rejected = [line for line in err if line.startswith("rejected: ")]
+    per_file = {line.split(" ")[1].split(":")[0] for line in rejected}
+    assert per_file == {"D1_2000-01.csv", "D1_2001-02.csv"}
+    assert len(rejected) == 2 * 20 + 2
+    assert "rejected: D1_2001-02.csv: ... and 286 more (--verbose lists them all)" in err
+    assert "450 rows rejected" in out[-1]
+
+    assert main(["--database-url", url, "import", "--verbose", str(corrupt)]) == 1
+    verbose = capfd.readouterr().err.splitlines()
+    assert sum(line.startswith("rejected: ") for line in verbose) == 450
+
+
+def test_backtest_of_a_saved_filter_uses_its_saved_settings_unless_overridden(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    url = settings.database_url.render_as_string(hide_password=False)
+    assert main(["--database-url", url, "demo"]) == 0
+    band = '{"field": "odds.pinnacle.away", "op": "between", "value": [2, 3]}'
+    for name, extra in (("Aways", ["--market", "away", "--staking", "percent"]), ("Bare", [])):
+        assert (
+            main(["--database-url", url, "filters", "create", name, "--rules", band, *extra]) == 0
+        )
+    capfd.readouterr()
+
+    def backtest(*args: str) -> dict[str, Any]:
+        assert main(["--database-url", url, "backtest", *args, "--json"]) == 0
+        return dict(json.loads(capfd.readouterr().out))
+
+    saved = backtest("Aways")
+    assert (saved["market"], saved["staking"]["kind"]) == ("away", "percent")
+    overridden = backtest("Aways", "--market", "home", "--staking", "flat")
+    assert (overridden["market"], overridden["staking"]["kind"]) == ("home", "flat")
+
+    assert main(["--database-url", url, "backtest", "Bare"]) == 2
+    assert "filter 'Bare' has no saved market" in capfd.readouterr().err
+    assert main(["--database-url", url, "backtest", "--rules", band]) == 2
+    assert "--market: required with --rules" in capfd.readouterr().err

@@ -3,14 +3,18 @@ recompute equal to a recompute from scratch, and filters over the fields (SQL = 
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
 from core.backtest.engine import _from_clause
+from core.cli import main
+from core.config import Settings
 from core.db import Database
-from core.features import AffectedFixtures, RecomputeSummary, compute_features
+from core.features import AffectedFixtures, RecomputeSummary, compute_features, recompute_all
 from core.features import service as features_service
 from core.features.service import _load
 from core.importing import service as importing_service
@@ -20,7 +24,7 @@ from core.rules import FIELDS, compile_rules, matching_fixtures_query
 from core.rules.catalogue import GROUPS, fields_by_group, fixture_query_base
 from core.rules.oracle import load_fixture_rows, matching_ids
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR
+from tests.conftest import CORPUS_DIR, wipe_all_tables
 from tests.factories import add_fixtures
 
 pytestmark = pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason="shared corpus missing")
@@ -193,3 +197,170 @@ async def test_an_import_fills_in_features_missing_from_older_fixtures(
     )  # fmt: skip
     await import_paths(service.db, [CORPUS_DIR / "E0_2012-13.csv"])
     await _assert_in_step(service.db)
+
+
+def _recording(monkeypatch: pytest.MonkeyPatch) -> list[RecomputeSummary]:
+    """Every summary of the recomputes imports run from now on."""
+    summaries: list[RecomputeSummary] = []
+    original = features_service.recompute
+
+    async def recording(db: Database, affected: AffectedFixtures) -> RecomputeSummary:
+        summary = await original(db, affected)
+        summaries.append(summary)
+        return summary
+
+    monkeypatch.setattr(importing_service, "recompute_features", recording)
+    return summaries
+
+
+async def _assert_equal_to_recompute_all(db: Database) -> int:
+    """The stored rows equal what recompute_all writes (which then replaces them)."""
+    incremental = await _stored(db)
+    await recompute_all(db)
+    full = await _stored(db)
+    assert incremental.keys() == full.keys()
+    differing = [i for i in full if incremental[i] != full[i]]
+    assert differing == [], [(incremental[i], full[i]) for i in differing[:1]]
+    return len(full)
+
+
+@pytest.mark.parametrize("window_days", [None, 1], ids=["windows", "whole-history"])
+async def test_imports_in_the_middle_of_history_resume_and_equal_recompute_all(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch, window_days: int | None
+) -> None:
+    # Rewriting the whole table instead would hide the resumed path.
+    monkeypatch.setattr(features_service, "FULL_REWRITE_SHARE", 1.1)
+    if window_days is not None:  # every team and pair looked up again over all history
+        monkeypatch.setattr(features_service, "RECENT_WINDOW_DAYS", window_days)
+        monkeypatch.setattr(features_service, "MEETINGS_WINDOW_DAYS", window_days)
+    summaries = _recording(monkeypatch)
+    db = service.db
+    await import_paths(
+        db,
+        [
+            CORPUS_DIR / "E0_2012-13.csv",
+            CORPUS_DIR / "E0_2014-15.csv",
+            CORPUS_DIR / "E1_2014-15.csv",
+            CORPUS_DIR / "E0_2015-16.csv",
+        ],
+    )
+    assert summaries[-1].resumed
+    await _assert_in_step(db)
+    # A season between two stored ones: its league-season, and everything later of
+    # its teams and of the teams they meet afterwards (E1 through relegation).
+    await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv"])
+    middle = summaries[-1]
+    assert middle.resumed
+    assert 380 < middle.written < 1900
+    await _assert_in_step(db)
+    # The second division of that season: teams that are in E0 the year after.
+    await import_paths(db, [CORPUS_DIR / "E1_2013-14.csv"])
+    assert summaries[-1].resumed
+    total = await _assert_equal_to_recompute_all(db)
+    async with db.session() as session:
+        assert total == await session.scalar(select(func.count(Fixture.id)))
+
+
+async def test_a_changed_result_mid_history_resumes_and_equals_recompute_all(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Results corrected after the fact (a re-import of an edited file): rows from that
+    date on move; everything earlier stays; all equal to a recompute from scratch."""
+    monkeypatch.setattr(features_service, "FULL_REWRITE_SHARE", 1.1)
+    db = service.db
+    await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv", CORPUS_DIR / "E0_2014-15.csv"])
+    before = await _stored(db)
+    async with db.session() as session:
+        rows = (
+            await session.execute(
+                select(Fixture.id, Fixture.league_id, Fixture.season, Fixture.kickoff_date,
+                       Fixture.home_team_id, Fixture.away_team_id)
+                .order_by(Fixture.kickoff_date, Fixture.id)
+            )
+        ).all()  # fmt: skip
+        picked = [rows[len(rows) // 3], rows[len(rows) // 3 + 7], rows[2 * len(rows) // 3]]
+        for row in picked:
+            fixture = await session.get(Fixture, row.id)
+            assert fixture is not None
+            fixture.home_goals, fixture.away_goals = fixture.away_goals + 3, fixture.home_goals
+            fixture.home_shots_on_target = None
+    affected = AffectedFixtures()
+    for row in picked:
+        affected.add(row.league_id, row.season, row.home_team_id, row.away_team_id,
+                     row.kickoff_date)  # fmt: skip
+    summary = await features_service.recompute(db, affected)
+    assert summary.resumed
+    assert 0 < summary.written < len(rows)
+    after = await _stored(db)
+    cut = picked[0].kickoff_date
+    unchanged = [row.id for row in rows if row.kickoff_date <= cut and row.id != picked[0].id]
+    assert all(after[i] == before[i] for i in unchanged)
+    assert sum(after[row.id] != before[row.id] for row in rows) > 100
+    await _assert_equal_to_recompute_all(db)
+
+
+async def test_an_import_over_rowless_fixtures_falls_back_to_a_full_replay(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summaries = _recording(monkeypatch)
+    await add_fixtures(
+        service,
+        [{"league": "E1", "season": "2011-12", "date": "2011-08-13", "home": "Leeds",
+          "away": "Burnley", "goals": (1, 0)}],
+        features=False,
+    )  # fmt: skip
+    await import_paths(service.db, [CORPUS_DIR / "E0_2012-13.csv"])
+    assert not summaries[-1].resumed  # a row missing outside what the import rewrites
+    await _assert_in_step(service.db)
+    await import_paths(service.db, [CORPUS_DIR / "E0_2013-14.csv"])
+    assert summaries[-1].resumed
+    await _assert_in_step(service.db)
+
+
+def test_the_features_recompute_command(
+    settings: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.cli
+
+    monkeypatch.setattr(
+        core.cli, "_say", lambda message, stream=None: print(message, file=sys.stderr)
+    )
+
+    async def seed() -> None:
+        service = await FilterBetsService.open(settings, migrate=False)
+        try:
+            if settings.backend == "postgresql":
+                await wipe_all_tables(service)
+            await add_fixtures(
+                service,
+                [{"league": "E0", "season": "2019-20", "date": f"2019-08-{day:02d}",
+                  "home": home, "away": away, "goals": (day % 3, 1)}
+                 for day, home, away in ((10, "A", "B"), (17, "B", "C"), (24, "C", "A"))],
+                features=False,
+            )  # fmt: skip
+        finally:
+            await service.close()
+
+    async def check() -> None:
+        service = await FilterBetsService.open(settings, migrate=False)
+        try:
+            await _assert_in_step(service.db)
+        finally:
+            await service.close()
+
+    asyncio.run(seed())
+    url = settings.database_url.render_as_string(hide_password=False)
+    capsys.readouterr()
+    assert main(["--database-url", url, "features", "recompute"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("features: 3 fixtures, 3 rows written in ")
+    assert out.count("\n") == 1 and err == ""
+    asyncio.run(check())
+    # Mistakes: one line, exit code 2, no traceback.
+    for argv in (["features"], ["features", "rebuild"]):
+        with pytest.raises(SystemExit) as exited:
+            main(["--database-url", url, *argv])
+        assert exited.value.code == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        assert err.strip().splitlines()[-1].startswith("filterbets features: error:")

@@ -242,7 +242,8 @@ async def test_long_jobs_publish_real_progress_every_250_ms_and_the_loop_stays_f
 
     running = [(t, e) for t, e in events.of(info) if e.status == "running"]
     span = running[-1][0] - running[0][0]
-    assert span > 1.0, f"the job took {span:.2f} s; the data set is too small to judge"
+    # At least three 250 ms intervals to judge the cadence by.
+    assert span > 0.75, f"the job took {span:.2f} s; the data set is too small to judge"
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(running)]
     # 0.2 s cadence; a loaded 2-core machine may stretch single gaps, not the typical one.
     assert statistics.median(gaps) <= 0.25, gaps

@@ -444,3 +444,36 @@ def test_a_runaway_bank_still_gives_strict_json() -> None:
     m = compute_metrics(outcome, odds_source="pinnacle", curve_max_points=50)
     json.dumps(m, allow_nan=False)
     assert any("approximate" in w for w in m["warnings"])
+
+
+@pytest.mark.parametrize("stake", [D("1.00"), D("2.37"), D("0.01")])
+def test_flat_splits_shortcut_equals_summing_every_bet(stake: Decimal) -> None:
+    """The flat-stake splits (counted pairs, integer profits) against plain Decimal sums."""
+    import random
+
+    from core.backtest.metrics import _splits
+
+    rng = random.Random(7)
+    candidates = [
+        bet(
+            fid,
+            *rng.choice([(1, 0), (0, 1), (1, 1), (2, 2), (3, 1)]),
+            rng.choice([1.01, 1.25, 1.5, 1.83, 2.0, 2.37, 3.1, 4.99, 5.0, 11.5]),
+            day=fid // 3,
+            league=rng.choice(["E0", "SP1", "D1"]),
+            season=rng.choice(["2021-22", "2022-23"]),
+        )
+        for fid in range(1, 600)
+    ]
+    outcome = run_backtest(candidates, "home", FlatStaking(stake=stake))
+    ledger, placed = outcome.ledger, outcome.placed
+    odds = [row.odds for row in ledger]
+    stakes = [row.stake for row in ledger]
+    profits = [row.profit for row in ledger]
+    shortcut = _splits(placed, odds, stakes, profits, stake)
+    summed = _splits(placed, odds, stakes, profits, None)
+    assert shortcut == summed
+    assert sum(row["bets"] for row in shortcut["league"]) == len(ledger)
+    assert math.isclose(
+        sum(row["profit"] for row in shortcut["season"]), float(outcome.profit), abs_tol=1e-9
+    )

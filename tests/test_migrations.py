@@ -222,3 +222,78 @@ def test_migrations_dir_is_found_from_the_checkout() -> None:
     located = migrate.migrations_dir()
     assert located == REPO_ROOT / "alembic"
     assert any(located.glob("versions/*.py"))
+
+
+async def test_the_ledger_key_change_keeps_every_bet_both_ways(empty_settings: Settings) -> None:
+    """0006 re-keys backtest_bets by (result_id, seq); down and up again loses no bet,
+    and after a downgrade new bets still get ids of their own."""
+    from sqlalchemy import text
+
+    from core.db import Database
+    from tests.factories import add_fixtures
+
+    await migrate.upgrade(empty_settings)
+    service = await FilterBetsService.open(empty_settings, migrate=False)
+    try:
+        await add_fixtures(
+            service,
+            [
+                {
+                    "league": "E0",
+                    "season": "2019-20",
+                    "date": f"2019-08-{day:02d}",
+                    "home": f"Home {day}",
+                    "away": f"Away {day}",
+                    "goals": (day % 3, 1),
+                    "odds": {"pinnacle_home": 2.0 + day / 10, "pinnacle_away": 3.5},
+                }
+                for day in range(1, 9)
+            ],
+            features=False,
+        )
+        from core.backtest.engine import BacktestEngine
+        from core.backtest.request import BacktestRequest
+
+        engine = BacktestEngine(service.db, service.user_id)
+        rules = {"field": "odds.pinnacle.home", "op": ">", "value": 1.0}
+        for market in ("home", "away"):
+            await engine.run(BacktestRequest(market=market, rules=rules))
+    finally:
+        await service.close()
+
+    async def ledger(columns: str) -> list[tuple[object, ...]]:
+        database = Database(empty_settings)
+        try:
+            async with database.engine.connect() as conn:
+                query = f"SELECT {columns} FROM backtest_bets ORDER BY result_id, seq"
+                return [tuple(row) for row in await conn.execute(text(query))]
+        finally:
+            await database.dispose()
+
+    before = await ledger("result_id, seq, fixture_id, odds, outcome, profit")
+    assert len(before) == 16
+
+    await migrate.downgrade(empty_settings, "0005")
+    assert await ledger("id, result_id, seq, fixture_id, odds, outcome, profit") == [
+        (n, *row) for n, row in enumerate(before, start=1)
+    ]
+    database = Database(empty_settings)
+    try:
+        async with database.engine.begin() as conn:
+            new_id = (
+                await conn.execute(
+                    text(
+                        "INSERT INTO backtest_bets (result_id, seq, fixture_id, kickoff_date,"
+                        " odds, stake, outcome, profit) SELECT result_id, 99, fixture_id,"
+                        " kickoff_date, odds, stake, outcome, profit FROM backtest_bets"
+                        " WHERE id = 1 RETURNING id"
+                    )
+                )
+            ).scalar_one()
+            assert new_id == 17
+            await conn.execute(text("DELETE FROM backtest_bets WHERE id = 17"))
+    finally:
+        await database.dispose()
+
+    await migrate.upgrade(empty_settings)
+    assert await ledger("result_id, seq, fixture_id, odds, outcome, profit") == before

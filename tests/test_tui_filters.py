@@ -647,6 +647,63 @@ async def test_staking_set_in_the_editor_is_how_r_runs(
         await settle(pilot)
     (result,) = await ResultStore(service.db, service.user_id).list_results()
     assert (result.market, result.staking, result.request["stake"]) == ("away", "percent", "2.5")
+    saved = await FilterStore(service.db, service.user_id).get("Aways")
+    assert saved.backtest_settings is not None
+    assert (
+        saved.backtest_settings["market"],
+        saved.backtest_settings["staking"],
+        saved.backtest_settings["stake"],
+    ) == ("away", "percent", "2.5")
+
+
+async def test_saved_settings_load_in_the_editor_and_r_runs_with_them(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """Settings saved with the filter (here from core, as the CLI does) are what the editor
+    shows and how r runs it, in a fresh app; a filter saved without any runs on defaults."""
+    await seed_season(service, matches=12)
+    store = FilterStore(service.db, service.user_id)
+    await store.create("Plain", [{"field": "league", "op": "=", "value": "E0"}])
+    kept = await store.create(
+        "Kelly aways",
+        [{"field": "odds.pinnacle.away", "op": ">=", "value": 2.0}],
+        backtest_settings={
+            "market": "away",
+            "odds_source": "avg",
+            "staking": "kelly",
+            "kelly_fraction": 0.5,
+            "kelly_cap": 0.1,
+        },
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        assert column(app, "#filters-table", "name") == ["Kelly aways", "Plain"]
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        assert editor.query_one("#editor-market", Select).value == "away"
+        assert editor.query_one("#editor-odds", Select).value == "avg"
+        assert editor.query_one("#editor-staking", Select).value == "kelly"
+        assert editor.query_one("#editor-stake", Input).value == "0.5"
+        assert static_text(app, "#editor-stake-label") == "Kelly x"
+        assert not editor.dirty
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("r", "j", "r")
+        await settle(pilot)
+    results = await ResultStore(service.db, service.user_id).list_results()
+    by_filter = {result.filter_id: result.request for result in results}
+    kelly = by_filter[kept.id]
+    assert (kelly["market"], kelly["odds_source"], kelly["staking"]) == ("away", "avg", "kelly")
+    assert (kelly["kelly_fraction"], kelly["kelly_cap"]) == (0.5, 0.1)
+    (plain,) = [request for fid, request in by_filter.items() if fid != kept.id]
+    assert (plain["market"], plain["odds_source"], plain["staking"]) == (
+        "home",
+        "pinnacle",
+        "flat",
+    )
 
 
 def test_field_search_takes_several_words() -> None:
@@ -657,3 +714,56 @@ def test_field_search_takes_several_words() -> None:
     assert names[0] == "odds.pinnacle_close.home"
     assert all(field.pre_match for field in find_fields(""))
     assert find_fields("no such thing") == []
+
+
+async def test_a_new_filter_starts_in_name_and_the_hint_says_so(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        assert editor.query_one("#editor-name", Input).has_focus
+        hint = static_text(app, "#editor-hint")
+        assert hint == "Name the filter, then enter for its rules (a adds one) · f2 saves"
+        await pilot.press(*"Spain", "enter")
+        assert editor.query_one("#editor-rules").has_focus
+        assert static_text(app, "#editor-hint").startswith("a adds a rule inside this group")
+        await add_rule(pilot, "league", "SP1")
+        assert static_text(app, "#editor-hint").endswith("· f field · J/K move")
+        editor.query_one("#editor-name", Input).focus()
+        await pilot.pause()
+        assert static_text(app, "#editor-hint").startswith("Name the filter")
+        await pilot.press("f2")  # s would type into the name: f2 saves from a box
+        await settle(pilot)
+    saved = await FilterStore(service.db, service.user_id).get("Spain")
+    assert saved.rules == {"all": [{"field": "league", "op": "=", "value": "SP1"}]}
+    assert saved.backtest_settings is not None
+    assert saved.backtest_settings["market"] == "home"
+
+
+async def test_the_list_shows_a_job_result_when_the_job_ends(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """A job run by the app's runner ends: the filter's last bets and yield follow."""
+    await seed_season(service, matches=12)
+    saved = await FilterStore(service.db, service.user_id).create(
+        "Aways",
+        [{"field": "odds.pinnacle.away", "op": ">=", "value": 2.0}],
+        backtest_settings={"market": "away"},
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        assert column(app, "#filters-table", "bets") == ["-"]
+        app.running_jobs = 1  # as the runner's events set it
+        await settle(pilot)
+        await BacktestEngine(service.db, service.user_id).run(
+            BacktestRequest(market="away", filter_ref=str(saved.id))
+        )
+        app.running_jobs = 0
+        await settle(pilot)
+        assert column(app, "#filters-table", "bets") == ["12"]

@@ -1,4 +1,7 @@
-"""The Jobs screen and the app's in-process job runner, driven through Pilot on both backends.
+"""The Jobs screen and the app's job runner, driven through Pilot on both backends.
+
+The app runs its jobs in a child process it owns (core.jobs.child.ChildRunner) unless told
+otherwise; these tests use that default, and one runs the in-process JobRunner.
 
 Nothing here presses a key to make the table change: it follows the jobs by itself (a
 database poll plus the runner's events). Waits have deadlines; no sleep is an assertion.
@@ -22,6 +25,7 @@ from textual.pilot import Pilot
 from core.config import Settings
 from core.db import utcnow
 from core.filters import FilterStore
+from core.jobs.child import ChildRunner
 from core.jobs.queue import CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, JobQueue
 from core.jobs.runner import JobRunner
 from core.models import BacktestJob
@@ -274,10 +278,21 @@ async def test_jobs_run_by_another_process_show_up_without_a_key(
         assert (await JobQueue(service.db).get(info.job_id)).worker == "elsewhere"
 
 
+KEY_GOAL = 0.100
+"""Seconds from a key to the screen that shows it (the issue's bound)."""
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[round(q * (len(ordered) - 1))]
+
+
 async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
     big_service: FilterBetsService, big_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """From the key event to the screen update that shows it (see the bounds below)."""
+    """From the key event to the screen update that shows it, within KEY_GOAL while a
+    backtest runs in the app's job runner (a child process, the app's default)."""
+    monkeypatch.setenv("FILTERBETS_JOB_CONCURRENCY", "1")  # long jobs, one after another
     queue = JobQueue(big_service.db)
     for name in ("one", "two", "three"):  # rows to move between (they fail at once)
         await queue.submit_raw(big_service.user_id, {"market": "away", "filter": name})
@@ -297,6 +312,7 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
         monkeypatch.setattr(app, "_display", recording_display)
 
         async def key_timings(keys: str, rows: tuple[int, ...]) -> list[float]:
+            """Keys back to back (as a held key repeats), each timed to its screen."""
             timings: list[float] = []
             for key, row in zip(keys, rows, strict=True):
                 sent = time.perf_counter()
@@ -309,27 +325,38 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
             return timings
 
         table.move_cursor(row=0)
-        idle = await key_timings("jjkkGgjk", (1, 2, 1, 0, 2, 0, 1, 0))
-        assert app.job_runner is not None
-        info = await app.job_runner.submit(big_service.user_id, big_request())
-        await wait_until(pilot, lambda: statuses(app)[:1] == [RUNNING], "the long job to run")
-        assert table.cursor_row == 1  # the cursor stayed on its job when the new one came in
+        idle = await key_timings("jjkkGgjk" * 2, (1, 2, 1, 0, 2, 0, 1, 0) * 2)
+        runner = app.job_runner
+        assert isinstance(runner, ChildRunner)  # the default: jobs run out of process
+        # A backtest takes the child about a second: three in a row keep it busy throughout.
+        infos = [
+            await runner.submit(big_service.user_id, big_request(stake=Decimal(stake)))
+            for stake in ("1", "2", "3")
+        ]
+        running = [QUEUED, QUEUED, RUNNING] + [FAILED] * 3
+        await wait_until(pilot, lambda: statuses(app) == running, "the first long job to run")
+        assert table.cursor_row == 3  # the cursor stayed on its job when the new ones came in
         table.move_cursor(row=0)
-        busy = await key_timings("jjjkkkGg", (1, 2, 3, 2, 1, 0, 3, 0))
-        assert (await queue.get(info.job_id)).status == RUNNING, "the job ended too soon"
+        # Across the jobs' rows and the failed ones (their footer keys differ).
+        busy = await key_timings("jjjkkkGg" * 3, (1, 2, 3, 2, 1, 0, 5, 0) * 3)
+        last = await queue.get(infos[-1].job_id)
+        assert last.status in (QUEUED, RUNNING), "the jobs ended before the keys did"
 
         def ms(timings: list[float]) -> str:
             return " ".join(f"{t * 1000:.0f}" for t in timings) + " ms"
 
         print(f"key to screen, idle: {ms(idle)}; while a backtest runs: {ms(busy)}")
-        # The goal is 100 ms. On a quiet 2-core machine keys take 10-50 ms idle and 30-300 ms
-        # while a backtest computes in this process (its threads and the event loop are shared
-        # with the engine), with or without the Jobs screen's own updates. What this pins:
-        # typical keys stay near the goal (scaled by how loaded the machine is) and none stalls.
-        allowance = max(0.15, 4 * statistics.median(idle))
-        assert statistics.median(busy) < allowance, f"idle: {ms(idle)}; busy: {ms(busy)}"
-        assert max(busy) < max(0.5, 10 * statistics.median(idle)), f"busy: {ms(busy)}"
-        await wait_until(pilot, lambda: statuses(app)[:1] == [SUCCEEDED], "the long job to end")
+        # The goal, with no allowance: the median and the 90th percentile of the keys are on
+        # screen within 100 ms while the job runs. On a 2-core machine they take 10-40 ms,
+        # idle or not: the backtest computes in another process, at a lower priority. A
+        # loaded machine can still pause any process for a moment, job or no job (an idle
+        # key here has taken 290 ms), so the slowest key is only held to "no stall": under
+        # half a second, or the goal plus the slowest idle key if the machine is that busy.
+        both = f"idle: {ms(idle)}; busy: {ms(busy)}"
+        assert statistics.median(busy) <= KEY_GOAL, both
+        assert percentile(busy, 0.9) <= KEY_GOAL, both
+        assert max(busy) <= max(0.5, KEY_GOAL + max(idle)), both
+        await wait_until(pilot, lambda: statuses(app)[:3] == [SUCCEEDED] * 3, "the jobs to end")
 
 
 async def test_quit_with_running_jobs_asks_first_and_leaves_none_running(
@@ -341,9 +368,12 @@ async def test_quit_with_running_jobs_asks_first_and_leaves_none_running(
     app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
     async with app.run_test(size=SIZE) as pilot:
         jobs = await open_jobs(pilot)
-        assert app.job_runner is not None and app.job_runner.concurrency == 1
-        await app.job_runner.submit(big_service.user_id, big_request())
-        await app.job_runner.submit(big_service.user_id, big_request(stake=Decimal("2")))
+        runner = app.job_runner
+        assert isinstance(runner, ChildRunner) and runner.concurrency == 1
+        # Three, one at a time: the child runs a job in a second or two, and one must still
+        # be running when the question is answered.
+        for stake in ("1", "2", "3"):
+            await runner.submit(big_service.user_id, big_request(stake=Decimal(stake)))
         await wait_until(pilot, lambda: app.running_jobs == 1, "a job to run")
 
         def asking() -> bool:
@@ -359,12 +389,17 @@ async def test_quit_with_running_jobs_asks_first_and_leaves_none_running(
         assert app.return_code is None
         await wait_until(pilot, lambda: app.running_jobs == 1, "a job to run")
         await send_key(pilot, "q", asking, "the question")
+        running = [event.job_id for event in runner.running]
         await send_key(pilot, "y", lambda: app.return_code is not None, "the app to quit")
     assert app.return_code == 0
+    assert runner.process is not None and runner.process.returncode == 0  # the child is gone
     jobs = await queue.list(user_id=big_service.user_id)
-    assert len(jobs) == 2
+    assert len(jobs) == 3
     assert all(job.status in (QUEUED, SUCCEEDED) for job in jobs), [j.status for j in jobs]
     assert any(job.status == QUEUED for job in jobs)
+    for job in jobs:  # the one running at the answer: back in the queue, unless it just ended
+        if job.job_id in running and job.status == QUEUED:
+            assert "released" in job.message and job.result_id is None, job
 
 
 async def test_q_quits_at_once_with_nothing_running(
@@ -373,10 +408,67 @@ async def test_q_quits_at_once_with_nothing_running(
     app = FilterBetsApp(settings, service=service, run_jobs=True)
     async with app.run_test(size=SIZE) as pilot:
         await open_jobs(pilot)
-        assert app.job_runner is not None
+        runner = app.job_runner
+        assert isinstance(runner, ChildRunner)
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+    assert runner.process is not None and runner.process.returncode == 0
+
+
+async def test_the_in_process_runner_is_still_there_on_request(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_small(service)
+    app = FilterBetsApp(settings, service=service, run_jobs=True, jobs_in_child=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        assert isinstance(app.job_runner, JobRunner)
+        await app.job_runner.submit(service.user_id, small_request())
+        await wait_until(pilot, lambda: statuses(app) == [SUCCEEDED], "the job to succeed")
+        assert "runs here, 2 at a time" in str(app.screen.query_one("#jobs-runner").render())
+
+
+async def test_a_job_runner_process_that_dies_is_reported(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_jobs(pilot)
+        runner = app.job_runner
+        assert isinstance(runner, ChildRunner) and runner.process is not None
+        runner.process.kill()
+        await wait_until(pilot, lambda: app.job_runner is None, "the app to notice")
+        await wait_until(pilot, lambda: any("SIGKILL" in n for n in notes), "a notification")
+        assert any("queued jobs wait for `filterbets worker`" in n for n in notes), notes
+
+
+async def test_the_job_runner_process_puts_its_job_back_when_the_app_goes_away(
+    big_service: FilterBetsService, big_settings: Settings
+) -> None:
+    """The app dies (a lost SSH link, a kill): the child's stdin ends, and it puts the job it
+    was running back in the queue, fenced as a worker's shutdown is, then exits."""
+    queue = JobQueue(big_service.db)
+    runner = ChildRunner(big_settings, big_service.db, user_id=big_service.user_id)
+    events: list[str] = []
+    runner.subscribe(lambda event: events.append(event.status))
+    await runner.start()
+    try:
+        info = await runner.submit(big_service.user_id, big_request())
+        deadline = time.monotonic() + 60
+        while RUNNING not in events:
+            assert time.monotonic() < deadline, "the job did not start"
+            await asyncio.sleep(0.02)
+        assert runner.process is not None and runner.process.stdin is not None
+        runner.process.stdin.close()  # what the app's death does to the pipe
+        assert await asyncio.wait_for(runner.process.wait(), 30) == 0
+        after = await queue.get(info.job_id)
+        assert after.status in (QUEUED, SUCCEEDED), after  # released, or it finished in time
+        if after.status == QUEUED:
+            assert "released" in after.message and after.result_id is None
+    finally:
+        await runner.stop()
 
 
 async def test_start_reports_jobs_left_running_by_a_dead_process(

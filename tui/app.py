@@ -24,9 +24,11 @@ from textual.worker import Worker, WorkerState
 
 from core.config import Settings
 from core.errors import FilterBetsError
+from core.jobs.child import ChildRunner
 from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED
 from core.jobs.runner import JobEvent, JobRunner
 from core.services import FilterBetsService
+from tui.keymap import apply_user_keymap
 from tui.screens import DEFAULT_MODE, SCREEN_MODES
 from tui.screens.jobs import JobsScreen
 from tui.widgets.confirm import ConfirmScreen
@@ -39,9 +41,10 @@ DEFAULT_JOB_CONCURRENCY = 2
 QUIT_GRACE = 0.5
 """Seconds running jobs get to finish on quit before they go back to the queue."""
 UI_SWITCH_INTERVAL = 0.001
-"""sys.setswitchinterval while the app runs jobs. A backtest computes in threads; with
-Python's default 5 ms, the UI thread waits up to that for the GIL at every turn of the event
-loop, and a key press (a dozen turns from key to screen) took 100-300 ms."""
+"""sys.setswitchinterval while the app runs jobs in its own process (jobs_in_child=False). A
+backtest computes in threads; with Python's default 5 ms, the UI thread waits up to that for
+the GIL at every turn of the event loop, and a key press took 100-300 ms. The default runs
+jobs in a child process (core.jobs.child) instead, where they cannot hold the UI's GIL."""
 
 
 def job_concurrency() -> int:
@@ -59,6 +62,12 @@ def job_concurrency() -> int:
     if value < 0:
         raise FilterBetsError(f"{ENV_JOB_CONCURRENCY}={raw!r}: cannot be negative")
     return value
+
+
+SCREENS_GROUP = Binding.Group("Screens", compact=True)
+"""The footer shows the mode keys as one item, "1234 Screens", to leave room at 80 columns."""
+FOOTER_PALETTE_FROM = 100
+"""Terminal columns from which the footer also shows ^p Commands."""
 
 
 class JobEventMessage(Message):
@@ -110,6 +119,21 @@ class FilterBetsApp(App[None]):
 
     TITLE = "FilterBets"
     CSS_PATH = "app.tcss"
+    HORIZONTAL_BREAKPOINTS = [
+        (0, "-narrow"),
+        (FOOTER_PALETTE_FROM, "-wide"),
+    ]
+    CSS = """
+    /* Below 100 columns the footer keeps its room for the screen's keys, ? and q;
+       ctrl+p still opens the command palette, and ? lists it. */
+    Screen.-narrow FooterKey.-command-palette {
+        display: none;
+    }
+    /* A space after a key group's label ("1234 Screens"), as after any other key. */
+    Footer.-compact FooterLabel {
+        margin: 0 1 0 0;
+    }
+    """
     HELP_SCOPE: ClassVar[str] = "Global"
 
     MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
@@ -119,7 +143,13 @@ class FilterBetsApp(App[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(mode.key, f"switch_mode('{mode.name}')", mode.title, id=f"mode.{mode.name}")
+            Binding(
+                mode.key,
+                f"switch_mode('{mode.name}')",
+                mode.title,
+                id=f"mode.{mode.name}",
+                group=SCREENS_GROUP,
+            )
             for mode in SCREEN_MODES
         ),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
@@ -145,17 +175,22 @@ class FilterBetsApp(App[None]):
         *,
         service: FilterBetsService | None = None,
         run_jobs: bool | None = None,
+        jobs_in_child: bool = True,
     ) -> None:
         """`service`: an already-open service to use (and leave open), e.g. in tests.
 
         `run_jobs`: run queued backtest jobs in this process (a JobRunner on the service's
         database). By default it does when the app opens the service itself.
+
+        `jobs_in_child`: run them in a child process the app owns (core.jobs.child, the
+        default: a backtest's CPU work never delays a key), or on this event loop (False).
         """
         super().__init__()
         self.settings = settings
         self.run_jobs = service is None if run_jobs is None else run_jobs
-        self.job_runner: JobRunner | None = None
-        """The in-process runner, once started (the Filters screen's r queues through it)."""
+        self.jobs_in_child = jobs_in_child
+        self.job_runner: JobRunner | ChildRunner | None = None
+        """The app's runner, once started (the Filters screen's r queues through it)."""
         self._unsubscribe: Callable[[], None] | None = None
         self._switch_interval: float | None = None
         self.fatal_error: str | None = None
@@ -181,6 +216,7 @@ class FilterBetsApp(App[None]):
     # Service lifecycle -----------------------------------------------------------------
 
     def on_mount(self) -> None:
+        apply_user_keymap(self)  # FILTERBETS_KEYMAP or keys.toml: binding ids to keys
         if self.service is None:
             self._open_service()
         elif self.run_jobs:
@@ -190,7 +226,8 @@ class FilterBetsApp(App[None]):
     async def _open_service(self) -> None:
         service = await FilterBetsService.open(self.settings)
         self.service = service
-        if service.schema_status is not None:
+        # Only news is worth a toast: a schema created or upgraded just now.
+        if service.schema_status is not None and service.schema_status.changed:
             self.notify(service.schema_status.describe(), title="Database")
         if self.run_jobs:
             self._start_jobs(service)
@@ -215,20 +252,34 @@ class FilterBetsApp(App[None]):
         concurrency = job_concurrency()
         if concurrency == 0:
             return
-        runner = JobRunner(service.db, concurrency=concurrency, user_id=service.user_id)
+        runner: JobRunner | ChildRunner
+        if self.jobs_in_child:
+            runner = ChildRunner(
+                self.settings,
+                service.db,
+                user_id=service.user_id,
+                concurrency=concurrency,
+                on_exit=self._runner_exited,
+            )
+        else:
+            runner = JobRunner(service.db, concurrency=concurrency, user_id=service.user_id)
 
         def forward(event: JobEvent) -> None:
             self.post_message(JobEventMessage(event))
 
         self._unsubscribe = runner.subscribe(forward)
+        if isinstance(runner, ChildRunner):
+            self.job_runner = runner  # r queues at once; the child claims once it is up
         try:
             reaped = await runner.start()
         except BaseException:
             self._unsubscribe()
             self._unsubscribe = None
+            if self.job_runner is runner:
+                self.job_runner = None
             raise
         self.job_runner = runner
-        if self._switch_interval is None:
+        if isinstance(runner, JobRunner) and self._switch_interval is None:
             self._switch_interval = sys.getswitchinterval()
             sys.setswitchinterval(min(self._switch_interval, UI_SWITCH_INTERVAL))
         if isinstance(self.screen, JobsScreen):
@@ -255,6 +306,17 @@ class FilterBetsApp(App[None]):
             sys.setswitchinterval(self._switch_interval)
             self._switch_interval = None
         self.running_jobs = 0
+
+    def _runner_exited(self, reason: str) -> None:
+        """The child running the jobs ended by itself: say so; the queue keeps its jobs."""
+        self.job_runner = None
+        self.running_jobs = 0
+        self.report_error(
+            FilterBetsError(f"{reason}; queued jobs wait for `filterbets worker` or a restart"),
+            doing="running jobs",
+        )
+        for screen in self._jobs_screens():
+            screen.poll_now()
 
     @on(JobEventMessage)
     def _job_event(self, message: JobEventMessage) -> None:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import gc
 import math
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -269,21 +270,33 @@ class _FlatProfits(dict[tuple[float, str], Decimal]):
         return profit
 
 
+_gc_pause_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building ~100k small tuples.
+    """Pause the cyclic garbage collector while a run builds ~100k small tuples.
 
     Every few hundred allocations CPython runs a collection that traverses the
-    candidates too; pausing it makes the backtest about 3x faster. Nothing here
-    creates reference cycles, and the previous state is restored.
+    candidates too; over a 200k-bet run that is a tenth of the time. Nothing here
+    creates reference cycles. Pauses nest and overlap across threads and tasks:
+    the collector comes back when the last one ends, if it was on before the first.
     """
-    was_enabled = gc.isenabled()
-    gc.disable()
+    global _gc_pauses, _gc_was_enabled
+    with _gc_pause_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if was_enabled:
-            gc.enable()
+        with _gc_pause_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def run_backtest(

@@ -6,7 +6,11 @@ from core.features.compute import (
     ELO_START,
     FeatureRow,
     FixtureInput,
+    History,
+    IncompleteHistory,
+    StoredSides,
     compute_features,
+    resume_features,
     tainted_fixtures,
 )
 from core.features.service import AffectedFixtures, RecomputeSummary, recompute, recompute_all
@@ -18,9 +22,13 @@ __all__ = [
     "AffectedFixtures",
     "FeatureRow",
     "FixtureInput",
+    "History",
+    "IncompleteHistory",
     "RecomputeSummary",
+    "StoredSides",
     "compute_features",
     "recompute",
     "recompute_all",
+    "resume_features",
     "tainted_fixtures",
 ]

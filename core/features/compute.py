@@ -36,6 +36,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import groupby
 from typing import NamedTuple
 
@@ -83,6 +84,8 @@ class _Form:
     cum_* hold totals after each match, starting at 0: the last 5 matches' points are
     cum_points[-1] - cum_points[-6]. Shots on target count matches without a figure in
     cum_sot_missing, so a window is complete when that count did not grow across it.
+    A form resumed from stored state (`resume_features`) holds only the latest matches
+    before its cut date, which is all the windows read.
     """
 
     __slots__ = (
@@ -108,9 +111,36 @@ class _Form:
         self.streak = 0
         self.last_date: dt.date | None = None
 
+    def add_match(self, pts: int, gf: int, ga: int, sot: int | None) -> None:
+        """One more match in the all-venue windows (not venue, streak or date)."""
+        self.cum_points.append(self.cum_points[-1] + pts)
+        self.cum_gf.append(self.cum_gf[-1] + gf)
+        self.cum_ga.append(self.cum_ga[-1] + ga)
+        if sot is None:
+            self.cum_sot.append(self.cum_sot[-1])
+            self.cum_sot_missing.append(self.cum_sot_missing[-1] + 1)
+        else:
+            self.cum_sot.append(self.cum_sot[-1] + sot)
+            self.cum_sot_missing.append(self.cum_sot_missing[-1])
+
 
 def _points(gf: int, ga: int) -> int:
     return 3 if gf > ga else 1 if gf == ga else 0
+
+
+def _next_streak(streak: int, pts: int) -> int:
+    if pts == 3:
+        return streak + 1 if streak > 0 else 1
+    if pts == 0:
+        return streak - 1 if streak < 0 else -1
+    return 0
+
+
+def _elo_change(home: float, away: float, home_goals: int, away_goals: int) -> float:
+    """The home side's rating change (the away side's is minus this)."""
+    expected: float = 1.0 / (1.0 + 10.0 ** ((away - (home + ELO_HOME_ADVANTAGE)) / 400.0))
+    score = 1.0 if home_goals > away_goals else 0.5 if home_goals == away_goals else 0.0
+    return ELO_K * (score - expected)
 
 
 def _form_values(
@@ -158,6 +188,35 @@ def _add_to_table(table: dict[int, list[int]], f: FixtureInput, hp: int, ap: int
             row[3] += ga
 
 
+def _pair(f: FixtureInput) -> tuple[int, int]:
+    return (
+        (f.home_team_id, f.away_team_id)
+        if f.home_team_id < f.away_team_id
+        else (f.away_team_id, f.home_team_id)
+    )
+
+
+def _winner(f: FixtureInput) -> int:
+    """The winning team's id, 0 for a draw."""
+    if f.home_goals > f.away_goals:
+        return f.home_team_id
+    return f.away_team_id if f.away_goals > f.home_goals else 0
+
+
+class _State:
+    """Everything a replay carries from one date to the next."""
+
+    __slots__ = ("elo", "forms", "h2h", "tables")
+
+    def __init__(self) -> None:
+        # (league_id, season) -> team -> [played, points, goals for, goals against]
+        self.tables: dict[tuple[int, str], dict[int, list[int]]] = {}
+        self.forms: dict[int, _Form] = {}
+        self.elo: dict[int, float] = {}
+        # unordered team pair -> (meetings, last 5 winners (team id or 0 for a draw))
+        self.h2h: dict[tuple[int, int], tuple[int, deque[int]]] = {}
+
+
 def compute_features(
     fixtures: Iterable[FixtureInput],
     team_names: Mapping[int, str],
@@ -178,12 +237,26 @@ def compute_features(
         wanted = [f for f in ordered if f.id in only]
         seasons = {(f.league_id, f.season) for f in wanted}
         teams = {f.home_team_id for f in wanted} | {f.away_team_id for f in wanted}
-    # (league_id, season) -> team -> [played, points, goals for, goals against]
-    tables: dict[tuple[int, str], dict[int, list[int]]] = {}
-    forms: dict[int, _Form] = {}
-    elo: dict[int, float] = {}
-    # unordered team pair -> (meetings, last 5 winners (team id or 0 for a draw))
-    h2h: dict[tuple[int, int], tuple[int, deque[int]]] = {}
+    return _replay(ordered, team_names, _State(), only, seasons, teams, None)
+
+
+def _replay(
+    ordered: Sequence[FixtureInput],
+    team_names: Mapping[int, str],
+    state: _State,
+    only: Collection[int] | None,
+    seasons: Collection[tuple[int, str]] | None,
+    teams: Collection[int] | None,
+    known_elo: Mapping[int, tuple[float, float]] | None,
+) -> list[FeatureRow]:
+    """Replay `ordered` (by date, then id) on top of `state`; rows for `only` (or all).
+
+    seasons / teams: keep tables, form and head-to-head for these alone (None: all).
+    known_elo: when given, the ratings of teams outside `teams` are not tracked but
+    read from it (fixture id -> pre-match home and away Elo), and matches between two
+    such teams leave Elo alone.
+    """
+    tables, forms, elo, h2h = state.tables, state.forms, state.elo, state.h2h
     out: list[FeatureRow] = []
     for date, group in groupby(ordered, key=lambda f: f.kickoff_date):
         day = list(group)
@@ -223,12 +296,7 @@ def compute_features(
                         elo.get(team, ELO_START),
                     )
                 )
-            pair = (
-                (f.home_team_id, f.away_team_id)
-                if f.home_team_id < f.away_team_id
-                else (f.away_team_id, f.home_team_id)
-            )
-            meetings = h2h.get(pair)
+            meetings = h2h.get(_pair(f))
             if meetings is None:
                 h2h_values: tuple[int | None, int | None] = (None, 0)
             else:
@@ -252,40 +320,34 @@ def compute_features(
                 form = forms.get(team)
                 if form is None:
                     form = forms[team] = _Form()
-                form.cum_points.append(form.cum_points[-1] + pts)
-                form.cum_gf.append(form.cum_gf[-1] + gf)
-                form.cum_ga.append(form.cum_ga[-1] + ga)
-                if sot is None:
-                    form.cum_sot.append(form.cum_sot[-1])
-                    form.cum_sot_missing.append(form.cum_sot_missing[-1] + 1)
-                else:
-                    form.cum_sot.append(form.cum_sot[-1] + sot)
-                    form.cum_sot_missing.append(form.cum_sot_missing[-1])
+                form.add_match(pts, gf, ga, sot)
                 venue = form.cum_home if home else form.cum_away
                 venue.append(venue[-1] + pts)
-                if pts == 3:
-                    form.streak = form.streak + 1 if form.streak > 0 else 1
-                elif pts == 0:
-                    form.streak = form.streak - 1 if form.streak < 0 else -1
-                else:
-                    form.streak = 0
+                form.streak = _next_streak(form.streak, pts)
                 form.last_date = date
-            rh = elo.get(f.home_team_id, ELO_START)
-            ra = elo.get(f.away_team_id, ELO_START)
-            expected = 1.0 / (1.0 + 10.0 ** ((ra - (rh + ELO_HOME_ADVANTAGE)) / 400.0))
-            score = 1.0 if hg > ag else 0.5 if hg == ag else 0.0
-            change = ELO_K * (score - expected)
+            if known_elo is None:
+                rh = elo.get(f.home_team_id, ELO_START)
+                ra = elo.get(f.away_team_id, ELO_START)
+            else:
+                assert teams is not None
+                home_tracked, away_tracked = f.home_team_id in teams, f.away_team_id in teams
+                if not (home_tracked or away_tracked):
+                    continue
+                if home_tracked and away_tracked:
+                    rh = elo.get(f.home_team_id, ELO_START)
+                    ra = elo.get(f.away_team_id, ELO_START)
+                else:
+                    stored = known_elo[f.id]
+                    rh = elo.get(f.home_team_id, ELO_START) if home_tracked else stored[0]
+                    ra = elo.get(f.away_team_id, ELO_START) if away_tracked else stored[1]
+            change = _elo_change(rh, ra, hg, ag)
             elo_delta[f.home_team_id] = elo_delta.get(f.home_team_id, 0.0) + change
             elo_delta[f.away_team_id] = elo_delta.get(f.away_team_id, 0.0) - change
             if teams is not None and not (f.home_team_id in teams and f.away_team_id in teams):
                 continue
-            pair = (
-                (f.home_team_id, f.away_team_id)
-                if f.home_team_id < f.away_team_id
-                else (f.away_team_id, f.home_team_id)
-            )
+            pair = _pair(f)
             meetings = h2h.get(pair)
-            winner = f.home_team_id if hg > ag else f.away_team_id if ag > hg else 0
+            winner = _winner(f)
             if meetings is None:
                 h2h[pair] = (1, deque((winner,), maxlen=5))
             else:
@@ -294,6 +356,169 @@ def compute_features(
         for team, delta in elo_delta.items():
             elo[team] = elo.get(team, ELO_START) + delta
     return out
+
+
+class StoredSides(NamedTuple):
+    """A fixture's stored pre-match streak and Elo of both sides, and the number of
+    earlier meetings of the pair (fixture_features)."""
+
+    home_streak: int | None
+    away_streak: int | None
+    home_elo: float
+    away_elo: float
+    h2h_meetings: int
+
+
+class IncompleteHistory(Exception):
+    """A resumed replay lacks something it needs (a stored row): replay in full instead."""
+
+
+@dataclass(frozen=True)
+class History:
+    """What a replay resumed at `cut` needs from before it (see `resume_features`).
+
+    recent: per team, at least its last 10 home and its last 10 away matches before
+        the cut (or all it has), any order.
+    stored: the stored row of every match on each team's latest date before the cut,
+        and of every meeting on each pair's latest date of meeting before it.
+    season_fixtures: every fixture before the cut of the league-seasons whose table
+        fields are wanted.
+    meetings: per unordered team pair (lower id first), at least its latest 5
+        meetings before the cut (all of them if fewer); pairs that never met may be
+        left out.
+    """
+
+    cut: dt.date
+    recent: Mapping[int, Sequence[FixtureInput]]
+    stored: Mapping[int, StoredSides]
+    season_fixtures: Sequence[FixtureInput]
+    meetings: Mapping[tuple[int, int], Sequence[FixtureInput]]
+
+
+def _resumed_form(
+    team: int, matches: Sequence[FixtureInput], stored: Mapping[int, StoredSides]
+) -> tuple[_Form, float]:
+    """A team's form and Elo after its matches before a cut (the latest ones, sorted).
+
+    The windows need the last 10 matches, 5 home and 5 away. The streak and Elo come
+    from the stored pre-match values of the team's latest date, moved on by that
+    date's results with the same formulas as the replay.
+    """
+    form = _Form()
+    for f in matches[-10:]:
+        home = f.home_team_id == team
+        gf, ga = (f.home_goals, f.away_goals) if home else (f.away_goals, f.home_goals)
+        form.add_match(_points(gf, ga), gf, ga, f.home_sot if home else f.away_sot)
+    for venue, home in ((form.cum_home, True), (form.cum_away, False)):
+        at_venue = [f for f in matches if (f.home_team_id == team) == home][-5:]
+        for f in at_venue:
+            gf, ga = (f.home_goals, f.away_goals) if home else (f.away_goals, f.home_goals)
+            venue.append(venue[-1] + _points(gf, ga))
+    last_date = matches[-1].kickoff_date
+    day = [f for f in matches if f.kickoff_date == last_date]
+    if len(day) >= 10:
+        # The latest date may hold more matches than were loaded.
+        raise IncompleteHistory(f"team {team}: {len(day)} matches on {last_date}")
+    try:
+        first = stored[day[0].id]
+    except KeyError:
+        raise IncompleteHistory(f"fixture {day[0].id} has no stored features") from None
+    home = day[0].home_team_id == team
+    streak = first.home_streak if home else first.away_streak
+    elo = first.home_elo if home else first.away_elo
+    form.streak = 0 if streak is None else streak
+    delta = 0.0
+    for f in day:
+        try:
+            sides = stored[f.id]
+        except KeyError:
+            raise IncompleteHistory(f"fixture {f.id} has no stored features") from None
+        change = _elo_change(sides.home_elo, sides.away_elo, f.home_goals, f.away_goals)
+        if f.home_team_id == team:
+            delta = delta + change
+            pts = _points(f.home_goals, f.away_goals)
+        else:
+            delta = delta - change
+            pts = _points(f.away_goals, f.home_goals)
+        form.streak = _next_streak(form.streak, pts)
+    form.last_date = last_date
+    return form, elo + delta
+
+
+def _meetings_before_cut(ordered: Sequence[FixtureInput], stored: Mapping[int, StoredSides]) -> int:
+    """How many times a pair met before the cut, from the latest meetings (sorted): the
+    stored count before their latest date, plus the meetings on that date."""
+    last_date = ordered[-1].kickoff_date
+    day = [f for f in ordered if f.kickoff_date == last_date]
+    if len(day) >= 5:
+        # The latest date may hold more meetings than were loaded.
+        raise IncompleteHistory(f"{len(day)} meetings on {last_date}")
+    try:
+        return stored[day[0].id].h2h_meetings + len(day)
+    except KeyError:
+        raise IncompleteHistory(f"fixture {day[0].id} has no stored features") from None
+
+
+def resume_features(
+    history: History,
+    later: Iterable[FixtureInput],
+    team_names: Mapping[int, str],
+    only: Collection[int],
+    known_elo: Mapping[int, tuple[float, float]],
+) -> list[FeatureRow]:
+    """Rows for the `only` fixtures, by a replay resumed at `history.cut`.
+
+    `later` holds every fixture on or after the cut (at least those of the wanted
+    fixtures' teams and league-seasons), and `only` may name none before it. The
+    state at the cut is rebuilt from `history`: form from each team's latest matches,
+    its streak and Elo from the stored values of its latest date, tables from the
+    league-seasons' earlier fixtures, head-to-head from the latest meetings and the
+    stored count of the latest one. Teams
+    that no wanted fixture involves are not replayed: where they meet a replayed
+    team, their pre-match Elo comes from `known_elo` (fixture id -> stored pre-match
+    home and away Elo), which is still right for those fixtures (not in `only`).
+
+    The rows equal `compute_features` over the whole history. IncompleteHistory when a
+    stored value it needs is missing.
+    """
+    cut = history.cut
+    later = sorted(later, key=lambda f: (f.kickoff_date, f.id))
+    wanted = [f for f in later if f.id in only]
+    if len(wanted) != len(only) or any(f.kickoff_date < cut for f in later):
+        raise ValueError("resume_features: every fixture wanted and given is on or after the cut")
+    seasons = {(f.league_id, f.season) for f in wanted}
+    teams = {f.home_team_id for f in wanted} | {f.away_team_id for f in wanted}
+    state = _State()
+    for team in teams:
+        matches = sorted(
+            (f for f in history.recent.get(team, ()) if f.kickoff_date < cut),
+            key=lambda f: (f.kickoff_date, f.id),
+        )
+        if matches:
+            state.forms[team], state.elo[team] = _resumed_form(team, matches, history.stored)
+    for f in history.season_fixtures:
+        key = (f.league_id, f.season)
+        if key in seasons and f.kickoff_date < cut:
+            hp, ap = _points(f.home_goals, f.away_goals), _points(f.away_goals, f.home_goals)
+            _add_to_table(state.tables.setdefault(key, {}), f, hp, ap)
+    for pair, last in history.meetings.items():
+        if pair[0] in teams and pair[1] in teams:
+            ordered = sorted(
+                (f for f in last if f.kickoff_date < cut), key=lambda f: (f.kickoff_date, f.id)
+            )
+            if ordered:
+                count = _meetings_before_cut(ordered, history.stored)
+                state.h2h[pair] = (count, deque((_winner(f) for f in ordered[-5:]), maxlen=5))
+    replayed = [
+        f
+        for f in later
+        if f.home_team_id in teams or f.away_team_id in teams or (f.league_id, f.season) in seasons
+    ]
+    for f in replayed:
+        one_side = (f.home_team_id in teams) != (f.away_team_id in teams)
+        if one_side and f.id not in known_elo:
+            raise IncompleteHistory(f"fixture {f.id} has no stored features")
+    return _replay(replayed, team_names, state, only, seasons, teams, known_elo)
 
 
 def tainted_fixtures(

@@ -135,14 +135,21 @@ def run_command(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     from core.backtest.request import BacktestRequest
-    from core.cli import _open_service, request_from_args
+    from core.cli import (
+        _open_service,
+        check_request_args,
+        request_from_args,
+        saved_backtest_settings,
+    )
     from core.jobs.queue import JobQueue
 
     request: BacktestRequest | None = None
     if args.jobs_command == "submit":
-        request = request_from_args(args)
+        check_request_args(args)
     service = await _open_service(settings)
     try:
+        if args.jobs_command == "submit":
+            request = request_from_args(args, await saved_backtest_settings(service, args))
         queue = JobQueue(service.db)
         user_id = service.user_id
         action = args.jobs_command

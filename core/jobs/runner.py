@@ -1,6 +1,7 @@
 """The job runner: claims queued jobs and runs up to N of them at once on this event loop.
 
-The dashboard starts one in-process; `filterbets worker` is the same runner without a UI.
+The dashboard runs one in a child process it owns (core.jobs.child), or in its own process
+on request; `filterbets worker` is the same runner without a UI.
 Backtests do their CPU work in threads (the engine settles and sizes through
 asyncio.to_thread), so the loop stays free for the UI. Around each running job:
 

@@ -24,6 +24,10 @@ class Filter(Base):
     rules: Mapped[Any] = mapped_column(JSONType)
     stake: Mapped[Decimal] = mapped_column(Numeric(10, 2), default=Decimal("1.00"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # How the editor backtests this filter by default: market, odds source, staking
+    # plan and its parameters (a BacktestRequest minus rules and scope). NULL on
+    # filters saved before revision 0005, which fall back to the request defaults.
+    backtest_settings: Mapped[Any | None] = mapped_column(JSONType, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, index=True

@@ -34,15 +34,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, false, func, literal, not_, or_, true
+from sqlalchemy import Select, and_, bindparam, false, func, literal, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
-from core.rules.catalogue import BinaryOrder, FixtureTables, fixture_query_base
+from core.models import League, Team
+from core.rules.catalogue import BinaryOrder, Field, FixtureTables, fixture_query_base
 from core.rules.validate import Group, Leaf, Node, Not, parse_rules
 
 __all__ = ["compile_node", "compile_rules", "fixture_query_base", "matching_fixtures_query"]
 
 _ORDERING_OPS = ("<", "<=", ">", ">=", "between")
+
+# Fields that name a row of a small table a fixture points to. A leaf on one compiles
+# to `fixtures.<fk> IN (SELECT id FROM <table> WHERE <leaf>)`: the same rows as testing
+# the joined column (the key is NOT NULL and points to exactly one row, so the leaf is
+# true for the fixture exactly when it is true for that row), but the query needs no
+# join, and the planner can use the foreign key's index: a league or team filter over
+# a million fixtures reads only that league's or team's fixtures. Own aliases, so
+# `_from_clause` pruning does not see the outer query's league and team tables used.
+_LEAGUE_LOOKUP: FromClause = League.__table__.alias("league_lookup")
+_TEAM_LOOKUP: FromClause = Team.__table__.alias("team_lookup")
+_LOOKUPS: dict[str, tuple[str, FromClause, str]] = {
+    "league": ("league_id", _LEAGUE_LOOKUP, "code"),
+    "country": ("league_id", _LEAGUE_LOOKUP, "country"),
+    "home_team": ("home_team_id", _TEAM_LOOKUP, "name"),
+    "away_team": ("away_team_id", _TEAM_LOOKUP, "name"),
+}
 
 
 def compile_rules(rules: Any, tables: FixtureTables | None = None) -> ColumnElement[bool]:
@@ -73,8 +91,22 @@ def compile_node(node: Node, tables: FixtureTables) -> ColumnElement[bool]:
 
 
 def _compile_leaf(leaf: Leaf, tables: FixtureTables) -> ColumnElement[bool]:
-    field = leaf.field
-    expr: ColumnElement[Any] = field.sql(tables)
+    lookup = _LOOKUPS.get(leaf.field.name)
+    if lookup is None:
+        return _predicate(leaf, leaf.field, leaf.field.sql(tables))
+    foreign_key, table, column = lookup
+    matching = select(table.c.id).where(_predicate(leaf, leaf.field, table.c[column]))
+    return tables.fixtures.c[foreign_key].in_(matching)
+
+
+def lookup_condition(field_name: str, values: list[str], tables: FixtureTables) -> Any:
+    """`field in values` for a lookup field (league, country, team), as a leaf would be."""
+    foreign_key, table, column = _LOOKUPS[field_name]
+    matching = select(table.c.id).where(table.c[column].in_(values))
+    return tables.fixtures.c[foreign_key].in_(matching)
+
+
+def _predicate(leaf: Leaf, field: Field, expr: ColumnElement[Any]) -> ColumnElement[bool]:
     if leaf.op == "is_null":
         return expr.is_(None)
     if leaf.op == "not_null":

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
@@ -29,6 +29,7 @@ from core.backtest.request import BacktestRequest
 from core.filters import FilterInfo, FilterStore
 from core.results import ResultStore
 from core.services import FilterBetsService
+from tui.keymap import key_for
 from tui.screens.rule_editor import EditorResult, RuleEditorScreen, RunSettings
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
@@ -49,7 +50,7 @@ WIDE_FROM = 100
 EMPTY_MESSAGE = """\
 [b]No saved filters yet.[/b]
 
-Press [b]n[/b] to write one in the rule editor: pick fields,
+Press [b]{new}[/b] to write one in the rule editor: pick fields,
 operators and values, and watch the live preview count
 the matching fixtures as you type."""
 
@@ -222,7 +223,8 @@ class FiltersScreen(Screen[None]):
         super().__init__()
         self.filters: list[FilterInfo] | None = None
         self.run_settings: dict[int, RunSettings] = {}
-        """Per filter: how `r` runs it (set in the editor, else its last run's request)."""
+        """Per filter: how `r` runs it (its saved settings, else its last run's, else the
+        defaults); read with the list."""
         self.query_text = ""
         self._layout: tuple[int, ...] = ()
         self._select_after_load: int | None = None
@@ -245,15 +247,21 @@ class FiltersScreen(Screen[None]):
         yield table
         with Middle(id="filters-empty") as empty, Center():
             empty.display = False
-            yield Static(EMPTY_MESSAGE, id="filters-empty-message", classes="empty-message")
+            yield Static("", id="filters-empty-message", classes="empty-message")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self._set_summary("Connecting…")
         self.watch(self.app, "service", self._service_changed, init=True)
+        # A job ending here may be a new last result for a filter in the list.
+        self.watch(self.app, "running_jobs", self._jobs_changed, init=False)
 
     def _service_changed(self, service: FilterBetsService | None) -> None:
         if service is not None:
+            self.reload()
+
+    def _jobs_changed(self, running: int) -> None:
+        if self.filters is not None and self.is_current:
             self.reload()
 
     def on_screen_resume(self) -> None:
@@ -276,21 +284,22 @@ class FiltersScreen(Screen[None]):
     @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
     async def _load(self, service: FilterBetsService) -> None:
         filters = await FilterStore(service.db, service.user_id).list()
-        results = await ResultStore(service.db, service.user_id).list_results("date")
-        stakes = {info.id: info.stake for info in filters}
-        settings: dict[int, RunSettings] = {}
-        for result in results:  # newest first: the first one seen per filter wins
-            if result.filter_id is not None and result.filter_id not in settings:
-                stake = stakes.get(result.filter_id, Decimal("1.00"))
-                settings[result.filter_id] = RunSettings.from_request(result.request, stake)
+        last_requests: dict[int, dict[str, Any]] = {}
+        if any(info.backtest_settings is None for info in filters):
+            results = await ResultStore(service.db, service.user_id).list_results("date")
+            for result in results:  # newest first: the first one seen per filter wins
+                if result.filter_id is not None:
+                    last_requests.setdefault(result.filter_id, result.request)
+        settings = {
+            info.id: RunSettings.for_filter(info, last_requests.get(info.id)) for info in filters
+        }
         self.post_message(FiltersReady(FiltersLoaded(filters, settings)))
 
     @on(FiltersReady)
     def _loaded(self, message: FiltersReady) -> None:
         loaded = message.loaded
         self.filters = loaded.filters
-        for filter_id, settings in loaded.settings.items():
-            self.run_settings.setdefault(filter_id, settings)
+        self.run_settings = dict(loaded.settings)
         select, self._select_after_load = self._select_after_load, None
         self._show(select=select)
 
@@ -323,6 +332,8 @@ class FiltersScreen(Screen[None]):
         shown = self.shown_filters()
         if empty:
             self._set_summary("No filters yet")
+            new = escape(key_for(self, "filters.new", "n"))
+            self.query_one("#filters-empty-message", Static).update(EMPTY_MESSAGE.format(new=new))
         elif self.query_text:
             self._set_summary(f"{len(shown):,} of {len(filters):,} filters match")
         else:
@@ -437,13 +448,11 @@ class FiltersScreen(Screen[None]):
         if service is None:
             return
         settings = self.run_settings.get(info.id) if info else None
-        if info is not None and settings is None:
-            settings = RunSettings(stake=info.stake)
         self.app.push_screen(RuleEditorScreen(service, info, settings), callback=self._edited)
 
     def _edited(self, result: EditorResult | None) -> None:
         if result is not None and result.saved is not None:
-            self.run_settings[result.saved.id] = result.settings
+            self.run_settings[result.saved.id] = result.settings  # until the reload lands
             self.reload(select=result.saved.id)
 
     def action_new(self) -> None:
@@ -464,7 +473,7 @@ class FiltersScreen(Screen[None]):
         service = self.filterbets.service
         if info is None or service is None:
             return
-        settings = self.run_settings.get(info.id) or RunSettings(stake=info.stake)
+        settings = self.run_settings.get(info.id) or RunSettings.for_filter(info)
         request = settings.request(filter_ref=str(info.id))
         label = f"{info.name!r} ({settings.describe()})"
         launch_backtest(self.app, service, request, label, reply_to=self)
@@ -477,18 +486,22 @@ class FiltersScreen(Screen[None]):
         info = self.selected()
         service = self.filterbets.service
         if info is not None and service is not None:
-            self._duplicate(service, info)
+            self._duplicate(service, info, self.run_settings.get(info.id))
 
     @work(group=ACTION_GROUP, exit_on_error=False, name="duplicating the filter")
-    async def _duplicate(self, service: FilterBetsService, info: FilterInfo) -> None:
-        copy = await FilterStore(service.db, service.user_id).duplicate(info.id)
+    async def _duplicate(
+        self, service: FilterBetsService, info: FilterInfo, settings: RunSettings | None
+    ) -> None:
+        store = FilterStore(service.db, service.user_id)
+        copy = await store.duplicate(info.id)
+        if copy.backtest_settings is None and settings is not None:
+            # The source runs as its last run did: so does the copy, from now on saved.
+            copy = await store.update(copy.id, backtest_settings=settings.to_saved())
         self.post_message(FilterDuplicated(info, copy))
 
     @on(FilterDuplicated)
     def _duplicated(self, message: FilterDuplicated) -> None:
         source, copy = message.source, message.copy
-        if source.id in self.run_settings:
-            self.run_settings[copy.id] = self.run_settings[source.id]
         self.notify(f"Duplicated {source.name!r} as {copy.name!r}.", title="Filters")
         self.reload(select=copy.id)
 

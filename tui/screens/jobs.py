@@ -3,9 +3,12 @@
 The list is read from the database by a self-rescheduling poll (the next one is scheduled
 only when the previous one has finished, so polls never overlap): every 0.5 s while a job
 is queued or running, every 2 s when idle, and at once when the app's job runner reports a
-job starting or ending. Between polls, progress events of jobs running in this process
-update their rows in place. Jobs run by `filterbets worker` processes show up through the
-poll, with the progress their heartbeats write.
+job starting or ending. Between polls, the progress events of the app's runner (a child
+process by default, see core.jobs.child) update their rows in place. Jobs run by `filterbets
+worker` processes show up through the poll, with the progress their heartbeats write.
+
+Keys stay quick while jobs run: cells and lines are only redrawn when their text changes,
+and the footer (which Textual rebuilds whole) only when the selected job's keys change.
 """
 
 from __future__ import annotations
@@ -58,6 +61,10 @@ SCROLLBAR_WIDTH = 1
 CELL_PADDING = 2
 WIDE_FROM = 100
 BAR_CELLS = 5
+ROW_ACTIONS = ("open", "cancel_job", "retry")
+"""The actions whose footer keys depend on the selected job."""
+FOOTER_DELAY = 0.2
+"""Seconds the cursor rests on a job before the footer shows that job's keys."""
 
 STATUS_STYLES = {
     QUEUED: "",
@@ -104,6 +111,11 @@ def eta_seconds(progress: float, elapsed: float | None) -> float | None:
     if elapsed is None or progress < 0.01 or elapsed <= 0:
         return None
     return max(0.0, elapsed * (1.0 - progress) / progress)
+
+
+def _looks(cell: Text) -> tuple[object, ...]:
+    """What decides how a cell is drawn (Text's == compares only the text and its spans)."""
+    return (cell.plain, str(cell.style), tuple(cell.spans), cell.justify)
 
 
 @dataclass
@@ -274,6 +286,10 @@ class JobsScreen(Screen[None]):
         self._polling = False
         self._poll_again = False
         self._failing = False
+        self._footer_state: tuple[bool | None, ...] | None = None
+        self._footer_timer: Timer | None = None
+        self._cells_shown: dict[tuple[str, str], tuple[object, ...]] = {}
+        self._texts_shown: dict[str, str] = {}
         self.polls = 0
         """Polls finished so far (tests watch it)."""
 
@@ -380,7 +396,7 @@ class JobsScreen(Screen[None]):
             self.poll_now()
 
     def runner_event(self, event: JobEvent) -> None:
-        """A job of this process's runner moved: update its row, or re-read on a change."""
+        """A job of the app's runner moved: update its row, or re-read on a change."""
         row = self._by_key.get(event.job_id.hex)
         if row is None or event.status != RUNNING or row.status != RUNNING:
             self.poll_now()
@@ -393,7 +409,13 @@ class JobsScreen(Screen[None]):
     # Showing ---------------------------------------------------------------------------
 
     def _set_summary(self, text: str) -> None:
-        self.query_one("#jobs-summary", Static).update(Text(text))
+        self._set_text("#jobs-summary", text)
+
+    def _set_text(self, selector: str, text: str) -> None:
+        """Update a line unless it already says this (an update lays the screen out again)."""
+        if self._texts_shown.get(selector) != text:
+            self._texts_shown[selector] = text
+            self.query_one(selector, Static).update(Text(text))
 
     def show_jobs(self, jobs: list[JobInfo]) -> None:
         old = self._by_key
@@ -417,7 +439,22 @@ class JobsScreen(Screen[None]):
         if not empty and self.focused is None:
             table.focus()
         self._show_detail()
-        self.refresh_bindings()
+        self._refresh_footer()
+
+    def _refresh_footer(self) -> None:
+        """Show the keys that apply to the selected job, once the cursor has rested for
+        FOOTER_DELAY, and only when they change. (Textual rebuilds the whole footer on a
+        refresh, 20-40 ms of work: on every poll and cursor move, keys waited behind it.)"""
+        if self._footer_timer is not None:
+            self._footer_timer.stop()
+        self._footer_timer = self.set_timer(FOOTER_DELAY, self._refresh_footer_now)
+
+    def _refresh_footer_now(self) -> None:
+        self._footer_timer = None
+        state = tuple(self.check_action(action, ()) for action in ROW_ACTIONS)
+        if state != self._footer_state:
+            self._footer_state = state
+            self.refresh_bindings()
 
     def _show_summary(self) -> None:
         rows = self.rows or []
@@ -436,7 +473,7 @@ class JobsScreen(Screen[None]):
             if runner is not None
             else "no runner here: start `filterbets worker`"
         )
-        self.query_one("#jobs-runner", Static).update(Text(where))
+        self._set_text("#jobs-runner", where)
 
     def _columns(self) -> list[tuple[JobColumn, int]]:
         available = max(0, self.size.width - SCROLLBAR_WIDTH)
@@ -464,19 +501,24 @@ class JobsScreen(Screen[None]):
         keys = tuple(row.key for row in self.rows)
         table = self.query_one("#jobs-table", VimDataTable)
         if not force and layout == self._layout and keys == self._keys:
-            # Same rows in the same order: rewrite the cells in place (no flicker, cursor kept).
+            # Same rows in the same order: rewrite the changed cells in place (no flicker,
+            # cursor kept).
             for row in self.rows:
                 for (column, _width), cell in zip(columns, self._cells(row, columns), strict=True):
-                    table.update_cell(row.key, column.key, cell)
+                    self._set_cell(table, row.key, column.key, cell)
             return
         self._layout, self._keys = layout, keys
         selected = self._selected_key()
+        self._cells_shown.clear()
         table.clear(columns=True)
         for column, width in columns:
             label = Text(column.label, justify="right" if column.numeric else "left")
             table.add_column(label, key=column.key, width=width)
         for row in self.rows:
-            table.add_row(*self._cells(row, columns), key=row.key)
+            cells = self._cells(row, columns)
+            table.add_row(*cells, key=row.key)
+            for (column, _width), cell in zip(columns, cells, strict=True):
+                self._cells_shown[row.key, column.key] = _looks(cell)
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 
@@ -487,7 +529,14 @@ class JobsScreen(Screen[None]):
         columns = self._columns()
         for (column, _width), cell in zip(columns, self._cells(row, columns), strict=True):
             if column.live:
-                table.update_cell(row.key, column.key, cell)
+                self._set_cell(table, row.key, column.key, cell)
+
+    def _set_cell(self, table: VimDataTable, row_key: str, column_key: str, cell: Text) -> None:
+        """Update a cell unless it already shows this (each update re-renders the table)."""
+        looks = _looks(cell)
+        if self._cells_shown.get((row_key, column_key)) != looks:
+            self._cells_shown[row_key, column_key] = looks
+            table.update_cell(row_key, column_key, cell)
 
     def on_resize(self, _event: Resize) -> None:
         self._build_table(force=True)
@@ -495,11 +544,11 @@ class JobsScreen(Screen[None]):
     @on(DataTable.RowHighlighted, "#jobs-table")
     def _row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_detail()
-        self.refresh_bindings()
+        self._refresh_footer()
 
     def _show_detail(self) -> None:
         row = self.selected()
-        self.query_one("#jobs-detail", Static).update(Text(row.detail if row else ""))
+        self._set_text("#jobs-detail", row.detail if row else "")
 
     def _selected_key(self) -> str | None:
         table = self.query_one("#jobs-table", VimDataTable)

@@ -564,6 +564,12 @@ class LedgerColumn:
     numeric: bool = False
 
 
+# The footer shows each group as one item ("mepb Tabs", "[] Page") so that at 80 columns
+# there is room left for ? Help and q Quit.
+_TABS_GROUP = Binding.Group("Tabs", compact=True)
+_PAGES_GROUP = Binding.Group("Page", compact=True)
+
+
 class ResultDetailScreen(Screen[None]):
     """One result: metrics, equity curve, splits and the bet ledger, one tab each."""
 
@@ -572,17 +578,27 @@ class ResultDetailScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Back", id="result.back"),
-        Binding("m", "show_tab('metrics')", "Metrics", id="result.tab_metrics"),
-        Binding("e", "show_tab('chart')", "Equity", id="result.tab_chart"),
-        Binding("p", "show_tab('splits')", "Splits", id="result.tab_splits"),
-        Binding("b", "show_tab('ledger')", "Bets", id="result.tab_ledger"),
+        Binding("m", "show_tab('metrics')", "Metrics", id="result.tab_metrics", group=_TABS_GROUP),
+        Binding("e", "show_tab('chart')", "Equity", id="result.tab_chart", group=_TABS_GROUP),
+        Binding("p", "show_tab('splits')", "Splits", id="result.tab_splits", group=_TABS_GROUP),
+        Binding("b", "show_tab('ledger')", "Bets", id="result.tab_ledger", group=_TABS_GROUP),
         Binding(
-            "right_square_bracket", "page(1)", "Next page", key_display="]", id="result.next_page"
+            "left_square_bracket",
+            "page(-1)",
+            "Prev page",
+            key_display="[",
+            id="result.prev_page",
+            group=_PAGES_GROUP,
         ),
         Binding(
-            "left_square_bracket", "page(-1)", "Prev page", key_display="[", id="result.prev_page"
+            "right_square_bracket",
+            "page(1)",
+            "Next page",
+            key_display="]",
+            id="result.next_page",
+            group=_PAGES_GROUP,
         ),
-        Binding("o", "ledger_sort", "Sort bets", id="result.ledger_sort"),
+        Binding("o", "ledger_sort", "Sort", id="result.ledger_sort"),
         Binding("O", "ledger_reverse", "Reverse bets", show=False, id="result.ledger_reverse"),
         Binding("x", "export", "Export", id="result.export"),
         Binding("y", "copy_summary", "Copy", id="result.copy"),

@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -33,9 +33,15 @@ from textual.widgets import Button, DataTable, Footer, Header, Input, Select, St
 from textual.worker import Worker, WorkerState
 
 from core.backtest.engine import BacktestEngine
-from core.backtest.request import MARKETS, STAKING_KINDS, BacktestRequest
+from core.backtest.request import (
+    DEFAULT_KELLY_CAP,
+    DEFAULT_KELLY_FRACTION,
+    MARKETS,
+    STAKING_KINDS,
+    BacktestRequest,
+)
 from core.errors import FilterBetsError
-from core.filters import FilterInfo, FilterStore
+from core.filters import SETTINGS_FIELDS, FilterInfo, FilterStore
 from core.rules import (
     CLOSING_PRICE_WARNING,
     FIELDS,
@@ -45,6 +51,7 @@ from core.rules import (
     rule_errors,
 )
 from core.services import FilterBetsService
+from tui.keymap import key_for
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.equity_chart import EquityChart, chart_data
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
@@ -388,7 +395,10 @@ class ValueValidator(Validator):
 
 @dataclass(frozen=True)
 class RunSettings:
-    """How a filter is backtested: market, price source and staking."""
+    """How a filter is backtested: market, price source and staking.
+
+    Saved with the filter (`FilterInfo.backtest_settings`, in the form `to_saved` gives).
+    """
 
     market: str = "home"
     odds_source: str = "pinnacle"
@@ -396,25 +406,44 @@ class RunSettings:
     stake: Decimal = Decimal("1.00")
     """Flat: units per bet; percent: % of the bank; kelly: the Kelly fraction."""
     bank: Decimal = Decimal("100.00")
+    kelly_cap: float = DEFAULT_KELLY_CAP
 
     @classmethod
     def from_request(cls, request: dict[str, Any], filter_stake: Decimal) -> RunSettings:
+        """From saved settings or a stored request (both use BacktestRequest's JSON keys)."""
         staking = str(request.get("staking") or "flat")
         stake: Any = request.get("stake")
         if staking == "kelly":
-            stake = request.get("kelly_fraction", 0.25)
+            stake = request.get("kelly_fraction", DEFAULT_KELLY_FRACTION)
         try:
             stake_value = Decimal(str(stake)) if stake is not None else filter_stake
             bank = Decimal(str(request.get("bank") or "100.00"))
         except InvalidOperation:
             stake_value, bank = filter_stake, Decimal("100.00")
+        try:
+            kelly_cap = float(request.get("kelly_cap") or DEFAULT_KELLY_CAP)
+        except (TypeError, ValueError):
+            kelly_cap = DEFAULT_KELLY_CAP
         return cls(
             market=str(request.get("market") or "home"),
             odds_source=str(request.get("odds_source") or "pinnacle"),
             staking=staking,
             stake=stake_value,
             bank=bank,
+            kelly_cap=kelly_cap,
         )
+
+    @classmethod
+    def for_filter(
+        cls, info: FilterInfo, last_request: dict[str, Any] | None = None
+    ) -> RunSettings:
+        """A filter's saved settings; for one saved without any (before they were kept),
+        those of its last run, else the defaults."""
+        if info.backtest_settings is not None:
+            return cls.from_request(info.backtest_settings, info.stake)
+        if last_request is not None:
+            return cls.from_request(last_request, info.stake)
+        return cls(stake=info.stake)
 
     def request(self, **target: Any) -> BacktestRequest:
         """A request for a saved filter (filter_ref=...) or inline rules (rules=...)."""
@@ -424,6 +453,7 @@ class RunSettings:
                 odds_source=self.odds_source,
                 staking="kelly",
                 kelly_fraction=float(self.stake),
+                kelly_cap=self.kelly_cap,
                 bank=self.bank,
                 **target,
             )
@@ -433,8 +463,14 @@ class RunSettings:
             staking=self.staking,
             stake=self.stake,
             bank=self.bank,
+            kelly_cap=self.kelly_cap,
             **target,
         )
+
+    def to_saved(self) -> dict[str, Any]:
+        """What FilterStore keeps as the filter's backtest settings."""
+        stored = self.request(rules=[]).to_dict()
+        return {key: stored[key] for key in SETTINGS_FIELDS}
 
     def describe(self) -> str:
         if self.staking == "flat":
@@ -516,16 +552,18 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     AUTO_FOCUS = ""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        # The footer fits 80 columns with ? and q: f, t and J/K are named by the hint under
+        # the table instead (and listed by ?). f2 shows where a text box takes s.
         Binding("s", "save", "Save", id="editor.save"),
         Binding("a", "add_rule", "Add rule", id="editor.add_rule"),
         Binding("o", "add_group", "Add group", id="editor.add_group"),
-        Binding("f", "pick_field", "Field", id="editor.pick_field"),
-        Binding("t", "toggle_group", "ALL/ANY/NOT", id="editor.toggle_group"),
+        Binding("f", "pick_field", "Field", show=False, id="editor.pick_field"),
+        Binding("t", "toggle_group", "ALL/ANY/NOT", show=False, id="editor.toggle_group"),
         Binding("x,delete", "remove", "Remove", id="editor.remove"),
-        Binding("J", "move(1)", "Move down", id="editor.move_down"),
-        Binding("K", "move(-1)", "Move up", id="editor.move_up"),
+        Binding("J", "move(1)", "Move down", show=False, id="editor.move_down"),
+        Binding("K", "move(-1)", "Move up", show=False, id="editor.move_up"),
         Binding("escape", "back", "Back", id="editor.back"),
-        Binding("f2", "save", "Save", show=False, id="editor.save_f2"),
+        Binding("f2", "save", "Save", id="editor.save_f2"),
     ]
 
     def __init__(
@@ -537,7 +575,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         super().__init__()
         self.service = service
         self.saved = saved
-        self.settings = settings or RunSettings(stake=saved.stake if saved else Decimal("1.00"))
+        if settings is None:
+            settings = RunSettings.for_filter(saved) if saved else RunSettings()
+        self.settings = settings
         self.root = tree_from_rules(saved.rules if saved else None)
         self.rows: list[FlatRow] = []
         self.problems: dict[int, list[str]] = {}
@@ -712,7 +752,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 )
             )
         elif leaves == 0 and self.preview_count is None:
-            self._set_preview(Text("No rules yet: every fixture matches. Press a to add one."))
+            add = self._key("editor.add_rule", "a")
+            self._set_preview(Text(f"No rules yet: every fixture matches. Press {add} to add one."))
 
     @on(DataTable.RowHighlighted, "#editor-rules")
     def _row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -786,7 +827,6 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         # for an edit (they would arrive after the cursor may have moved to another row).
         with self.prevent(Select.Changed, Input.Changed):
             if isinstance(node, RuleLeaf):
-                found = FIELDS.get(node.field)
                 self.query_one("#editor-field", Button).label = node.field or "(pick a field)"
                 op_select = self.query_one("#editor-op", Select)
                 if op_select.value != node.op:
@@ -796,25 +836,71 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                     value_input.value = node.value
                 value_input.disabled = node.op in NULL_OPS
                 value_input.placeholder = "(no value)" if node.op in NULL_OPS else "value"
-                hint = Text()
-                if found is not None:
-                    hint.append(found.description, style="italic")
-                    hint.append(" · ")
-                hint.append(value_hint(found, node.op))
-                self.query_one("#editor-hint", Static).update(hint)
             else:
                 kind_select = self.query_one("#editor-kind", Select)
                 if kind_select.value != node.kind:
                     kind_select.value = node.kind
-                self.query_one("#editor-hint", Static).update(
-                    Text(
-                        "a adds a rule inside this group · o adds a group · t switches ALL/ANY/NOT"
-                    )
-                )
+        self._show_hint()
         problems = self.problems.get(id(node))
         self.query_one("#editor-problem", Static).update(
             Text("⚠ " + "; ".join(problems), style=PROBLEM) if problems else Text("")
         )
+
+    def _key(self, binding_id: str, default: str) -> str:
+        return key_for(self, binding_id, default)
+
+    def _show_hint(self) -> None:
+        """The line under the row panel: what to do in the box that has focus, else about
+        the row the panel shows."""
+        focused = self.focused
+        focus_id = focused.id if focused is not None else None
+        save = f"{self._key('editor.save_f2', 'f2')} saves"
+        node = self._panel_node
+        if focus_id == "editor-name":
+            hint = Text.assemble(
+                ("Name the filter", "bold"),
+                f", then enter for its rules ({self._key('editor.add_rule', 'a')} adds one)",
+                f" · {save}",
+            )
+        elif focus_id == "editor-stake":
+            hint = Text(
+                "Flat: units per bet · percent: % of the bank · kelly: the Kelly fraction (0-1]"
+                f" · {save}"
+            )
+        elif focus_id in ("editor-market", "editor-odds", "editor-staking"):
+            run = key_for(self, "filters.run", "r")
+            hint = Text(
+                f"Saved with the filter: {run} in the Filters list runs it on these · {save}"
+            )
+        elif isinstance(node, RuleLeaf):
+            found = FIELDS.get(node.field)
+            hint = Text()
+            if found is not None:
+                hint.append(found.description, style="italic")
+                hint.append(" · ")
+            hint.append(value_hint(found, node.op))
+            if focus_id == "editor-rules":
+                hint.append(
+                    f" · {self._key('editor.pick_field', 'f')} field"
+                    f" · {self._key('editor.move_down', 'J')}/"
+                    f"{self._key('editor.move_up', 'K')} move",
+                    style="dim",
+                )
+        else:
+            hint = Text(
+                f"{self._key('editor.add_rule', 'a')} adds a rule inside this group"
+                f" · {self._key('editor.add_group', 'o')} a group"
+                f" · {self._key('editor.toggle_group', 't')} ALL/ANY/NOT"
+                f" · {self._key('editor.move_down', 'J')}/{self._key('editor.move_up', 'K')}"
+                " move"
+            )
+        self.query_one("#editor-hint", Static).update(hint)
+
+    @on(events.DescendantFocus)
+    @on(events.DescendantBlur)
+    def _focus_moved(self) -> None:
+        if self.rows:
+            self._show_hint()
 
     def _redraw_selected(self) -> None:
         """After an edit of the selected row: re-check everything, redraw the rows' cells."""
@@ -928,6 +1014,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             staking=staking,
             stake=stake,
             bank=self.settings.bank,
+            kelly_cap=self.settings.kelly_cap,
         )
 
     # Preview ---------------------------------------------------------------------------
@@ -1133,10 +1220,19 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     async def _save(self, name: str, rules: Any, settings: RunSettings) -> None:
         store = FilterStore(self.service.db, self.service.user_id)
         stake = settings.stake if settings.staking == "flat" else None
+        saved_settings = settings.to_saved()
         if self.saved is None:
-            info = await store.create(name, rules, stake=stake or Decimal("1.00"))
+            info = await store.create(
+                name, rules, stake=stake or Decimal("1.00"), backtest_settings=saved_settings
+            )
         else:
-            info = await store.update(self.saved.id, name=name, rules=rules, stake=stake)
+            info = await store.update(
+                self.saved.id,
+                name=name,
+                rules=rules,
+                stake=stake,
+                backtest_settings=saved_settings,
+            )
         self.post_message(FilterSaved(info))
 
     @on(FilterSaved)
@@ -1173,8 +1269,4 @@ class RuleEditorScreen(Screen[EditorResult | None]):
 
     def _leave(self) -> None:
         self.workers.cancel_group(self, PREVIEW_GROUP)
-        try:
-            settings = self.read_settings() if self.saved is not None else self.settings
-        except FilterBetsError:
-            settings = self.settings
-        self.dismiss(EditorResult(self.saved, settings))
+        self.dismiss(EditorResult(self.saved, self.settings))

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import ActiveBinding, Binding, BindingType
 from textual.containers import Vertical
 from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
+from tui.keymap import key_for
 from tui.widgets.vim_table import VimDataTable
 
 
@@ -24,6 +26,8 @@ class HelpEntry:
     description: str
     scope: str
     """Where the keys apply: "Global", a screen's name, "Tables"."""
+    ids: tuple[str, ...] = ()
+    """The bindings' ids, which a keymap file (keys.toml) remaps."""
 
 
 def scope_name(node: DOMNode) -> str:
@@ -43,22 +47,24 @@ def help_entries(screen: Screen[Any]) -> list[HelpEntry]:
 def _merge(
     active: Iterable[ActiveBinding], key_display: Callable[[Binding], str]
 ) -> list[HelpEntry]:
-    groups: dict[int, tuple[DOMNode, dict[str, tuple[list[str], str]]]] = {}
+    groups: dict[int, tuple[DOMNode, dict[str, tuple[list[str], str, list[str]]]]] = {}
     for item in active:
         binding: Binding = item.binding
         if binding.system or not binding.description:
             continue
         _node, actions = groups.setdefault(id(item.node), (item.node, {}))
-        keys, _description = actions.setdefault(binding.action, ([], binding.description))
+        keys, _description, ids = actions.setdefault(binding.action, ([], binding.description, []))
         shown = key_display(binding)
         if shown not in keys:
             keys.append(shown)
+        if binding.id and binding.id not in ids:
+            ids.append(binding.id)
     entries: list[HelpEntry] = []
     # The chain runs from the focused widget out to the app; list the app's keys first.
     for node, actions in reversed(groups.values()):
         scope = scope_name(node)
-        for keys, description in actions.values():
-            entries.append(HelpEntry(tuple(keys), description, scope))
+        for keys, description, ids in actions.values():
+            entries.append(HelpEntry(tuple(keys), description, scope, tuple(ids)))
     return entries
 
 
@@ -98,6 +104,10 @@ class HelpScreen(ModalScreen[None]):
         height: auto;
         max-height: 18;
     }
+    HelpScreen #help-id {
+        color: $text-muted;
+        width: 100%;
+    }
     HelpScreen #help-hint {
         color: $text-muted;
         width: 100%;
@@ -113,7 +123,18 @@ class HelpScreen(ModalScreen[None]):
         with Vertical() as box:
             box.border_title = "Keys"
             yield VimDataTable(id="help-table", cursor_type="row", zebra_stripes=True)
-            yield Static("esc, q or ? closes · j/k scroll", id="help-hint")
+            yield Static("", id="help-id")
+            yield Static(self._hint(), id="help-hint")
+
+    def _hint(self) -> str:
+        """How to close and scroll, in the keys the keymap gives."""
+        close = [
+            key_for(self, "help.close", "esc"),
+            key_for(self, "help.close_q", "q"),
+            key_for(self, "help.close_question_mark", "?"),
+        ]
+        down, up = key_for(self, "table.down", "j"), key_for(self, "table.up", "k")
+        return f"{', '.join(close[:-1])} or {close[-1]} closes · {down}/{up} scroll"
 
     def on_mount(self) -> None:
         table = self.query_one(VimDataTable)
@@ -127,6 +148,16 @@ class HelpScreen(ModalScreen[None]):
                 Text(entry.scope, style="dim"),
             )
         table.focus()
+
+    @on(DataTable.RowHighlighted)
+    def _show_id(self, event: DataTable.RowHighlighted) -> None:
+        """The highlighted binding's id: what a keymap file (keys.toml) remaps."""
+        index = event.cursor_row
+        ids = self.entries[index].ids if 0 <= index < len(self.entries) else ()
+        text = Text("id ", style="dim")
+        text.append(", ".join(ids) if ids else "none (a built-in key)", style="bold")
+        text.append(" in keys.toml", style="dim")
+        self.query_one("#help-id", Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)
