@@ -1,9 +1,10 @@
 """Shared helpers for the job tests: data sets, requests, polling with deadlines, workers.
 
-`big_settings` is a database of synthetic fixtures (built once per session and backend), so a
-backtest over all of them runs for a second or more on either backend (PostgreSQL stores a
-ledger more slowly, so it gets fewer): long enough to watch its progress, cancel it, or kill
-the process running it.
+`big_settings` is a database of synthetic fixtures (built once per session and backend). A
+backtest over all of them must run long enough to watch its progress, cancel it, or kill the
+process running it, on a machine of any speed; so while a test uses it, the engine is paced
+(tests/pacing: 30 µs more per candidate while settling, ~1.8 s), in this process and in every
+worker or job child the test starts.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from core.models import BacktestBet, BacktestJob, BacktestResult, Filter
 from core.services import FilterBetsService
 from tests.conftest import _PG_UNAVAILABLE, REPO_ROOT, _admin, skip_or_fail_without_postgres
 from tests.factories import add_fixtures
+from tests.pacing.pace import DEFAULT_PACE_US, PACE_ENV, PACING_DIR, paced
 
 BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 60_000}
 # Every fixture with a Pinnacle home price: the whole big data set is settled and stored.
@@ -170,9 +172,22 @@ async def wipe_job_tables(settings: Settings) -> None:
         await database.dispose()
 
 
+def pace_jobs(monkeypatch: pytest.MonkeyPatch, microseconds: float = DEFAULT_PACE_US) -> None:
+    """Pace the engine here and in the processes this test starts (they inherit the env)."""
+    import core.backtest.engine as engine
+
+    monkeypatch.setattr(engine, "run_backtest", paced(engine.run_backtest, microseconds))
+    monkeypatch.setenv(PACE_ENV, str(microseconds))
+    path = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(PACING_DIR), path) if p))
+
+
 @pytest.fixture
-def big_settings(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
-    """The big data set with no jobs, results or filters (a copy, on SQLite)."""
+def big_settings(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The big data set with no jobs, results or filters (a copy, on SQLite); jobs paced."""
+    pace_jobs(monkeypatch)
     if backend == "sqlite":
         template: Path = request.getfixturevalue("big_sqlite_template")
         path = tmp_path / "big.db"
@@ -211,6 +226,8 @@ class WorkerProcess:
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("FILTERBETS_")}
         env["FILTERBETS_USER"] = "worker"
+        if PACE_ENV in os.environ:
+            env[PACE_ENV] = os.environ[PACE_ENV]
         self.proc = subprocess.Popen(
             [
                 sys.executable,
