@@ -767,3 +767,39 @@ async def test_the_list_shows_a_job_result_when_the_job_ends(
         app.running_jobs = 0
         await settle(pilot)
         assert column(app, "#filters-table", "bets") == ["12"]
+
+
+async def test_a_saved_any_group_opens_as_any_and_previews_what_a_backtest_bets(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """A filter stored as {"any": [...]} (from the CLI, say) keeps ANY in the editor: the
+    panel's default ALL must never be copied into the top group when the first row shows."""
+    await seed_season(service)
+    either = {
+        "any": [
+            {"field": "league", "op": "=", "value": "E0"},
+            {"field": "date", "op": ">=", "value": "2019-09-19"},
+        ]
+    }
+    await FilterStore(service.db, service.user_id).create("Either", either)
+    engine = BacktestEngine(service.db, service.user_id)
+    any_count = await engine.count(BacktestRequest(market="away", rules=either))
+    all_count = await engine.count(BacktestRequest(market="away", rules={"all": either["any"]}))
+    assert (any_count, all_count) == (40, 10)  # 30 E0 + the last 10 SP1; the last 10 E0
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await wait_for_preview(pilot, editor)
+        assert editor.root.kind == "any"
+        assert rules_from_tree(editor.root)[0] == either
+        assert editor.preview_count == any_count
+        assert "ANY of these" in rule_rows(app)[0][0]
+        # Through the top row and back: the panel shows ANY, and nothing counts as an edit.
+        await pilot.press("k", "k", "j")
+        await settle(pilot)
+        assert editor.query_one("#editor-kind", Select).value == "any"
+        assert editor.root.kind == "any" and not editor.dirty

@@ -591,6 +591,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self._timer: Timer | None = None
         self._panel_node: RuleNode = self.root
         """The row the panel below the table shows and edits."""
+        self._panel_filled = False
+        """Whether the panel's boxes hold `_panel_node`'s values yet (before the first
+        show_row they hold the widgets' defaults, which must never be copied into a row)."""
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -799,6 +802,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         """
         node = self._panel_node
         changed = False
+        if not self._panel_filled:
+            return
         if isinstance(node, RuleLeaf) and self.query_one("#editor-leaf").display:
             op = self.query_one("#editor-op", Select).value
             if isinstance(op, str) and op != node.op:
@@ -840,6 +845,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 kind_select = self.query_one("#editor-kind", Select)
                 if kind_select.value != node.kind:
                     kind_select.value = node.kind
+        self._panel_filled = True
         self._show_hint()
         problems = self.problems.get(id(node))
         self.query_one("#editor-problem", Static).update(
