@@ -63,6 +63,22 @@ async def _table_names(settings: Settings) -> set[str]:
     return names - {"alembic_version"}
 
 
+def test_the_start_up_head_is_alembics_head() -> None:
+    """ensure_schema compares with SCHEMA_HEAD (no Alembic import on start); a new revision
+    must move it, or a database one revision behind would not be upgraded."""
+    assert migrate.head_revision() == migrate.SCHEMA_HEAD
+
+
+async def test_ensure_schema_upgrades_a_database_one_revision_behind(
+    empty_settings: Settings,
+) -> None:
+    await migrate.upgrade(empty_settings, "0005")
+    status = await migrate.ensure_schema(empty_settings)
+    assert (status.before, status.after) == ("0005", migrate.SCHEMA_HEAD)
+    again = await migrate.ensure_schema(empty_settings)
+    assert not again.changed
+
+
 async def test_upgrade_downgrade_upgrade_round_trips(empty_settings: Settings) -> None:
     expected = set(Base.metadata.tables)
 

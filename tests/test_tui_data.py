@@ -20,6 +20,7 @@ from textual.widgets._header import HeaderTitle
 
 from core.config import Settings, load_settings
 from core.errors import DatabaseUnavailableError
+from core.migrate import SCHEMA_HEAD, upgrade
 from core.models import Fixture, FixtureOdds, League, Team
 from core.services import FilterBetsService
 from tui.app import FilterBetsApp, describe_error
@@ -414,6 +415,29 @@ async def test_an_unusable_database_exits_with_one_line_and_code_1(tmp_path: Pat
     assert (
         app.fatal_error
         == f"cannot use the database SQLite {not_a_database}: file is not a database"
+    )
+
+
+async def test_a_database_from_a_newer_version_exits_with_one_line_and_code_1(
+    tmp_path: Path,
+) -> None:
+    """A schema revision this install does not know (a newer FilterBets migrated the file):
+    Alembic refuses, and the user reads one line, not a traceback."""
+    import sqlite3
+
+    path = tmp_path / "newer.db"
+    settings = load_settings(f"sqlite:///{path}", "tester")
+    await upgrade(settings)
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = ?", ("9999",))
+    app = FilterBetsApp(settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+    assert app.return_code == 1
+    assert app.fatal_error is not None
+    assert app.fatal_error == (
+        f"SQLite {path} has schema revision 9999, which this FilterBets does not know"
+        f" (its newest is {SCHEMA_HEAD}): was it made by a newer version?"
     )
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from alembic.util.exc import CommandError
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from textual import on, work
 from textual.app import App
@@ -108,6 +107,8 @@ def describe_error(error: BaseException, settings: Settings) -> str:
         return f"cannot use {backend}{target}: {reason}"
     if isinstance(error, SQLAlchemyError):
         return f"database error on {backend}: {_first_line(str(error))}"
+    from alembic.util.exc import CommandError  # imported here: alembic is slow to import
+
     if isinstance(error, CommandError):
         return f"cannot bring the schema of {backend} up to date: {_first_line(str(error))}"
     detail = _first_line(str(error))
