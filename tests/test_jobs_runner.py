@@ -112,6 +112,35 @@ async def test_a_job_runs_its_snapshot_and_links_the_result(
     assert progress == sorted(progress) and progress[-1] == 1.0
 
 
+async def test_a_broken_subscriber_is_logged_and_neither_stops_the_job_nor_the_others(
+    service: FilterBetsService, make_runner: RunnerFactory
+) -> None:
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    info = await queue.submit(service.user_id, small_request())
+    lines: list[str] = []
+    runner = make_runner(service.db, log=lines.append)
+
+    def broken(event: JobEvent) -> None:
+        raise RuntimeError("subscriber bug")
+
+    runner.subscribe(broken)
+    events = Events(runner)  # subscribed after the broken one: still hears every event
+    unheard: list[JobEvent] = []
+    unsubscribe = runner.subscribe(unheard.append)
+    unsubscribe()
+    unsubscribe()  # twice is harmless
+    await runner.start()
+    done = await _finished(queue, info)
+    assert done.status == SUCCEEDED, done.error
+    final = await eventually(
+        lambda: asyncio.sleep(0, events.final(info)), lambda e: e is not None, what="final event"
+    )
+    assert final is not None and final.status == SUCCEEDED
+    assert any("job event subscriber failed: subscriber bug" in line for line in lines), lines
+    assert unheard == []
+
+
 async def test_a_deleted_filter_keeps_its_name_on_the_result(
     service: FilterBetsService, make_runner: RunnerFactory
 ) -> None:

@@ -46,7 +46,7 @@ from core.config import ENV_DATABASE_URL, Settings, load_settings
 from core.db import Database
 from core.errors import FilterBetsError
 from core.jobs.queue import RUNNING, JobError, JobInfo, JobQueue
-from core.jobs.runner import JobEvent, JobRunner, default_worker_name
+from core.jobs.runner import EventSubscribers, JobEvent, JobRunner, default_worker_name
 
 DEFAULT_GRACE = 0.5
 """Seconds running jobs get to finish when the app goes away without saying how long."""
@@ -130,7 +130,7 @@ class ChildRunner:
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
         self.process: asyncio.subprocess.Process | None = None
-        self._subscribers: list[Callable[[JobEvent], None]] = []
+        self._subscribers = EventSubscribers()
         self._running: dict[uuid.UUID, JobEvent] = {}
         self._stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES)
         self._ready: asyncio.Future[list[str]] | None = None
@@ -154,13 +154,7 @@ class ChildRunner:
         return None if self.process is None else self.process.pid
 
     def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     async def start(self) -> list[JobInfo]:
         """Start the child and wait until it claims; returns the stale jobs it marked
@@ -299,9 +293,7 @@ class ChildRunner:
             self._running[event.job_id] = event
         else:
             self._running.pop(event.job_id, None)
-        for callback in list(self._subscribers):
-            with contextlib.suppress(Exception):  # a broken subscriber must not stop the jobs
-                callback(event)
+        self._subscribers.emit(event)
 
     async def _ended(self) -> None:
         """The child closed its stdout: it exited (or is about to)."""

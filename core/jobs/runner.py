@@ -139,6 +139,32 @@ class _Outcome:
     details: str | None = None
 
 
+class EventSubscribers:
+    """The callbacks that hear a runner's JobEvents (the in-process one and the child's)."""
+
+    def __init__(self, on_error: Callable[[Exception], None] | None = None) -> None:
+        self._callbacks: list[Callable[[JobEvent], None]] = []
+        self._on_error = on_error
+
+    def add(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
+        """Subscribe; returns the function that unsubscribes (safe to call twice)."""
+        self._callbacks.append(callback)
+
+        def unsubscribe() -> None:
+            with contextlib.suppress(ValueError):
+                self._callbacks.remove(callback)
+
+        return unsubscribe
+
+    def emit(self, event: JobEvent) -> None:
+        for callback in list(self._callbacks):
+            try:
+                callback(event)
+            except Exception as exc:  # a broken subscriber must not stop the jobs
+                if self._on_error is not None:
+                    self._on_error(exc)
+
+
 class _SnapshotEngine(BacktestEngine):
     """Runs a job's rules snapshot while keeping the saved filter's name, link and stake."""
 
@@ -245,7 +271,9 @@ class JobRunner:
         self._tasks: set[asyncio.Task[None]] = set()
         self._unwinding: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[None]] = []
-        self._subscribers: list[Callable[[JobEvent], None]] = []
+        self._subscribers = EventSubscribers(
+            lambda exc: self._log(f"error: job event subscriber failed: {_first_line(exc)}")
+        )
         self._wake = asyncio.Event()
         self._hurry = asyncio.Event()
         self._stopping = False
@@ -267,13 +295,7 @@ class JobRunner:
 
     def subscribe(self, callback: Callable[[JobEvent], None]) -> Callable[[], None]:
         """Call `callback` on the loop for every JobEvent; returns an unsubscribe function."""
-        self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with contextlib.suppress(ValueError):
-                self._subscribers.remove(callback)
-
-        return unsubscribe
+        return self._subscribers.add(callback)
 
     async def start(self) -> list[JobInfo]:
         """Mark stale jobs interrupted, then start claiming. Returns the jobs it reaped."""
@@ -595,11 +617,7 @@ class JobRunner:
     # -- helpers -------------------------------------------------------------------------
 
     def _emit(self, event: JobEvent) -> None:
-        for callback in list(self._subscribers):
-            try:
-                callback(event)
-            except Exception as exc:  # a broken subscriber must not stop the jobs
-                self._log(f"error: job event subscriber failed: {_first_line(exc)}")
+        self._subscribers.emit(event)
 
     def _db_trouble(self, exc: BaseException) -> None:
         if not is_transient(exc):
