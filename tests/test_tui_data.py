@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +23,13 @@ from core.errors import DatabaseUnavailableError
 from core.migrate import SCHEMA_HEAD, upgrade
 from core.models import Fixture, FixtureOdds, League, Team
 from core.services import FilterBetsService
+from tests.conftest import CORRUPT_DIR
 from tui.app import FilterBetsApp, describe_error
 from tui.screens import SCREEN_MODES
 from tui.screens.data import COLUMNS, DataScreen, fit_columns, format_coverage
 from tui.widgets.help import HelpScreen
 from tui.widgets.import_prompt import ImportPrompt
+from tui.widgets.import_report import ImportReport
 from tui.widgets.vim_table import VimDataTable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +67,16 @@ def plain(value: object) -> str:
 
 def static_text(app: FilterBetsApp, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
+
+
+async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
+    """Let the app run until `condition` holds (workers, timers); fail after ~5 s."""
+    for _ in range(100):
+        await settle(pilot)
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 def table_rows(app: FilterBetsApp) -> list[dict[str, str]]:
@@ -375,6 +387,63 @@ async def test_import_files_from_the_data_screen(
         await pilot.press("i")
         await pilot.press("escape")
         assert isinstance(app.screen, DataScreen)
+
+
+async def test_an_import_with_bad_rows_lists_them_and_skipping_imports_the_good_ones(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The two real damaged files: refused whole, the report lists every rejected row by
+    file and line; then again with skip bad rows (space on the box, enter imports)."""
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        data = app.screen
+        assert isinstance(data, DataScreen)
+        assert not data.check_action("import_report", ())  # no report before an import
+        await pilot.press("i")
+        assert isinstance(app.screen, ImportPrompt)
+        app.screen.query_one(Input).value = str(CORRUPT_DIR)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportReport), "the report")
+        report = app.screen
+        assert isinstance(report, ImportReport)
+        assert plain(report.query_one("#import-report-summary", Static).render()).startswith(
+            "0 of 2 files imported, 2 refused"
+        )
+        refused = plain(report.query_one("#import-report-refused", Static).render())
+        assert "refused: D1_2000-01.csv: refused, 144 bad rows" in refused
+        assert "refused: D1_2001-02.csv: refused, all 306 rows are bad" in refused
+        table = report.query_one("#import-report-table", VimDataTable)
+        rows = [[plain(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+        rejected = [row for row in rows if row[2] == "rejected"]
+        assert len(rejected) == 144 + 306
+        assert rejected[0][:2] == ["D1_2000-01.csv", "164"]
+        assert "not a dd/mm/yy or dd/mm/yyyy date" in rejected[0][3]
+        assert table.has_focus
+        await pilot.press("escape")
+        assert app.screen is data
+        assert table_rows(app) == []  # nothing was half-imported
+        assert data.check_action("import_report", ())
+        await pilot.press("v")
+        assert isinstance(app.screen, ImportReport)
+        await pilot.press("escape")
+
+        await pilot.press("i")
+        app.screen.query_one(Input).value = str(CORRUPT_DIR / "D1_2000-01.csv")
+        await pilot.press("tab", "space", "enter")  # enter on the box imports, as the hint says
+        await wait_for(pilot, lambda: isinstance(app.screen, ImportReport), "the second report")
+        assert plain(app.screen.query_one("#import-report-summary", Static).render()).startswith(
+            "1 of 1 files imported: 162 fixtures added"
+        )
+        await pilot.press("escape")
+        await settle(pilot)
+        assert [(r["code"], r["season"], r["fixtures"]) for r in table_rows(app)] == [
+            ("D1", "2000-01", "162")
+        ]
+        assert not data.query_one("#data-import").display  # the progress row is gone
+    # The report opened on top of the Data screen, starting with the summary: no toast too.
+    assert not any("Import:" in note for note in notes), notes
 
 
 # Opening the database ------------------------------------------------------------------

@@ -6,7 +6,6 @@ import csv
 import datetime as dt
 import io
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,16 +100,6 @@ async def open_results(pilot: Pilot[Any]) -> ResultsScreen:
     screen = pilot.app.screen
     assert isinstance(screen, ResultsScreen)
     return screen
-
-
-async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until `condition` holds (workers, timers); fail after ~5 s."""
-    for _ in range(100):
-        await settle(pilot)
-        if condition():
-            return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

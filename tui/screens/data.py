@@ -14,12 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Middle
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from core.importing.service import ImportProgress, import_paths
+from core.importing.service import ImportProgress, ImportSummary, import_paths
 from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary
+from tui.keymap import key_for
 from tui.widgets.import_prompt import ImportPrompt, ImportRequest
+from tui.widgets.import_report import ImportReport, has_problems
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -205,6 +207,8 @@ class DataScreen(Screen[None]):
         Binding("s", "next_sort", "Sort", id="data.sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="data.sort_reverse"),
         Binding("i", "import_files", "Import", id="data.import"),
+        # Not in the footer (it would not fit 80 columns); the import's toast names the key.
+        Binding("v", "import_report", "Import report", show=False, id="data.import_report"),
     ]
 
     def __init__(self) -> None:
@@ -215,6 +219,8 @@ class DataScreen(Screen[None]):
         self._sort_reverse = False
         self._layout: dict[str, int] = {}
         self._import_worker: Worker[None] | None = None
+        self.last_import: ImportSummary | None = None
+        """The summary of the last import started here (its report is a key away)."""
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -225,6 +231,9 @@ class DataScreen(Screen[None]):
         with Horizontal(id="data-bar"):
             yield Static("", id="data-summary")
             yield Static("", id="data-sort")
+        with Horizontal(id="data-import"):
+            yield Static("", id="data-import-label")
+            yield ProgressBar(id="data-import-bar", show_eta=False)
         yield VimDataTable(id="data-table", cursor_type="row", zebra_stripes=True)
         with Middle(id="data-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="data-empty-message")
@@ -233,7 +242,7 @@ class DataScreen(Screen[None]):
 
     def on_mount(self) -> None:
         # Nothing below the summary line until the first load says which to show.
-        for hidden in ("#data-table", "#data-empty", "#data-legend"):
+        for hidden in ("#data-table", "#data-empty", "#data-legend", "#data-import"):
             self.query_one(hidden).display = False
         self._set_summary(f"Connecting to {self.filterbets.settings.describe_backend()}…")
         self.watch(self.app, "service", self._service_changed, init=True)
@@ -296,35 +305,53 @@ class DataScreen(Screen[None]):
 
     @work(group=IMPORT_GROUP, exit_on_error=False)
     async def _import(self, service: FilterBetsService, request: ImportRequest) -> None:
-        status = self.query_one("#data-sort", Static)
+        row = self.query_one("#data-import")
+        label = self.query_one("#data-import-label", Static)
+        bar = self.query_one("#data-import-bar", ProgressBar)
 
         def progress(update: ImportProgress) -> None:
-            share = update.rows_done / update.rows_total if update.rows_total else 0.0
-            status.update(
-                Text(
-                    f"importing: {update.files_done}/{update.files_total} files, "
-                    f"{min(100, math.floor(share * 100))}%"
+            at = min(update.files_done + 1, update.files_total)
+            label.update(
+                Text.assemble(
+                    "Importing ", (update.current_file, "bold"), f" ({at}/{update.files_total})"
                 )
             )
+            bar.update(total=max(update.rows_total, 1), progress=update.rows_done)
 
-        status.update(Text("importing…"))
-        summary = await import_paths(
-            service.db,
-            list(request.paths),
-            skip_bad_rows=request.skip_bad_rows,
-            on_progress=progress,
-        )
-        self._show_sort()
-        troubled = bool(summary.file_errors or summary.rejected_rows)
-        self.notify(
-            summary.summary_line(),
-            title="Import",
-            severity="warning" if troubled else "information",
-            timeout=15 if troubled else 8,
-        )
-        for line in summary.file_errors[:5]:
-            self.notify(line, title="File refused", severity="error", timeout=15)
+        label.update(Text("Importing…"))
+        bar.update(total=None, progress=0)
+        row.display = True
+        self.query_one("#data-sort", Static).update(Text("importing…"))
+        try:
+            summary = await import_paths(
+                service.db,
+                list(request.paths),
+                skip_bad_rows=request.skip_bad_rows,
+                on_progress=progress,
+            )
+        finally:
+            row.display = False
+            self._show_sort()
+        self.last_import = summary
+        self.refresh_bindings()
+        troubled = has_problems(summary)
+        if troubled and self.app.screen is self:
+            # The report starts with the summary line: no toast on top of it.
+            self.action_import_report()
+        else:
+            key = key_for(self, "data.import_report", "v")
+            self.notify(
+                summary.summary_line()
+                + (f" · {key} on the Data screen shows what was rejected" if troubled else ""),
+                title="Import",
+                severity="warning" if troubled else "information",
+                timeout=15 if troubled else 8,
+            )
         self.reload()
+
+    def action_import_report(self) -> None:
+        if self.last_import is not None:
+            self.app.push_screen(ImportReport(self.last_import))
 
     # Showing ---------------------------------------------------------------------------
 
@@ -444,6 +471,8 @@ class DataScreen(Screen[None]):
         """Sorting keys show dimmed (and do nothing) until there are rows to sort."""
         if action in ("next_sort", "reverse_sort") and not self._rows:
             return None
+        if action == "import_report":  # listed in help, usable once an import has run
+            return True if self.last_import is not None else None
         return True
 
     def action_next_sort(self) -> None:

@@ -34,6 +34,14 @@ def parse_paths(text: str) -> tuple[Path, ...]:
     return paths
 
 
+class SpaceToggles(Checkbox, inherit_bindings=False):
+    """A checkbox that space toggles; enter is left to the prompt, which says enter imports."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_button", "Toggle", show=False),
+    ]
+
+
 class ImportPrompt(ModalScreen[ImportRequest | None]):
     """Enter imports, escape cancels; dismissed with the request or None."""
 
@@ -41,6 +49,7 @@ class ImportPrompt(ModalScreen[ImportRequest | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="import.cancel"),
+        Binding("enter", "submit", "Import", show=False, id="import.submit"),
     ]
 
     DEFAULT_CSS = """
@@ -70,7 +79,7 @@ class ImportPrompt(ModalScreen[ImportRequest | None]):
             box.border_title = "Import football-data.co.uk CSV files"
             yield Static("Files or folders (of season .csv files), separated by spaces:")
             yield Input(placeholder="e.g. ~/football/E0_2023-24.csv ~/football/", id="import-paths")
-            yield Checkbox(
+            yield SpaceToggles(
                 "Skip bad rows (import the good rows of a damaged file)", id="import-skip"
             )
             yield Static("", id="import-error")
@@ -80,9 +89,12 @@ class ImportPrompt(ModalScreen[ImportRequest | None]):
         self.query_one(Input).focus()
 
     @on(Input.Submitted)
-    def _submit(self, event: Input.Submitted) -> None:
+    def _submitted(self) -> None:
+        self.action_submit()
+
+    def action_submit(self) -> None:
         try:
-            paths = parse_paths(event.value)
+            paths = parse_paths(self.query_one("#import-paths", Input).value)
         except ValueError as error:
             self.query_one("#import-error", Static).update(Text(str(error)))
             return
