@@ -18,8 +18,8 @@ from core.config import Settings
 from core.filters import FilterStore
 from core.results import ResultStore
 from core.services import FilterBetsService
-from tests.test_tui_data import plain, record_notifications, settle
-from tests.test_tui_results import column, open_results, seed_season, static_text, wait_for
+from tests.test_tui_data import plain, record_notifications, settle, wait_for
+from tests.test_tui_results import column, open_results, seed_season, static_text
 from tui.app import FilterBetsApp
 from tui.screens.filters import FiltersScreen, matches, updated_text
 from tui.screens.results import ResultDetailScreen, ResultsScreen
