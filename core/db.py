@@ -144,7 +144,14 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=5,
         max_overflow=5,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": "filterbets"}},
+        connect_args={
+            "server_settings": {
+                "application_name": "filterbets",
+                # JIT compiles a 1M-fixture filter for 40-50 ms and gains nothing back on
+                # these scans: counts 5-15% faster without it (bench/backtest.py).
+                "jit": "off",
+            }
+        },
     )
 
 

@@ -430,3 +430,68 @@ def test_compile_rejects_invalid_rules() -> None:
 def test_row_columns_cover_every_python_input() -> None:
     labels = {column.key for column in row_columns()}
     assert {"id", "league", "kickoff_date", "pinnacle_close_ah_away", "ah_line"} <= labels
+
+
+# Inner joins (core.rules.compile.required_tables) ---------------------------------------
+
+
+async def test_every_field_of_the_odds_or_features_table_is_null_on_a_missing_row(
+    service: FilterBetsService,
+) -> None:
+    """What lets the engine join those tables inner: a fixture without a row there has
+    every field computed only from that table NULL (no default, no COALESCE), so no leaf
+    but is_null can match it."""
+    from sqlalchemy.sql.util import find_tables
+
+    (fixture_id,) = await add_fixtures(
+        service,
+        [
+            {
+                "league": "E0",
+                "season": "2019-20",
+                "date": "2019-08-10",
+                "home": "Arsenal",
+                "away": "Burnley",
+                "goals": (1, 0),
+            }
+        ],
+        features=False,
+    )
+    tables = fixture_query_base()
+    checked: list[str] = []
+    for field in FIELDS.values():
+        expr = field.sql(tables)
+        used = set(find_tables(expr, check_columns=True, include_aliases=True))
+        if used not in ({tables.odds}, {tables.features}):
+            continue
+        query = tables.select(expr).where(tables.fixtures.c.id == fixture_id)
+        async with service.db.session() as session:
+            value = (await session.execute(query)).scalar_one()
+        assert value is None, f"{field.name} is {value!r} on a fixture with no row"
+        checked.append(field.name)
+    assert {"odds.pinnacle.home", "overround.pinnacle", "fav_odds.b365"} <= set(checked)
+    assert any(name.startswith("diff.") for name in checked), checked
+
+
+def test_the_tables_a_filter_requires() -> None:
+    from core.rules.compile import required_tables
+
+    tables = fixture_query_base()
+
+    def names(rules: Any) -> set[str]:
+        return {table.name for table in required_tables(rules, tables)}
+
+    price = {"field": "odds.pinnacle.home", "op": ">", "value": 2}
+    form = {"field": "diff.ppg", "op": ">=", "value": 0.5}
+    league = {"field": "league", "op": "=", "value": "E0"}
+    assert names(price) == {"fixture_odds"}
+    assert names([price, form]) == {"fixture_odds", "fixture_features"}
+    assert names({"any": [price, {"field": "overround.b365", "op": "<", "value": 0.05}]}) == {
+        "fixture_odds"
+    }
+    # A fixture without odds may match: the join stays outer.
+    assert names({"any": [price, league]}) == set()
+    assert names({"not": price}) == set()
+    assert names({"field": "odds.pinnacle.home", "op": "is_null"}) == set()
+    assert names({"all": []}) == set()
+    assert names([league, {"any": [price, form]}]) == set()

@@ -37,12 +37,19 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, false, func, literal, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.util import find_tables
 
 from core.models import League, Team
 from core.rules.catalogue import BinaryOrder, Field, FixtureTables, fixture_query_base
 from core.rules.validate import Group, Leaf, Node, Not, parse_rules
 
-__all__ = ["compile_node", "compile_rules", "fixture_query_base", "matching_fixtures_query"]
+__all__ = [
+    "compile_node",
+    "compile_rules",
+    "fixture_query_base",
+    "matching_fixtures_query",
+    "required_tables",
+]
 
 _ORDERING_OPS = ("<", "<=", ">", ">=", "between")
 
@@ -97,6 +104,34 @@ def _compile_leaf(leaf: Leaf, tables: FixtureTables) -> ColumnElement[bool]:
     foreign_key, table, column = lookup
     matching = select(table.c.id).where(_predicate(leaf, leaf.field, table.c[column]))
     return tables.fixtures.c[foreign_key].in_(matching)
+
+
+def required_tables(rules: Any, tables: FixtureTables) -> set[FromClause]:
+    """The LEFT JOINed tables (odds, features) that a fixture must have a row in for the
+    rules to match it, so the query may join them inner.
+
+    PostgreSQL makes that change itself only when it can prove the WHERE false on a missing
+    row, which it cannot through the CASE of a derived field (overround, fav_odds, ...):
+    kept outer, the join hashes the whole odds table before filtering it. A fixture with no
+    row has every field of that table NULL, and a leaf on a NULL field is false for every op
+    but is_null (the semantics above); a test holds every such field NULL on a missing row.
+    """
+    node = rules if isinstance(rules, Leaf | Group | Not) else parse_rules(rules)
+    return {table for table in (tables.odds, tables.features) if _requires(node, table, tables)}
+
+
+def _requires(node: Node, table: FromClause, tables: FixtureTables) -> bool:
+    if isinstance(node, Leaf):
+        if node.op == "is_null" or node.field.name in _LOOKUPS:
+            return False
+        used = set(find_tables(node.field.sql(tables), check_columns=True, include_aliases=True))
+        return used == {table}
+    if isinstance(node, Not):  # the complement of false is true: a missing row may match
+        return False
+    found = [_requires(child, table, tables) for child in node.children]
+    if node.kind == "all":
+        return any(found)
+    return bool(found) and all(found)
 
 
 def lookup_condition(field_name: str, values: list[str], tables: FixtureTables) -> Any:
