@@ -236,6 +236,46 @@ async def test_a_count_split_into_parallel_parts_equals_the_whole_count(
     assert [await engine.count(_request(rules=rules)) for rules in rules_to_try] == whole
 
 
+async def test_a_count_narrowed_by_an_index_is_not_split_and_stays_exact(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """League, team, season and date conditions that every match must meet go to SQLite as
+    one query (its index beats id-range parts); the counts do not change either way."""
+    from core.backtest import engine as engine_module
+    from core.backtest.engine import _narrowed_by_an_index
+
+    league = {"field": "league", "op": "=", "value": "E0"}
+    assert _narrowed_by_an_index(_request(rules=[league, AWAY_2_TO_3]), [league, AWAY_2_TO_3])
+    assert _narrowed_by_an_index(_request(rules=AWAY_2_TO_3, leagues=["E0"]), AWAY_2_TO_3)
+    assert _narrowed_by_an_index(_request(rules=AWAY_2_TO_3, date_from="2019-01-01"), AWAY_2_TO_3)
+    assert not _narrowed_by_an_index(_request(rules=AWAY_2_TO_3), AWAY_2_TO_3)
+    either = {"any": [league, AWAY_2_TO_3]}
+    assert not _narrowed_by_an_index(_request(rules=either), either)
+    assert not _narrowed_by_an_index(_request(rules={"not": league}), {"not": league})
+    unequal = {"field": "league", "op": "!=", "value": "E0"}
+    assert not _narrowed_by_an_index(_request(rules=unequal), unequal)
+
+    await _seed(service)
+    engine = BacktestEngine(service.db, service.user_id)
+    requests = [
+        _request(rules=[league, AWAY_2_TO_3]),
+        _request(rules=AWAY_2_TO_3, leagues=["E0"]),
+        _request(rules=either),
+    ]
+    whole = [await engine.count(request) for request in requests]
+    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_MIN_FIXTURES", 1)
+    split: list[Any] = []
+    original = engine._id_ranges
+
+    async def spy() -> Any:
+        split.append(True)
+        return await original()
+
+    monkeypatch.setattr(engine, "_id_ranges", spy)
+    assert [await engine.count(request) for request in requests] == whole
+    assert len(split) == 1  # only the `any` one was split
+
+
 async def test_league_and_team_leaves_match_the_same_fixtures_as_their_names(
     service: FilterBetsService,
 ) -> None:

@@ -41,7 +41,15 @@ from core.models import BacktestBet, BacktestResult, Fixture, League, Team
 from core.rules import validate_rules
 from core.rules.catalogue import FIELDS, FixtureTables, fixture_query_base
 from core.rules.compile import compile_rules, lookup_condition, required_tables
-from core.rules.validate import CLOSING_PRICE_WARNING, uses_closing_prices
+from core.rules.validate import (
+    CLOSING_PRICE_WARNING,
+    Group,
+    Leaf,
+    Node,
+    Not,
+    parse_rules,
+    uses_closing_prices,
+)
 
 Progress = Callable[[float, str], None]
 BeforeCommit = Callable[[AsyncSession, int], Awaitable[None]]
@@ -200,11 +208,52 @@ def count_query(
         *_id_range_conditions(tables, ids),
     )
     joined_inner = required_tables(rules, tables) if inner else set()
-    return (
-        select(func.count())
-        .select_from(_from_clause(tables, where, inner=joined_inner))
-        .where(where)
-    )
+    source = _without_fixtures(tables, where, joined_inner)
+    if source is None:
+        source = _from_clause(tables, where, inner=joined_inner)
+    return select(func.count()).select_from(source).where(where)
+
+
+# Rule fields and scope options that every match must satisfy through an indexed column of
+# fixtures (league and teams by their foreign keys, season, date).
+_INDEXED_FIELDS = frozenset({"league", "country", "home_team", "away_team", "season", "date"})
+
+
+def _narrowed_by_an_index(request: BacktestRequest, rules: Any) -> bool:
+    """Whether SQLite can read the matches through an index: then one query beats a count
+    split over fixture-id ranges, whose range terms make it scan (1M fixtures, two
+    leagues: 53 ms in one part, 139 ms in two)."""
+    if request.leagues or request.seasons or request.date_from or request.date_to:
+        return True
+    node = rules if isinstance(rules, Leaf | Group | Not) else parse_rules(rules)
+    return _conjunct_on_index(node)
+
+
+def _conjunct_on_index(node: Node) -> bool:
+    if isinstance(node, Leaf):
+        return node.field.name in _INDEXED_FIELDS and node.op not in ("!=", "not_in", "is_null")
+    if isinstance(node, Group) and node.kind == "all":
+        return any(_conjunct_on_index(child) for child in node.children)
+    return False  # an `any` or `not` may match outside the index
+
+
+def _without_fixtures(
+    tables: FixtureTables, where: ColumnElement[Any], inner: set[FromClause]
+) -> FromClause | None:
+    """The inner-joined tables alone, when the WHERE reads nothing else.
+
+    Each of their rows belongs to exactly one fixture (fixture_id is the key and a foreign
+    key), so joining fixtures as well counts the same rows, at a cost: a third of
+    PostgreSQL's count of an odds + form filter over 1M fixtures.
+    """
+    used = set(find_tables(where, check_columns=True, include_aliases=True))
+    if not used or not used <= inner:
+        return None
+    first, *others = [table for table in (tables.odds, tables.features) if table in used]
+    source: FromClause = first
+    for table in others:
+        source = source.join(table, table.c.fixture_id == first.c.fixture_id)
+    return source
 
 
 def _candidates(
@@ -304,6 +353,8 @@ class BacktestEngine:
                 query = count_query(request, resolved.rules, ids, inner=self._inner_joins)
                 return int((await session.execute(query)).scalar_one())
 
+        if _narrowed_by_an_index(request, resolved.rules):
+            return await count_part(None)
         return sum(await asyncio.gather(*(count_part(ids) for ids in await self._id_ranges())))
 
     async def _fingerprint(self, request: BacktestRequest) -> dict[str, Any]:
