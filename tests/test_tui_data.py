@@ -421,6 +421,12 @@ async def test_an_import_with_bad_rows_lists_them_and_skipping_imports_the_good_
         assert rejected[0][:2] == ["D1_2000-01.csv", "164"]
         assert "not a dd/mm/yy or dd/mm/yyyy date" in rejected[0][3]
         assert table.has_focus
+        detail = report.query_one("#import-report-detail", Static)
+        assert plain(detail.render()) == (
+            "D1_2000-01.csv:164 (row rejected): Date: 2026-1-1: not a dd/mm/yy or dd/mm/yyyy date"
+        )
+        await pilot.press("j")
+        await wait_for(pilot, lambda: ":165 " in plain(detail.render()), "the next row's detail")
         await pilot.press("escape")
         assert app.screen is data
         assert table_rows(app) == []  # nothing was half-imported

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from core.importing.service import ImportSummary
 from tui.widgets.styles import PROBLEM
@@ -98,6 +99,8 @@ class ImportReport(ModalScreen[None]):
             refused = "\n".join(f"refused: {line}" for line in self.summary.file_errors)
             yield Static(Text(refused, style=PROBLEM), id="import-report-refused")
             yield VimDataTable(id="import-report-table", cursor_type="row", zebra_stripes=True)
+            # The whole problem of the row under the cursor: the table cuts long ones.
+            yield Static("", id="import-report-detail")
             yield Static("", id="import-report-more", classes="hint")
             yield Static("j/k move · esc closes", classes="hint")
 
@@ -116,6 +119,7 @@ class ImportReport(ModalScreen[None]):
                 row.reason,
             )
         table.display = bool(self.rows)
+        self.query_one("#import-report-detail").display = bool(self.rows)
         hidden = len(self.rows) - MAX_ROWS
         more = self.query_one("#import-report-more", Static)
         if hidden > 0:
@@ -127,6 +131,16 @@ class ImportReport(ModalScreen[None]):
         else:
             more.display = False
         table.focus()
+
+    @on(DataTable.RowHighlighted, "#import-report-table")
+    def _show_detail(self, event: DataTable.RowHighlighted) -> None:
+        if 0 <= event.cursor_row < min(len(self.rows), MAX_ROWS):
+            row = self.rows[event.cursor_row]
+            where = f"{row.file}:{row.line}" if row.line else row.file
+            verdict = "row rejected" if row.kind == "rejected" else "value stored as missing"
+            self.query_one("#import-report-detail", Static).update(
+                Text.assemble((where, "bold"), f" ({verdict}): {row.reason}")
+            )
 
     def action_close(self) -> None:
         self.dismiss(None)
