@@ -26,6 +26,7 @@ from core.errors import FilterBetsError
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 # The newest revision in alembic/versions; a test checks it against Alembic's own view, so a
 # new migration that forgets to move it fails CI instead of skipping the upgrade on start.
@@ -56,12 +57,15 @@ def alembic_config(settings: Settings, stdout: io.StringIO | None = None) -> Con
     return config
 
 
-def head_revision() -> str | None:
-    """The head as Alembic finds it in the scripts (slower than SCHEMA_HEAD: loads them all)."""
+def _scripts() -> ScriptDirectory:
     from alembic.script import ScriptDirectory
 
-    script = ScriptDirectory(str(migrations_dir()))
-    return script.get_current_head()
+    return ScriptDirectory(str(migrations_dir()))
+
+
+def head_revision() -> str | None:
+    """The head as Alembic finds it in the scripts (slower than SCHEMA_HEAD: loads them all)."""
+    return _scripts().get_current_head()
 
 
 def _ensure_sqlite_dir(settings: Settings) -> None:
@@ -75,7 +79,7 @@ def _read_revision(connection: Connection) -> str | None:
         return None
     versions = connection.execute(select(_version_table.c.version_num)).scalars().all()
     if len(versions) > 1:  # branches are never merged into main unresolved
-        raise RuntimeError(f"the database has several schema heads: {', '.join(versions)}")
+        raise FilterBetsError(f"the database has several schema heads: {', '.join(versions)}")
     return versions[0] if versions else None
 
 
@@ -129,17 +133,12 @@ async def downgrade(settings: Settings, revision: str) -> SchemaStatus:
 
 
 def known_revisions() -> set[str]:
-    from alembic.script import ScriptDirectory
-
-    return {rev.revision for rev in ScriptDirectory(str(migrations_dir())).walk_revisions()}
+    return {rev.revision for rev in _scripts().walk_revisions()}
 
 
 def history_lines() -> list[str]:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory(str(migrations_dir()))
     lines = []
-    for rev in script.walk_revisions():
+    for rev in _scripts().walk_revisions():
         lines.append(f"{rev.revision}  {rev.doc or ''}".rstrip())
     return lines
 

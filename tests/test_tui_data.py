@@ -601,3 +601,19 @@ print("textual modules:", textual)
     assert result.returncode == 0, result.stderr
     assert "textual modules: []" in result.stdout, result.stdout
     assert "'core.services'" in result.stdout
+
+
+def test_the_import_report_lists_rejected_rows_and_missing_values_by_file_and_line() -> None:
+    from core.importing.football_data import ImportWarning
+    from core.importing.service import ImportSummary, RejectedRow
+    from tui.widgets.import_report import ReportRow, report_rows
+
+    summary = ImportSummary(
+        warnings=[ImportWarning("E0.csv", 9, "B365H: 0: decimal odds must be greater than 1.0")],
+        rejected_rows=[RejectedRow("E0.csv", 4, "Date: x: not a date")],
+    )
+    assert str(summary.warnings[0]) == "E0.csv:9: B365H: 0: decimal odds must be greater than 1.0"
+    assert report_rows(summary) == [
+        ReportRow("E0.csv", 4, "rejected", "Date: x: not a date"),
+        ReportRow("E0.csv", 9, "missing", "B365H: 0: decimal odds must be greater than 1.0"),
+    ]

@@ -150,6 +150,24 @@ class BadRow:
     reason: str
 
 
+class ImportWarning(str):
+    """`file:line: detail` as one line of text (what the CLI prints), with its parts kept
+    for a reader that lists them by file and line (the dashboard's import report)."""
+
+    file: str
+    line: int
+    detail: str
+    """`column: value: reason`, or what else was wrong."""
+
+    def __new__(cls, file: str, line: int, detail: str) -> ImportWarning:
+        warning = super().__new__(cls, f"{file}:{line}: {detail}")
+        warning.file, warning.line, warning.detail = file, line, detail
+        return warning
+
+    def __reduce__(self) -> tuple[type[ImportWarning], tuple[str, int, str]]:
+        return (ImportWarning, (self.file, self.line, self.detail))
+
+
 @dataclass
 class ParsedFile:
     name: str
@@ -159,7 +177,7 @@ class ParsedFile:
     season_end: dt.date | None
     rows: list[MatchRow] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ImportWarning] = field(default_factory=list)
     """`file:line: column: value: reason` for each bad optional cell."""
     value_slots: tuple[int, ...] = tuple(range(len(FIXTURE_VALUE_COLUMNS)))
     """Indexes into MatchRow.values the file can fill; the others are always None."""
@@ -759,7 +777,7 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     warnings = result.warnings
 
     def warn(line: int, header: str, value: str, reason: str) -> None:
-        warnings.append(f"{name}:{line}: {header}: {value.strip()}: {reason}")
+        warnings.append(ImportWarning(name, line, f"{header}: {value.strip()}: {reason}"))
 
     time_cache: dict[str, dt.time | None] = {"": None}
     i_time, i_hthg, i_htag, i_htr = cols.time, cols.hthg, cols.htag, cols.htr

@@ -52,6 +52,7 @@ from core.features.service import recompute as recompute_features
 from core.importing.football_data import (
     FIXTURE_VALUE_COLUMNS,
     ODDS_VALUE_COLUMNS,
+    ImportWarning,
     MatchRow,
     ParsedFile,
     parse_file,
@@ -101,7 +102,7 @@ class ImportSummary:
     fixtures_added: int = 0
     fixtures_updated: int = 0
     fixtures_unchanged: int = 0
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[ImportWarning] = field(default_factory=list)
     """`file:line: column: value: reason` for each bad optional cell stored as missing."""
     rejected_rows: list[RejectedRow] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
@@ -367,7 +368,9 @@ class _ImportRun:
                 summary.file_errors.append(refusal)
             else:
                 summary.files_imported += 1
-                summary.warnings.append(f"{name}:1: rows: 0: no match rows after the header")
+                summary.warnings.append(
+                    ImportWarning(name, 1, "rows: 0: no match rows after the header")
+                )
             self.rows_done += parsed.data_rows
             self._finish_file(name)
             return
@@ -394,8 +397,12 @@ class _ImportRun:
         summary.warnings.extend(parsed.warnings)
         if known_league(parsed.division or "") is None:
             summary.warnings.append(
-                f"{name}:{parsed.rows[0].line}: Div: {parsed.division}: unknown division code, "
-                f"imported as league {parsed.division!r} in country Unknown"
+                ImportWarning(
+                    name,
+                    parsed.rows[0].line,
+                    f"Div: {parsed.division}: unknown division code, "
+                    f"imported as league {parsed.division!r} in country Unknown",
+                )
             )
         self.rows_done = rows_before + parsed.data_rows
         self._finish_file(name)

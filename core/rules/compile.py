@@ -41,7 +41,7 @@ from sqlalchemy.sql.util import find_tables
 
 from core.models import League, Team
 from core.rules.catalogue import BinaryOrder, Field, FixtureTables, fixture_query_base
-from core.rules.validate import Group, Leaf, Node, Not, parse_rules
+from core.rules.validate import Leaf, Node, Not, parse_rules
 
 __all__ = [
     "compile_node",
@@ -72,8 +72,7 @@ _LOOKUPS: dict[str, tuple[str, FromClause, str]] = {
 
 def compile_rules(rules: Any, tables: FixtureTables | None = None) -> ColumnElement[bool]:
     """Validate rules (raising the first RuleError) and compile them to a WHERE clause."""
-    node = rules if isinstance(rules, Leaf | Group | Not) else parse_rules(rules)
-    return compile_node(node, tables or fixture_query_base())
+    return compile_node(parse_rules(rules), tables or fixture_query_base())
 
 
 def matching_fixtures_query(
@@ -116,7 +115,7 @@ def required_tables(rules: Any, tables: FixtureTables) -> set[FromClause]:
     row has every field of that table NULL, and a leaf on a NULL field is false for every op
     but is_null (the semantics above); a test holds every such field NULL on a missing row.
     """
-    node = rules if isinstance(rules, Leaf | Group | Not) else parse_rules(rules)
+    node = parse_rules(rules)
     return {table for table in (tables.odds, tables.features) if _requires(node, table, tables)}
 
 

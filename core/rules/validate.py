@@ -391,7 +391,10 @@ def rule_errors(rules: Any, *, path: str = "rules") -> list[RuleError]:
 
 
 def parse_rules(rules: Any, *, path: str = "rules") -> Node:
-    """The typed tree of valid rules; raises the first RuleError otherwise."""
+    """The typed tree of valid rules (a tree already parsed is returned as it is); raises
+    the first RuleError otherwise."""
+    if isinstance(rules, Leaf | Group | Not):
+        return rules
     tree, errors = _parse(rules, path)
     if errors:
         raise errors[0]

@@ -800,10 +800,10 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         the next key (say `a`, or a cursor move) has already been handled; the boxes
         themselves always hold what was typed.
         """
-        node = self._panel_node
-        changed = False
         if not self._panel_filled:
             return
+        node = self._panel_node
+        changed = False
         if isinstance(node, RuleLeaf) and self.query_one("#editor-leaf").display:
             op = self.query_one("#editor-op", Select).value
             if isinstance(op, str) and op != node.op:

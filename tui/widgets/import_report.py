@@ -3,7 +3,6 @@ it stored as missing, one table row each (file, line, reason)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -22,9 +21,6 @@ from tui.widgets.vim_table import VimDataTable
 MAX_ROWS = 2000
 """A damaged file can reject every row; the table shows this many, and says how many more."""
 
-# Warnings read `file:line: column: value: reason` (core.importing.service).
-_WARNING = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<reason>.*)$")
-
 
 @dataclass(frozen=True)
 class ReportRow:
@@ -38,12 +34,7 @@ class ReportRow:
 def report_rows(summary: ImportSummary) -> list[ReportRow]:
     """Rejected rows and warnings, by file and line."""
     rows = [ReportRow(r.file, r.line, "rejected", r.reason) for r in summary.rejected_rows]
-    for warning in summary.warnings:
-        match = _WARNING.match(warning)
-        if match:
-            rows.append(ReportRow(match["file"], int(match["line"]), "missing", match["reason"]))
-        else:
-            rows.append(ReportRow("", 0, "missing", warning))
+    rows += [ReportRow(w.file, w.line, "missing", w.detail) for w in summary.warnings]
     rows.sort(key=lambda row: (row.file, row.line))
     return rows
 
@@ -114,7 +105,7 @@ class ImportReport(ModalScreen[None]):
         for row in self.rows[:MAX_ROWS]:
             table.add_row(
                 row.file,
-                Text(f"{row.line:,}" if row.line else "", justify="right"),
+                Text(f"{row.line:,}", justify="right"),
                 Text(row.kind, style=PROBLEM if row.kind == "rejected" else ""),
                 row.reason,
             )
@@ -136,7 +127,7 @@ class ImportReport(ModalScreen[None]):
     def _show_detail(self, event: DataTable.RowHighlighted) -> None:
         if 0 <= event.cursor_row < min(len(self.rows), MAX_ROWS):
             row = self.rows[event.cursor_row]
-            where = f"{row.file}:{row.line}" if row.line else row.file
+            where = f"{row.file}:{row.line}"
             verdict = "row rejected" if row.kind == "rejected" else "value stored as missing"
             self.query_one("#import-report-detail", Static).update(
                 Text.assemble((where, "bold"), f" ({verdict}): {row.reason}")
