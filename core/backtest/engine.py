@@ -18,12 +18,26 @@ from itertools import chain, count, repeat
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, case, func, insert, literal, select, true, type_coerce
+from sqlalchemy import Select, Table, and_, func, insert, select, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.util import find_tables
 
+from core.backtest.columnar import (
+    FlatColumns,
+    FlatSettlement,
+    flat_metrics,
+    ledger_encoding,
+    settle_flat_columns,
+)
+from core.backtest.columnar_sql import (
+    LEDGER_COLUMNS,
+    flat_columns_query,
+    flat_ledger_insert,
+    market_columns,
+    parse_flat_columns,
+)
 from core.backtest.request import BacktestRequest, RequestError
 from core.backtest.settle import Candidate
 from core.backtest.staking import (
@@ -39,7 +53,7 @@ from core.db import Database, Memoized, RawValue, as_date, as_time, utcnow
 from core.errors import FilterBetsError
 from core.models import BacktestBet, BacktestResult, Fixture, League, Team
 from core.rules import validate_rules
-from core.rules.catalogue import FIELDS, FixtureTables, fixture_query_base
+from core.rules.catalogue import FixtureTables, fixture_query_base
 from core.rules.compile import compile_rules, lookup_condition, required_tables
 from core.rules.validate import (
     CLOSING_PRICE_WARNING,
@@ -162,21 +176,7 @@ def candidate_query(
     """
     tables = fixture_query_base()
     f = tables.fixtures.c
-    market = request.market
-    source = request.odds_source
-    timing = request.price_timing
-    price = FIELDS[f"odds.{source}.{market}"].sql(tables)
-    if market in _AH_MARKETS:
-        line = FIELDS["ah_line_close" if timing else "ah_line"].sql(tables)
-    else:
-        line = literal(None)
-    fair_now = FIELDS[f"fair.pinnacle{timing}.{market}"].sql(tables)
-    fair_close = FIELDS[f"fair.pinnacle_close.{market}"].sql(tables)
-    if market in _AH_MARKETS:
-        # Closing prices on a moved line price a different bet: no CLV for those.
-        same_line = FIELDS["ah_line_close"].sql(tables) == line
-        fair_close = case((same_line, fair_close), else_=None)
-    closing_fair_odds = case((fair_close > 0, 1.0 / fair_close), else_=None)
+    price, line, fair_now, closing_fair_odds = market_columns(request, tables)
     columns: list[ColumnElement[Any]] = [
         f.id,
         type_coerce(f.kickoff_date, RawValue()),
@@ -282,10 +282,17 @@ def _staking_plan(request: BacktestRequest, filter_stake: Decimal) -> StakingPla
     return KellyStaking(fraction=request.kelly_fraction, cap=request.kelly_cap, bank=request.bank)
 
 
+class _RowPathNeeded(Exception):
+    """The data holds something the columnar path cannot carry exactly: use the row path."""
+
+
 class BacktestEngine:
-    def __init__(self, db: Database, user_id: int) -> None:
+    def __init__(self, db: Database, user_id: int, *, columnar: bool = True) -> None:
         self.db = db
         self.user_id = user_id
+        # Flat stakes run over columns (core/backtest/columnar.py); False keeps every run on
+        # the row path, which tests use as the reference.
+        self.columnar = columnar
         # Inner joins where the filter allows (see required_tables) help PostgreSQL's
         # planner; SQLite's picks a slower plan with them (1M any_of_3 count 155 -> 175 ms).
         self._inner_joins = not db.settings.is_sqlite
@@ -411,6 +418,13 @@ class BacktestEngine:
         resolved = await self.resolve_filter(request)
         await self._check_scope(request)
         plan = _staking_plan(request, resolved.stake)
+        if isinstance(plan, FlatStaking) and self.columnar:
+            try:
+                return await self._run_flat(
+                    request, resolved, plan, report, store, before_commit, started
+                )
+            except _RowPathNeeded:
+                pass  # rolled back before anything was stored
 
         report(0.05, "selecting fixtures")
         # One query, not parts: fetching rows steps the driver once per row, and two
@@ -452,6 +466,146 @@ class BacktestEngine:
             seconds=time.perf_counter() - started,
         )
 
+    async def _run_flat(
+        self,
+        request: BacktestRequest,
+        resolved: ResolvedFilter,
+        plan: FlatStaking,
+        report: Progress,
+        store: bool,
+        before_commit: BeforeCommit | None,
+        started: float,
+    ) -> BacktestRun:
+        """A flat-stake run over columns: the row path's bets, metrics and ledger."""
+        report(0.05, "selecting fixtures")
+        sqlite = self.db.dialect_name == "sqlite"
+        async with self.db.session() as session:
+            result: BacktestResult | None = None
+            if store:
+                if not sqlite:
+                    # One snapshot for the read and the ledger's INSERT ... SELECT.
+                    await session.connection(
+                        execution_options={"isolation_level": "REPEATABLE READ"}
+                    )
+                result = self._new_result(request, resolved)
+                session.add(result)
+                # On SQLite this takes the write lock before reading: nothing can commit
+                # between the read (even in parts, on other connections) and the ledger
+                # that joins the same fixtures.
+                await session.flush()
+            columns = await self._flat_columns(request, resolved.rules, session)
+            league_codes = dict((await session.execute(select(League.id, League.code))).all())
+            team_names = dict((await session.execute(select(Team.id, Team.name))).all())
+            fingerprint = await self._fingerprint(request)
+
+            report(0.5, f"settling {len(columns):,} fixtures")
+            settled = await asyncio.to_thread(
+                settle_flat, columns, request.market, plan, league_codes, team_names
+            )
+            report(0.7, "computing metrics")
+            metrics_done = asyncio.to_thread(_flat_metrics, settled, request, resolved.rules)
+            if result is None:
+                metrics = await metrics_done
+            else:
+                encoded = ledger_encoding(settled)
+                if encoded is None:
+                    metrics_done.close()
+                    raise _RowPathNeeded
+                report(0.8, f"storing {settled.bets:,} bets")
+                ledger = flat_ledger_insert(
+                    request,
+                    fixture_query_base(),
+                    int(result.id),
+                    settled,
+                    encoded,
+                    self.db.dialect_name,
+                )
+                # The INSERT runs in the driver's thread without the GIL, the metrics in
+                # this one: both cores.
+                metrics_or_error, written = await asyncio.gather(
+                    metrics_done, session.execute(ledger), return_exceptions=True
+                )
+                for outcome in (metrics_or_error, written):
+                    if isinstance(outcome, BaseException):
+                        raise outcome
+                metrics = cast(dict[str, Any], metrics_or_error)
+                report(0.99, f"stored {settled.bets:,} of {settled.bets:,} bets")
+                summary = settled.outcome_summary()
+                result.data_fingerprint = fingerprint
+                result.metrics = metrics
+                result.bets = summary.bets
+                result.profit = summary.profit
+                result.yield_ = metrics.get("yield")
+                await session.flush()
+                if before_commit is not None:
+                    await before_commit(session, int(result.id))
+        if result is not None:
+            self.db.checkpoint_soon()
+        report(1.0, "done")
+        return BacktestRun(
+            result_id=0 if result is None else int(result.id),
+            metrics=metrics,
+            request=request.to_dict(),
+            filter_name=resolved.filter_name,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def _flat_columns(
+        self, request: BacktestRequest, rules: Any, session: AsyncSession
+    ) -> FlatColumns:
+        """The candidates as columns: on a big SQLite database in parts over fixture ids,
+        read at once on their own connections (each aggregate runs inside SQLite without
+        the GIL, so the parts use both cores); on PostgreSQL in one query in `session`."""
+        node = parse_rules(rules)
+        ah = request.market in _AH_MARKETS
+        dialect = self.db.dialect_name
+
+        def query(ids: IdRange | None) -> Select[Any]:
+            tables = fixture_query_base()
+            price, line, _, closing = market_columns(request, tables)
+            where = and_(
+                compile_rules(node, tables),
+                *_scope_conditions(request, tables),
+                *_id_range_conditions(tables, ids),
+            )
+            inner = required_tables(node, tables) if self._inner_joins else set()
+            fixture_columns = tables.fixtures.c.id  # the aggregate reads fixtures too
+            source = _from_clause(tables, where, fixture_columns, price, line, closing, inner=inner)
+            return flat_columns_query(request, tables, source, where, dialect)
+
+        async def part(ids: IdRange | None, in_session: AsyncSession | None) -> FlatColumns:
+            if in_session is None:
+                async with self.db.session() as own:
+                    row = (await own.execute(query(ids))).one()
+            else:
+                row = (await in_session.execute(query(ids))).one()
+            columns = await asyncio.to_thread(parse_flat_columns, tuple(row), dialect, ah)
+            if columns is None:
+                raise _RowPathNeeded
+            return columns
+
+        if dialect != "sqlite":
+            return await part(None, session)
+        parts = await asyncio.gather(*(part(ids, None) for ids in await self._id_ranges()))
+        return FlatColumns.concatenate(parts)
+
+    def _new_result(self, request: BacktestRequest, resolved: ResolvedFilter) -> BacktestResult:
+        return BacktestResult(
+            user_id=self.user_id,
+            filter_id=resolved.filter_id,
+            filter_name=resolved.filter_name,
+            request=request.to_dict(),
+            rules_snapshot=_rules_snapshot(resolved),
+            data_fingerprint={},
+            metrics={},
+            market=request.market,
+            odds_source=request.odds_source,
+            bets=0,
+            profit=Decimal(0),
+            yield_=None,
+            created_at=utcnow(),
+        )
+
     async def _store(
         self,
         request: BacktestRequest,
@@ -463,12 +617,7 @@ class BacktestEngine:
         before_commit: BeforeCommit | None = None,
     ) -> int:
         """Result row and ledger in one transaction: a cancel or crash leaves neither."""
-        snapshot = {
-            "rules": resolved.rules,
-            "filter_id": resolved.filter_id,
-            "filter_name": resolved.filter_name,
-            "filter_stake": str(resolved.stake),
-        }
+        snapshot = _rules_snapshot(resolved)
         async with self.db.session() as session:
             result = BacktestResult(
                 user_id=self.user_id,
@@ -527,6 +676,32 @@ class BacktestEngine:
             return int(result.id)
 
 
+def _rules_snapshot(resolved: ResolvedFilter) -> dict[str, Any]:
+    return {
+        "rules": resolved.rules,
+        "filter_id": resolved.filter_id,
+        "filter_name": resolved.filter_name,
+        "filter_stake": str(resolved.stake),
+    }
+
+
+def settle_flat(
+    columns: FlatColumns,
+    market: str,
+    plan: FlatStaking,
+    league_codes: dict[int, str],
+    team_names: dict[int, str],
+) -> FlatSettlement:
+    """The columnar path's settling step (a name of its own here, so tests can pace it)."""
+    with gc_paused():
+        return settle_flat_columns(columns, market, plan, league_codes, team_names)
+
+
+def _flat_metrics(settled: FlatSettlement, request: BacktestRequest, rules: Any) -> dict[str, Any]:
+    metrics = flat_metrics(settled, odds_source=request.odds_source, curve_max_points=2000)
+    return _finish_metrics(metrics, request, rules, settled.plan)
+
+
 # SQLite's limit on parameters in one statement (999 before 3.32).
 _SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
@@ -537,19 +712,6 @@ def _multirow_insert(table: Table, dialect: Any, rows: int) -> str:
     prefix = str(insert(table).compile(dialect=dialect, column_keys=list(LEDGER_COLUMNS)))
     head, _, one_row = prefix.partition(" VALUES ")
     return f"{head} VALUES {', '.join([one_row] * rows)}"
-
-
-LEDGER_COLUMNS = (
-    "result_id",
-    "seq",
-    "fixture_id",
-    "kickoff_date",
-    "odds",
-    "stake",
-    "outcome",
-    "profit",
-    "bank_after",
-)
 
 
 def _ledger_rows(
@@ -604,6 +766,12 @@ def _metrics(outcome: BacktestOutcome, request: BacktestRequest, rules: Any) -> 
     from core.backtest.metrics import compute_metrics
 
     metrics = compute_metrics(outcome, odds_source=request.odds_source, curve_max_points=2000)
+    return _finish_metrics(metrics, request, rules, outcome.staking)
+
+
+def _finish_metrics(
+    metrics: dict[str, Any], request: BacktestRequest, rules: Any, plan: StakingPlan
+) -> dict[str, Any]:
     metrics["market"] = request.market
     metrics["odds_source"] = request.odds_source
     warnings: list[str] = list(metrics.get("warnings", []))
@@ -612,5 +780,5 @@ def _metrics(outcome: BacktestOutcome, request: BacktestRequest, rules: Any) -> 
     ):
         warnings.insert(0, CLOSING_PRICE_WARNING)
     metrics["warnings"] = warnings
-    metrics["staking"] = outcome.staking.to_dict()
+    metrics["staking"] = plan.to_dict()
     return metrics

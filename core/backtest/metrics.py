@@ -71,7 +71,18 @@ from core.backtest.staking import (
 )
 from core.backtest.stats import normal_sf, one_sided_t_test
 
-__all__ = ["FEW_BETS", "ODDS_BANDS", "compute_metrics", "odds_band"]
+__all__ = [
+    "FEW_BETS",
+    "HUGE_MONEY",
+    "ODDS_BANDS",
+    "RATIO_CONTEXT",
+    "compute_metrics",
+    "finite_or_none",
+    "money",
+    "odds_band",
+    "run_warnings",
+    "split_tables",
+]
 
 FEW_BETS: Final = 30
 # (label, lo, hi) with lo <= odds < hi.
@@ -90,11 +101,11 @@ _BAND_LABELS: Final = (_BELOW_BANDS, *(label for label, _, _ in ODDS_BANDS))
 _RUN_LETTER: Final = {WIN: "W", HALF_WIN: "W", LOSS: "L", HALF_LOSS: "L", PUSH: ""}
 # Sums here are exact; divisions (yield, roc) need only float precision. A fixed
 # context keeps a caller's getcontext() out of the numbers.
-_RATIO_CONTEXT: Final = Context(prec=34, rounding=ROUND_HALF_EVEN)
+RATIO_CONTEXT: Final = Context(prec=34, rounding=ROUND_HALF_EVEN)
 _INF: Final = math.inf
 _CLOSING: Final = itemgetter(11)  # Candidate.closing_fair_odds
 # Above this, 4-dp money no longer survives the trip through a float exactly.
-_HUGE: Final = 1e11
+HUGE_MONEY: Final = 1e11
 
 
 def odds_band(odds: float) -> str:
@@ -110,7 +121,7 @@ class _BandIndex(dict[float, int]):
         return index
 
 
-def _money(value: Decimal) -> float:
+def money(value: Decimal) -> float:
     return round(float(value), 4)
 
 
@@ -133,8 +144,8 @@ def _split_rows(groups: dict[Any, list[Any]], *, bands: bool = False) -> list[di
             {
                 "key": key,
                 "bets": bets,
-                "staked": _money(staked),
-                "profit": _money(profit),
+                "staked": money(staked),
+                "profit": money(profit),
                 "yield": float(profit / staked) if staked else None,
             }
         )
@@ -221,7 +232,7 @@ def compute_metrics(
     ``curve_max_points`` None keeps one curve point per bet; a number keeps at
     most that many (first, last, and each bucket's low and high).
     """
-    with gc_paused(), localcontext(_RATIO_CONTEXT):
+    with gc_paused(), localcontext(RATIO_CONTEXT):
         return _compute(outcome, odds_source, curve_max_points)
 
 
@@ -255,7 +266,7 @@ def _compute(
 
     # Cumulative profit after each bet, as the nearest float to the exact 4-dp
     # value: that keeps order and equality, and differences rounded back to 4 dp
-    # are exact while money stays below ~1e11 (see _HUGE).
+    # are exact while money stays below ~1e11 (see HUGE_MONEY).
     if isinstance(plan, FlatStaking):
         # Few distinct profits: sum them as exact integers of 0.0001.
         units = {p: int(p.scaleb(4)) for p in set(profits)}
@@ -315,13 +326,13 @@ def _compute(
         "skipped_no_pinnacle_price": outcome.skipped_no_pinnacle_price,
         "skipped_bankrupt": outcome.skipped_bankrupt,
         "strike_rate": (wins + 0.5 * half_wins) / settled_weight if settled_weight else None,
-        "staked": _money(staked),
-        "profit": _money(profit_total),
+        "staked": money(staked),
+        "profit": money(profit_total),
         "yield": float(profit_total / staked) if staked else None,
         "roc": float(profit_total / start),
         "avg_odds": odds_sum / n if n else None,
-        "starting_bank": _money(start),
-        "final_bank": _money(outcome.final_bank),
+        "starting_bank": money(start),
+        "final_bank": money(outcome.final_bank),
         "max_drawdown": max_dd,
         "max_drawdown_pct": max_dd_pct,
         "drawdown_duration_bets": longest_below,
@@ -337,26 +348,26 @@ def _compute(
             placed, odds, stakes, profits, plan.stake if isinstance(plan, FlatStaking) else None
         ),
         "curve": _curve(outcome, cum, curve_max_points),
-        "warnings": _warnings(outcome, n, len(clv_ratios)),
+        "warnings": run_warnings(outcome, n, len(clv_ratios)),
     }
     top = max(max(cum), -min(cum)) + float(start) if n else 0.0
-    if top > _HUGE:
+    if top > HUGE_MONEY:
         metrics["warnings"].append(
-            f"money beyond {_HUGE:.0e}: float figures in these metrics are approximate"
+            f"money beyond {HUGE_MONEY:.0e}: float figures in these metrics are approximate"
         )
         if not math.isfinite(top):
-            return cast(dict[str, Any], _finite_or_none(metrics))
+            return cast(dict[str, Any], finite_or_none(metrics))
     return metrics
 
 
-def _finite_or_none(value: Any) -> Any:
+def finite_or_none(value: Any) -> Any:
     """Replace inf/nan (a bank past float range) with None so the dict stays valid JSON."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
+        return {k: finite_or_none(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite_or_none(v) for v in value]
+        return [finite_or_none(v) for v in value]
     return value
 
 
@@ -387,10 +398,10 @@ def _splits(
 
 
 def _rolled_up_splits(cells: dict[tuple[Any, ...], list[Any]]) -> dict[str, list[dict[str, Any]]]:
-    return _split_tables(*(_roll_up(cells, position) for position in range(4)))
+    return split_tables(*(_roll_up(cells, position) for position in range(4)))
 
 
-def _split_tables(
+def split_tables(
     seasons: dict[Any, list[Any]],
     leagues: dict[Any, list[Any]],
     months: dict[Any, list[Any]],
@@ -445,7 +456,7 @@ def _flat_splits(
             acc[2] = Decimal(acc[2]).scaleb(-4)
         return out
 
-    return _split_tables(
+    return split_tables(
         group(map(itemgetter(12), placed)),  # season
         group(map(itemgetter(3), placed)),  # league
         group(map(itemgetter(13), placed)),  # month
@@ -480,7 +491,7 @@ def _curve(
     ]
 
 
-def _warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]:
+def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]:
     warnings: list[str] = []
     if n == 0:
         warnings.append("no bets placed")

@@ -72,6 +72,7 @@ __all__ = [
     "LedgerRow",
     "PercentStaking",
     "StakingPlan",
+    "flat_profit",
     "gc_paused",
     "run_backtest",
     "staking_from_dict",
@@ -268,6 +269,12 @@ class _FlatProfits(dict[tuple[float, str], Decimal]):
     def __missing__(self, key: tuple[float, str]) -> Decimal:
         profit = self[key] = (self.stake * self.factors[key]).quantize(PROFIT_QUANTUM)
         return profit
+
+
+def flat_profit(stake: Decimal, odds: float, outcome: str) -> Decimal:
+    """The profit of one flat-stake bet, to 4 dp: what `run_backtest` books for it."""
+    with localcontext(_MONEY_CONTEXT):
+        return _FlatProfits(stake)[(odds, outcome)]
 
 
 _gc_pause_lock = threading.Lock()

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from itertools import repeat
 from operator import mul, sub
 from typing import NamedTuple
 
 __all__ = [
     "TTest",
+    "grouped_one_sided_t_test",
     "normal_sf",
     "one_sided_t_test",
     "regularized_incomplete_beta",
@@ -133,6 +135,32 @@ def one_sided_t_test(values: Sequence[float]) -> TTest | None:
     # Two-pass (centred) variance, summed with fsum; map/operator keep it at C speed.
     deviations = list(map(sub, values, repeat(mean, n)))
     variance = math.fsum(map(mul, deviations, deviations)) / (n - 1)
+    if variance <= 0.0:
+        return None
+    t = mean / math.sqrt(variance / n)
+    return TTest(t, student_t_sf(t, n - 1))
+
+
+def grouped_one_sided_t_test(values: Sequence[float], counts: Sequence[int]) -> TTest | None:
+    """`one_sided_t_test` of a sample holding each of `values` `counts` times, computed from
+    the distinct values alone, with the same result to the last bit.
+
+    math.fsum returns the correctly rounded exact sum, and so does summing exact fractions
+    and rounding once: the mean, each deviation and each squared deviation are the same
+    floats as over the full sample.
+    """
+    present = [(v, c) for v, c in zip(values, counts, strict=True) if c > 0]
+    n = sum(c for _, c in present)
+    if n < 2:
+        return None
+    distinct = [v for v, _ in present]
+    if not all(map(math.isfinite, distinct)) or max(distinct) == min(distinct):
+        return None
+    mean = float(sum((Fraction(v) * c for v, c in present), Fraction(0))) / n
+    squares = ((v - mean) * (v - mean) for v, _ in present)
+    variance = float(
+        sum((Fraction(s) * c for s, (_, c) in zip(squares, present, strict=True)), Fraction(0))
+    ) / (n - 1)
     if variance <= 0.0:
         return None
     t = mean / math.sqrt(variance / n)

@@ -1,0 +1,313 @@
+"""Reading a flat-stake run's candidates as columns, and writing its ledger in one statement.
+
+SQLite hands each column over as one comma-separated text (group_concat), PostgreSQL as one
+array (array_agg): a million-fixture run then builds a few dozen Python objects where a row
+fetch built one tuple and a dozen values per fixture. Prices must arrive exactly, since
+profit is computed from them: PostgreSQL's arrays are binary, and SQLite prints a float with
+only 15 digits, so there a price travels as two integers (whole part, and the fraction in
+units of 2**-52), which is exact for every price of at least 1.
+
+The ledger goes back the same way: each bet as one integer in an array the database unpacks
+(json_each on SQLite, unnest on PostgreSQL) and joins to its fixture for the date and price,
+instead of nine bound parameters per bet.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from sqlalchemy import (
+    BigInteger,
+    Float,
+    Integer,
+    Numeric,
+    Select,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.elements import ColumnElement
+
+from core.backtest.columnar import FRACTION_SCALE, FlatColumns, FlatSettlement
+from core.backtest.request import BacktestRequest
+from core.backtest.settle import AH_MARKETS, OUTCOMES
+from core.models import BacktestBet
+from core.rules.catalogue import FIELDS, FixtureTables
+
+__all__ = ["flat_columns_query", "flat_ledger_insert", "market_columns", "parse_flat_columns"]
+
+SEASON_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a season label we import
+# SQLite's unixepoch() of a bare time reads it as a time on 2000-01-01.
+_SQLITE_TIME_EPOCH = 946_684_800
+_SECONDS_PER_DAY = 86_400
+# The whole part a NULL price or line travels as: no double of under 2**52 has it.
+_NULL_WHOLE_PART = -(2**62)
+_MULTIPLICATIVE = 8  # SQLAlchemy's precedence of * / %: above + and -
+
+
+def market_columns(
+    request: BacktestRequest, tables: FixtureTables
+) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
+    """(price, AH line, Pinnacle fair probability now, Pinnacle closing fair odds) of the
+    request's market and source."""
+    market = request.market
+    timing = request.price_timing
+    price = FIELDS[f"odds.{request.odds_source}.{market}"].sql(tables)
+    line: ColumnElement[Any]
+    if market in AH_MARKETS:
+        line = FIELDS["ah_line_close" if timing else "ah_line"].sql(tables)
+    else:
+        line = literal(None)
+    fair_now = FIELDS[f"fair.pinnacle{timing}.{market}"].sql(tables)
+    fair_close = FIELDS[f"fair.pinnacle_close.{market}"].sql(tables)
+    if market in AH_MARKETS:
+        # Closing prices on a moved line price a different bet: no CLV for those.
+        same_line = FIELDS["ah_line_close"].sql(tables) == line
+        fair_close = case((same_line, fair_close), else_=None)
+    closing_fair_odds = case((fair_close > 0, 1.0 / fair_close), else_=None)
+    return price, line, fair_now, closing_fair_odds
+
+
+def flat_columns_query(
+    request: BacktestRequest,
+    tables: FixtureTables,
+    source: Any,
+    where: ColumnElement[bool],
+    dialect_name: str,
+) -> Select[Any]:
+    """One row: every column `parse_flat_columns` reads, aggregated over the candidates."""
+    f = tables.fixtures.c
+    price, line, _, closing = market_columns(request, tables)
+    ah = request.market in AH_MARKETS
+    if dialect_name == "sqlite":
+
+        def whole(value: ColumnElement[Any]) -> ColumnElement[Any]:
+            return func.group_concat(func.coalesce(value, -1))
+
+        def exact(value: ColumnElement[Any]) -> list[ColumnElement[Any]]:
+            integer = func.coalesce(cast(value, Integer), _NULL_WHOLE_PART)
+            fraction = cast((value - cast(value, Integer)) * float(FRACTION_SCALE), Integer)
+            return [func.group_concat(integer), func.group_concat(func.coalesce(fraction, 0))]
+
+        columns = [
+            whole(f.id),
+            whole(func.unixepoch(f.kickoff_date)),
+            whole(func.unixepoch(f.kickoff_time) - _SQLITE_TIME_EPOCH),
+            whole(f.league_id),
+            whole(f.home_team_id),
+            whole(f.away_team_id),
+            whole(f.home_goals),
+            whole(f.away_goals),
+            *exact(price),
+            *(exact(line) if ah else []),
+            func.group_concat(func.coalesce(closing, 0)),
+            func.group_concat(f.season, literal(SEASON_SEPARATOR)),
+        ]
+        if ah:
+            # Two integers carry a quarter-goal line exactly, not every double under 1; a
+            # line off the quarter grid sends the run to the row path, which refuses it.
+            quarters = line * 4
+            off_grid = case((quarters != cast(quarters, Integer), 1), else_=0)
+            columns.append(func.sum(off_grid))
+    else:
+
+        def epoch(value: ColumnElement[Any]) -> ColumnElement[Any]:
+            return cast(func.floor(func.extract("epoch", value)), BigInteger)
+
+        columns = [
+            func.array_agg(f.id),
+            func.array_agg(epoch(f.kickoff_date)),
+            func.array_agg(func.coalesce(epoch(f.kickoff_time), -1)),
+            func.array_agg(f.league_id),
+            func.array_agg(f.home_team_id),
+            func.array_agg(f.away_team_id),
+            func.array_agg(f.home_goals),
+            func.array_agg(f.away_goals),
+            func.array_agg(cast(price, Float)),
+            *([func.array_agg(cast(line, Float))] if ah else []),
+            func.array_agg(cast(closing, Float)),
+            func.array_agg(f.season),
+        ]
+    return select(func.count(), *columns).select_from(source).where(where)
+
+
+def parse_flat_columns(row: Sequence[Any], dialect_name: str, ah: bool) -> FlatColumns | None:
+    """The columns of `flat_columns_query`'s row; None when this data cannot take the
+    columnar path (a price past 2**52, a season label holding the separator), so the
+    caller takes the row path."""
+    count, *values = row
+    if not count:
+        return _empty(ah)
+    if dialect_name == "sqlite":
+        texts = list(values)
+
+        def ints() -> Any:
+            return np.fromstring(texts.pop(0), dtype=np.int64, sep=",")
+
+        def exact() -> Any:
+            integer, fraction = ints(), ints()
+            missing = integer == _NULL_WHOLE_PART
+            if np.abs(integer[~missing]).max(initial=0) >= FRACTION_SCALE:
+                return None
+            return np.where(missing, np.nan, integer + fraction / float(FRACTION_SCALE))
+
+        fixture_id, day_seconds, seconds = ints(), ints(), ints()
+        seconds = np.where(seconds < 0, 0, seconds)  # -1: no kick-off time
+        league, home_team, away_team, home_goals, away_goals = (ints() for _ in range(5))
+        price = exact()
+        line = exact() if ah else None
+        closing = np.fromstring(texts.pop(0), dtype=np.float64, sep=",")
+        season_labels = texts.pop(0).split(SEASON_SEPARATOR)
+        if price is None or (ah and (line is None or texts.pop(0))):
+            return None
+    else:
+        (fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals, away_goals) = (
+            np.array(values.pop(0), dtype=np.int64) for _ in range(8)
+        )
+        seconds = np.where(seconds < 0, 0, seconds)
+        price = np.array(values.pop(0), dtype=np.float64)  # NULL arrives as None: NaN
+        line = np.array(values.pop(0), dtype=np.float64) if ah else None
+        closing = np.array(values.pop(0), dtype=np.float64)
+        season_labels = list(values.pop(0))
+    numbering: dict[str, int] = {}
+    season = np.fromiter(
+        (numbering.setdefault(label, len(numbering)) for label in season_labels),
+        dtype=np.int64,
+        count=len(season_labels),
+    )
+    arrays = [fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals]
+    arrays += [away_goals, price, closing, season] + ([line] if line is not None else [])
+    if any(len(array) != count for array in arrays):
+        return None
+    return FlatColumns(
+        fixture_id=fixture_id,
+        day=day_seconds // _SECONDS_PER_DAY,
+        seconds=seconds,
+        league_id=league,
+        home_team_id=home_team,
+        away_team_id=away_team,
+        home_goals=home_goals,
+        away_goals=away_goals,
+        price=price,
+        ah_line=line,
+        closing_fair_odds=np.nan_to_num(closing, nan=0.0),
+        season=season,
+        season_labels=list(numbering),
+    )
+
+
+def _empty(ah: bool) -> FlatColumns:
+    ints = np.zeros(0, dtype=np.int64)
+    floats = np.zeros(0, dtype=np.float64)
+    return FlatColumns(
+        ints,
+        ints,
+        ints,
+        ints,
+        ints,
+        ints,
+        ints,
+        ints,
+        floats,
+        floats if ah else None,
+        floats,
+        ints,
+        [],
+    )
+
+
+LEDGER_COLUMNS = (
+    "result_id",
+    "seq",
+    "fixture_id",
+    "kickoff_date",
+    "odds",
+    "stake",
+    "outcome",
+    "profit",
+    "bank_after",
+)
+
+
+def flat_ledger_insert(
+    request: BacktestRequest,
+    tables: FixtureTables,
+    result_id: int,
+    settled: FlatSettlement,
+    encoded: tuple[list[int], int, int],
+    dialect_name: str,
+) -> Insert:
+    """INSERT ... SELECT of the whole ledger from its bets encoded by
+    `columnar.ledger_encoding`: fixture, outcome and profit unpacked in SQL, the date and
+    price read from the fixture, exactly as the run read them (the caller holds one
+    snapshot for both)."""
+    bets, span, lowest = encoded
+    sqlite = dialect_name == "sqlite"
+    if sqlite:
+        unpacked = func.json_each(bindparam("bets", json.dumps(bets), type_=String)).table_valued(
+            "key", "value"
+        )
+        seq = unpacked.c.key + 1
+    else:
+        unpacked = func.unnest(bindparam("bets", bets, type_=ARRAY(BigInteger))).table_valued(
+            "value", with_ordinality="key"
+        ).render_derived()
+        seq = unpacked.c.key
+    value = unpacked.c.value
+
+    def number(x: int) -> Any:
+        return literal(x, BigInteger)
+
+    def divide(numerator: Any, denominator: Any) -> Any:
+        # Integer division on integers in both databases; `op` would not parenthesize a
+        # sum on its left without the precedence.
+        return numerator.op("/", precedence=_MULTIPLICATIVE)(denominator)
+
+    def modulo(numerator: Any, denominator: Any) -> Any:
+        return numerator.op("%", precedence=_MULTIPLICATIVE)(denominator)
+
+    fixture_id = divide(value, number(span * 5))
+    outcome_code = modulo(divide(value, number(span)), number(5))
+    units = modulo(value, number(span)) + number(lowest)
+    if sqlite:
+        profit = divide(units, literal(10_000.0, Float))
+        stake: Any = literal(float(settled.plan.stake), Float)
+    else:
+        profit = divide(cast(units, Numeric), literal(Decimal(10_000), Numeric))
+        stake = literal(settled.plan.stake, Numeric)
+    price = market_columns(request, tables)[0]
+    f = tables.fixtures
+    source = unpacked.join(f, f.c.id == fixture_id).outerjoin(
+        tables.odds, tables.odds.c.fixture_id == f.c.id
+    )
+    rows = select(
+        literal(result_id, Integer),
+        seq,
+        f.c.id,
+        f.c.kickoff_date,
+        price,
+        stake,
+        case(
+            {code: literal(name, String) for code, name in enumerate(OUTCOMES)}, value=outcome_code
+        ),
+        profit,
+        null(),
+    ).select_from(source)
+    return insert(BacktestBet).from_select(list(LEDGER_COLUMNS), rows)
+
+
+def id_range_condition(tables: FixtureTables, low: int, high: int) -> ColumnElement[bool]:
+    return and_(tables.fixtures.c.id > low, tables.fixtures.c.id <= high)
