@@ -426,9 +426,7 @@ def _flat_splits(settled: FlatSettlement) -> dict[str, list[dict[str, Any]]]:
     bands = np.searchsorted(_BAND_EDGES, settled.price, side="right")
     return split_tables(
         group(settled.season, settled.season_labels),
-        group(
-            league_index.astype(np.int64), [settled.league_codes[i] for i in league_ids.tolist()]
-        ),
+        group(league_index.astype(np.int64), league_labels),
         group(months - 1, list(range(1, 13))),
         group(bands.astype(np.int64), list(range(len(_BAND_EDGES) + 1))),
     )

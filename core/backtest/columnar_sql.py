@@ -262,9 +262,11 @@ def flat_ledger_insert(
         )
         seq = unpacked.c.key + 1
     else:
-        unpacked = func.unnest(bindparam("bets", bets, type_=ARRAY(BigInteger))).table_valued(
-            "value", with_ordinality="key"
-        ).render_derived()
+        unpacked = (
+            func.unnest(bindparam("bets", bets, type_=ARRAY(BigInteger)))
+            .table_valued("value", with_ordinality="key")
+            .render_derived()
+        )
         seq = unpacked.c.key
     value = unpacked.c.value
 

@@ -530,11 +530,10 @@ class BacktestEngine:
                         raise outcome
                 metrics = cast(dict[str, Any], metrics_or_error)
                 report(0.99, f"stored {settled.bets:,} of {settled.bets:,} bets")
-                summary = settled.outcome_summary()
                 result.data_fingerprint = fingerprint
                 result.metrics = metrics
-                result.bets = summary.bets
-                result.profit = summary.profit
+                result.bets = settled.bets
+                result.profit = settled.profit
                 result.yield_ = metrics.get("yield")
                 await session.flush()
                 if before_commit is not None:

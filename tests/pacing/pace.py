@@ -17,18 +17,21 @@ PACING_DIR = Path(__file__).resolve().parent
 DEFAULT_PACE_US = 30.0
 
 
-def paced(
-    run_backtest: Callable[..., Any], microseconds_per_candidate: float
-) -> Callable[..., Any]:
-    """run_backtest, sleeping in proportion to its candidates first (in the engine's thread,
-    so the event loop, heartbeats and cancel checks carry on)."""
+# The engine's two settling steps: the row path's, and the columnar path's (flat stakes).
+SETTLING_STEPS = ("run_backtest", "settle_flat")
+
+
+def paced(settle: Callable[..., Any], microseconds_per_candidate: float) -> Callable[..., Any]:
+    """A settling step, sleeping in proportion to its candidates first (in the engine's
+    thread, so the event loop, heartbeats and cancel checks carry on)."""
 
     def run(candidates: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(len(candidates) * microseconds_per_candidate / 1e6)
-        return run_backtest(candidates, *args, **kwargs)
+        return settle(candidates, *args, **kwargs)
 
     return run
 
 
 def pace_engine(microseconds_per_candidate: float) -> None:
-    engine.run_backtest = paced(engine.run_backtest, microseconds_per_candidate)  # type: ignore[assignment]
+    for name in SETTLING_STEPS:
+        setattr(engine, name, paced(getattr(engine, name), microseconds_per_candidate))
