@@ -8,10 +8,12 @@ import random
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
 from core.backtest import engine as engine_module
+from core.backtest.columnar_sql import SeasonIndex
 from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
 from core.backtest.settle import MARKETS
@@ -246,3 +248,32 @@ async def test_an_empty_selection_runs_on_the_columnar_path(service: FilterBetsS
         slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(one)
         _assert_same(fast.metrics, slow.metrics)
     assert fast.metrics["bets"] == 0 and math.isclose(fast.metrics["roc"], 0.0)
+
+
+async def test_season_labels_inside_one_another_keep_their_own_splits(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = ["2019-20", "2019", "19-20", "9", "Ärger 19"]
+    specs = _random_fixtures(seed=13, count=100)
+    for i, spec in enumerate(specs):
+        spec["season"] = labels[i % len(labels)]
+    await add_fixtures(service, specs, features=False)
+    request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="draw")
+    columnar_runs = _count_columnar_runs(monkeypatch)
+    fast = await BacktestEngine(service.db, service.user_id).run(request)
+    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
+    assert columnar_runs == [100]
+    assert {row["key"] for row in fast.metrics["splits"]["season"]} == set(labels)
+    _assert_same(fast.metrics, slow.metrics)
+
+
+def test_a_season_index_numbers_each_label_at_its_own_place() -> None:
+    index = SeasonIndex.of(["2019-20", "2019", "19-20", "9", "2019"])
+    assert index is not None
+    found = {label: index.text.find(label) + 1 for label in index.labels}
+    assert sorted(index.label_at[found[label]] for label in index.labels) == [0, 1, 2, 3]
+    codes = index.codes(np.array([found["9"], found["2019-20"]]))
+    assert [index.labels[c] for c in codes] == ["9", "2019-20"]
+    assert index.codes(np.array([0])) is None  # a season the index does not know
+    assert SeasonIndex.of(["", "2019"]) is None
+    assert SeasonIndex.of(["a\x1fb"]) is None

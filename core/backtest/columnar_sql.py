@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -58,6 +59,43 @@ _NULL_WHOLE_PART = -(2**62)
 _MULTIPLICATIVE = 8  # SQLAlchemy's precedence of * / %: above + and -
 
 
+@dataclass(frozen=True)
+class SeasonIndex:
+    """Every season label in one text, each found first at its own place, so SQLite's
+    instr() of a fixture's season in it numbers the seasons without building a string per
+    fixture (which takes a lock in SQLite's allocator, and the parallel parts would queue
+    on it)."""
+
+    text: str
+    labels: list[str]
+    label_at: dict[int, int]
+    """instr()'s 1-based position -> index into labels."""
+
+    @staticmethod
+    def of(labels: Sequence[str]) -> SeasonIndex | None:
+        """None when some label cannot be placed so (empty, or holding the separator)."""
+        # Shortest first: a label found earlier than its own place would have to sit inside
+        # a shorter one, or across a separator.
+        ordered = sorted(set(labels), key=lambda label: (len(label), label))
+        if any(not label or SEASON_SEPARATOR in label for label in ordered):
+            return None
+        text = SEASON_SEPARATOR.join(ordered)
+        positions = [text.find(label) + 1 for label in ordered]
+        if len(set(positions)) != len(positions):
+            return None
+        return SeasonIndex(text, ordered, {p: i for i, p in enumerate(positions)})
+
+    def codes(self, positions: Any) -> Any:
+        """Label indexes of instr() positions; None if one is not a label's (a season
+        that appeared after the labels were read)."""
+        lookup = np.full(max(self.label_at, default=0) + 2, -1, dtype=np.int64)
+        for position, index in self.label_at.items():
+            lookup[position] = index
+        positions = np.minimum(positions, len(lookup) - 1)
+        codes = lookup[positions]
+        return None if (codes < 0).any() else codes
+
+
 def market_columns(
     request: BacktestRequest, tables: FixtureTables
 ) -> tuple[ColumnElement[Any], ColumnElement[Any], ColumnElement[Any], ColumnElement[Any]]:
@@ -87,6 +125,7 @@ def flat_columns_query(
     source: Any,
     where: ColumnElement[bool],
     dialect_name: str,
+    seasons: SeasonIndex | None = None,
 ) -> Select[Any]:
     """One row: every column `parse_flat_columns` reads, aggregated over the candidates."""
     f = tables.fixtures.c
@@ -114,7 +153,11 @@ def flat_columns_query(
             *exact(price),
             *(exact(line) if ah else []),
             func.group_concat(func.coalesce(closing, 0)),
-            func.group_concat(f.season, literal(SEASON_SEPARATOR)),
+            (
+                func.group_concat(func.instr(literal(seasons.text), f.season))
+                if seasons is not None
+                else func.group_concat(f.season, literal(SEASON_SEPARATOR))
+            ),
         ]
         if ah:
             # Two integers carry a quarter-goal line exactly, not every double under 1; a
@@ -144,7 +187,9 @@ def flat_columns_query(
     return select(func.count(), *columns).select_from(source).where(where)
 
 
-def parse_flat_columns(row: Sequence[Any], dialect_name: str, ah: bool) -> FlatColumns | None:
+def parse_flat_columns(
+    row: Sequence[Any], dialect_name: str, ah: bool, seasons: SeasonIndex | None = None
+) -> FlatColumns | None:
     """The columns of `flat_columns_query`'s row; None when this data cannot take the
     columnar path (a price past 2**52, a season label holding the separator), so the
     caller takes the row path."""
@@ -170,9 +215,32 @@ def parse_flat_columns(row: Sequence[Any], dialect_name: str, ah: bool) -> FlatC
         price = exact()
         line = exact() if ah else None
         closing = np.fromstring(texts.pop(0), dtype=np.float64, sep=",")
-        season_labels = texts.pop(0).split(SEASON_SEPARATOR)
+        if seasons is not None:
+            season_codes = seasons.codes(ints())
+            season_labels: list[str] = []
+        else:
+            season_labels = texts.pop(0).split(SEASON_SEPARATOR)
         if price is None or (ah and (line is None or texts.pop(0))):
             return None
+        if seasons is not None:
+            if season_codes is None:
+                return None
+            return _columns(
+                count,
+                fixture_id,
+                day_seconds,
+                seconds,
+                league,
+                home_team,
+                away_team,
+                home_goals,
+                away_goals,
+                price,
+                line,
+                closing,
+                season_codes,
+                seasons.labels,
+            )
     else:
         (fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals, away_goals) = (
             np.array(values.pop(0), dtype=np.int64) for _ in range(8)
@@ -188,10 +256,44 @@ def parse_flat_columns(row: Sequence[Any], dialect_name: str, ah: bool) -> FlatC
         dtype=np.int64,
         count=len(season_labels),
     )
+    return _columns(
+        count,
+        fixture_id,
+        day_seconds,
+        seconds,
+        league,
+        home_team,
+        away_team,
+        home_goals,
+        away_goals,
+        price,
+        line,
+        closing,
+        season,
+        list(numbering),
+    )
+
+
+def _columns(
+    count: int,
+    fixture_id: Any,
+    day_seconds: Any,
+    seconds: Any,
+    league: Any,
+    home_team: Any,
+    away_team: Any,
+    home_goals: Any,
+    away_goals: Any,
+    price: Any,
+    line: Any,
+    closing: Any,
+    season: Any,
+    season_labels: list[str],
+) -> FlatColumns | None:
     arrays = [fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals]
     arrays += [away_goals, price, closing, season] + ([line] if line is not None else [])
     if any(len(array) != count for array in arrays):
-        return None
+        return None  # a season label held the separator
     return FlatColumns(
         fixture_id=fixture_id,
         day=day_seconds // _SECONDS_PER_DAY,
@@ -205,7 +307,7 @@ def parse_flat_columns(row: Sequence[Any], dialect_name: str, ah: bool) -> FlatC
         ah_line=line,
         closing_fair_odds=np.nan_to_num(closing, nan=0.0),
         season=season,
-        season_labels=list(numbering),
+        season_labels=season_labels,
     )
 
 

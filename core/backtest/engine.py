@@ -33,6 +33,7 @@ from core.backtest.columnar import (
 )
 from core.backtest.columnar_sql import (
     LEDGER_COLUMNS,
+    SeasonIndex,
     flat_columns_query,
     flat_ledger_insert,
     market_columns,
@@ -558,6 +559,10 @@ class BacktestEngine:
         node = parse_rules(rules)
         ah = request.market in _AH_MARKETS
         dialect = self.db.dialect_name
+        seasons: SeasonIndex | None = None
+        if dialect == "sqlite":
+            labels = (await session.execute(select(Fixture.season).distinct())).scalars().all()
+            seasons = SeasonIndex.of(labels)
 
         def query(ids: IdRange | None) -> Select[Any]:
             tables = fixture_query_base()
@@ -570,7 +575,7 @@ class BacktestEngine:
             inner = required_tables(node, tables) if self._inner_joins else set()
             fixture_columns = tables.fixtures.c.id  # the aggregate reads fixtures too
             source = _from_clause(tables, where, fixture_columns, price, line, closing, inner=inner)
-            return flat_columns_query(request, tables, source, where, dialect)
+            return flat_columns_query(request, tables, source, where, dialect, seasons)
 
         async def part(ids: IdRange | None, in_session: AsyncSession | None) -> FlatColumns:
             if in_session is None:
@@ -578,7 +583,9 @@ class BacktestEngine:
                     row = (await own.execute(query(ids))).one()
             else:
                 row = (await in_session.execute(query(ids))).one()
-            columns = await asyncio.to_thread(parse_flat_columns, tuple(row), dialect, ah)
+            columns = await asyncio.to_thread(
+                parse_flat_columns, tuple(row), dialect, ah, seasons
+            )
             if columns is None:
                 raise _RowPathNeeded
             return columns
