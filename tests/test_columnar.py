@@ -277,3 +277,29 @@ def test_a_season_index_numbers_each_label_at_its_own_place() -> None:
     assert index.codes(np.array([0])) is None  # a season the index does not know
     assert SeasonIndex.of(["", "2019"]) is None
     assert SeasonIndex.of(["a\x1fb"]) is None
+
+
+async def test_old_dates_and_huge_prices_store_the_same_ledger(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    specs = _random_fixtures(seed=17, count=60)
+    for i, spec in enumerate(specs):
+        spec["date"] = f"19{55 + i % 20}-0{1 + i % 9}-1{i % 10}"  # before and after 1970
+        spec["odds"]["pinnacle_home"] = 1.5 + i / 7
+    await add_fixtures(service, specs, features=False)
+    request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="home")
+    columnar_runs = _count_columnar_runs(monkeypatch)
+    fast = await BacktestEngine(service.db, service.user_id).run(request)
+    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
+    _assert_same(fast.metrics, slow.metrics)
+    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
+    # A price of 2048 or more does not fit SQLite's ledger encoding: the run is redone on
+    # the row path, and still stores one result.
+    specs[0]["odds"]["pinnacle_home"] = 5000.0
+    specs[0]["date"] = "2001-01-01"
+    await add_fixtures(service, specs[:1], features=False)
+    fast = await BacktestEngine(service.db, service.user_id).run(request)
+    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
+    _assert_same(fast.metrics, slow.metrics)
+    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
+    assert len(columnar_runs) == 2

@@ -41,7 +41,6 @@ __all__ = [
     "FlatColumns",
     "FlatSettlement",
     "flat_metrics",
-    "ledger_encoding",
     "settle_flat_columns",
 ]
 
@@ -55,7 +54,6 @@ assert OUTCOMES == ("win", "loss", "push", "half_win", "half_loss")  # the codes
 FRACTION_SCALE: Final = 2**52
 _BAND_EDGES: Final = np.array([1.01, 1.5, 2.0, 3.0, 5.0])
 _EPOCH: Final = np.datetime64("1970-01-01", "D")
-_INT64_MAX: Final = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -469,19 +467,3 @@ def _curve_indices(values: Floats, max_points: int | None) -> Ints:
         chosen.add(lo + int(span.argmin()))
         chosen.add(lo + int(span.argmax()))
     return np.array(sorted(chosen), dtype=np.int64)
-
-
-def ledger_encoding(settled: FlatSettlement) -> tuple[list[int], int, int] | None:
-    """Each bet as one integer, (fixture id * 5 + outcome) * span + profit units - lowest,
-    with (span, lowest); None when that would not fit in 64 bits (then the caller writes
-    the ledger row by row)."""
-    if not settled.bets:
-        return [], 1, 0
-    units = settled.units
-    lowest = int(units.min())
-    span = int(units.max()) - lowest + 1
-    top = (int(settled.fixture_id.max()) * 5 + 4) * span + span - 1
-    if int(settled.fixture_id.min()) < 0 or top > _INT64_MAX:
-        return None
-    encoded = (settled.fixture_id * 5 + settled.outcome) * span + (units - lowest)
-    return encoded.tolist(), span, lowest

@@ -14,6 +14,7 @@ instead of nine bound parameters per bet.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,8 +24,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Date,
     Float,
     Integer,
+    LargeBinary,
     Numeric,
     Select,
     String,
@@ -57,6 +60,11 @@ _SECONDS_PER_DAY = 86_400
 # The whole part a NULL price or line travels as: no double of under 2**52 has it.
 _NULL_WHOLE_PART = -(2**62)
 _MULTIPLICATIVE = 8  # SQLAlchemy's precedence of * / %: above + and -
+_INT64_MAX = 2**63 - 1
+_LARGEST_SCALED_PRICE = 2048.0  # 2048 * 2**52 = 2**63
+_PRICE_DIGITS = 19
+_DAY_DIGITS = 7
+_DAY_OFFSET = 1_000_000  # days before 1970 as well, as non-negative digits
 
 
 @dataclass(frozen=True)
@@ -344,73 +352,116 @@ LEDGER_COLUMNS = (
 )
 
 
-def flat_ledger_insert(
-    request: BacktestRequest,
-    tables: FixtureTables,
-    result_id: int,
-    settled: FlatSettlement,
-    encoded: tuple[list[int], int, int],
-    dialect_name: str,
-) -> Insert:
-    """INSERT ... SELECT of the whole ledger from its bets encoded by
-    `columnar.ledger_encoding`: fixture, outcome and profit unpacked in SQL, the date and
-    price read from the fixture, exactly as the run read them (the caller holds one
-    snapshot for both)."""
-    bets, span, lowest = encoded
-    sqlite = dialect_name == "sqlite"
-    if sqlite:
-        unpacked = func.json_each(bindparam("bets", json.dumps(bets), type_=String)).table_valued(
-            "key", "value"
-        )
-        seq = unpacked.c.key + 1
-    else:
-        unpacked = (
-            func.unnest(bindparam("bets", bets, type_=ARRAY(BigInteger)))
-            .table_valued("value", with_ordinality="key")
-            .render_derived()
-        )
-        seq = unpacked.c.key
-    value = unpacked.c.value
+def flat_ledger_insert(dialect_name: str, result_id: int, settled: FlatSettlement) -> Insert | None:
+    """INSERT ... SELECT of the whole ledger from arrays of its bets; None when a value
+    would not fit the SQLite encoding (the caller takes the row path).
+
+    Every value comes from the run itself, nothing from a join: the fixtures may change
+    between the read and this write, and the ledger must record what was bet.
+    """
+    if dialect_name == "sqlite":
+        return _sqlite_ledger_insert(result_id, settled)
+    return _postgres_ledger_insert(result_id, settled)
+
+
+def _outcome_names(code: Any) -> Any:
+    return case({i: literal(name, String) for i, name in enumerate(OUTCOMES)}, value=code)
+
+
+def _postgres_ledger_insert(result_id: int, settled: FlatSettlement) -> Insert:
+    def array(values: Any, item: Any) -> Any:
+        return bindparam(None, values.tolist(), type_=ARRAY(item))
+
+    bets = func.unnest(
+        array(settled.fixture_id, BigInteger),
+        array(settled.outcome, Integer),
+        array(settled.units, BigInteger),
+        array(settled.day, Integer),
+        array(settled.price, Float),
+    ).table_valued("fixture_id", "code", "units", "day", "odds", with_ordinality="seq")
+    b = bets.render_derived().c
+    rows = select(
+        literal(result_id, Integer),
+        b.seq,
+        b.fixture_id,
+        literal(dt.date(1970, 1, 1), Date) + b.day,
+        b.odds,
+        literal(settled.plan.stake, Numeric),
+        _outcome_names(b.code),
+        _divide(cast(b.units, Numeric), literal(Decimal(10_000), Numeric)),
+        null(),
+    )
+    return insert(BacktestBet).from_select(list(LEDGER_COLUMNS), rows)
+
+
+def _sqlite_ledger_insert(result_id: int, settled: FlatSettlement) -> Insert | None:
+    """Rows come from json_each over one integer per bet, (fixture id * 5 + outcome) *
+    span + profit units - lowest; price and date from fixed-width decimal digits in a
+    blob, read by offset (substr on a blob is a byte offset, not a walk). The price travels
+    as price * 2**52, an exact integer for prices under 2048."""
+    n = settled.bets
+    units = settled.units
+    lowest = int(units.min()) if n else 0
+    span = int(units.max()) - lowest + 1 if n else 1
+    top_fixture = int(settled.fixture_id.max()) if n else 0
+    if (top_fixture * 5 + 4) * span + span - 1 > _INT64_MAX or (n and settled.fixture_id.min() < 0):
+        return None
+    if n and (settled.price.max() >= _LARGEST_SCALED_PRICE or settled.day.min() < -_DAY_OFFSET):
+        return None
+    encoded = (settled.fixture_id * 5 + settled.outcome) * span + (units - lowest)
+    scaled_price = (settled.price * float(FRACTION_SCALE)).astype(np.int64)
+    day = settled.day + _DAY_OFFSET
+    blob = np.concatenate(
+        [_digits(scaled_price, _PRICE_DIGITS), _digits(day, _DAY_DIGITS)], axis=1
+    ).tobytes()
+    width = _PRICE_DIGITS + _DAY_DIGITS
 
     def number(x: int) -> Any:
         return literal(x, BigInteger)
 
-    def divide(numerator: Any, denominator: Any) -> Any:
-        # Integer division on integers in both databases; `op` would not parenthesize a
-        # sum on its left without the precedence.
-        return numerator.op("/", precedence=_MULTIPLICATIVE)(denominator)
+    bets = func.json_each(bindparam(None, json.dumps(encoded.tolist()), type_=String))
+    j = bets.table_valued("key", "value").c
+    digits = bindparam(None, blob, type_=LargeBinary)
 
-    def modulo(numerator: Any, denominator: Any) -> Any:
-        return numerator.op("%", precedence=_MULTIPLICATIVE)(denominator)
+    def field(offset: int, length: int) -> Any:
+        start = j.key * number(width) + number(offset + 1)
+        return cast(func.substr(digits, start, number(length)), Integer)
 
-    fixture_id = divide(value, number(span * 5))
-    outcome_code = modulo(divide(value, number(span)), number(5))
-    units = modulo(value, number(span)) + number(lowest)
-    if sqlite:
-        profit = divide(units, literal(10_000.0, Float))
-        stake: Any = literal(float(settled.plan.stake), Float)
-    else:
-        profit = divide(cast(units, Numeric), literal(Decimal(10_000), Numeric))
-        stake = literal(settled.plan.stake, Numeric)
-    price = market_columns(request, tables)[0]
-    f = tables.fixtures
-    source = unpacked.join(f, f.c.id == fixture_id).outerjoin(
-        tables.odds, tables.odds.c.fixture_id == f.c.id
-    )
+    price = _divide(field(0, _PRICE_DIGITS), literal(float(FRACTION_SCALE), Float))
+    day_number = field(_PRICE_DIGITS, _DAY_DIGITS) - number(_DAY_OFFSET)
+    kickoff = func.date(day_number * number(_SECONDS_PER_DAY), literal("unixepoch"))
     rows = select(
         literal(result_id, Integer),
-        seq,
-        f.c.id,
-        f.c.kickoff_date,
+        j.key + number(1),
+        _divide(j.value, number(span * 5)),
+        kickoff,
         price,
-        stake,
-        case(
-            {code: literal(name, String) for code, name in enumerate(OUTCOMES)}, value=outcome_code
-        ),
-        profit,
+        literal(float(settled.plan.stake), Float),
+        _outcome_names(_modulo(_divide(j.value, number(span)), number(5))),
+        _divide(_modulo(j.value, number(span)) + number(lowest), literal(10_000.0, Float)),
         null(),
-    ).select_from(source)
+    )
     return insert(BacktestBet).from_select(list(LEDGER_COLUMNS), rows)
+
+
+def _divide(numerator: Any, denominator: Any) -> Any:
+    # Integer division on integers in both databases; `op` would not parenthesize a sum
+    # on its left without the precedence.
+    return numerator.op("/", precedence=_MULTIPLICATIVE)(denominator)
+
+
+def _modulo(numerator: Any, denominator: Any) -> Any:
+    return numerator.op("%", precedence=_MULTIPLICATIVE)(denominator)
+
+
+def _digits(values: Any, width: int) -> Any:
+    """Each non-negative value as `width` ASCII digits, one row per value."""
+    out = np.empty((len(values), width), dtype=np.uint8)
+    rest = values.astype(np.int64, copy=True)
+    for column in range(width - 1, -1, -1):
+        out[:, column] = rest % 10 + ord("0")
+        rest //= 10
+    return out
 
 
 def id_range_condition(tables: FixtureTables, low: int, high: int) -> ColumnElement[bool]:

@@ -28,7 +28,6 @@ from core.backtest.columnar import (
     FlatColumns,
     FlatSettlement,
     flat_metrics,
-    ledger_encoding,
     settle_flat_columns,
 )
 from core.backtest.columnar_sql import (
@@ -479,76 +478,76 @@ class BacktestEngine:
     ) -> BacktestRun:
         """A flat-stake run over columns: the row path's bets, metrics and ledger."""
         report(0.05, "selecting fixtures")
-        sqlite = self.db.dialect_name == "sqlite"
         async with self.db.session() as session:
-            result: BacktestResult | None = None
-            if store:
-                if not sqlite:
-                    # One snapshot for the read and the ledger's INSERT ... SELECT.
-                    await session.connection(
-                        execution_options={"isolation_level": "REPEATABLE READ"}
-                    )
-                result = self._new_result(request, resolved)
-                session.add(result)
-                # On SQLite this takes the write lock before reading: nothing can commit
-                # between the read (even in parts, on other connections) and the ledger
-                # that joins the same fixtures.
-                await session.flush()
             columns = await self._flat_columns(request, resolved.rules, session)
             league_codes = dict((await session.execute(select(League.id, League.code))).all())
             team_names = dict((await session.execute(select(Team.id, Team.name))).all())
-            fingerprint = await self._fingerprint(request)
+        fingerprint = await self._fingerprint(request)
 
-            report(0.5, f"settling {len(columns):,} fixtures")
-            settled = await asyncio.to_thread(
-                settle_flat, columns, request.market, plan, league_codes, team_names
+        report(0.5, f"settling {len(columns):,} fixtures")
+        settled = await asyncio.to_thread(
+            settle_flat, columns, request.market, plan, league_codes, team_names
+        )
+        report(0.7, "computing metrics")
+        metrics_done = asyncio.to_thread(_flat_metrics, settled, request, resolved.rules)
+        if not store:
+            metrics = await metrics_done
+            result_id = 0
+        else:
+            result_id, metrics = await self._store_flat(
+                request, resolved, fingerprint, settled, metrics_done, report, before_commit
             )
-            report(0.7, "computing metrics")
-            metrics_done = asyncio.to_thread(_flat_metrics, settled, request, resolved.rules)
-            if result is None:
-                metrics = await metrics_done
-            else:
-                encoded = ledger_encoding(settled)
-                if encoded is None:
-                    metrics_done.close()
-                    raise _RowPathNeeded
-                report(0.8, f"storing {settled.bets:,} bets")
-                ledger = flat_ledger_insert(
-                    request,
-                    fixture_query_base(),
-                    int(result.id),
-                    settled,
-                    encoded,
-                    self.db.dialect_name,
-                )
-                # The INSERT runs in the driver's thread without the GIL, the metrics in
-                # this one: both cores.
-                metrics_or_error, written = await asyncio.gather(
-                    metrics_done, session.execute(ledger), return_exceptions=True
-                )
-                for outcome in (metrics_or_error, written):
-                    if isinstance(outcome, BaseException):
-                        raise outcome
-                metrics = cast(dict[str, Any], metrics_or_error)
-                report(0.99, f"stored {settled.bets:,} of {settled.bets:,} bets")
-                result.data_fingerprint = fingerprint
-                result.metrics = metrics
-                result.bets = settled.bets
-                result.profit = settled.profit
-                result.yield_ = metrics.get("yield")
-                await session.flush()
-                if before_commit is not None:
-                    await before_commit(session, int(result.id))
-        if result is not None:
             self.db.checkpoint_soon()
         report(1.0, "done")
         return BacktestRun(
-            result_id=0 if result is None else int(result.id),
+            result_id=result_id,
             metrics=metrics,
             request=request.to_dict(),
             filter_name=resolved.filter_name,
             seconds=time.perf_counter() - started,
         )
+
+    async def _store_flat(
+        self,
+        request: BacktestRequest,
+        resolved: ResolvedFilter,
+        fingerprint: dict[str, Any],
+        settled: FlatSettlement,
+        metrics_done: Awaitable[dict[str, Any]],
+        report: Progress,
+        before_commit: BeforeCommit | None,
+    ) -> tuple[int, dict[str, Any]]:
+        """Result row and ledger in one transaction, the ledger written while the metrics
+        are computed: the INSERT runs in the driver (SQLite's without the GIL, PostgreSQL's
+        on the server), the metrics in a thread here."""
+        async with self.db.session() as session:
+            result = self._new_result(request, resolved)
+            result.data_fingerprint = fingerprint
+            session.add(result)
+            await session.flush()
+            ledger = await asyncio.to_thread(
+                flat_ledger_insert, self.db.dialect_name, int(result.id), settled
+            )
+            if ledger is None:
+                cast(Any, metrics_done).close()
+                raise _RowPathNeeded
+            report(0.8, f"storing {settled.bets:,} bets")
+            metrics_or_error, written = await asyncio.gather(
+                metrics_done, session.execute(ledger), return_exceptions=True
+            )
+            for outcome in (metrics_or_error, written):
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            metrics = cast(dict[str, Any], metrics_or_error)
+            report(0.99, f"stored {settled.bets:,} of {settled.bets:,} bets")
+            result.metrics = metrics
+            result.bets = settled.bets
+            result.profit = settled.profit
+            result.yield_ = metrics.get("yield")
+            await session.flush()
+            if before_commit is not None:
+                await before_commit(session, int(result.id))
+            return int(result.id), metrics
 
     async def _flat_columns(
         self, request: BacktestRequest, rules: Any, session: AsyncSession
@@ -583,9 +582,7 @@ class BacktestEngine:
                     row = (await own.execute(query(ids))).one()
             else:
                 row = (await in_session.execute(query(ids))).one()
-            columns = await asyncio.to_thread(
-                parse_flat_columns, tuple(row), dialect, ah, seasons
-            )
+            columns = await asyncio.to_thread(parse_flat_columns, tuple(row), dialect, ah, seasons)
             if columns is None:
                 raise _RowPathNeeded
             return columns
