@@ -32,7 +32,7 @@ from core.models import BacktestBet, BacktestJob, BacktestResult, Filter
 from core.services import FilterBetsService
 from tests.conftest import _PG_UNAVAILABLE, REPO_ROOT, _admin, skip_or_fail_without_postgres
 from tests.factories import add_fixtures
-from tests.pacing.pace import DEFAULT_PACE_US, PACE_ENV, PACING_DIR, SETTLING_STEPS, paced
+from tests.pacing.pace import DEFAULT_PACE_US, PACE_ENV, PACING_DIR, paced_steps
 
 BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 60_000}
 # Every fixture with a Pinnacle home price: the whole big data set is settled and stored.
@@ -176,8 +176,8 @@ def pace_jobs(monkeypatch: pytest.MonkeyPatch, microseconds: float = DEFAULT_PAC
     """Pace the engine here and in the processes this test starts (they inherit the env)."""
     import core.backtest.engine as engine
 
-    for name in SETTLING_STEPS:
-        monkeypatch.setattr(engine, name, paced(getattr(engine, name), microseconds))
+    for name, step in paced_steps(microseconds).items():
+        monkeypatch.setattr(engine, name, step)
     monkeypatch.setenv(PACE_ENV, str(microseconds))
     path = os.environ.get("PYTHONPATH")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(PACING_DIR), path) if p))
