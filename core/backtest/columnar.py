@@ -49,8 +49,8 @@ Floats = NDArray[np.float64]
 
 WIN_CODE, LOSS_CODE, PUSH_CODE, HALF_WIN_CODE, HALF_LOSS_CODE = range(5)
 assert OUTCOMES == ("win", "loss", "push", "half_win", "half_loss")  # the codes index this
-# Prices cross SQLite as two integers, the whole part and the fraction in units of 2**-52,
-# which is exact for every double of at least 1 (their spacing is at least 2**-52).
+# Prices cross SQLite as integers in units of 2**-52: exact for every double in [1, 2048)
+# (their spacing there is at least 2**-52, and 2048 * 2**52 is 2**63).
 FRACTION_SCALE: Final = 2**52
 _BAND_EDGES: Final = np.array([1.01, 1.5, 2.0, 3.0, 5.0])
 _EPOCH: Final = np.datetime64("1970-01-01", "D")
@@ -201,19 +201,19 @@ def settle_flat_columns(
         usable &= ~np.isnan(line)
     keep = np.flatnonzero(usable)
     # The row path's order: date, time (unknown as 00:00), league code, home team, away
-    # team, fixture id. lexsort takes its keys last-first.
-    league_rank = dense_ranks(league_codes)
-    team_rank = dense_ranks(team_names)
-    order = np.lexsort(
-        (
-            columns.fixture_id[keep],
-            team_rank[columns.away_team_id[keep]],
-            team_rank[columns.home_team_id[keep]],
-            league_rank[columns.league_id[keep]],
-            columns.seconds[keep],
-            columns.day[keep],
-        )
-    )
+    # team, fixture id. lexsort takes its keys last-first; league and teams share one key
+    # when their ranks fit in 63 bits together.
+    league_rank = dense_ranks(league_codes)[columns.league_id[keep]]
+    team_ranks = dense_ranks(team_names)
+    home_rank = team_ranks[columns.home_team_id[keep]]
+    away_rank = team_ranks[columns.away_team_id[keep]]
+    kickoff = columns.day[keep] * 86_400 + columns.seconds[keep]
+    teams = len(team_ranks)
+    if (int(league_rank.max(initial=0)) + 1) * teams * teams < 2**63:
+        sides = (league_rank * teams + home_rank) * teams + away_rank
+        order = np.lexsort((columns.fixture_id[keep], sides, kickoff))
+    else:
+        order = np.lexsort((columns.fixture_id[keep], away_rank, home_rank, league_rank, kickoff))
     placed = keep[order]
     home = columns.home_goals[placed]
     away = columns.away_goals[placed]

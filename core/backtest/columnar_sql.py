@@ -59,6 +59,8 @@ _SQLITE_TIME_EPOCH = 946_684_800
 _SECONDS_PER_DAY = 86_400
 # The whole part a NULL price or line travels as: no double of under 2**52 has it.
 _NULL_WHOLE_PART = -(2**62)
+_GOALS_BASE = 1024
+_TEAM_BASE = 2**31
 _MULTIPLICATIVE = 8  # SQLAlchemy's precedence of * / %: above + and -
 _INT64_MAX = 2**63 - 1
 _LARGEST_SCALED_PRICE = 2048.0  # 2048 * 2**52 = 2**63
@@ -140,39 +142,42 @@ def flat_columns_query(
     price, line, _, closing = market_columns(request, tables)
     ah = request.market in AH_MARKETS
     if dialect_name == "sqlite":
+        # Few aggregates, each of integers: group_concat's cost is per value it prints, and
+        # SQLite prints a float slowly and with only 15 digits. So small integers are packed
+        # into one, and floats travel as value * 2**52, exact for every value in [1, 2048)
+        # (below 1 a price or closing price is unusable anyway, and truncating keeps it so).
+        def joined(value: ColumnElement[Any]) -> ColumnElement[Any]:
+            return func.group_concat(value)
 
-        def whole(value: ColumnElement[Any]) -> ColumnElement[Any]:
-            return func.group_concat(func.coalesce(value, -1))
+        def scaled(value: ColumnElement[Any]) -> ColumnElement[Any]:
+            return joined(func.coalesce(cast(value * float(FRACTION_SCALE), Integer), -1))
 
-        def exact(value: ColumnElement[Any]) -> list[ColumnElement[Any]]:
-            integer = func.coalesce(cast(value, Integer), _NULL_WHOLE_PART)
-            fraction = cast((value - cast(value, Integer)) * float(FRACTION_SCALE), Integer)
-            return [func.group_concat(integer), func.group_concat(func.coalesce(fraction, 0))]
-
+        kickoff = func.unixepoch(f.kickoff_date) + func.coalesce(
+            func.unixepoch(f.kickoff_time) - _SQLITE_TIME_EPOCH, 0
+        )
         columns = [
-            whole(f.id),
-            whole(func.unixepoch(f.kickoff_date)),
-            whole(func.unixepoch(f.kickoff_time) - _SQLITE_TIME_EPOCH),
-            whole(f.league_id),
-            whole(f.home_team_id),
-            whole(f.away_team_id),
-            whole(f.home_goals),
-            whole(f.away_goals),
-            *exact(price),
-            *(exact(line) if ah else []),
-            func.group_concat(func.coalesce(closing, 0)),
+            joined(f.id),
+            joined(kickoff),
+            joined((f.league_id * _GOALS_BASE + f.home_goals) * _GOALS_BASE + f.away_goals),
+            joined(f.home_team_id * _TEAM_BASE + f.away_team_id),
+            scaled(price),
+            *([joined(func.coalesce(cast(line * 4, Integer), _NULL_WHOLE_PART))] if ah else []),
+            scaled(closing),
             (
-                func.group_concat(func.instr(literal(seasons.text), f.season))
+                joined(func.instr(literal(seasons.text), f.season))
                 if seasons is not None
                 else func.group_concat(f.season, literal(SEASON_SEPARATOR))
             ),
+            # What the packing assumes, checked: goals in [0, 1024), team ids in [1, 2**31).
+            func.min(func.min(f.home_goals, f.away_goals)),
+            func.max(func.max(f.home_goals, f.away_goals)),
+            func.min(func.min(f.home_team_id, f.away_team_id)),
+            func.max(func.max(f.home_team_id, f.away_team_id)),
         ]
         if ah:
-            # Two integers carry a quarter-goal line exactly, not every double under 1; a
-            # line off the quarter grid sends the run to the row path, which refuses it.
+            # A line off the quarter grid sends the run to the row path, which refuses it.
             quarters = line * 4
-            off_grid = case((quarters != cast(quarters, Integer), 1), else_=0)
-            columns.append(func.sum(off_grid))
+            columns.append(func.sum(case((quarters != cast(quarters, Integer), 1), else_=0)))
     else:
 
         def epoch(value: ColumnElement[Any]) -> ColumnElement[Any]:
@@ -199,76 +204,35 @@ def parse_flat_columns(
     row: Sequence[Any], dialect_name: str, ah: bool, seasons: SeasonIndex | None = None
 ) -> FlatColumns | None:
     """The columns of `flat_columns_query`'s row; None when this data cannot take the
-    columnar path (a price past 2**52, a season label holding the separator), so the
-    caller takes the row path."""
+    columnar path (on SQLite: a price of 2048 or more, goals or team ids past what the
+    packing holds, a line off the quarter grid, a season label holding the separator), so
+    the caller takes the row path."""
     count, *values = row
     if not count:
         return _empty(ah)
     if dialect_name == "sqlite":
-        texts = list(values)
+        return _parse_sqlite(count, values, ah, seasons)
+    return _parse_postgres(count, values, ah)
 
-        def ints() -> Any:
-            return np.fromstring(texts.pop(0), dtype=np.int64, sep=",")
 
-        def exact() -> Any:
-            integer, fraction = ints(), ints()
-            missing = integer == _NULL_WHOLE_PART
-            if np.abs(integer[~missing]).max(initial=0) >= FRACTION_SCALE:
-                return None
-            return np.where(missing, np.nan, integer + fraction / float(FRACTION_SCALE))
-
-        fixture_id, day_seconds, seconds = ints(), ints(), ints()
-        seconds = np.where(seconds < 0, 0, seconds)  # -1: no kick-off time
-        league, home_team, away_team, home_goals, away_goals = (ints() for _ in range(5))
-        price = exact()
-        line = exact() if ah else None
-        closing = np.fromstring(texts.pop(0), dtype=np.float64, sep=",")
-        if seasons is not None:
-            season_codes = seasons.codes(ints())
-            season_labels: list[str] = []
-        else:
-            season_labels = texts.pop(0).split(SEASON_SEPARATOR)
-        if price is None or (ah and (line is None or texts.pop(0))):
-            return None
-        if seasons is not None:
-            if season_codes is None:
-                return None
-            return _columns(
-                count,
-                fixture_id,
-                day_seconds,
-                seconds,
-                league,
-                home_team,
-                away_team,
-                home_goals,
-                away_goals,
-                price,
-                line,
-                closing,
-                season_codes,
-                seasons.labels,
-            )
-    else:
-        (fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals, away_goals) = (
-            np.array(values.pop(0), dtype=np.int64) for _ in range(8)
-        )
-        seconds = np.where(seconds < 0, 0, seconds)
-        price = np.array(values.pop(0), dtype=np.float64)  # NULL arrives as None: NaN
-        line = np.array(values.pop(0), dtype=np.float64) if ah else None
-        closing = np.array(values.pop(0), dtype=np.float64)
-        season_labels = list(values.pop(0))
+def _parse_postgres(count: int, values: list[Any], ah: bool) -> FlatColumns | None:
+    (fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals, away_goals) = (
+        np.array(values.pop(0), dtype=np.int64) for _ in range(8)
+    )
+    price = np.array(values.pop(0), dtype=np.float64)  # NULL arrives as None: NaN
+    line = np.array(values.pop(0), dtype=np.float64) if ah else None
+    closing = np.array(values.pop(0), dtype=np.float64)
     numbering: dict[str, int] = {}
+    labels = values.pop(0)
     season = np.fromiter(
-        (numbering.setdefault(label, len(numbering)) for label in season_labels),
+        (numbering.setdefault(label, len(numbering)) for label in labels),
         dtype=np.int64,
-        count=len(season_labels),
+        count=len(labels),
     )
     return _columns(
         count,
         fixture_id,
-        day_seconds,
-        seconds,
+        day_seconds + np.maximum(seconds, 0),  # -1: no kick-off time, sorted as 00:00
         league,
         home_team,
         away_team,
@@ -282,11 +246,61 @@ def parse_flat_columns(
     )
 
 
+def _parse_sqlite(
+    count: int, values: list[Any], ah: bool, seasons: SeasonIndex | None
+) -> FlatColumns | None:
+    texts = values[: 7 if ah else 6]
+    lowest_goals, highest_goals, lowest_team, highest_team, *off_grid = values[len(texts) + 1 :]
+    if lowest_goals < 0 or highest_goals >= _GOALS_BASE:
+        return None
+    if lowest_team < 1 or highest_team >= _TEAM_BASE or any(off_grid):
+        return None
+
+    def ints(text: str) -> Any:
+        return np.fromstring(text, dtype=np.int64, sep=",")
+
+    fixture_id, kickoff, league_goals, teams, price, *rest = map(ints, texts)
+    line = rest.pop(0) if ah else None
+    closing = rest.pop(0)
+    if (price == _INT64_MAX).any() or (closing == _INT64_MAX).any():
+        return None  # a price of 2048 or more: the cast saturated
+    season_text = values[len(texts)]
+    if seasons is not None:
+        season = seasons.codes(ints(season_text))
+        if season is None:
+            return None
+        labels = seasons.labels
+    else:
+        numbering: dict[str, int] = {}
+        parts = season_text.split(SEASON_SEPARATOR)
+        season = np.fromiter(
+            (numbering.setdefault(label, len(numbering)) for label in parts),
+            dtype=np.int64,
+            count=len(parts),
+        )
+        labels = list(numbering)
+    scale = float(FRACTION_SCALE)
+    return _columns(
+        count,
+        fixture_id,
+        kickoff,
+        league_goals // (_GOALS_BASE * _GOALS_BASE),
+        teams // _TEAM_BASE,
+        teams % _TEAM_BASE,
+        league_goals // _GOALS_BASE % _GOALS_BASE,
+        league_goals % _GOALS_BASE,
+        price / scale,  # -1 (no price) becomes a tiny negative: unusable, as NULL is
+        None if line is None else np.where(line == _NULL_WHOLE_PART, np.nan, line / 4.0),
+        closing / scale,
+        season,
+        labels,
+    )
+
+
 def _columns(
     count: int,
     fixture_id: Any,
-    day_seconds: Any,
-    seconds: Any,
+    kickoff: Any,
     league: Any,
     home_team: Any,
     away_team: Any,
@@ -298,14 +312,14 @@ def _columns(
     season: Any,
     season_labels: list[str],
 ) -> FlatColumns | None:
-    arrays = [fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals]
+    arrays = [fixture_id, kickoff, league, home_team, away_team, home_goals]
     arrays += [away_goals, price, closing, season] + ([line] if line is not None else [])
     if any(len(array) != count for array in arrays):
         return None  # a season label held the separator
     return FlatColumns(
         fixture_id=fixture_id,
-        day=day_seconds // _SECONDS_PER_DAY,
-        seconds=seconds,
+        day=kickoff // _SECONDS_PER_DAY,
+        seconds=kickoff % _SECONDS_PER_DAY,
         league_id=league,
         home_team_id=home_team,
         away_team_id=away_team,
@@ -455,13 +469,23 @@ def _modulo(numerator: Any, denominator: Any) -> Any:
 
 
 def _digits(values: Any, width: int) -> Any:
-    """Each non-negative value as `width` ASCII digits, one row per value."""
+    """Each non-negative value as `width` ASCII digits, one row per value (four digits per
+    step, through a table of 0000-9999: division is the slow part)."""
     out = np.empty((len(values), width), dtype=np.uint8)
     rest = values.astype(np.int64, copy=True)
-    for column in range(width - 1, -1, -1):
-        out[:, column] = rest % 10 + ord("0")
-        rest //= 10
+    end = width
+    while end > 0:
+        start = max(end - 4, 0)
+        chunk = rest % 10_000
+        out[:, start:end] = _FOUR_DIGITS[chunk][:, 4 - (end - start) :]
+        rest //= 10_000
+        end = start
     return out
+
+
+_FOUR_DIGITS = np.frombuffer(
+    "".join(f"{i:04d}" for i in range(10_000)).encode(), dtype=np.uint8
+).reshape(10_000, 4)
 
 
 def id_range_condition(tables: FixtureTables, low: int, high: int) -> ColumnElement[bool]:

@@ -489,14 +489,20 @@ class BacktestEngine:
             settle_flat, columns, request.market, plan, league_codes, team_names
         )
         report(0.7, "computing metrics")
-        metrics_done = asyncio.to_thread(_flat_metrics, settled, request, resolved.rules)
+        # Started now, so it also runs while the ledger's statement is being built.
+        metrics_done = asyncio.ensure_future(
+            asyncio.to_thread(_flat_metrics, settled, request, resolved.rules)
+        )
         if not store:
             metrics = await metrics_done
             result_id = 0
         else:
-            result_id, metrics = await self._store_flat(
-                request, resolved, fingerprint, settled, metrics_done, report, before_commit
-            )
+            try:
+                result_id, metrics = await self._store_flat(
+                    request, resolved, fingerprint, settled, metrics_done, report, before_commit
+                )
+            finally:  # on an error, the metrics thread's end (and any error) is still collected
+                await asyncio.gather(metrics_done, return_exceptions=True)
             self.db.checkpoint_soon()
         report(1.0, "done")
         return BacktestRun(
@@ -513,7 +519,7 @@ class BacktestEngine:
         resolved: ResolvedFilter,
         fingerprint: dict[str, Any],
         settled: FlatSettlement,
-        metrics_done: Awaitable[dict[str, Any]],
+        metrics_done: asyncio.Future[dict[str, Any]],
         report: Progress,
         before_commit: BeforeCommit | None,
     ) -> tuple[int, dict[str, Any]]:
@@ -529,7 +535,6 @@ class BacktestEngine:
                 flat_ledger_insert, self.db.dialect_name, int(result.id), settled
             )
             if ledger is None:
-                cast(Any, metrics_done).close()
                 raise _RowPathNeeded
             report(0.8, f"storing {settled.bets:,} bets")
             metrics_or_error, written = await asyncio.gather(
