@@ -559,7 +559,13 @@ class BacktestEngine:
     ) -> FlatColumns:
         """The candidates as columns: on a big SQLite database in parts over fixture ids,
         read at once on their own connections (each aggregate runs inside SQLite without
-        the GIL, so the parts use both cores); on PostgreSQL in one query in `session`."""
+        the GIL, so the parts use both cores), unless an index narrows the read (see
+        `_narrowed_by_an_index`); on PostgreSQL in one query in `session`.
+
+        Like the count's parts, each part reads its own snapshot: an import committing
+        mid-read can show in one part and not another. The ledger takes nothing from the
+        database, so it always records exactly what was bet.
+        """
         node = parse_rules(rules)
         ah = request.market in _AH_MARKETS
         dialect = self.db.dialect_name
@@ -592,7 +598,7 @@ class BacktestEngine:
                 raise _RowPathNeeded
             return columns
 
-        if dialect != "sqlite":
+        if dialect != "sqlite" or _narrowed_by_an_index(request, rules):
             return await part(None, session)
         parts = await asyncio.gather(*(part(ids, None) for ids in await self._id_ranges()))
         return FlatColumns.concatenate(parts)
