@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import func, select
 
 from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
 from core.filters import FilterStore
+from core.models import BacktestBet
 from core.results import (
     ResultError,
     ResultStore,
@@ -249,11 +251,19 @@ async def test_summary_text_for_the_clipboard(service: FilterBetsService) -> Non
     assert text == summary_text(await results.get(result_id))
 
 
+async def _ledger_size(service: FilterBetsService, result_id: int) -> int:
+    async with service.db.session() as session:
+        query = select(func.count()).where(BacktestBet.result_id == result_id)
+        return int((await session.execute(query)).scalar_one())
+
+
 async def test_delete_removes_the_result(service: FilterBetsService) -> None:
     await seed(service)
     result_id = await run(service, "away", AWAY_2_TO_3, "Away 2-3")
     results = ResultStore(service.db, service.user_id)
+    assert await _ledger_size(service, result_id) > 0
     await results.delete(result_id)
     assert await results.list_results() == []
+    assert await _ledger_size(service, result_id) == 0  # the trigger took the ledger too
     with pytest.raises(ResultError):
         await results.delete(result_id)

@@ -3,13 +3,13 @@
 SQLite hands each column over as one comma-separated text (group_concat), PostgreSQL as one
 array (array_agg): a million-fixture run then builds a few dozen Python objects where a row
 fetch built one tuple and a dozen values per fixture. Prices must arrive exactly, since
-profit is computed from them: PostgreSQL's arrays are binary, and SQLite prints a float with
-only 15 digits, so there a price travels as two integers (whole part, and the fraction in
-units of 2**-52), which is exact for every price of at least 1.
+profit is computed from them: PostgreSQL's arrays are binary; SQLite prints a float with
+only 15 digits (and slowly), so there every value travels as an integer, floats as
+value * 2**52.
 
-The ledger goes back the same way: each bet as one integer in an array the database unpacks
-(json_each on SQLite, unnest on PostgreSQL) and joins to its fixture for the date and price,
-instead of nine bound parameters per bet.
+The ledger goes back the same way: one INSERT ... SELECT unpacks arrays of the bets
+(json_each and a blob of digits on SQLite, unnest on PostgreSQL) instead of binding nine
+parameters per bet.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The Student-t tail comes from the regularized incomplete beta function,
 evaluated with the modified Lentz continued fraction (Numerical Recipes 6.4),
-because the project allows no numpy/scipy. Accuracy is ~1e-12 relative over
+so that scipy is not needed for two tail functions. Accuracy is ~1e-12 relative over
 the ranges a backtest produces (df from 1 to millions).
 """
 
