@@ -38,6 +38,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     null,
     select,
 )
@@ -59,6 +60,7 @@ _SQLITE_TIME_EPOCH = 946_684_800
 _SECONDS_PER_DAY = 86_400
 # The whole part a NULL price or line travels as: no double of under 2**52 has it.
 _NULL_WHOLE_PART = -(2**62)
+_NO_BYTES = literal(b"", LargeBinary)
 _GOALS_BASE = 1024
 _TEAM_BASE = 2**31
 _MULTIPLICATIVE = 8  # SQLAlchemy's precedence of * / %: above + and -
@@ -168,36 +170,53 @@ def flat_columns_query(
                 if seasons is not None
                 else func.group_concat(f.season, literal(SEASON_SEPARATOR))
             ),
-            # What the packing assumes, checked: goals in [0, 1024), team ids in [1, 2**31).
-            func.min(func.min(f.home_goals, f.away_goals)),
-            func.max(func.max(f.home_goals, f.away_goals)),
-            func.min(func.min(f.home_team_id, f.away_team_id)),
-            func.max(func.max(f.home_team_id, f.away_team_id)),
+            *_packing_checks(f, dialect_name),
         ]
         if ah:
             # A line off the quarter grid sends the run to the row path, which refuses it.
             quarters = line * 4
             columns.append(func.sum(case((quarters != cast(quarters, Integer), 1), else_=0)))
     else:
-
+        # Each column as one bytea of big-endian binary values (int8send, float8send):
+        # numpy reads it as it is, where arrays made a Python object per value.
         def epoch(value: ColumnElement[Any]) -> ColumnElement[Any]:
             return cast(func.floor(func.extract("epoch", value)), BigInteger)
 
+        def ints(value: ColumnElement[Any]) -> ColumnElement[Any]:
+            return func.string_agg(func.int8send(cast(value, BigInteger)), _NO_BYTES)
+
+        def floats(value: ColumnElement[Any]) -> ColumnElement[Any]:
+            exact = func.coalesce(cast(value, Float), literal_column("'NaN'::float8"))
+            return func.string_agg(func.float8send(exact), _NO_BYTES)
+
+        big = [cast(column, BigInteger) for column in (f.league_id, f.home_team_id)]
         columns = [
-            func.array_agg(f.id),
-            func.array_agg(epoch(f.kickoff_date)),
-            func.array_agg(func.coalesce(epoch(f.kickoff_time), -1)),
-            func.array_agg(f.league_id),
-            func.array_agg(f.home_team_id),
-            func.array_agg(f.away_team_id),
-            func.array_agg(f.home_goals),
-            func.array_agg(f.away_goals),
-            func.array_agg(cast(price, Float)),
-            *([func.array_agg(cast(line, Float))] if ah else []),
-            func.array_agg(cast(closing, Float)),
+            ints(f.id),
+            ints(epoch(f.kickoff_date) + func.coalesce(epoch(f.kickoff_time), 0)),
+            ints((big[0] * _GOALS_BASE + f.home_goals) * _GOALS_BASE + f.away_goals),
+            ints(big[1] * _TEAM_BASE + f.away_team_id),
+            floats(price),
+            *([floats(line)] if ah else []),
+            floats(closing),
             func.array_agg(f.season),
+            *_packing_checks(f, dialect_name),
         ]
     return select(func.count(), *columns).select_from(source).where(where)
+
+
+def _packing_checks(f: Any, dialect_name: str) -> list[ColumnElement[Any]]:
+    """What the packing of goals and teams assumes, checked: goals in [0, 1024), team ids
+    in [1, 2**31)."""
+    # SQLite's scalar min() and max() take several arguments; PostgreSQL's are least()
+    # and greatest().
+    least = func.min if dialect_name == "sqlite" else func.least
+    greatest = func.max if dialect_name == "sqlite" else func.greatest
+    return [
+        func.min(least(f.home_goals, f.away_goals)),
+        func.max(greatest(f.home_goals, f.away_goals)),
+        func.min(least(f.home_team_id, f.away_team_id)),
+        func.max(greatest(f.home_team_id, f.away_team_id)),
+    ]
 
 
 def parse_flat_columns(
@@ -216,28 +235,33 @@ def parse_flat_columns(
 
 
 def _parse_postgres(count: int, values: list[Any], ah: bool) -> FlatColumns | None:
-    (fixture_id, day_seconds, seconds, league, home_team, away_team, home_goals, away_goals) = (
-        np.array(values.pop(0), dtype=np.int64) for _ in range(8)
-    )
-    price = np.array(values.pop(0), dtype=np.float64)  # NULL arrives as None: NaN
-    line = np.array(values.pop(0), dtype=np.float64) if ah else None
-    closing = np.array(values.pop(0), dtype=np.float64)
+    arrays = values[: 7 if ah else 6]
+    labels = values[len(arrays)]
+    if not _packing_holds(*values[len(arrays) + 1 :]):
+        return None
+
+    def ints(data: bytes) -> Any:
+        return np.frombuffer(data, dtype=">i8").astype(np.int64)
+
+    def floats(data: bytes) -> Any:
+        return np.frombuffer(data, dtype=">f8").astype(np.float64)  # NULL came as NaN
+
+    fixture_id, kickoff, league_goals, teams = (ints(data) for data in arrays[:4])
+    price, *rest = (floats(data) for data in arrays[4:])
+    line = rest.pop(0) if ah else None
+    closing = rest.pop(0)
     numbering: dict[str, int] = {}
-    labels = values.pop(0)
     season = np.fromiter(
         (numbering.setdefault(label, len(numbering)) for label in labels),
         dtype=np.int64,
         count=len(labels),
     )
-    return _columns(
+    return _unpacked(
         count,
         fixture_id,
-        day_seconds + np.maximum(seconds, 0),  # -1: no kick-off time, sorted as 00:00
-        league,
-        home_team,
-        away_team,
-        home_goals,
-        away_goals,
+        kickoff,
+        league_goals,
+        teams,
         price,
         line,
         closing,
@@ -246,14 +270,52 @@ def _parse_postgres(count: int, values: list[Any], ah: bool) -> FlatColumns | No
     )
 
 
+def _packing_holds(
+    lowest_goals: int, highest_goals: int, lowest_team: int, highest_team: int
+) -> bool:
+    return (
+        lowest_goals >= 0
+        and highest_goals < _GOALS_BASE
+        and lowest_team >= 1
+        and highest_team < _TEAM_BASE
+    )
+
+
+def _unpacked(
+    count: int,
+    fixture_id: Any,
+    kickoff: Any,
+    league_goals: Any,
+    teams: Any,
+    price: Any,
+    line: Any,
+    closing: Any,
+    season: Any,
+    labels: list[str],
+) -> FlatColumns | None:
+    return _columns(
+        count,
+        fixture_id,
+        kickoff,
+        league_goals // (_GOALS_BASE * _GOALS_BASE),
+        teams // _TEAM_BASE,
+        teams % _TEAM_BASE,
+        league_goals // _GOALS_BASE % _GOALS_BASE,
+        league_goals % _GOALS_BASE,
+        price,
+        line,
+        closing,
+        season,
+        labels,
+    )
+
+
 def _parse_sqlite(
     count: int, values: list[Any], ah: bool, seasons: SeasonIndex | None
 ) -> FlatColumns | None:
     texts = values[: 7 if ah else 6]
-    lowest_goals, highest_goals, lowest_team, highest_team, *off_grid = values[len(texts) + 1 :]
-    if lowest_goals < 0 or highest_goals >= _GOALS_BASE:
-        return None
-    if lowest_team < 1 or highest_team >= _TEAM_BASE or any(off_grid):
+    checks = values[len(texts) + 1 :]
+    if not _packing_holds(*checks[:4]) or any(checks[4:]):  # then: lines off the quarter grid
         return None
 
     def ints(text: str) -> Any:
@@ -280,15 +342,12 @@ def _parse_sqlite(
         )
         labels = list(numbering)
     scale = float(FRACTION_SCALE)
-    return _columns(
+    return _unpacked(
         count,
         fixture_id,
         kickoff,
-        league_goals // (_GOALS_BASE * _GOALS_BASE),
-        teams // _TEAM_BASE,
-        teams % _TEAM_BASE,
-        league_goals // _GOALS_BASE % _GOALS_BASE,
-        league_goals % _GOALS_BASE,
+        league_goals,
+        teams,
         price / scale,  # -1 (no price) becomes a tiny negative: unusable, as NULL is
         None if line is None else np.where(line == _NULL_WHOLE_PART, np.nan, line / 4.0),
         closing / scale,
