@@ -29,6 +29,7 @@ from tests.jobs_support import (
     assert_results_match_jobs,
     big_request,
     eventually,
+    pace_jobs,
     seed_small,
     small_request,
     table_counts,
@@ -258,9 +259,13 @@ def restartable_cluster() -> Iterator[tuple[_RestartableCluster, str]]:
 
 @pytest.fixture
 async def cluster_service(
-    restartable_cluster: tuple[_RestartableCluster, str],
+    restartable_cluster: tuple[_RestartableCluster, str], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[tuple[_RestartableCluster, Settings, FilterBetsService]]:
     from bench.synthetic import build
+
+    # Paced, so the job is still running when the test stops the server (30,000 fixtures
+    # at 100 µs: 3 s of settling, on a machine of any speed).
+    pace_jobs(monkeypatch, microseconds=100.0)
 
     cluster, server = restartable_cluster
     name = f"filterbets_fault_{uuid.uuid4().hex[:6]}"
@@ -305,7 +310,10 @@ async def test_postgres_stopped_mid_job_then_back_the_worker_survives_and_resume
         assert done.error and "database" in done.error and "\n" not in done.error
     else:
         assert done.status == SUCCEEDED, (done.status, done.error, worker.log())
-        assert done.attempt == 2  # released when the database went away, then run again
+        # 2: released when the database went away, then run again. 1: the outage fell while
+        # the job settled in memory, and it stored its result once the server was back.
+        # Either way exactly one result (assert_results_match_jobs below).
+        assert done.attempt in (1, 2)
     assert worker.alive(), worker.log()
     assert "database reachable again" in worker.log()
 
