@@ -2,7 +2,7 @@
 against a straightforward pandas implementation of the same filters over the same rows.
 
 Prints one JSON line per (dataset, backend, filter) with medians of 5 runs, in milliseconds:
-    uv run python bench/backtest.py [--skip-postgres] [--skip-1m]
+    uv run python bench/backtest.py [--skip-postgres | --skip-sqlite] [--skip-1m] [--skip-corpus]
 
 The 1M databases are built once (bench/out/synthetic-1m.db and the PostgreSQL database
 filterbets_bench_1m) and reused. Each backtest run is end to end in process: request ->
@@ -333,8 +333,13 @@ async def main() -> None:
     parser.add_argument("--skip-postgres", action="store_true")
     parser.add_argument("--skip-1m", action="store_true")
     parser.add_argument("--skip-corpus", action="store_true")
+    parser.add_argument("--skip-sqlite", action="store_true")
     args = parser.parse_args()
-    backends = ["sqlite"] if args.skip_postgres else ["sqlite", "postgresql"]
+    backends = [
+        backend
+        for backend, skipped in (("sqlite", args.skip_sqlite), ("postgresql", args.skip_postgres))
+        if not skipped
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for backend in [] if args.skip_corpus else backends:
             settings = await corpus_settings(backend, Path(tmp))

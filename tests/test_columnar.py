@@ -177,8 +177,7 @@ async def test_columns_read_in_parallel_parts_give_the_same_run(
     whole = await engine.run(request)
     monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_MIN_FIXTURES", 1)
     monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_PARTS", parts)
-    expected_parts = parts if service.db.dialect_name == "sqlite" else 1
-    assert len(await engine._id_ranges()) == expected_parts
+    assert len(await engine._id_ranges(postgres_too=True)) == parts
     split = await engine.run(request)
     _assert_same(split.metrics, whole.metrics)
     assert await _ledger(service, split.result_id) == await _ledger(service, whole.result_id)
@@ -302,3 +301,18 @@ async def test_old_dates_and_huge_prices_store_the_same_ledger(
     _assert_same(fast.metrics, slow.metrics)
     assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
     assert len(columnar_runs) == (1 if service.db.dialect_name == "sqlite" else 2)
+
+
+async def test_a_ledger_too_big_to_pack_is_written_another_way(
+    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL then sends each ledger column as its own array; SQLite takes the row path."""
+    from core.backtest import columnar_sql
+
+    await add_fixtures(service, _random_fixtures(seed=19, count=80), features=False)
+    monkeypatch.setattr(columnar_sql, "_INT64_MAX", 10)
+    request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="over25")
+    fast = await BacktestEngine(service.db, service.user_id).run(request)
+    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
+    _assert_same(fast.metrics, slow.metrics)
+    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)

@@ -141,6 +141,8 @@ class FlatSettlement:
     pair_units: Ints
     """Each pair's exact profit in units of 0.0001."""
     pair_profit: Sequence[Decimal]
+    pair_price: Floats
+    pair_outcome: Ints
 
     @property
     def bets(self) -> int:
@@ -245,6 +247,8 @@ def settle_flat_columns(
         pair=pair.astype(np.int64),
         pair_units=np.array([int(p.scaleb(4)) for p in profits], dtype=np.int64),
         pair_profit=profits,
+        pair_price=distinct_prices[pair_keys // 5],
+        pair_outcome=(pair_keys % 5).astype(np.int64),
     )
 
 

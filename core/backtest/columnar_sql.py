@@ -442,6 +442,64 @@ def _outcome_names(code: Any) -> Any:
 
 
 def _postgres_ledger_insert(result_id: int, settled: FlatSettlement) -> Insert:
+    """Each bet as one integer, (fixture id * days + day) * pairs + pair, unpacked by hash
+    joins to the run's distinct days and (price, outcome, profit) pairs: every array
+    parameter costs about 0.2 s per 684k values to send and unpack, so one beats five."""
+    days, day_index = np.unique(settled.day, return_inverse=True)
+    pairs = len(settled.pair_units)
+    span = len(days) * pairs
+    if settled.bets and (int(settled.fixture_id.max()) + 1) * span > _INT64_MAX:
+        return _postgres_ledger_insert_unpacked(result_id, settled)
+
+    def array(values: Any, item: Any) -> Any:
+        return bindparam(None, values, type_=ARRAY(item))
+
+    packed = (settled.fixture_id * len(days) + day_index) * pairs + settled.pair
+    bets = (
+        func.unnest(array(packed.tolist(), BigInteger))
+        .table_valued("value", with_ordinality="seq")
+        .render_derived()
+    )
+    outcomes = [OUTCOMES[code] for code in settled.pair_outcome.tolist()]
+    pair_table = (
+        func.unnest(
+            array(settled.pair_price.tolist(), Float),
+            array(outcomes, String),
+            array(list(settled.pair_profit), Numeric),
+        )
+        .table_valued("odds", "outcome", "profit", with_ordinality="number")
+        .render_derived()
+    )
+    dates = [dt.date(1970, 1, 1) + dt.timedelta(days=int(d)) for d in days.tolist()]
+    day_table = (
+        func.unnest(array(dates, Date))
+        .table_valued("kickoff_date", with_ordinality="number")
+        .render_derived()
+    )
+    b, p, d = bets.c, pair_table.c, day_table.c
+
+    def number(x: int) -> Any:
+        return literal(x, BigInteger)
+
+    pair_number = _modulo(b.value, number(pairs)) + number(1)
+    day_number = _modulo(_divide(b.value, number(pairs)), number(len(days))) + number(1)
+    rows = select(
+        literal(result_id, Integer),
+        b.seq,
+        _divide(b.value, number(span)),
+        d.kickoff_date,
+        p.odds,
+        literal(settled.plan.stake, Numeric),
+        p.outcome,
+        p.profit,
+        null(),
+    ).select_from(
+        bets.join(pair_table, p.number == pair_number).join(day_table, d.number == day_number)
+    )
+    return insert(BacktestBet).from_select(list(LEDGER_COLUMNS), rows)
+
+
+def _postgres_ledger_insert_unpacked(result_id: int, settled: FlatSettlement) -> Insert:
     def array(values: Any, item: Any) -> Any:
         return bindparam(None, values.tolist(), type_=ARRAY(item))
 

@@ -320,9 +320,10 @@ class BacktestEngine:
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 raise RequestError(f"leagues: no league {code!r} in the database{hint}")
 
-    async def _id_ranges(self) -> list[IdRange | None]:
+    async def _id_ranges(self, *, postgres_too: bool = False) -> list[IdRange | None]:
         """How to split a count over fixtures: one part, or on a big SQLite database one
-        part per core over ranges of fixture ids.
+        part per core over ranges of fixture ids (on PostgreSQL too with `postgres_too`:
+        the columnar read's aggregates get no parallel workers there).
 
         PostgreSQL scans a big table with parallel workers by itself; SQLite does not,
         but its driver releases the GIL while a statement runs, so a count split into
@@ -330,7 +331,7 @@ class BacktestEngine:
         part reads its own snapshot: an import committing mid-read can show in one part
         and not another, which a fresh count or run settles.
         """
-        if self.db.dialect_name != "sqlite" or SQLITE_PARALLEL_PARTS < 2:
+        if (self.db.dialect_name != "sqlite" and not postgres_too) or SQLITE_PARALLEL_PARTS < 2:
             return [None]
         async with self.db.session() as session:
             top = (await session.execute(select(func.max(Fixture.id)))).scalar()
@@ -560,7 +561,7 @@ class BacktestEngine:
         """The candidates as columns: on a big SQLite database in parts over fixture ids,
         read at once on their own connections (each aggregate runs inside SQLite without
         the GIL, so the parts use both cores), unless an index narrows the read (see
-        `_narrowed_by_an_index`); on PostgreSQL in one query in `session`.
+        `_narrowed_by_an_index`); on PostgreSQL the same, each part a server process.
 
         Like the count's parts, each part reads its own snapshot: an import committing
         mid-read can show in one part and not another. The ledger takes nothing from the
@@ -598,9 +599,12 @@ class BacktestEngine:
                 raise _RowPathNeeded
             return columns
 
-        if dialect != "sqlite" or _narrowed_by_an_index(request, rules):
+        if _narrowed_by_an_index(request, rules):
             return await part(None, session)
-        parts = await asyncio.gather(*(part(ids, None) for ids in await self._id_ranges()))
+        # PostgreSQL does not run these aggregates in parallel workers by itself; parts on
+        # their own connections (server processes) do.
+        ranges = await self._id_ranges(postgres_too=True)
+        parts = await asyncio.gather(*(part(ids, None) for ids in ranges))
         return FlatColumns.concatenate(parts)
 
     def _new_result(self, request: BacktestRequest, resolved: ResolvedFilter) -> BacktestResult:
