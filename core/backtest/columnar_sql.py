@@ -31,7 +31,6 @@ from sqlalchemy import (
     Numeric,
     Select,
     String,
-    and_,
     bindparam,
     case,
     cast,
@@ -58,8 +57,8 @@ SEASON_SEPARATOR = "\x1f"  # ASCII unit separator: never part of a season label 
 # SQLite's unixepoch() of a bare time reads it as a time on 2000-01-01.
 _SQLITE_TIME_EPOCH = 946_684_800
 _SECONDS_PER_DAY = 86_400
-# The whole part a NULL price or line travels as: no double of under 2**52 has it.
-_NULL_WHOLE_PART = -(2**62)
+# What a missing AH line travels as (lines travel as quarter goals): no real line's.
+_NO_LINE = -(2**62)
 _NO_BYTES = literal(b"", LargeBinary)
 _GOALS_BASE = 1024
 _TEAM_BASE = 2**31
@@ -163,7 +162,7 @@ def flat_columns_query(
             joined((f.league_id * _GOALS_BASE + f.home_goals) * _GOALS_BASE + f.away_goals),
             joined(f.home_team_id * _TEAM_BASE + f.away_team_id),
             scaled(price),
-            *([joined(func.coalesce(cast(line * 4, Integer), _NULL_WHOLE_PART))] if ah else []),
+            *([joined(func.coalesce(cast(line * 4, Integer), _NO_LINE))] if ah else []),
             scaled(closing),
             (
                 joined(func.instr(literal(seasons.text), f.season))
@@ -349,7 +348,7 @@ def _parse_sqlite(
         league_goals,
         teams,
         price / scale,  # -1 (no price) becomes a tiny negative: unusable, as NULL is
-        None if line is None else np.where(line == _NULL_WHOLE_PART, np.nan, line / 4.0),
+        None if line is None else np.where(line == _NO_LINE, np.nan, line / 4.0),
         closing / scale,
         season,
         labels,
@@ -603,7 +602,3 @@ def _digits(values: Any, width: int) -> Any:
 _FOUR_DIGITS = np.frombuffer(
     "".join(f"{i:04d}" for i in range(10_000)).encode(), dtype=np.uint8
 ).reshape(10_000, 4)
-
-
-def id_range_condition(tables: FixtureTables, low: int, high: int) -> ColumnElement[bool]:
-    return and_(tables.fixtures.c.id > low, tables.fixtures.c.id <= high)
