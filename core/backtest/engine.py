@@ -18,7 +18,7 @@ from itertools import chain, count, repeat
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, func, insert, select, true, type_coerce
+from sqlalchemy import Select, Table, and_, func, insert, select, text, true, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import FromClause
@@ -160,10 +160,13 @@ IdRange = tuple[int, int]
 """Fixture ids in (low, high]: one part of a query split for parallel reading."""
 
 
-def _id_range_conditions(tables: FixtureTables, ids: IdRange | None) -> list[ColumnElement[bool]]:
+def _id_range_conditions(
+    tables: FixtureTables, ids: IdRange | None, column: Any = None
+) -> list[ColumnElement[bool]]:
     if ids is None:
         return []
-    return [tables.fixtures.c.id > ids[0], tables.fixtures.c.id <= ids[1]]
+    fixture_id = tables.fixtures.c.id if column is None else column
+    return [fixture_id > ids[0], fixture_id <= ids[1]]
 
 
 def candidate_query(
@@ -578,12 +581,21 @@ class BacktestEngine:
         def query(ids: IdRange | None) -> Select[Any]:
             tables = fixture_query_base()
             price, line, _, closing = market_columns(request, tables)
+            inner = required_tables(node, tables) if self._inner_joins else set()
+            # The range again on each table joined inner: PostgreSQL carries an equality
+            # across a join but not a range, and scanned the whole odds and features
+            # tables in every part.
+            also_in_range = [
+                condition
+                for table in inner
+                for condition in _id_range_conditions(tables, ids, table.c.fixture_id)
+            ]
             where = and_(
                 compile_rules(node, tables),
                 *_scope_conditions(request, tables),
                 *_id_range_conditions(tables, ids),
+                *also_in_range,
             )
-            inner = required_tables(node, tables) if self._inner_joins else set()
             fixture_columns = tables.fixtures.c.id  # the aggregate reads fixtures too
             source = _from_clause(tables, where, fixture_columns, price, line, closing, inner=inner)
             return flat_columns_query(request, tables, source, where, dialect, seasons)
@@ -591,6 +603,10 @@ class BacktestEngine:
         async def part(ids: IdRange | None, in_session: AsyncSession | None) -> FlatColumns:
             if in_session is None:
                 async with self.db.session() as own:
+                    if dialect == "postgresql" and ids is not None:
+                        # The parts are the parallelism: workers of their own would only
+                        # crowd the same cores.
+                        await own.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
                     row = (await own.execute(query(ids))).one()
             else:
                 row = (await in_session.execute(query(ids))).one()
