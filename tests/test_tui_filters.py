@@ -333,8 +333,9 @@ async def test_a_newer_edit_makes_a_running_preview_stale(
 
         editor._preview = counting  # type: ignore[method-assign]
         await pilot.press("ctrl+u", "9", ".", "5")
-        assert editor.preview_metrics is None or runs == 0
         text = await wait_for_preview(pilot, editor)
+        # One run for four keys: debounced. (Whether it has finished by the time the keys
+        # are processed is the machine's speed, not the editor's behaviour: not asserted.)
         assert runs == 1
         assert text.startswith("Preview 0 fixtures match")
         # A result that arrives for an older generation is dropped.
