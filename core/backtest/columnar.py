@@ -20,23 +20,15 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, localcontext
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import numpy as np
 from numpy.typing import NDArray
 
-from core.backtest.metrics import (
-    HUGE_MONEY,
-    ODDS_BANDS,
-    RATIO_CONTEXT,
-    finite_or_none,
-    money,
-    run_warnings,
-    split_tables,
-)
+from core.backtest.metrics import ODDS_BANDS, RATIO_CONTEXT, assemble_metrics, split_tables
 from core.backtest.settle import AH_MARKETS, OUTCOMES
 from core.backtest.staking import BacktestOutcome, FlatStaking, flat_profit
-from core.backtest.stats import grouped_one_sided_t_test, normal_sf
+from core.backtest.stats import grouped_one_sided_t_test
 
 __all__ = [
     "FlatColumns",
@@ -314,13 +306,11 @@ def _flat_metrics(
 ) -> dict[str, Any]:
     plan = settled.plan
     n = settled.bets
-    start = plan.bank
     outcome = settled.outcome
     pair_counts = np.bincount(settled.pair, minlength=len(settled.pair_units))
     wins, losses, pushes, half_wins, half_losses = (
         int(c) for c in np.bincount(outcome, minlength=5)
     )
-    settled_weight = wins + losses + 0.5 * (half_wins + half_losses)
 
     # Runs skip pushes: they neither count nor break one.
     decided = outcome[outcome != PUSH_CODE]
@@ -340,71 +330,22 @@ def _flat_metrics(
 
     stake_float = float(plan.stake)
     returns = [float(p) / stake_float for p in settled.pair_profit]
-    counts = pair_counts.tolist()
-    test = grouped_one_sided_t_test(returns, counts)
-
-    staked = plan.stake * n
-    profit_total = settled.profit
-    odds_sum = math.fsum(settled.price.tolist())
-    z_ow: float | None = None
-    p_ow: float | None = None
-    if n:
-        spread = odds_sum - n
-        if spread > 0.0:
-            z_ow = float(profit_total / plan.stake) / math.sqrt(spread)
-            p_ow = normal_sf(z_ow)
-
     closing = settled.closing_fair_odds
-    with_close = (closing > 1.0) & (closing < math.inf)
-    clv_ratios = (settled.price[with_close] / closing[with_close]).tolist()
-    summary = settled.outcome_summary()
-
-    metrics: dict[str, Any] = {
-        "market": settled.market,
-        "odds_source": odds_source,
-        "staking": plan.to_dict(),
-        "candidates": settled.candidates,
-        "bets": n,
-        "wins": wins,
-        "losses": losses,
-        "pushes": pushes,
-        "half_wins": half_wins,
-        "half_losses": half_losses,
-        "skipped_no_odds": settled.skipped_no_odds,
-        "skipped_no_edge": 0,
-        "skipped_no_pinnacle_price": 0,
-        "skipped_bankrupt": 0,
-        "strike_rate": (wins + 0.5 * half_wins) / settled_weight if settled_weight else None,
-        "staked": money(staked),
-        "profit": money(profit_total),
-        "yield": float(profit_total / staked) if staked else None,
-        "roc": float(profit_total / start),
-        "avg_odds": odds_sum / n if n else None,
-        "starting_bank": money(start),
-        "final_bank": money(summary.final_bank),
-        "max_drawdown": max_dd,
-        "max_drawdown_pct": None,
-        "drawdown_duration_bets": longest_below,
-        "longest_winning_run": longest_win,
-        "longest_losing_run": longest_loss,
-        "t_stat": test.t_stat if test else None,
-        "p_value": test.p_value if test else None,
-        "z_odds_weighted": z_ow,
-        "p_value_odds_weighted": p_ow,
-        "clv": math.fsum(clv_ratios) / len(clv_ratios) - 1.0 if clv_ratios else None,
-        "clv_coverage": len(clv_ratios) / n if n else None,
-        "splits": _flat_splits(settled),
-        "curve": _curve(settled, cum, curve_max_points),
-        "warnings": run_warnings(summary, n, len(clv_ratios)),
-    }
-    top = max(float(cum.max()), -float(cum.min())) + float(start) if n else 0.0
-    if top > HUGE_MONEY:
-        metrics["warnings"].append(
-            f"money beyond {HUGE_MONEY:.0e}: float figures in these metrics are approximate"
-        )
-        if not math.isfinite(top):
-            return cast(dict[str, Any], finite_or_none(metrics))
-    return metrics
+    with_close = (closing > 1.0) & (closing < math.inf)  # NaN fails both
+    return assemble_metrics(
+        settled.outcome_summary(),
+        odds_source=odds_source,
+        bets=n,
+        outcome_counts=(wins, losses, pushes, half_wins, half_losses),
+        odds_sum=math.fsum(settled.price.tolist()),
+        drawdown=(max_dd, None, longest_below),
+        runs=(longest_win, longest_loss),
+        test=grouped_one_sided_t_test(returns, pair_counts.tolist()),
+        clv_ratios=(settled.price[with_close] / closing[with_close]).tolist(),
+        splits=_flat_splits(settled),
+        curve=_curve(settled, cum, curve_max_points),
+        extremes=(float(cum.max()), float(cum.min())) if n else (0.0, 0.0),
+    )
 
 
 def _flat_splits(settled: FlatSettlement) -> dict[str, list[dict[str, Any]]]:

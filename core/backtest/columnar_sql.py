@@ -249,12 +249,7 @@ def _parse_postgres(count: int, values: list[Any], ah: bool) -> FlatColumns | No
     price, *rest = (floats(data) for data in arrays[4:])
     line = rest.pop(0) if ah else None
     closing = rest.pop(0)
-    numbering: dict[str, int] = {}
-    season = np.fromiter(
-        (numbering.setdefault(label, len(numbering)) for label in labels),
-        dtype=np.int64,
-        count=len(labels),
-    )
+    season, season_labels = _numbered(labels)
     return _unpacked(
         count,
         fixture_id,
@@ -265,8 +260,19 @@ def _parse_postgres(count: int, values: list[Any], ah: bool) -> FlatColumns | No
         line,
         closing,
         season,
-        list(numbering),
+        season_labels,
     )
+
+
+def _numbered(labels: Sequence[str]) -> tuple[Any, list[str]]:
+    """Each label's index among the distinct labels, in order of first sight."""
+    numbering: dict[str, int] = {}
+    codes = np.fromiter(
+        (numbering.setdefault(label, len(numbering)) for label in labels),
+        dtype=np.int64,
+        count=len(labels),
+    )
+    return codes, list(numbering)
 
 
 def _packing_holds(
@@ -332,14 +338,7 @@ def _parse_sqlite(
             return None
         labels = seasons.labels
     else:
-        numbering: dict[str, int] = {}
-        parts = season_text.split(SEASON_SEPARATOR)
-        season = np.fromiter(
-            (numbering.setdefault(label, len(numbering)) for label in parts),
-            dtype=np.int64,
-            count=len(parts),
-        )
-        labels = list(numbering)
+        season, labels = _numbered(season_text.split(SEASON_SEPARATOR))
     scale = float(FRACTION_SCALE)
     return _unpacked(
         count,

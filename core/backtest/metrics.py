@@ -69,13 +69,14 @@ from core.backtest.staking import (
     PercentStaking,
     gc_paused,
 )
-from core.backtest.stats import normal_sf, one_sided_t_test
+from core.backtest.stats import TTest, normal_sf, one_sided_t_test
 
 __all__ = [
     "FEW_BETS",
     "HUGE_MONEY",
     "ODDS_BANDS",
     "RATIO_CONTEXT",
+    "assemble_metrics",
     "compute_metrics",
     "finite_or_none",
     "money",
@@ -257,7 +258,6 @@ def _compute(
     counts = Counter(results)
     wins, losses, pushes = counts[WIN], counts[LOSS], counts[PUSH]
     half_wins, half_losses = counts[HALF_WIN], counts[HALF_LOSS]
-    settled_weight = wins + losses + 0.5 * (half_wins + half_losses)
 
     # Runs: W/L per bet with pushes dropped, so they neither count nor break a run.
     streaks = "".join(map(_RUN_LETTER.__getitem__, results))
@@ -291,17 +291,6 @@ def _compute(
         returns = list(map(truediv, profit_steps, stake_floats))
     test = one_sided_t_test(returns)
 
-    staked = outcome.staked
-    profit_total = outcome.profit
-    z_ow: float | None = None
-    p_ow: float | None = None
-    odds_sum = math.fsum(odds)
-    if isinstance(plan, FlatStaking) and n:
-        spread = odds_sum - n  # sum(O_i - 1)
-        if spread > 0.0:
-            z_ow = float(profit_total / plan.stake) / math.sqrt(spread)
-            p_ow = normal_sf(z_ow)
-
     # taken odds / closing fair odds for bets with a valid closing price
     # (`1.0 < c < inf` also drops NaN).
     clv_ratios = [
@@ -309,6 +298,57 @@ def _compute(
         for o, c in zip(odds, map(_CLOSING, placed), strict=True)
         if c is not None and 1.0 < c < _INF
     ]
+    flat_stake = plan.stake if isinstance(plan, FlatStaking) else None
+    return assemble_metrics(
+        outcome,
+        odds_source=odds_source,
+        bets=n,
+        outcome_counts=(wins, losses, pushes, half_wins, half_losses),
+        odds_sum=math.fsum(odds),
+        drawdown=(max_dd, max_dd_pct, longest_below),
+        runs=(longest_win, longest_loss),
+        test=test,
+        clv_ratios=clv_ratios,
+        splits=_splits(placed, odds, stakes, profits, flat_stake),
+        curve=_curve(outcome, cum, curve_max_points),
+        extremes=(max(cum), min(cum)) if n else (0.0, 0.0),
+    )
+
+
+def assemble_metrics(
+    outcome: BacktestOutcome,
+    *,
+    odds_source: str,
+    bets: int,
+    outcome_counts: tuple[int, int, int, int, int],
+    odds_sum: float,
+    drawdown: tuple[float, float | None, int],
+    runs: tuple[int, int],
+    test: TTest | None,
+    clv_ratios: list[float],
+    splits: dict[str, list[dict[str, Any]]],
+    curve: list[dict[str, Any]],
+    extremes: tuple[float, float],
+) -> dict[str, Any]:
+    """The metrics dict from what a run's path measured: the one place its keys, ratios
+    and warnings are defined, for the row path here and the columnar one
+    (`columnar.flat_metrics`). `outcome` gives the run's facts and money totals;
+    `extremes` the highest and lowest cumulative profit."""
+    n = bets
+    plan = outcome.staking
+    start = outcome.starting_bank
+    staked = outcome.staked
+    profit_total = outcome.profit
+    wins, losses, pushes, half_wins, half_losses = outcome_counts
+    settled_weight = wins + losses + 0.5 * (half_wins + half_losses)
+    max_dd, max_dd_pct, longest_below = drawdown
+    z_ow: float | None = None
+    p_ow: float | None = None
+    if isinstance(plan, FlatStaking) and n:
+        spread = odds_sum - n  # sum(O_i - 1)
+        if spread > 0.0:
+            z_ow = float(profit_total / plan.stake) / math.sqrt(spread)
+            p_ow = normal_sf(z_ow)
 
     metrics: dict[str, Any] = {
         "market": outcome.market,
@@ -336,21 +376,19 @@ def _compute(
         "max_drawdown": max_dd,
         "max_drawdown_pct": max_dd_pct,
         "drawdown_duration_bets": longest_below,
-        "longest_winning_run": longest_win,
-        "longest_losing_run": longest_loss,
+        "longest_winning_run": runs[0],
+        "longest_losing_run": runs[1],
         "t_stat": test.t_stat if test else None,
         "p_value": test.p_value if test else None,
         "z_odds_weighted": z_ow,
         "p_value_odds_weighted": p_ow,
         "clv": math.fsum(clv_ratios) / len(clv_ratios) - 1.0 if clv_ratios else None,
         "clv_coverage": len(clv_ratios) / n if n else None,
-        "splits": _splits(
-            placed, odds, stakes, profits, plan.stake if isinstance(plan, FlatStaking) else None
-        ),
-        "curve": _curve(outcome, cum, curve_max_points),
+        "splits": splits,
+        "curve": curve,
         "warnings": run_warnings(outcome, n, len(clv_ratios)),
     }
-    top = max(max(cum), -min(cum)) + float(start) if n else 0.0
+    top = max(extremes[0], -extremes[1]) + float(start) if n else 0.0
     if top > HUGE_MONEY:
         metrics["warnings"].append(
             f"money beyond {HUGE_MONEY:.0e}: float figures in these metrics are approximate"
