@@ -127,7 +127,7 @@ def pandas_backtest(
 
 async def load_frame(settings: Settings) -> pd.DataFrame:
     """The same rows the engine reads, as one DataFrame (timed separately)."""
-    from core.rules.catalogue import fixture_query_base
+    from core.rules.oracle import fixture_query_base
 
     tables = fixture_query_base()
     f, o = tables.fixtures.c, tables.odds.c

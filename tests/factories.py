@@ -19,6 +19,7 @@ from typing import Any, NotRequired, TypedDict
 
 from sqlalchemy import select
 
+from core.data_version import bump_data_version
 from core.features import recompute_all
 from core.models import ALL_ODDS_COLUMNS, Fixture, FixtureOdds, League, Team, TeamLeague
 from core.services import FilterBetsService
@@ -145,6 +146,7 @@ async def _add_fixtures(
             if unknown:
                 raise ValueError(f"unknown odds columns: {unknown}")
             session.add(FixtureOdds(fixture_id=fixture.id, **odds))
+        await bump_data_version(session)  # as an import does
         return [fixture.id for fixture in fixtures]
 
 

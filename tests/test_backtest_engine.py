@@ -213,67 +213,31 @@ def _date(text: str) -> Any:
     return dt.date.fromisoformat(text)
 
 
-@pytest.mark.parametrize("parts", [2, 3, 7])
-async def test_a_count_split_into_parallel_parts_equals_the_whole_count(
-    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch, parts: int
-) -> None:
-    from core.backtest import engine as engine_module
+async def test_the_frame_follows_the_data_version(service: FilterBetsService) -> None:
+    """Counts and runs read the in-memory frame; a write that bumps the data version (as
+    imports and feature recomputes do) is seen by the next use, in the same process."""
+    from core.frame import frame_for
 
     await _seed(service)
     engine = BacktestEngine(service.db, service.user_id)
-    rules_to_try: list[Any] = [
-        AWAY_2_TO_3,
-        {"not": AWAY_2_TO_3},
-        {"any": [{"field": "home_team", "op": "in", "value": ["Arsenal", "Wolves"]}, AWAY_2_TO_3]},
-        {"field": "odds.pinnacle.away", "op": "is_null"},
-    ]
-    whole = [await engine.count(_request(rules=rules)) for rules in rules_to_try]
-    assert whole == [3, 2, 3, 1]
-    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_MIN_FIXTURES", 1)
-    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_PARTS", parts)
-    expected_parts = min(parts, 5) if service.db.dialect_name == "sqlite" else 1
-    assert len(await engine._id_ranges()) == expected_parts
-    assert [await engine.count(_request(rules=rules)) for rules in rules_to_try] == whole
-
-
-async def test_a_count_narrowed_by_an_index_is_not_split_and_stays_exact(
-    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """League, team, season and date conditions that every match must meet go to SQLite as
-    one query (its index beats id-range parts); the counts do not change either way."""
-    from core.backtest import engine as engine_module
-    from core.backtest.engine import _narrowed_by_an_index
-
-    league = {"field": "league", "op": "=", "value": "E0"}
-    assert _narrowed_by_an_index(_request(rules=[league, AWAY_2_TO_3]), [league, AWAY_2_TO_3])
-    assert _narrowed_by_an_index(_request(rules=AWAY_2_TO_3, leagues=["E0"]), AWAY_2_TO_3)
-    assert _narrowed_by_an_index(_request(rules=AWAY_2_TO_3, date_from="2019-01-01"), AWAY_2_TO_3)
-    assert not _narrowed_by_an_index(_request(rules=AWAY_2_TO_3), AWAY_2_TO_3)
-    either = {"any": [league, AWAY_2_TO_3]}
-    assert not _narrowed_by_an_index(_request(rules=either), either)
-    assert not _narrowed_by_an_index(_request(rules={"not": league}), {"not": league})
-    unequal = {"field": "league", "op": "!=", "value": "E0"}
-    assert not _narrowed_by_an_index(_request(rules=unequal), unequal)
-
-    await _seed(service)
-    engine = BacktestEngine(service.db, service.user_id)
-    requests = [
-        _request(rules=[league, AWAY_2_TO_3]),
-        _request(rules=AWAY_2_TO_3, leagues=["E0"]),
-        _request(rules=either),
-    ]
-    whole = [await engine.count(request) for request in requests]
-    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_MIN_FIXTURES", 1)
-    split: list[Any] = []
-    original = engine._id_ranges
-
-    async def spy() -> Any:
-        split.append(True)
-        return await original()
-
-    monkeypatch.setattr(engine, "_id_ranges", spy)
-    assert [await engine.count(request) for request in requests] == whole
-    assert len(split) == 1  # only the `any` one was split
+    assert await engine.count(_request(rules=AWAY_2_TO_3)) == 3
+    before = (await frame_for(service.db)).version
+    await add_fixtures(
+        service,
+        [
+            {
+                "league": "E0",
+                "season": "2019-20",
+                "date": "2019-09-01",
+                "home": "Newcastle",
+                "away": "Burnley",
+                "goals": (0, 1),
+                "odds": {"pinnacle_away": 2.5},
+            }
+        ],
+    )
+    assert (await frame_for(service.db)).version > before
+    assert await engine.count(_request(rules=AWAY_2_TO_3)) == 4
 
 
 async def test_league_and_team_leaves_match_the_same_fixtures_as_their_names(

@@ -10,19 +10,23 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from core.backtest.engine import _from_clause
+from core.backtest.engine import BacktestEngine
+from core.backtest.request import BacktestRequest
 from core.cli import main
 from core.config import Settings
 from core.db import Database
 from core.features import AffectedFixtures, RecomputeSummary, compute_features, recompute_all
 from core.features import service as features_service
 from core.features.service import _load
+from core.frame import frame_for
 from core.importing import service as importing_service
 from core.importing.service import import_paths
 from core.models import FEATURE_COLUMNS, Fixture, FixtureFeatures
-from core.rules import FIELDS, compile_rules, matching_fixtures_query
-from core.rules.catalogue import GROUPS, fields_by_group, fixture_query_base
+from core.rules import FIELDS
+from core.rules.catalogue import GROUPS, fields_by_group
+from core.rules.mask import rule_columns, rule_mask
 from core.rules.oracle import load_fixture_rows, matching_ids
+from core.rules.validate import parse_rules
 from core.services import FilterBetsService
 from tests.conftest import CORPUS_DIR, wipe_all_tables
 from tests.factories import add_fixtures
@@ -101,23 +105,25 @@ def _rules_for(field: Any, values: list[Any]) -> list[Any]:
     ]
 
 
+async def _matching(service: FilterBetsService, rules: Any) -> list[int]:
+    node = parse_rules(rules)
+    frame = await frame_for(service.db, rule_columns(node))
+    return sorted(frame.fixture_id[rule_mask(node, frame)].tolist())
+
+
 async def test_filters_on_team_form_fields_match_the_oracle(service: FilterBetsService) -> None:
     db = service.db
     await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv", CORPUS_DIR / "E1_2013-14.csv"])
     rows = await load_fixture_rows(db)
-    base = fixture_query_base()
+    engine = BacktestEngine(db, service.user_id)
     for field in TEAM_FORM:
         values = sorted({v for v in (field.py(row) for row in rows) if v is not None})
         assert values, f"{field.name} is never set on two seasons of data"
         for rules in _rules_for(field, values):
-            async with db.session() as session:
-                got = sorted((await session.execute(matching_fixtures_query(rules))).scalars())
-                where = compile_rules(rules, base)
-                count = await session.scalar(
-                    select(func.count()).select_from(_from_clause(base, where)).where(where)
-                )
+            got = await _matching(service, rules)
             expected = sorted(matching_ids(rules, rows))
             assert got == expected, (field.name, rules)
+            count = await engine.count(BacktestRequest(market="home", rules=rules))
             assert count == len(expected), (field.name, rules)
 
 
@@ -127,17 +133,16 @@ async def test_null_features_do_not_match_except_is_null(service: FilterBetsServ
         [{"league": "E0", "season": "2019-20", "date": "2019-08-10", "home": "A", "away": "B",
           "goals": (1, 0)}],
     )  # fmt: skip
-    async with service.db.session() as session:
 
-        async def ids(rules: Any) -> list[int]:
-            return list((await session.execute(matching_fixtures_query(rules))).scalars())
+    async def ids(rules: Any) -> list[int]:
+        return await _matching(service, rules)
 
-        assert await ids({"field": "home.points_last5", "op": "is_null"}) == [first]
-        assert await ids({"field": "home.points_last5", "op": "!=", "value": 0}) == []
-        assert await ids({"field": "diff.ppg", "op": "<", "value": 100}) == []
-        assert await ids({"field": "home.played", "op": "=", "value": 0}) == [first]
-        assert await ids({"field": "h2h.meetings", "op": "=", "value": 0}) == [first]
-        assert await ids({"field": "home.elo", "op": "=", "value": 1500}) == [first]
+    assert await ids({"field": "home.points_last5", "op": "is_null"}) == [first]
+    assert await ids({"field": "home.points_last5", "op": "!=", "value": 0}) == []
+    assert await ids({"field": "diff.ppg", "op": "<", "value": 100}) == []
+    assert await ids({"field": "home.played", "op": "=", "value": 0}) == [first]
+    assert await ids({"field": "h2h.meetings", "op": "=", "value": 0}) == [first]
+    assert await ids({"field": "home.elo", "op": "=", "value": 1500}) == [first]
 
 
 def test_team_form_group_lists_every_feature_with_a_description() -> None:

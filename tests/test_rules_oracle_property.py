@@ -1,5 +1,5 @@
-"""Property: for random valid rule trees, SQL and the in-memory oracle match the same
-fixtures, on SQLite and on PostgreSQL.
+"""Property: for random valid rule trees, the frame's masks and the in-memory oracle match
+the same fixtures, with the frame loaded from SQLite and from PostgreSQL.
 
 The database and its async engine belong to the test's event loop, so Hypothesis
 runs in a worker thread (`asyncio.to_thread`) and sends each query back to the
@@ -16,9 +16,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.backtest.engine import count_query
+from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
-from core.rules import FIELDS, OPS, Field, matching_fixtures_query, rule_errors
+from core.frame import frame_for
+from core.rules import FIELDS, OPS, Field, parse_rules, rule_errors
+from core.rules.mask import rule_columns, rule_mask
 from core.rules.oracle import load_fixture_rows, matching_ids
 from core.services import FilterBetsService
 from tests.factories import add_fixtures, random_fixture_specs
@@ -114,7 +116,9 @@ def _tree_strategy(values: dict[str, list[Any]]) -> st.SearchStrategy[Any]:
     return st.one_of(node(MAX_TREE_DEPTH), st.lists(node(MAX_TREE_DEPTH - 1), max_size=3))
 
 
-async def test_sql_and_oracle_agree_on_random_rule_trees(service: FilterBetsService) -> None:
+async def test_frame_masks_and_oracle_agree_on_random_rule_trees(
+    service: FilterBetsService,
+) -> None:
     await add_fixtures(service, random_fixture_specs(60, seed=7))
     rows = await load_fixture_rows(service.db)
     assert len(rows) == 60
@@ -125,16 +129,16 @@ async def test_sql_and_oracle_agree_on_random_rule_trees(service: FilterBetsServ
     values = _data_values(rows)
     loop = asyncio.get_running_loop()
 
-    async def sql_ids(rules: Any) -> set[int]:
-        async with service.db.session() as session:
-            return set((await session.scalars(matching_fixtures_query(rules))).all())
+    async def frame_ids(rules: Any) -> set[int]:
+        node = parse_rules(rules)
+        frame = await frame_for(service.db, rule_columns(node))
+        return set(frame.fixture_id[rule_mask(node, frame)].tolist())
+
+    engine = BacktestEngine(service.db, service.user_id)
 
     async def engine_count(rules: Any) -> int:
-        # The engine's query may join the odds table inner when the rules allow (15% of
-        # these fixtures have no odds row): it must count the same fixtures.
-        query = count_query(BacktestRequest(market="home", rules=rules), rules, inner=True)
-        async with service.db.session() as session:
-            return int((await session.execute(query)).scalar_one())
+        # The editor's live count (every fixture here has a result).
+        return await engine.count(BacktestRequest(market="home", rules=rules))
 
     outcomes: list[int] = []
 
@@ -147,9 +151,9 @@ async def test_sql_and_oracle_agree_on_random_rule_trees(service: FilterBetsServ
     def property_holds(rules: Any) -> None:
         assert rule_errors(rules) == [], "the strategy made an invalid tree"
         expected = set(matching_ids(rules, rows))
-        got = asyncio.run_coroutine_threadsafe(sql_ids(rules), loop).result(timeout=60)
+        got = asyncio.run_coroutine_threadsafe(frame_ids(rules), loop).result(timeout=60)
         assert got == expected, (
-            f"SQL only: {sorted(got - expected)}; oracle only: {sorted(expected - got)}"
+            f"frame only: {sorted(got - expected)}; oracle only: {sorted(expected - got)}"
         )
         counted = asyncio.run_coroutine_threadsafe(engine_count(rules), loop).result(timeout=60)
         assert counted == len(expected)

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from fractions import Fraction
 from itertools import repeat
 from operator import mul, sub
 from typing import NamedTuple
 
 __all__ = [
     "TTest",
+    "exact_weighted_sum",
     "grouped_one_sided_t_test",
     "normal_sf",
     "one_sided_t_test",
@@ -141,13 +141,30 @@ def one_sided_t_test(values: Sequence[float]) -> TTest | None:
     return TTest(t, student_t_sf(t, n - 1))
 
 
+def exact_weighted_sum(values: Sequence[float], counts: Sequence[int]) -> float:
+    """sum(value * count) computed exactly and rounded once to the nearest float: what
+    math.fsum returns over the sample holding each value `count` times.
+
+    Every finite float is an integer over a power of two; scaled to the largest of those
+    denominators, the sum is one exact integer, and Python's int / int is correctly
+    rounded. No Fraction is built, so this stays fast in a sweep's inner loop.
+    """
+    ratios = [value.as_integer_ratio() for value in values]
+    scale = max((denominator for _, denominator in ratios), default=1)
+    total = 0
+    for (numerator, denominator), count in zip(ratios, counts, strict=True):
+        if count:
+            total += numerator * (scale // denominator) * count
+    return total / scale
+
+
 def grouped_one_sided_t_test(values: Sequence[float], counts: Sequence[int]) -> TTest | None:
     """`one_sided_t_test` of a sample holding each of `values` `counts` times, computed from
     the distinct values alone, with the same result to the last bit.
 
-    math.fsum returns the correctly rounded exact sum, and so does summing exact fractions
-    and rounding once: the mean, each deviation and each squared deviation are the same
-    floats as over the full sample.
+    math.fsum returns the correctly rounded exact sum, and so does `exact_weighted_sum`: the
+    mean, each deviation and each squared deviation are the same floats as over the full
+    sample.
     """
     present = [(v, c) for v, c in zip(values, counts, strict=True) if c > 0]
     n = sum(c for _, c in present)
@@ -156,11 +173,10 @@ def grouped_one_sided_t_test(values: Sequence[float], counts: Sequence[int]) -> 
     distinct = [v for v, _ in present]
     if not all(map(math.isfinite, distinct)) or max(distinct) == min(distinct):
         return None
-    mean = float(sum((Fraction(v) * c for v, c in present), Fraction(0))) / n
-    squares = ((v - mean) * (v - mean) for v, _ in present)
-    variance = float(
-        sum((Fraction(s) * c for s, (_, c) in zip(squares, present, strict=True)), Fraction(0))
-    ) / (n - 1)
+    weights = [c for _, c in present]
+    mean = exact_weighted_sum(distinct, weights) / n
+    squares = [(v - mean) * (v - mean) for v in distinct]
+    variance = exact_weighted_sum(squares, weights) / (n - 1)
     if variance <= 0.0:
         return None
     t = mean / math.sqrt(variance / n)

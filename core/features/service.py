@@ -45,6 +45,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from core.data_version import bump_data_version
 from core.db import Database, Memoized, RawValue, as_date
 from core.features.compute import (
     FeatureRow,
@@ -146,6 +147,7 @@ async def recompute_all(db: Database) -> RecomputeSummary:
         rows = await asyncio.to_thread(compute_features, fixtures, names)
         await conn.execute(delete(_TABLE))
         await _insert(conn, rows)
+        await bump_data_version(conn)
     return RecomputeSummary(len(fixtures), len(rows), time.perf_counter() - started)
 
 
@@ -174,6 +176,7 @@ async def recompute(db: Database, affected: AffectedFixtures) -> RecomputeSummar
                 chunk = ids[start : start + DELETE_CHUNK]
                 await conn.execute(delete(_TABLE).where(_TABLE.c.fixture_id.in_(chunk)))
         await _insert(conn, rows)
+        await bump_data_version(conn)
     return RecomputeSummary(
         replayed, len(rows), time.perf_counter() - started, resumed=resumed is not None
     )

@@ -45,6 +45,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from core.data_version import bump_data_version
 from core.db import Database, dialect_insert, utcnow
 from core.errors import ImportFileError
 from core.features.service import AffectedFixtures
@@ -471,6 +472,8 @@ class _ImportRun:
                 self.rows_done += len(chunk_changed)
                 self.report(name)
             self.rows_done = rows_base + len(rows)
+            if new or changed or new_team_ids:
+                await bump_data_version(conn)
         # Committed: the new ids are real now.
         self.league_ids[parsed.division] = league_id
         self.team_ids.update(new_team_ids)

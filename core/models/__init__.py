@@ -2,7 +2,7 @@
 
 from core.models.base import Base
 from core.models.features import FEATURE_COLUMNS, H2H_FEATURES, SIDE_FEATURES, FixtureFeatures
-from core.models.filters import Filter
+from core.models.filters import Filter, FilterTrial
 from core.models.fixtures import (
     ALL_ODDS_COLUMNS,
     ALL_ODDS_PRICE_COLUMNS,
@@ -16,11 +16,13 @@ from core.models.fixtures import (
 )
 from core.models.jobs import JOB_STATUSES, BacktestJob
 from core.models.reference import League, Team, TeamLeague, User
-from core.models.results import BacktestBet, BacktestResult
+from core.models.results import BacktestBet, BacktestResult, SweepVariant
+from core.models.state import DATA_STATE_ID, DataState
 
 __all__ = [
     "ALL_ODDS_COLUMNS",
     "ALL_ODDS_PRICE_COLUMNS",
+    "DATA_STATE_ID",
     "FEATURE_COLUMNS",
     "H2H_FEATURES",
     "JOB_STATUSES",
@@ -33,11 +35,14 @@ __all__ = [
     "BacktestJob",
     "BacktestResult",
     "Base",
+    "DataState",
     "Filter",
+    "FilterTrial",
     "Fixture",
     "FixtureFeatures",
     "FixtureOdds",
     "League",
+    "SweepVariant",
     "Team",
     "TeamLeague",
     "User",

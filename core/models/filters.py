@@ -32,3 +32,17 @@ class Filter(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, index=True
     )
+
+
+class FilterTrial(Base):
+    """A distinct variant ever run on a filter (a sweep's variants, a backtest of an edited
+    version): the count is the number of trials its best p-value has to be judged against."""
+
+    __tablename__ = "filter_trials"
+
+    filter_id: Mapped[int] = mapped_column(
+        ForeignKey("filters.id", ondelete="CASCADE"), primary_key=True
+    )
+    variant_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """sha256 of the variant's rules, market and odds source (canonical JSON)."""
+    first_run_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -22,6 +22,10 @@ class BacktestResult(Base):
         ForeignKey("filters.id", ondelete="SET NULL"), index=True
     )
     filter_name: Mapped[str | None] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(
+        String(16), default="backtest", server_default="backtest", index=True
+    )
+    """"backtest" (one run with its ledger) or "sweep" (a grid of variants, see SweepVariant)."""
     request: Mapped[Any] = mapped_column(JSONType)
     rules_snapshot: Mapped[Any] = mapped_column(JSONType)
     data_fingerprint: Mapped[Any] = mapped_column(JSONType)
@@ -60,3 +64,27 @@ class BacktestBet(Base):
     outcome: Mapped[str] = mapped_column(String(10))
     profit: Mapped[Decimal] = mapped_column(Numeric(16, 4))
     bank_after: Mapped[Decimal | None] = mapped_column(Numeric(18, 4))
+
+
+class SweepVariant(Base):
+    """One variant of a sweep: its parameters and its flat-stake summary. A sweep keeps no
+    per-bet ledger; promoting a variant runs it as a backtest with one."""
+
+    __tablename__ = "sweep_variants"
+
+    result_id: Mapped[int] = mapped_column(
+        ForeignKey("backtest_results.id", ondelete="CASCADE"), primary_key=True
+    )
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    """Position in grid order (0-based)."""
+    params: Mapped[Any] = mapped_column(JSONType)
+    bets: Mapped[int] = mapped_column(Integer)
+    wins: Mapped[int] = mapped_column(Integer)
+    profit: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+    staked: Mapped[Decimal] = mapped_column(Numeric(16, 4))
+    yield_: Mapped[float | None] = mapped_column("yield", Float)
+    max_drawdown: Mapped[float] = mapped_column(Float)
+    longest_losing_run: Mapped[int] = mapped_column(Integer)
+    t_stat: Mapped[float | None] = mapped_column(Float)
+    p_value: Mapped[float | None] = mapped_column(Float)
+    q_value: Mapped[float | None] = mapped_column(Float)

@@ -3,10 +3,10 @@
 Public API (see each module's docstring for the semantics):
 
 * catalogue: FIELDS, Field, GROUPS, get_field, suggest_field, fields_by_group,
-  search_fields, fixture_query_base, FixtureTables, row_columns
+  search_fields
 * validation: validate_rules, rule_errors, parse_rules, fields_used,
   uses_closing_prices, CLOSING_PRICE_WARNING, MAX_DEPTH, MAX_LEAVES, OPS
-* SQL: compile_rules, matching_fixtures_query
+* masks over the analysis frame: core.rules.mask (imports numpy, so not imported here)
 * the in-memory oracle for tests lives in core.rules.oracle (not imported here).
 """
 
@@ -21,16 +21,12 @@ from core.rules.catalogue import (
     Field,
     FieldGroup,
     FieldType,
-    FixtureTables,
     did_you_mean,
     fields_by_group,
-    fixture_query_base,
     get_field,
-    row_columns,
     search_fields,
     suggest_field,
 )
-from core.rules.compile import compile_rules, matching_fixtures_query
 from core.rules.validate import (
     CLOSING_PRICE_WARNING,
     MAX_DEPTH,
@@ -60,22 +56,17 @@ __all__ = [
     "Field",
     "FieldGroup",
     "FieldType",
-    "FixtureTables",
     "Group",
     "Leaf",
     "Node",
     "Not",
     "Op",
     "RuleError",
-    "compile_rules",
     "did_you_mean",
     "fields_by_group",
     "fields_used",
-    "fixture_query_base",
     "get_field",
-    "matching_fixtures_query",
     "parse_rules",
-    "row_columns",
     "rule_errors",
     "search_fields",
     "suggest_field",

@@ -3,62 +3,51 @@
 Each field says what it is (name, type, group, description, whether it is known
 before kick-off, whether it reads closing prices) and how to compute it twice:
 
-* ``sql(tables)``: a SQLAlchemy column expression over the joined fixture tables
-  (see `fixture_query_base`). Odds are plain columns; derived fields expand into
-  arithmetic on columns, so a compiled filter stays a plain WHERE clause.
-* ``py(row)``: the same value from a plain dict row (see `row_columns`), used by
-  the in-memory oracle that checks the SQL compiler.
+* ``vector(frame)``: every fixture's value at once, over the analysis frame's columns
+  (`core.frame`): `Numbers` (floats, NaN where missing) or `Labels` (codes into a label
+  list, -1 where missing). ``columns`` names the frame columns it reads, so a filter
+  loads only those.
+* ``py(row)``: the same value from a plain dict row (see `core.rules.oracle`), used by
+  the in-memory oracle that the tests hold the frame to.
 
-Every SQL difference between SQLite and PostgreSQL that rules need (day of week,
-month, hour, binary string order) lives in the "Dialect-specific SQL" section
-below and nowhere else.
-
-A value is None/NULL when its inputs are missing: no odds row, an empty price, an
-unknown kick-off time. Derived odds are NULL unless every price they read is
-present and positive.
+A value is None/NaN when its inputs are missing: no odds row, an empty price, an
+unknown kick-off time. Derived odds are missing unless every price they read is
+present and positive. Both sides perform the same float operations in the same
+order, so they produce bit-identical doubles.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache, partial
+from functools import partial
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import Date, Float, Integer, Select, String, case, literal, select
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement, Grouping
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.sql.selectable import FromClause, Join
-from sqlalchemy.types import TypeEngine
+import numpy as np
+from numpy.typing import NDArray
 
 from core.models import (
-    ALL_ODDS_COLUMNS,
-    FEATURE_COLUMNS,
     H2H_FEATURES,
     MATCH_STAT_COLUMNS,
     ODDS_SELECTIONS,
     ODDS_SOURCES,
     ODDS_TIMINGS,
     SIDE_FEATURES,
-    Fixture,
-    FixtureFeatures,
-    FixtureOdds,
-    League,
-    Team,
     odds_column_name,
 )
+
+if TYPE_CHECKING:
+    from core.frame import AnalysisFrame
 
 FieldType = Literal["number", "integer", "string", "date"]
 FieldGroup = Literal["Context", "Odds", "Derived", "Team form", "Post-match"]
 GROUPS: tuple[FieldGroup, ...] = ("Context", "Odds", "Derived", "Team form", "Post-match")
 
 Row = Mapping[str, Any]
-"""A fixture as a plain dict, keyed by the labels of `row_columns`."""
+"""A fixture as a plain dict, keyed by the labels of `core.rules.oracle.row_columns`."""
 
 # Rule-level odds sources: the pre-match four, then their closing twins.
 RULE_ODDS_SOURCES: tuple[str, ...] = tuple(
@@ -94,208 +83,32 @@ _MARKETS: dict[str, tuple[str, ...]] = {
 
 
 # --------------------------------------------------------------------------------------
-# Dialect-specific SQL (the only place SQLite and PostgreSQL differ for rules)
-# --------------------------------------------------------------------------------------
-
-
-class IsoWeekday(FunctionElement[int]):
-    """ISO day of week of a DATE: 1 = Monday ... 7 = Sunday."""
-
-    type = Integer()
-    name = "iso_weekday"
-    inherit_cache = True
-
-
-class MonthOf(FunctionElement[int]):
-    """Month (1-12) of a DATE."""
-
-    type = Integer()
-    name = "month_of"
-    inherit_cache = True
-
-
-class HourOf(FunctionElement[int]):
-    """Hour (0-23) of a TIME; NULL stays NULL."""
-
-    type = Integer()
-    name = "hour_of"
-    inherit_cache = True
-
-
-class BinaryOrder(FunctionElement[str]):
-    """A string compared by code point, whatever the database's collation.
-
-    PostgreSQL's default collation may be locale-aware ('a' < 'B'); "C" compares
-    bytes, and UTF-8 byte order is code point order, which is what SQLite's
-    BINARY collation and Python's str comparison use.
-    """
-
-    type = String()
-    name = "binary_order"
-    inherit_cache = True
-
-
-def _arg(element: FunctionElement[Any], compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)
-
-
-@compiles(IsoWeekday)
-def _iso_weekday_default(element: IsoWeekday, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(ISODOW FROM {_arg(element, compiler, **kw)}) AS INTEGER)"
-
-
-@compiles(IsoWeekday, "sqlite")
-def _iso_weekday_sqlite(element: IsoWeekday, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLite dates are 'YYYY-MM-DD' text; %w is 0 = Sunday, so shift to ISO numbering.
-    return f"((CAST(strftime('%w', {_arg(element, compiler, **kw)}) AS INTEGER) + 6) % 7 + 1)"
-
-
-@compiles(MonthOf)
-def _month_default(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(MONTH FROM {_arg(element, compiler, **kw)}) AS INTEGER)"
-
-
-@compiles(MonthOf, "sqlite")
-def _month_sqlite(element: MonthOf, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(strftime('%m', {_arg(element, compiler, **kw)}) AS INTEGER)"
-
-
-@compiles(HourOf)
-def _hour_default(element: HourOf, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"CAST(EXTRACT(HOUR FROM {_arg(element, compiler, **kw)}) AS INTEGER)"
-
-
-@compiles(HourOf, "sqlite")
-def _hour_sqlite(element: HourOf, compiler: SQLCompiler, **kw: Any) -> str:
-    # SQLAlchemy stores TIME on SQLite as 'HH:MM:SS.ffffff' text.
-    return f"CAST(substr({_arg(element, compiler, **kw)}, 1, 2) AS INTEGER)"
-
-
-@compiles(BinaryOrder)
-def _binary_order_default(element: BinaryOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'({_arg(element, compiler, **kw)}) COLLATE "C"'
-
-
-@compiles(BinaryOrder, "sqlite")
-def _binary_order_sqlite(element: BinaryOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return f"({_arg(element, compiler, **kw)}) COLLATE BINARY"
-
-
-# --------------------------------------------------------------------------------------
-# The FROM clause every rule is compiled against
-# --------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FixtureTables:
-    """fixtures LEFT JOIN leagues, teams (home, away), fixture_odds and fixture_features.
-
-    `fixtures`, `leagues` and `odds` are the mapped tables themselves, so ORM
-    attributes (``Fixture.id``, ``FixtureOdds.pinnacle_home``) can be selected
-    alongside; the two team aliases are reached through ``home_team.c.name``.
-    """
-
-    fixtures: FromClause
-    leagues: FromClause
-    home_team: FromClause
-    away_team: FromClause
-    odds: FromClause
-    features: FromClause
-
-    @property
-    def from_clause(self) -> Join:
-        f = self.fixtures.c
-        # Outer joins on purpose: every fixture has its league and teams (NOT NULL foreign
-        # keys), so the rows are the same, but SQLite never reorders an outer join. With
-        # inner joins its planner may scan teams and probe fixtures by team, which is 10x
-        # slower over a million fixtures than scanning fixtures once.
-        return (
-            self.fixtures.outerjoin(self.leagues, self.leagues.c.id == f.league_id)
-            .outerjoin(self.home_team, self.home_team.c.id == f.home_team_id)
-            .outerjoin(self.away_team, self.away_team.c.id == f.away_team_id)
-            .outerjoin(self.odds, self.odds.c.fixture_id == f.id)
-            .outerjoin(self.features, self.features.c.fixture_id == f.id)
-        )
-
-    def select(self, *columns: Any) -> Select[Any]:
-        """SELECT columns FROM the joined tables (add .where(compile_rules(...)))."""
-        return select(*columns).select_from(self.from_clause)
-
-
-@cache
-def fixture_query_base() -> FixtureTables:
-    """The one shared set of tables and aliases that compiled rules refer to."""
-    return FixtureTables(
-        fixtures=Fixture.__table__,
-        leagues=League.__table__,
-        home_team=Team.__table__.alias("home_team"),
-        away_team=Team.__table__.alias("away_team"),
-        odds=FixtureOdds.__table__,
-        features=FixtureFeatures.__table__,
-    )
-
-
-_FIXTURE_RESULT_COLUMNS = (
-    "home_goals",
-    "away_goals",
-    "result",
-    "half_time_home_goals",
-    "half_time_away_goals",
-    "half_time_result",
-    *MATCH_STAT_COLUMNS,
-    "referee",
-)
-
-
-def row_columns(tables: FixtureTables | None = None) -> list[ColumnElement[Any]]:
-    """Labelled raw columns whose values make a `Row` for the fields' `py` functions."""
-    t = tables or fixture_query_base()
-    f = t.fixtures.c
-    columns: list[ColumnElement[Any]] = [
-        f.id.label("id"),
-        t.leagues.c.code.label("league"),
-        t.leagues.c.country.label("country"),
-        f.season.label("season"),
-        f.kickoff_date.label("kickoff_date"),
-        f.kickoff_time.label("kickoff_time"),
-        t.home_team.c.name.label("home_team"),
-        t.away_team.c.name.label("away_team"),
-    ]
-    columns += [f[name].label(name) for name in _FIXTURE_RESULT_COLUMNS]
-    columns += [t.odds.c[name].label(name) for name in ALL_ODDS_COLUMNS]
-    columns += [t.features.c[name].label(name) for name in FEATURE_COLUMNS]
-    return columns
-
-
-ROW_KEYS: tuple[str, ...] = (
-    "id",
-    "league",
-    "country",
-    "season",
-    "kickoff_date",
-    "kickoff_time",
-    "home_team",
-    "away_team",
-    *_FIXTURE_RESULT_COLUMNS,
-    *ALL_ODDS_COLUMNS,
-    *FEATURE_COLUMNS,
-)
-assert len(set(ROW_KEYS)) == len(ROW_KEYS), "row keys collide"
-
-
-# --------------------------------------------------------------------------------------
 # Fields
 # --------------------------------------------------------------------------------------
 
-SqlFn = Callable[[FixtureTables], ColumnElement[Any]]
 PyFn = Callable[[Row], Any]
 
-_SQL_TYPES: dict[FieldType, TypeEngine[Any]] = {
-    "number": Float(),
-    "integer": Integer(),
-    "string": String(),
-    "date": Date(),
-}
+
+@dataclass(frozen=True)
+class Numbers:
+    """Each fixture's value of a number, integer or date field (dates as days since
+    1970-01-01); NaN where missing."""
+
+    values: NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Each fixture's value of a string field, as an index into `labels` (-1: missing).
+    Rules are decided once per distinct label, not once per fixture."""
+
+    codes: NDArray[np.int64]
+    labels: Sequence[str | None]
+    """None marks an index no fixture uses."""
+
+
+FieldValues = Numbers | Labels
+VectorFn = Callable[["AnalysisFrame"], FieldValues]
 
 
 @dataclass(frozen=True)
@@ -304,24 +117,22 @@ class Field:
     type: FieldType
     group: FieldGroup
     description: str
-    sql: SqlFn
+    vector: VectorFn
     py: PyFn
+    columns: tuple[str, ...] = ()
+    """The frame columns (odds, features) `vector` reads."""
     pre_match: bool = True
     closing: bool = False
     """Reads a closing price: known only at kick-off, so a backtest using it is optimistic."""
     alternative: str | None = None
     """For post-match fields: the pre-match field(s) to use instead."""
 
-    @property
-    def sql_type(self) -> TypeEngine[Any]:
-        return _SQL_TYPES[self.type]
 
+def _column(name: str) -> VectorFn:
+    def vector(frame: AnalysisFrame) -> Numbers:
+        return Numbers(frame.column(name))
 
-def _col(table: str, column: str) -> SqlFn:
-    def sql(t: FixtureTables) -> ColumnElement[Any]:
-        return getattr(t, table).c[column]  # type: ignore[no-any-return]
-
-    return sql
+    return vector
 
 
 def _key(key: str) -> PyFn:
@@ -329,6 +140,52 @@ def _key(key: str) -> PyFn:
         return row[key]
 
     return py
+
+
+def _labels_by_id(names: dict[int, str]) -> list[str | None]:
+    labels: list[str | None] = [None] * (max(names, default=-1) + 1)
+    for key, name in names.items():
+        labels[key] = name
+    return labels
+
+
+def _league_codes(frame: AnalysisFrame) -> Labels:
+    return Labels(frame.league, _labels_by_id(frame.league_codes))
+
+
+def _countries(frame: AnalysisFrame) -> Labels:
+    return Labels(frame.league, _labels_by_id(frame.league_countries))
+
+
+def _seasons(frame: AnalysisFrame) -> Labels:
+    return Labels(frame.season, frame.season_labels)
+
+
+def _home_teams(frame: AnalysisFrame) -> Labels:
+    return Labels(frame.home_team, _labels_by_id(frame.team_names))
+
+
+def _away_teams(frame: AnalysisFrame) -> Labels:
+    return Labels(frame.away_team, _labels_by_id(frame.team_names))
+
+
+def _dates(frame: AnalysisFrame) -> Numbers:
+    return Numbers(frame.day.astype(np.float64))
+
+
+def _weekdays(frame: AnalysisFrame) -> Numbers:
+    # 1970-01-01 was a Thursday (ISO 4); numpy's % floors, as days before 1970 need.
+    return Numbers(((frame.day + 3) % 7 + 1).astype(np.float64))
+
+
+def _months(frame: AnalysisFrame) -> Numbers:
+    months = frame.day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64)
+    return Numbers((months % 12 + 1).astype(np.float64))
+
+
+def _hours(frame: AnalysisFrame) -> Numbers:
+    seconds = frame.seconds
+    return Numbers(np.where(seconds >= 0, seconds // 3600, np.nan))
 
 
 def _context_fields() -> list[Field]:
@@ -344,67 +201,33 @@ def _context_fields() -> list[Field]:
         time: dt.time | None = row["kickoff_time"]
         return None if time is None else time.hour
 
-    def ctx(name: str, type_: FieldType, description: str, sql: SqlFn, py: PyFn) -> Field:
-        return Field(name, type_, "Context", description, sql, py)
+    def ctx(name: str, type_: FieldType, description: str, vector: VectorFn, py: PyFn) -> Field:
+        return Field(name, type_, "Context", description, vector, py)
 
     return [
-        ctx("league", "string", "League code, e.g. E0", _col("leagues", "code"), _key("league")),
+        ctx("league", "string", "League code, e.g. E0", _league_codes, _key("league")),
         ctx(
-            "country",
-            "string",
-            "Country of the league, e.g. England",
-            _col("leagues", "country"),
-            _key("country"),
+            "country", "string", "Country of the league, e.g. England", _countries, _key("country")
         ),
-        ctx(
-            "season",
-            "string",
-            "Season, e.g. 2019-20",
-            _col("fixtures", "season"),
-            _key("season"),
-        ),
-        ctx(
-            "date",
-            "date",
-            "Match date (YYYY-MM-DD)",
-            _col("fixtures", "kickoff_date"),
-            _key("kickoff_date"),
-        ),
+        ctx("season", "string", "Season, e.g. 2019-20", _seasons, _key("season")),
+        ctx("date", "date", "Match date (YYYY-MM-DD)", _dates, _key("kickoff_date")),
         ctx(
             "weekday",
             "integer",
             "Day of the week, 1 = Monday ... 7 = Sunday",
-            lambda t: IsoWeekday(t.fixtures.c.kickoff_date),
+            _weekdays,
             weekday_py,
         ),
-        ctx(
-            "month",
-            "integer",
-            "Month of the match, 1-12",
-            lambda t: MonthOf(t.fixtures.c.kickoff_date),
-            month_py,
-        ),
+        ctx("month", "integer", "Month of the match, 1-12", _months, month_py),
         ctx(
             "kickoff_hour",
             "integer",
             "Kick-off hour, 0-23 (empty when the time is unknown)",
-            lambda t: HourOf(t.fixtures.c.kickoff_time),
+            _hours,
             hour_py,
         ),
-        ctx(
-            "home_team",
-            "string",
-            "Home team name",
-            _col("home_team", "name"),
-            _key("home_team"),
-        ),
-        ctx(
-            "away_team",
-            "string",
-            "Away team name",
-            _col("away_team", "name"),
-            _key("away_team"),
-        ),
+        ctx("home_team", "string", "Home team name", _home_teams, _key("home_team")),
+        ctx("away_team", "string", "Away team name", _away_teams, _key("away_team")),
     ]
 
 
@@ -425,8 +248,9 @@ def _odds_fields() -> list[Field]:
                     "number",
                     "Odds",
                     f"{label} {timing} odds: {_SELECTION_LABELS[selection]}",
-                    _col("odds", column),
+                    _column(column),
                     _key(column),
+                    columns=(column,),
                     closing=source.endswith("_close"),
                 )
             )
@@ -436,8 +260,9 @@ def _odds_fields() -> list[Field]:
             "number",
             "Odds",
             "Asian handicap line for the home side, pre-match (e.g. -0.5)",
-            _col("odds", "ah_line"),
+            _column("ah_line"),
             _key("ah_line"),
+            columns=("ah_line",),
         )
     )
     fields.append(
@@ -446,29 +271,25 @@ def _odds_fields() -> list[Field]:
             "number",
             "Odds",
             "Asian handicap line for the home side, closing",
-            _col("odds", "ah_line_close"),
+            _column("ah_line_close"),
             _key("ah_line_close"),
+            columns=("ah_line_close",),
             closing=True,
         )
     )
     return fields
 
 
-# Derived values: SQL and Python below perform the same float operations in the
-# same order, so both sides produce bit-identical doubles.
+# Derived values: the array and Python versions below perform the same float operations
+# in the same order, so both sides produce bit-identical doubles.
+
+Floats = NDArray[np.float64]
 
 
-def _implied_sql(t: FixtureTables, source: str, selection: str) -> ColumnElement[Any]:
-    price = t.odds.c[odds_column_name(source, selection)]
-    # CASE without ELSE gives NULL: no division by zero on PostgreSQL (SQLite would give NULL).
-    return case((price > literal(0.0, Float()), _divide(literal(1.0, Float()), price)))
-
-
-def _divide(numerator: ColumnElement[Any], denominator: ColumnElement[Any]) -> ColumnElement[Any]:
-    # A bare "/" on two doubles: SQLAlchemy's own truediv adds "+ 0.0" or a CAST to force
-    # float division, which these Float operands never need.
-    # Explicit parentheses: a custom operator does not group its operands by precedence.
-    return Grouping(numerator).op("/", return_type=Float())(Grouping(denominator))
+def _implied_array(frame: AnalysisFrame, source: str, selection: str) -> Floats:
+    price = frame.column(odds_column_name(source, selection))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(price > 0.0, 1.0 / price, np.nan)
 
 
 def _implied_py(row: Row, source: str, selection: str) -> float | None:
@@ -478,7 +299,7 @@ def _implied_py(row: Row, source: str, selection: str) -> float | None:
     return 1.0 / price
 
 
-def _sum_sql(parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+def _sum_array(parts: list[Floats]) -> Floats:
     total = parts[0]
     for part in parts[1:]:
         total = total + part
@@ -495,6 +316,10 @@ def _sum_py(parts: list[float | None]) -> float | None:
     return total
 
 
+def _price_columns(source: str, selections: Sequence[str]) -> tuple[str, ...]:
+    return tuple(odds_column_name(source, selection) for selection in selections)
+
+
 def _derived_fields() -> list[Field]:
     fields: list[Field] = []
     for source in RULE_ODDS_SOURCES:
@@ -507,8 +332,9 @@ def _derived_fields() -> list[Field]:
                     "number",
                     "Derived",
                     f"Implied probability 1/odds, {label} {timing}: {_SELECTION_LABELS[selection]}",
-                    partial(_implied_sql, source=source, selection=selection),
+                    partial(_implied_vector, source=source, selection=selection),
                     partial(_implied_py, source=source, selection=selection),
+                    columns=_price_columns(source, (selection,)),
                     closing=closing,
                 )
             )
@@ -518,8 +344,9 @@ def _derived_fields() -> list[Field]:
                 "number",
                 "Derived",
                 f"Bookmaker margin on 1X2, {label} {timing}: sum of implied - 1",
-                partial(_overround_sql, source=source),
+                partial(_overround_vector, source=source),
                 partial(_overround_py, source=source),
+                columns=_price_columns(source, _MARKETS["home"]),
                 closing=closing,
             )
         )
@@ -531,8 +358,9 @@ def _derived_fields() -> list[Field]:
                     "Derived",
                     f"Fair probability (margin removed proportionally), {label} {timing}: "
                     f"{_SELECTION_LABELS[selection]}",
-                    partial(_fair_sql, source=source, selection=selection),
+                    partial(_fair_vector, source=source, selection=selection),
                     partial(_fair_py, source=source, selection=selection),
+                    columns=_price_columns(source, _MARKETS[selection]),
                     closing=closing,
                 )
             )
@@ -543,18 +371,22 @@ def _derived_fields() -> list[Field]:
                     "number",
                     "Derived",
                     f"Odds of the {pick} of home and away, {label} {timing}",
-                    partial(_fav_dog_sql, source=source, favourite=name == "fav_odds"),
+                    partial(_fav_dog_vector, source=source, favourite=name == "fav_odds"),
                     partial(_fav_dog_py, source=source, favourite=name == "fav_odds"),
+                    columns=_price_columns(source, ("home", "away")),
                     closing=closing,
                 )
             )
     return fields
 
 
-def _overround_sql(t: FixtureTables, source: str) -> ColumnElement[Any]:
-    return _sum_sql([_implied_sql(t, source, sel) for sel in _MARKETS["home"]]) - literal(
-        1.0, Float()
-    )
+def _implied_vector(frame: AnalysisFrame, source: str, selection: str) -> Numbers:
+    return Numbers(_implied_array(frame, source, selection))
+
+
+def _overround_vector(frame: AnalysisFrame, source: str) -> Numbers:
+    parts = [_implied_array(frame, source, sel) for sel in _MARKETS["home"]]
+    return Numbers(_sum_array(parts) - 1.0)
 
 
 def _overround_py(row: Row, source: str) -> float | None:
@@ -562,9 +394,15 @@ def _overround_py(row: Row, source: str) -> float | None:
     return None if total is None else total - 1.0
 
 
-def _fair_sql(t: FixtureTables, source: str, selection: str) -> ColumnElement[Any]:
-    market = [_implied_sql(t, source, sel) for sel in _MARKETS[selection]]
-    return _divide(_implied_sql(t, source, selection), _sum_sql(market))
+def fair_probabilities(frame: AnalysisFrame, source: str, selection: str) -> Floats:
+    """The margin-free probability of a selection at a source (NaN where a price of its
+    market is missing): the `fair.<source>.<selection>` field's values."""
+    market = [_implied_array(frame, source, sel) for sel in _MARKETS[selection]]
+    return _implied_array(frame, source, selection) / _sum_array(market)
+
+
+def _fair_vector(frame: AnalysisFrame, source: str, selection: str) -> Numbers:
+    return Numbers(fair_probabilities(frame, source, selection))
 
 
 def _fair_py(row: Row, source: str, selection: str) -> float | None:
@@ -575,13 +413,11 @@ def _fair_py(row: Row, source: str, selection: str) -> float | None:
     return mine / total
 
 
-def _fav_dog_sql(t: FixtureTables, source: str, favourite: bool) -> ColumnElement[Any]:
-    home = t.odds.c[odds_column_name(source, "home")]
-    away = t.odds.c[odds_column_name(source, "away")]
-    # Neither branch is taken when a price is NULL, so the result is NULL.
-    if favourite:
-        return case((home <= away, home), (home > away, away))
-    return case((home >= away, home), (home < away, away))
+def _fav_dog_vector(frame: AnalysisFrame, source: str, favourite: bool) -> Numbers:
+    home = frame.column(odds_column_name(source, "home"))
+    away = frame.column(odds_column_name(source, "away"))
+    # minimum/maximum keep NaN: a missing price leaves the value missing.
+    return Numbers(np.minimum(home, away) if favourite else np.maximum(home, away))
 
 
 def _fav_dog_py(row: Row, source: str, favourite: bool) -> float | None:
@@ -590,6 +426,11 @@ def _fav_dog_py(row: Row, source: str, favourite: bool) -> float | None:
     if home is None or away is None:
         return None
     return min(home, away) if favourite else max(home, away)
+
+
+def fair_price_columns(source: str, selection: str) -> tuple[str, ...]:
+    """The frame columns `fair_probabilities(frame, source, selection)` reads."""
+    return _price_columns(source, _MARKETS[selection])
 
 
 _RESULT_ALTERNATIVE = "use odds.pinnacle.home or fair.pinnacle.home (or .draw/.away) instead"
@@ -601,24 +442,26 @@ _STATS_ALTERNATIVE = (
 )
 
 
+def _refused(name: str) -> VectorFn:
+    def vector(frame: AnalysisFrame) -> Numbers:
+        raise ValueError(f"{name!r} is known only after the match; rules cannot read it")
+
+    return vector
+
+
 def _post_match_fields() -> list[Field]:
     def total_goals_py(row: Row) -> int:
         return int(row["home_goals"]) + int(row["away_goals"])
 
     def post(
-        name: str,
-        type_: FieldType,
-        description: str,
-        alternative: str,
-        sql: SqlFn | None = None,
-        py: PyFn | None = None,
+        name: str, type_: FieldType, description: str, alternative: str, py: PyFn | None = None
     ) -> Field:
         return Field(
             name,
             type_,
             "Post-match",
             description,
-            sql or _col("fixtures", name),
+            _refused(name),
             py or _key(name),
             pre_match=False,
             alternative=alternative,
@@ -632,7 +475,6 @@ def _post_match_fields() -> list[Field]:
             "integer",
             "Full-time total goals",
             _TOTAL_ALTERNATIVE,
-            lambda t: t.fixtures.c.home_goals + t.fixtures.c.away_goals,
             total_goals_py,
         ),
         post("result", "string", "Full-time result: H, D or A", _RESULT_ALTERNATIVE),
@@ -698,11 +540,11 @@ def _minus_py(home: str, away: str) -> PyFn:
     return py
 
 
-def _minus_sql(home: str, away: str) -> SqlFn:
-    def sql(t: FixtureTables) -> ColumnElement[Any]:
-        return t.features.c[home] - t.features.c[away]
+def _minus_vector(home: str, away: str) -> VectorFn:
+    def vector(frame: AnalysisFrame) -> Numbers:
+        return Numbers(frame.column(home) - frame.column(away))
 
-    return sql
+    return vector
 
 
 def _team_form_fields() -> list[Field]:
@@ -716,8 +558,9 @@ def _team_form_fields() -> list[Field]:
                     "integer" if type_ == "integer" else "number",
                     "Team form",
                     f"{_SIDE_LABELS[side]}: {_FORM_DESCRIPTIONS[name]}",
-                    _col("features", column),
+                    _column(column),
                     _key(column),
+                    columns=(column,),
                 )
             )
     for name, type_ in SIDE_FEATURES.items():
@@ -727,8 +570,9 @@ def _team_form_fields() -> list[Field]:
                 "integer" if type_ == "integer" else "number",
                 "Team form",
                 f"Home minus away: {_FORM_DESCRIPTIONS[name]}",
-                _minus_sql(f"home_{name}", f"away_{name}"),
+                _minus_vector(f"home_{name}", f"away_{name}"),
                 _minus_py(f"home_{name}", f"away_{name}"),
+                columns=(f"home_{name}", f"away_{name}"),
             )
         )
     h2h_descriptions = {
@@ -745,8 +589,9 @@ def _team_form_fields() -> list[Field]:
                 "integer",
                 "Team form",
                 h2h_descriptions[column],
-                _col("features", column),
+                _column(column),
                 _key(column),
+                columns=(column,),
             )
         )
     return fields

@@ -88,7 +88,16 @@ GROUP_KEYS = ("all", "any", "not")
 LEAF_KEYS = ("field", "op", "value")
 
 Scalar: TypeAlias = float | int | str | dt.date
-Value: TypeAlias = Scalar | tuple[Scalar, ...] | None
+
+
+@dataclass(frozen=True)
+class Param:
+    """A named sweep parameter standing where a rule value would (`{"param": "lo"}`)."""
+
+    name: str
+
+
+Value: TypeAlias = Scalar | Param | tuple[Scalar | Param, ...] | None
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TYPE_WORDS: dict[FieldType, str] = {
@@ -197,9 +206,11 @@ def _ordered(low: Scalar, high: Scalar) -> bool:
 
 
 class _Parser:
-    def __init__(self) -> None:
+    def __init__(self, *, params: bool = False) -> None:
         self.errors: list[RuleError] = []
         self.leaves = 0
+        self.params = params
+        """Whether `{"param": NAME}` may stand for a value (a sweep's rule template)."""
 
     def fail(self, path: str, message: str) -> None:
         self.errors.append(RuleError(path, message))
@@ -333,6 +344,9 @@ class _Parser:
         if value is None:
             self.fail(path, f"op '{op}' needs a value, got null; use 'is_null' to match blanks")
             return None
+        whole = self.param(path, value, "") if op not in SCALAR_OPS else None
+        if whole is not None:
+            return whole  # the list itself is the parameter: each grid value is a list
         if op in SCALAR_OPS:
             if isinstance(value, list):
                 hint = "; use 'in' for several values" if op == "=" else ""
@@ -362,21 +376,40 @@ class _Parser:
         high = self.typed(path, field, value[1], "hi: ")
         if low is None or high is None:
             return None
+        if isinstance(low, Param) or isinstance(high, Param):
+            return (low, high)  # a variant with lo > hi matches nothing: not an error
         if not _ordered(low, high):
             self.fail(path, f"op 'between' needs lo <= hi, got {_show(value)}")
             return None
         return (low, high)
 
-    def typed(self, path: str, field: Field, value: Any, prefix: str = "") -> Scalar | None:
+    def typed(self, path: str, field: Field, value: Any, prefix: str = "") -> Scalar | Param | None:
+        param = self.param(path, value, prefix)
+        if param is not None:
+            return param
         try:
             return _typed(field, value)
         except ValueError as exc:
             self.fail(path, f"{prefix}{exc}")
             return None
 
+    def param(self, path: str, value: Any, prefix: str) -> Param | None:
+        if not (isinstance(value, dict) and "param" in value):
+            return None
+        name = value["param"]
+        if not self.params:
+            self.fail(path, f"{prefix}a parameter {_show(value)} only belongs in a sweep's rules")
+        elif len(value) != 1 or not isinstance(name, str) or not name:
+            self.fail(
+                path, f'{prefix}a parameter is written {{"param": "name"}}, got {_show(value)}'
+            )
+        else:
+            return Param(name)
+        return None
 
-def _parse(rules: Any, path: str) -> tuple[Node | None, list[RuleError]]:
-    parser = _Parser()
+
+def _parse(rules: Any, path: str, *, params: bool = False) -> tuple[Node | None, list[RuleError]]:
+    parser = _Parser(params=params)
     tree = parser.node(rules, path, 1)
     if parser.leaves > MAX_LEAVES:
         parser.errors.insert(
@@ -385,17 +418,19 @@ def _parse(rules: Any, path: str) -> tuple[Node | None, list[RuleError]]:
     return tree, parser.errors
 
 
-def rule_errors(rules: Any, *, path: str = "rules") -> list[RuleError]:
-    """Every problem in a rule tree, in tree order (empty when the rules are valid)."""
-    return _parse(rules, path)[1]
+def rule_errors(rules: Any, *, path: str = "rules", params: bool = False) -> list[RuleError]:
+    """Every problem in a rule tree, in tree order (empty when the rules are valid).
+    `params`: the tree is a sweep's template, whose values may be parameters."""
+    return _parse(rules, path, params=params)[1]
 
 
-def parse_rules(rules: Any, *, path: str = "rules") -> Node:
+def parse_rules(rules: Any, *, path: str = "rules", params: bool = False) -> Node:
     """The typed tree of valid rules (a tree already parsed is returned as it is); raises
-    the first RuleError otherwise."""
+    the first RuleError otherwise. `params`: the tree is a sweep's template, whose values
+    may be `Param`s."""
     if isinstance(rules, Leaf | Group | Not):
         return rules
-    tree, errors = _parse(rules, path)
+    tree, errors = _parse(rules, path, params=params)
     if errors:
         raise errors[0]
     assert tree is not None
@@ -416,6 +451,30 @@ def iter_leaves(node: Node) -> Iterator[Leaf]:
             yield from iter_leaves(child)
     else:
         yield from iter_leaves(node.child)
+
+
+def leaf_params(leaf: Leaf) -> list[Param]:
+    """The parameters standing in a leaf's value."""
+    value = leaf.value
+    if isinstance(value, Param):
+        return [value]
+    if isinstance(value, tuple):
+        return [item for item in value if isinstance(item, Param)]
+    return []
+
+
+def params_used(node: Node) -> dict[str, list[Leaf]]:
+    """Each parameter of a template, with the leaves it stands in (first use first)."""
+    used: dict[str, list[Leaf]] = {}
+    for leaf in iter_leaves(node):
+        for param in leaf_params(leaf):
+            used.setdefault(param.name, []).append(leaf)
+    return used
+
+
+def typed_value(field: Field, value: Any) -> Scalar:
+    """A raw JSON value as a leaf on `field` holds it; ValueError says why it cannot be."""
+    return _typed(field, value)
 
 
 def fields_used(rules: Any) -> list[str]:

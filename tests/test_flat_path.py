@@ -1,5 +1,11 @@
-"""The columnar flat-stake path against the row path (the reference), on both backends:
-the same metrics and the same stored ledger, market by market, on random fixtures."""
+"""The flat-stake path over the frame against an independent reference, on both backends:
+the same metrics and the same stored ledger, market by market, on random fixtures.
+
+The reference reads the fixtures back with plain SQL (the oracle's rows), picks them with
+the oracle's rule evaluation, builds `Candidate` tuples from the catalogue's Python field
+definitions, and runs `staking.run_backtest` and `metrics.compute_metrics` one bet at a
+time; its ledger is written row by row. Nothing of the frame, the masks or the array
+settlement is shared with it."""
 
 from __future__ import annotations
 
@@ -8,16 +14,19 @@ import random
 from decimal import Decimal
 from typing import Any
 
-import numpy as np
 import pytest
 from sqlalchemy import select
 
 from core.backtest import engine as engine_module
-from core.backtest.columnar_sql import SeasonIndex
-from core.backtest.engine import BacktestEngine
+from core.backtest.engine import BacktestEngine, _finish_metrics, staking_plan
+from core.backtest.ledger import write_ledger
+from core.backtest.metrics import compute_metrics
 from core.backtest.request import BacktestRequest
-from core.backtest.settle import MARKETS
+from core.backtest.settle import AH_MARKETS, MARKETS, Candidate
+from core.backtest.staking import run_backtest
 from core.models import BacktestBet, BacktestResult
+from core.rules import FIELDS
+from core.rules.oracle import load_fixture_rows, matching_ids
 from core.services import FilterBetsService
 from tests.factories import add_fixtures
 
@@ -125,59 +134,123 @@ def _assert_same(columnar: Any, reference: Any, path: str = "") -> None:
         assert columnar == reference, path
 
 
-def _count_columnar_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Record each run that settled on the columnar path (not fallen back to rows)."""
+def _count_flat_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record each run that settled on the flat path."""
     runs: list[int] = []
     settle = engine_module.settle_flat
 
-    def counted(columns: Any, *args: Any) -> Any:
-        runs.append(len(columns))
-        return settle(columns, *args)
+    def counted(candidates: Any, *args: Any) -> Any:
+        runs.append(len(candidates))
+        return settle(candidates, *args)
 
     monkeypatch.setattr(engine_module, "settle_flat", counted)
     return runs
 
 
+def _in_scope(row: dict[str, Any], request: BacktestRequest) -> bool:
+    if request.leagues and row["league"] not in request.leagues:
+        return False
+    if request.seasons and row["season"] not in request.seasons:
+        return False
+    if request.date_from and row["kickoff_date"] < request.date_from:
+        return False
+    return not (request.date_to and row["kickoff_date"] > request.date_to)
+
+
+def _reference_candidates(rows: list[dict[str, Any]], request: BacktestRequest) -> list[Candidate]:
+    market, source = request.market, request.odds_source
+    timing = "_close" if source.endswith("_close") else ""
+    candidates = []
+    for row in rows:
+        line = None
+        if market in AH_MARKETS:
+            line = row["ah_line_close" if timing else "ah_line"]
+        fair_close = FIELDS[f"fair.pinnacle_close.{market}"].py(row)
+        if market in AH_MARKETS and row["ah_line_close"] != line:
+            fair_close = None
+        closing = 1.0 / fair_close if fair_close is not None and fair_close > 0 else None
+        candidates.append(
+            Candidate(
+                row["id"],
+                row["kickoff_date"],
+                row["kickoff_time"],
+                row["league"],
+                row["home_team"],
+                row["away_team"],
+                row["home_goals"],
+                row["away_goals"],
+                FIELDS[f"odds.{source}.{market}"].py(row),
+                line,
+                FIELDS[f"fair.pinnacle{timing}.{market}"].py(row),
+                closing,
+                row["season"],
+                row["kickoff_date"].month,
+            )
+        )
+    return candidates
+
+
+async def reference_run(
+    service: FilterBetsService, request: BacktestRequest
+) -> tuple[dict[str, Any], int]:
+    """(metrics, id of a result holding the reference's ledger), computed without the frame."""
+    request = request.validated()
+    rows = await load_fixture_rows(service.db)
+    picked = set(matching_ids(request.rules, rows))
+    chosen = [row for row in rows if row["id"] in picked and _in_scope(row, request)]
+    plan = staking_plan(request, Decimal("1.00"))
+    outcome = run_backtest(_reference_candidates(chosen, request), request.market, plan)
+    metrics = compute_metrics(outcome, odds_source=request.odds_source, curve_max_points=2000)
+    metrics = _finish_metrics(metrics, request, request.rules, plan)
+    async with service.db.session() as session:
+        result = BacktestEngine(service.db, service.user_id)._new_result(
+            request, await BacktestEngine(service.db, service.user_id).resolve_filter(request)
+        )
+        session.add(result)
+        await session.flush()
+        await write_ledger(session, int(result.id), outcome, lambda done, total: None)
+        return metrics, int(result.id)
+
+
 @pytest.mark.parametrize("market", MARKETS)
-async def test_the_columnar_path_equals_the_row_path(
+async def test_the_flat_path_equals_the_reference(
     service: FilterBetsService, market: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await add_fixtures(service, _random_fixtures(seed=7, count=400), features=False)
-    columnar_runs = _count_columnar_runs(monkeypatch)
-    columnar = BacktestEngine(service.db, service.user_id)
-    reference = BacktestEngine(service.db, service.user_id, columnar=False)
+    flat_runs = _count_flat_runs(monkeypatch)
+    engine = BacktestEngine(service.db, service.user_id)
     rules = {"field": "odds.pinnacle.home", "op": "not_null"}
     for stake in ("1.00", "2.35"):
         request = BacktestRequest(rules=rules, market=market, stake=stake)
-        fast = await columnar.run(request)
-        slow = await reference.run(request)
+        fast = await engine.run(request)
+        metrics, reference_id = await reference_run(service, request)
         assert fast.metrics["bets"] > 50
-        _assert_same(fast.metrics, slow.metrics)
-        assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
-        fast_row, slow_row = (
-            await _stored(service, fast.result_id),
-            await _stored(service, slow.result_id),
-        )
-        _assert_same(fast_row[3], slow_row[3])  # the stored metrics
-        assert fast_row[:3] + fast_row[4:] == slow_row[:3] + slow_row[4:]
-        assert fast_row[0] == fast.metrics["bets"]
-    assert columnar_runs == [fast.metrics["candidates"]] * 2
+        _assert_same(fast.metrics, metrics)
+        assert await _ledger(service, fast.result_id) == await _ledger(service, reference_id)
+        stored = await _stored(service, fast.result_id)
+        _assert_same(stored[3], metrics)  # the stored metrics
+        assert stored[0] == fast.metrics["bets"]
+        assert stored[1] == Decimal(str(fast.metrics["profit"]))
+    assert flat_runs == [fast.metrics["candidates"]] * 2
 
 
-@pytest.mark.parametrize("parts", [2, 3])
-async def test_columns_read_in_parallel_parts_give_the_same_run(
-    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch, parts: int
+@pytest.mark.parametrize("staking", ["percent", "kelly"])
+async def test_the_bank_based_path_equals_the_reference(
+    service: FilterBetsService, staking: str
 ) -> None:
-    await add_fixtures(service, _random_fixtures(seed=9, count=300), features=False)
-    request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="away")
+    await add_fixtures(service, _random_fixtures(seed=8, count=300), features=False)
     engine = BacktestEngine(service.db, service.user_id)
-    whole = await engine.run(request)
-    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_MIN_FIXTURES", 1)
-    monkeypatch.setattr(engine_module, "SQLITE_PARALLEL_PARTS", parts)
-    assert len(await engine._id_ranges(postgres_too=True)) == parts
-    split = await engine.run(request)
-    _assert_same(split.metrics, whole.metrics)
-    assert await _ledger(service, split.result_id) == await _ledger(service, whole.result_id)
+    for market in ("home", "ah_away", "under25"):
+        request = BacktestRequest(
+            rules={"field": "odds.b365.draw", "op": ">", "value": 2.0},
+            market=market,
+            odds_source="b365",
+            staking=staking,
+        )
+        run = await engine.run(request)
+        metrics, reference_id = await reference_run(service, request)
+        _assert_same(run.metrics, metrics)
+        assert await _ledger(service, run.result_id) == await _ledger(service, reference_id)
 
 
 async def test_a_bet_ledger_and_metrics_match_on_a_closing_price_source(
@@ -187,13 +260,13 @@ async def test_a_bet_ledger_and_metrics_match_on_a_closing_price_source(
     request = BacktestRequest(
         rules={"field": "league", "op": "in", "value": ["E0", "I1"]},
         market="away",
-        odds_source="b365",
+        odds_source="pinnacle_close",
         seasons=["2019-20"],
     )
     fast = await BacktestEngine(service.db, service.user_id).run(request)
-    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
-    _assert_same(fast.metrics, slow.metrics)
-    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
+    metrics, reference_id = await reference_run(service, request)
+    _assert_same(fast.metrics, metrics)
+    assert await _ledger(service, fast.result_id) == await _ledger(service, reference_id)
 
 
 async def test_a_line_off_the_quarter_grid_is_refused_on_both_paths(
@@ -204,36 +277,18 @@ async def test_a_line_off_the_quarter_grid_is_refused_on_both_paths(
         spec["odds"]["ah_line"] = 0.3
         spec["odds"]["pinnacle_ah_home"] = 1.9
     await add_fixtures(service, specs, features=False)
-    request = BacktestRequest(
-        rules={"field": "league", "op": "!=", "value": "XX"}, market="ah_home"
-    )
     messages = []
-    for columnar in (True, False):
+    for staking in ("flat", "percent"):
+        request = BacktestRequest(
+            rules={"field": "league", "op": "!=", "value": "XX"}, market="ah_home", staking=staking
+        )
         with pytest.raises(ValueError, match=r"multiple of 0\.25") as error:
-            await BacktestEngine(service.db, service.user_id, columnar=columnar).run(request)
+            await BacktestEngine(service.db, service.user_id).run(request)
         messages.append(str(error.value))
     assert messages[0] == messages[1]
 
 
-async def test_a_season_label_the_columns_cannot_carry_takes_the_row_path(
-    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    specs = _random_fixtures(seed=5, count=60)
-    for spec in specs[::2]:
-        spec["season"] = "20\x1f19-20"
-    await add_fixtures(service, specs, features=False)
-    request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="home")
-    columnar_runs = _count_columnar_runs(monkeypatch)
-    fast = await BacktestEngine(service.db, service.user_id).run(request)
-    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
-    # SQLite joins seasons with that separator and falls back; PostgreSQL's array carries it.
-    assert columnar_runs == ([] if service.db.dialect_name == "sqlite" else [60])
-    seasons = {row["key"] for row in fast.metrics["splits"]["season"]}
-    assert "20\x1f19-20" in seasons
-    _assert_same(fast.metrics, slow.metrics)
-
-
-async def test_an_empty_selection_runs_on_the_columnar_path(service: FilterBetsService) -> None:
+async def test_an_empty_selection_runs_on_the_flat_path(service: FilterBetsService) -> None:
     await add_fixtures(service, _random_fixtures(seed=1, count=20), features=False)
     request = BacktestRequest(rules={"field": "league", "op": "=", "value": "E0"}, market="draw")
     empty = BacktestRequest(
@@ -241,75 +296,52 @@ async def test_an_empty_selection_runs_on_the_columnar_path(service: FilterBetsS
     )
     for one in (request, empty):
         fast = await BacktestEngine(service.db, service.user_id).run(one)
-        slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(one)
-        _assert_same(fast.metrics, slow.metrics)
+        metrics, _ = await reference_run(service, one)
+        _assert_same(fast.metrics, metrics)
     assert fast.metrics["bets"] == 0 and math.isclose(fast.metrics["roc"], 0.0)
 
 
 async def test_season_labels_inside_one_another_keep_their_own_splits(
-    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+    service: FilterBetsService,
 ) -> None:
-    labels = ["2019-20", "2019", "19-20", "9", "Ärger 19"]
+    labels = ["2019-20", "2019", "19-20", "9", "Ärger 19", "20\x1f19-20"]
     specs = _random_fixtures(seed=13, count=100)
     for i, spec in enumerate(specs):
         spec["season"] = labels[i % len(labels)]
     await add_fixtures(service, specs, features=False)
     request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="draw")
-    columnar_runs = _count_columnar_runs(monkeypatch)
     fast = await BacktestEngine(service.db, service.user_id).run(request)
-    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
-    assert columnar_runs == [100]
+    metrics, _ = await reference_run(service, request)
     assert {row["key"] for row in fast.metrics["splits"]["season"]} == set(labels)
-    _assert_same(fast.metrics, slow.metrics)
-
-
-def test_a_season_index_numbers_each_label_at_its_own_place() -> None:
-    index = SeasonIndex.of(["2019-20", "2019", "19-20", "9", "2019"])
-    assert index is not None
-    found = {label: index.text.find(label) + 1 for label in index.labels}
-    assert sorted(index.label_at[found[label]] for label in index.labels) == [0, 1, 2, 3]
-    codes = index.codes(np.array([found["9"], found["2019-20"]]))
-    assert [index.labels[c] for c in codes] == ["9", "2019-20"]
-    assert index.codes(np.array([0])) is None  # a season the index does not know
-    assert SeasonIndex.of(["", "2019"]) is None
-    assert SeasonIndex.of(["a\x1fb"]) is None
+    _assert_same(fast.metrics, metrics)
 
 
 async def test_old_dates_and_huge_prices_store_the_same_ledger(
-    service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
+    service: FilterBetsService,
 ) -> None:
     specs = _random_fixtures(seed=17, count=60)
     for i, spec in enumerate(specs):
         spec["date"] = f"19{55 + i % 20}-0{1 + i % 9}-1{i % 10}"  # before and after 1970
         spec["odds"]["pinnacle_home"] = 1.5 + i / 7
+    specs[0]["odds"]["pinnacle_home"] = 5000.0  # past what SQLite's packed ledger carries
     await add_fixtures(service, specs, features=False)
     request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="home")
-    columnar_runs = _count_columnar_runs(monkeypatch)
     fast = await BacktestEngine(service.db, service.user_id).run(request)
-    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
-    _assert_same(fast.metrics, slow.metrics)
-    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
-    # A price of 2048 or more does not fit SQLite's encoding: that run takes the row path.
-    specs[0]["odds"]["pinnacle_home"] = 5000.0
-    specs[0]["date"] = "2001-01-01"
-    await add_fixtures(service, specs[:1], features=False)
-    fast = await BacktestEngine(service.db, service.user_id).run(request)
-    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
-    _assert_same(fast.metrics, slow.metrics)
-    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
-    assert len(columnar_runs) == (1 if service.db.dialect_name == "sqlite" else 2)
+    metrics, reference_id = await reference_run(service, request)
+    _assert_same(fast.metrics, metrics)
+    assert await _ledger(service, fast.result_id) == await _ledger(service, reference_id)
 
 
 async def test_a_ledger_too_big_to_pack_is_written_another_way(
     service: FilterBetsService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PostgreSQL then sends each ledger column as its own array; SQLite takes the row path."""
-    from core.backtest import columnar_sql
+    """PostgreSQL then sends each ledger column as its own array; SQLite writes rows."""
+    from core.backtest import ledger
 
     await add_fixtures(service, _random_fixtures(seed=19, count=80), features=False)
-    monkeypatch.setattr(columnar_sql, "_INT64_MAX", 10)
+    monkeypatch.setattr(ledger, "_INT64_MAX", 10)
     request = BacktestRequest(rules={"field": "league", "op": "!=", "value": "XX"}, market="over25")
     fast = await BacktestEngine(service.db, service.user_id).run(request)
-    slow = await BacktestEngine(service.db, service.user_id, columnar=False).run(request)
-    _assert_same(fast.metrics, slow.metrics)
-    assert await _ledger(service, fast.result_id) == await _ledger(service, slow.result_id)
+    metrics, reference_id = await reference_run(service, request)
+    _assert_same(fast.metrics, metrics)
+    assert await _ledger(service, fast.result_id) == await _ledger(service, reference_id)

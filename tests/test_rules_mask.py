@@ -1,5 +1,6 @@
-"""Rules compiled to SQL, on SQLite and PostgreSQL: every op on every field type,
-NULL semantics, calendar fields, string order, and catalogue SQL == catalogue Python."""
+"""Rules as masks over the analysis frame, loaded from SQLite and from PostgreSQL: every op
+on every field type, NULL semantics, calendar fields, string order, and each catalogue
+field's array values == its Python values (the oracle's)."""
 
 from __future__ import annotations
 
@@ -7,18 +8,15 @@ import datetime as dt
 import math
 from typing import Any
 
+import numpy as np
 import pytest
-from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import RuleError
-from core.rules import (
-    FIELDS,
-    compile_rules,
-    fixture_query_base,
-    matching_fixtures_query,
-    row_columns,
-)
-from core.rules.oracle import load_fixture_rows, matching_ids
+from core.frame import FRAME_COLUMNS, frame_for
+from core.rules import FIELDS, parse_rules
+from core.rules.catalogue import Labels
+from core.rules.mask import field_values, rule_columns, rule_mask
+from core.rules.oracle import load_fixture_rows, matching_ids, row_columns
 from core.services import FilterBetsService
 from tests.factories import add_fixtures, random_fixture_specs
 
@@ -92,15 +90,16 @@ async def _setup(service: FilterBetsService) -> dict[str, int]:
     return dict(zip(LABELS, ids, strict=True))
 
 
-async def _sql_ids(service: FilterBetsService, rules: Any) -> set[int]:
-    async with service.db.session() as session:
-        return set((await session.scalars(matching_fixtures_query(rules))).all())
+async def _frame_ids(service: FilterBetsService, rules: Any) -> set[int]:
+    node = parse_rules(rules)
+    frame = await frame_for(service.db, rule_columns(node))
+    return set(frame.fixture_id[rule_mask(node, frame)].tolist())
 
 
 async def _check(service: FilterBetsService, ids: dict[str, int], rules: Any, *expected: str):
-    """SQL and the oracle both give exactly the expected fixtures."""
+    """The frame and the oracle both give exactly the expected fixtures."""
     want = {ids[label] for label in expected}
-    got = await _sql_ids(service, rules)
+    got = await _frame_ids(service, rules)
     oracle = set(matching_ids(rules, await load_fixture_rows(service.db)))
     named = {v: k for k, v in ids.items()}
     assert sorted(named[i] for i in got) == sorted(expected), rules
@@ -255,40 +254,67 @@ async def test_derived_fields(
     await _check(service, ids, rule, *expected)
 
 
+async def _field_values(service: FilterBetsService, name: str) -> dict[int, Any]:
+    """fixture id -> the field's frame value, None where missing (labels as text)."""
+    field = FIELDS[name]
+    frame = await frame_for(service.db, field.columns)
+    values = field_values(field, frame)
+    out: dict[int, Any] = {}
+    for row, fixture_id in enumerate(frame.fixture_id.tolist()):
+        if isinstance(values, Labels):
+            code = int(values.codes[row])
+            out[fixture_id] = None if code < 0 else values.labels[code]
+        else:
+            value = float(values.values[row])
+            out[fixture_id] = None if math.isnan(value) else value
+    return out
+
+
 async def test_fair_probabilities_sum_to_one_and_overround_is_exact(
     service: FilterBetsService,
 ) -> None:
     ids = await _setup(service)
-    base = fixture_query_base()
-    columns = [FIELDS[f"fair.pinnacle.{sel}"].sql(base) for sel in ("home", "draw", "away")]
-    query = base.select(*columns, FIELDS["overround.pinnacle"].sql(base)).where(
-        base.fixtures.c.id == ids["ars_bur"]
-    )
-    async with service.db.session() as session:
-        home, draw, away, overround = (await session.execute(query)).one()
+    home, draw, away, overround = [
+        (await _field_values(service, name))[ids["ars_bur"]]
+        for name in (
+            "fair.pinnacle.home",
+            "fair.pinnacle.draw",
+            "fair.pinnacle.away",
+            "overround.pinnacle",
+        )
+    ]
     assert math.isclose(home + draw + away, 1.0)
     assert math.isclose(overround, 1 / 1.5 + 1 / 4.2 + 1 / 7.0 - 1)
 
 
-async def test_every_catalogue_field_sql_equals_python(service: FilterBetsService) -> None:
-    """Each field's SQL expression gives exactly its Python value, row by row."""
+def _comparable(field_type: str, value: Any) -> Any:
+    """A Python field value as the frame holds it (dates as days since 1970)."""
+    if value is None:
+        return None
+    if field_type == "date":
+        return float((value - dt.date(1970, 1, 1)).days)
+    if field_type in ("number", "integer"):
+        return float(value)
+    return value
+
+
+async def test_every_catalogue_field_equals_its_python_value(service: FilterBetsService) -> None:
+    """Each field's array values give exactly its Python value, row by row: derived doubles
+    bit for bit, missing values missing."""
     await add_fixtures(service, random_fixture_specs(40, seed=11))
     await add_fixtures(service, SPECS)
     rows = {row["id"]: row for row in await load_fixture_rows(service.db)}
-    base = fixture_query_base()
-    names = list(FIELDS)
-    query = base.select(base.fixtures.c.id, *(FIELDS[name].sql(base) for name in names))
-    async with service.db.session() as session:
-        result = (await session.execute(query)).all()
-    assert len(result) == len(rows) == 45
+    assert len(rows) == 45
     mismatches = []
-    for sql_row in result:
-        row = rows[sql_row[0]]
-        for name, sql_value in zip(names, sql_row[1:], strict=True):
-            py_value = FIELDS[name].py(row)
-            # Exact equality, types included: derived doubles must be bit-identical.
-            if sql_value != py_value or type(sql_value) is not type(py_value):
-                mismatches.append((sql_row[0], name, sql_value, py_value))
+    for name, field in FIELDS.items():
+        if not field.pre_match:
+            continue
+        values = await _field_values(service, name)
+        assert values.keys() == rows.keys()
+        for fixture_id, row in rows.items():
+            expected = _comparable(field.type, field.py(row))
+            if values[fixture_id] != expected:
+                mismatches.append((fixture_id, name, values[fixture_id], expected))
     assert mismatches == []
 
 
@@ -309,15 +335,15 @@ async def test_calendar_fields_over_a_whole_year(service: FilterBetsService) -> 
     ids = await add_fixtures(service, specs)
     by_id = dict(zip(ids, specs, strict=True))
     for weekday in range(1, 8):
-        got = await _sql_ids(service, {"field": "weekday", "op": "=", "value": weekday})
+        got = await _frame_ids(service, {"field": "weekday", "op": "=", "value": weekday})
         assert got == {i for i, s in by_id.items() if s["date"].isoweekday() == weekday}
         assert got
     for month in range(1, 13):
-        got = await _sql_ids(service, {"field": "month", "op": "=", "value": month})
+        got = await _frame_ids(service, {"field": "month", "op": "=", "value": month})
         assert got == {i for i, s in by_id.items() if s["date"].month == month}
         assert got
     for hour in (0, 9, 10, 23):
-        got = await _sql_ids(service, {"field": "kickoff_hour", "op": "=", "value": hour})
+        got = await _frame_ids(service, {"field": "kickoff_hour", "op": "=", "value": hour})
         assert got == {i for i, s in by_id.items() if s["time"].hour == hour}
         assert got
 
@@ -386,7 +412,7 @@ async def test_groups_bare_list_and_empty_all(service: FilterBetsService) -> Non
     )
 
 
-async def test_values_are_bound_parameters_never_sql_text(service: FilterBetsService) -> None:
+async def test_quotes_and_sql_in_values_are_plain_text(service: FilterBetsService) -> None:
     ids = await _setup(service)
     nasty = "x'); DROP TABLE fixtures; --"
     rules = {
@@ -396,35 +422,15 @@ async def test_values_are_bound_parameters_never_sql_text(service: FilterBetsSer
             {"field": "league", "op": "in", "value": [nasty, "E0"]},
         ]
     }
-    for dialect in (sqlite.dialect(), postgresql.dialect()):
-        text = str(matching_fixtures_query(rules).compile(dialect=dialect))
-        assert "DROP" not in text and "E0" not in text
     # Upper case sorts before lower case, so only 'Éibar' is not below the text.
     await _check(service, ids, rules, "ars_bur", "eve_ars", "bay_dor", "aja_zwo")
 
 
-def test_string_ordering_uses_a_binary_collation_but_equality_stays_plain() -> None:
-    ordered = compile_rules({"field": "home_team", "op": "between", "value": ["A", "M"]})
-    equal = compile_rules({"field": "home_team", "op": "in", "value": ["A", "M"]})
-    assert 'COLLATE "C"' in str(ordered.compile(dialect=postgresql.dialect()))
-    assert "COLLATE BINARY" in str(ordered.compile(dialect=sqlite.dialect()))
-    assert "COLLATE" not in str(equal.compile(dialect=postgresql.dialect()))
-
-
-def test_odds_compile_to_plain_column_comparisons() -> None:
-    clause = compile_rules({"field": "odds.pinnacle.home", "op": ">=", "value": 2})
-    assert str(clause.compile(dialect=sqlite.dialect())) == "fixture_odds.pinnacle_home >= ?"
-    clause = compile_rules(
-        {"field": "date", "op": "between", "value": ["2020-01-01", "2020-02-01"]}
-    )
-    assert str(clause.compile(dialect=sqlite.dialect())) == "fixtures.kickoff_date BETWEEN ? AND ?"
-
-
-def test_compile_rejects_invalid_rules() -> None:
+async def test_invalid_rules_are_refused_before_any_mask(service: FilterBetsService) -> None:
     with pytest.raises(RuleError, match=r"rules\[0\]: unknown field"):
-        compile_rules([{"field": "nope", "op": "=", "value": 1}])
+        await _frame_ids(service, [{"field": "nope", "op": "=", "value": 1}])
     with pytest.raises(RuleError, match="known only after the match"):
-        compile_rules({"field": "result", "op": "=", "value": "H"})
+        await _frame_ids(service, {"field": "result", "op": "=", "value": "H"})
 
 
 def test_row_columns_cover_every_python_input() -> None:
@@ -432,17 +438,11 @@ def test_row_columns_cover_every_python_input() -> None:
     assert {"id", "league", "kickoff_date", "pinnacle_close_ah_away", "ah_line"} <= labels
 
 
-# Inner joins (core.rules.compile.required_tables) ---------------------------------------
-
-
-async def test_every_field_of_the_odds_or_features_table_is_null_on_a_missing_row(
+async def test_every_odds_or_features_field_is_missing_on_a_fixture_without_a_row(
     service: FilterBetsService,
 ) -> None:
-    """What lets the engine join those tables inner: a fixture without a row there has
-    every field computed only from that table NULL (no default, no COALESCE), so no leaf
-    but is_null can match it."""
-    from sqlalchemy.sql.util import find_tables
-
+    """A fixture without an odds or features row has every field computed from those
+    columns missing (no default, no zero), so no leaf but is_null can match it."""
     (fixture_id,) = await add_fixtures(
         service,
         [
@@ -457,66 +457,25 @@ async def test_every_field_of_the_odds_or_features_table_is_null_on_a_missing_ro
         ],
         features=False,
     )
-    tables = fixture_query_base()
-    checked: list[str] = []
+    checked = []
     for field in FIELDS.values():
-        expr = field.sql(tables)
-        used = set(find_tables(expr, check_columns=True, include_aliases=True))
-        if used not in ({tables.odds}, {tables.features}):
+        if not field.pre_match or not field.columns:
             continue
-        query = tables.select(expr).where(tables.fixtures.c.id == fixture_id)
-        async with service.db.session() as session:
-            value = (await session.execute(query)).scalar_one()
+        assert set(field.columns) <= FRAME_COLUMNS.keys(), field.name
+        value = (await _field_values(service, field.name))[fixture_id]
         assert value is None, f"{field.name} is {value!r} on a fixture with no row"
         checked.append(field.name)
     assert {"odds.pinnacle.home", "overround.pinnacle", "fav_odds.b365"} <= set(checked)
     assert any(name.startswith("diff.") for name in checked), checked
 
 
-def test_the_tables_a_filter_requires() -> None:
-    from core.rules.compile import required_tables
+def test_integer_values_beyond_a_double_compare_as_exact_integers() -> None:
+    from core.rules.mask import numbers_mask
 
-    tables = fixture_query_base()
-
-    def names(rules: Any) -> set[str]:
-        return {table.name for table in required_tables(rules, tables)}
-
-    price = {"field": "odds.pinnacle.home", "op": ">", "value": 2}
-    form = {"field": "diff.ppg", "op": ">=", "value": 0.5}
-    league = {"field": "league", "op": "=", "value": "E0"}
-    assert names(price) == {"fixture_odds"}
-    assert names([price, form]) == {"fixture_odds", "fixture_features"}
-    assert names({"any": [price, {"field": "overround.b365", "op": "<", "value": 0.05}]}) == {
-        "fixture_odds"
-    }
-    # A fixture without odds may match: the join stays outer.
-    assert names({"any": [price, league]}) == set()
-    assert names({"not": price}) == set()
-    assert names({"field": "odds.pinnacle.home", "op": "is_null"}) == set()
-    assert names({"all": []}) == set()
-    assert names([league, {"any": [price, form]}]) == set()
-
-
-async def test_counts_with_inner_joins_and_without_fixtures_equal_the_plain_count(
-    service: FilterBetsService,
-) -> None:
-    """PostgreSQL's count may join odds and features inner, and then leave fixtures out:
-    the same number for rules on odds, on form, on both, and mixed with context."""
-    from core.backtest.engine import count_query
-    from core.backtest.request import BacktestRequest
-
-    await add_fixtures(service, random_fixture_specs(80, seed=5))
-    price = {"field": "odds.pinnacle.home", "op": "between", "value": [1.2, 3.0]}
-    form = {"field": "diff.ppg", "op": ">=", "value": 0.0}
-    rest = {"field": "home.rest_days", "op": "not_null"}
-    league = {"field": "league", "op": "=", "value": "E0"}
-    tried = [price, form, [price, form], [price, rest], [league, price], {"any": [price, form]}]
-    counts = []
-    for rules in tried:
-        request = BacktestRequest(market="home", rules=rules)
-        async with service.db.session() as session:
-            plain = (await session.execute(count_query(request, rules))).scalar_one()
-            inner = (await session.execute(count_query(request, rules, inner=True))).scalar_one()
-        assert inner == plain, rules
-        counts.append(plain)
-    assert min(counts) > 0 and max(counts) < 80, counts  # not vacuous
+    values = np.array([3.0, np.nan, -5.0])
+    field = FIELDS["home.streak"]
+    huge = 2**60
+    assert numbers_mask(field, "<", huge, values).tolist() == [True, False, True]
+    assert numbers_mask(field, ">", -huge, values).tolist() == [True, False, True]
+    assert numbers_mask(field, "=", huge, values).tolist() == [False, False, False]
+    assert numbers_mask(field, "!=", huge, values).tolist() == [True, False, True]
