@@ -117,9 +117,12 @@ def clean_backtest_settings(raw: Any) -> dict[str, Any] | None:
 
 
 def _validated_rules(rules: Any) -> Any:
-    from core.rules import validate_rules
+    """Rules ready to store: valid, and possibly a sweep's template (values may be
+    `{"param": name}`; a backtest of such a filter asks for the values)."""
+    from core.rules import parse_rules
 
-    return validate_rules(rules)
+    parse_rules(rules, params=True)
+    return rules
 
 
 def _info(row: Filter, last: BacktestResult | None = None) -> FilterInfo:

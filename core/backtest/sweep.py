@@ -50,7 +50,6 @@ from core.frame import AnalysisFrame
 from core.rules.catalogue import Labels
 from core.rules.mask import field_values, leaf_mask, numbers_mask
 from core.rules.validate import (
-    Group,
     Leaf,
     Node,
     Not,
