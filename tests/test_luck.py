@@ -517,6 +517,8 @@ def test_period_totals_refuse_inconsistent_cells() -> None:
         table([[(-1, 0, 0)]])
     with pytest.raises(ValueError, match="too large"):
         table([[(1, 2**62, 1), NONE]])
+    with pytest.raises(ValueError, match="too large"):
+        table([[(1, -(2**63), 1)]])
     with pytest.raises(ValueError, match="2-D int64"):
         PeriodTotals(np.zeros((1, 1)), np.zeros((1, 1)), np.zeros((1, 1)))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="shape"):

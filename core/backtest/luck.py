@@ -157,8 +157,8 @@ class PeriodTotals:
             raise ValueError("PeriodTotals has a cell with bets but no positive stake")
         periods = self.bets.shape[1]
         for name, array in arrays.items():
-            # max |cell| < 2**62 / P keeps every row total (and |x| itself) inside int64.
-            if int(np.abs(array).max()) >= _TOTAL_LIMIT // periods:
+            # max |cell| < 2**62 / P keeps every row total, and sums of two, inside int64.
+            if max(int(array.max()), -int(array.min())) >= _TOTAL_LIMIT // periods:
                 raise ValueError(f"PeriodTotals.{name} is too large for exact int64 sums")
 
     @property
