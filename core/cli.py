@@ -99,7 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
     feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
 
     from core.jobs.cli import add_jobs_commands
+    from core.sweep_cli import add_sweep_commands
 
+    add_sweep_commands(commands)
     add_jobs_commands(commands)
 
     commands.add_parser("dashboard", help="open the dashboard (the default)")
@@ -270,10 +272,15 @@ class UsageError(FilterBetsError):
 
 
 def _read_rules_argument(raw: str) -> Any:
+    return read_json_argument(raw, "--rules")
+
+
+def read_json_argument(raw: str, option: str) -> Any:
+    """A JSON option's value, given inline or as @file."""
     import json
 
     text = raw
-    source = "--rules"
+    source = option
     if raw.startswith("@"):
         path = Path(raw[1:])
         source = str(path)
@@ -467,6 +474,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return _run(_cmd_backtest(settings, args))
     if command == "features":
         return _run(_cmd_features(settings))
+    if command in ("sweep", "promote"):
+        from core.sweep_cli import cmd_promote, cmd_sweep
+
+        return _run((cmd_sweep if command == "sweep" else cmd_promote)(settings, args))
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 

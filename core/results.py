@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import Database
 from core.errors import FilterBetsError
-from core.models import BacktestBet, BacktestResult, Fixture, League, Team
+from core.models import BacktestBet, BacktestResult, Fixture, League, SweepVariant, Team
 
 ResultSort = Literal["yield", "profit", "bets", "date"]
 RESULT_SORTS: tuple[ResultSort, ...] = get_args(ResultSort)
@@ -105,6 +105,8 @@ class ResultSummary:
     created_at: dt.datetime
     request: dict[str, Any] = field(default_factory=dict, compare=False)
     """The request as run (market, odds source, staking, stake, bank, scope)."""
+    kind: str = "backtest"
+    """"backtest", or "sweep" (its bets, profit and yield are the walk-forward's)."""
 
     @property
     def title(self) -> str:
@@ -120,6 +122,24 @@ class ResultDetail:
     rules: Any
     """The rules as they were run (a snapshot: the filter may have changed since)."""
     data_fingerprint: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SweepVariantRow:
+    """One variant of a stored sweep."""
+
+    index: int
+    params: dict[str, Any]
+    bets: int
+    wins: int
+    profit: Decimal
+    staked: Decimal
+    yield_: float | None
+    max_drawdown: float
+    longest_losing_run: int
+    t_stat: float | None
+    p_value: float | None
+    q_value: float | None
 
 
 @dataclass(frozen=True)
@@ -201,11 +221,14 @@ def _summary_columns() -> tuple[Any, ...]:
         BacktestResult.profit,
         BacktestResult.yield_,
         BacktestResult.created_at,
+        BacktestResult.kind,
     )
 
 
 def _summary(row: Any) -> ResultSummary:
     request = _json_dict(row.request)
+    if row.kind == "sweep":
+        request = _json_dict(request.get("backtest")) | {"sweep": request}
     return ResultSummary(
         id=int(row.id),
         filter_id=row.filter_id,
@@ -218,6 +241,7 @@ def _summary(row: Any) -> ResultSummary:
         yield_=None if row.yield_ is None else float(row.yield_),
         created_at=row.created_at,
         request=request,
+        kind=str(row.kind),
     )
 
 
@@ -286,6 +310,59 @@ class ResultStore:
             metrics=_json_dict(row.metrics),
             rules=snapshot.get("rules"),
             data_fingerprint=_json_dict(row.data_fingerprint),
+        )
+
+    async def variants(self, result_id: int) -> list[SweepVariantRow]:
+        """A sweep's variants in grid order."""
+        async with self.db.session() as session:
+            await self._check_owned(session, result_id)
+            rows = (
+                await session.execute(
+                    select(SweepVariant)
+                    .where(SweepVariant.result_id == result_id)
+                    .order_by(SweepVariant.idx)
+                )
+            ).scalars()
+            return [
+                SweepVariantRow(
+                    index=row.idx,
+                    params=dict(row.params),
+                    bets=row.bets,
+                    wins=row.wins,
+                    profit=_money(row.profit),
+                    staked=_money(row.staked),
+                    yield_=row.yield_,
+                    max_drawdown=row.max_drawdown,
+                    longest_losing_run=row.longest_losing_run,
+                    t_stat=row.t_stat,
+                    p_value=row.p_value,
+                    q_value=row.q_value,
+                )
+                for row in rows
+            ]
+
+    async def variant_request(self, result_id: int, index: int) -> Any:
+        """The backtest of one variant of a sweep: its parameters written into the rules,
+        the sweep's market, odds, scope and stake."""
+        from core.backtest.request import BacktestRequest
+        from core.backtest.sweep import bind_rules
+
+        detail = await self.get(result_id)
+        if detail.summary.kind != "sweep":
+            raise ResultError(f"result #{result_id} is a backtest, not a sweep")
+        async with self.db.session() as session:
+            params = await session.scalar(
+                select(SweepVariant.params).where(
+                    SweepVariant.result_id == result_id, SweepVariant.idx == index
+                )
+            )
+        if params is None:
+            raise ResultError(f"sweep #{result_id} has no variant {index}")
+        data = dict(detail.summary.request)
+        data.pop("sweep", None)
+        stake = data.get("stake") or detail.metrics.get("stake")
+        return BacktestRequest.from_dict(
+            data | {"filter": None, "rules": bind_rules(detail.rules, dict(params)), "stake": stake}
         )
 
     async def delete(self, result_id: int) -> None:

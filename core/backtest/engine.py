@@ -46,7 +46,6 @@ from core.db import Database, Memoized, utcnow
 from core.errors import FilterBetsError
 from core.frame import AnalysisFrame, frame_for
 from core.models import BacktestResult, Fixture, League
-from core.rules import validate_rules
 from core.rules.catalogue import fair_probabilities
 from core.rules.mask import rule_columns
 from core.rules.validate import CLOSING_PRICE_WARNING, parse_rules, uses_closing_prices
@@ -92,13 +91,22 @@ class BacktestEngine:
         self.user_id = user_id
 
     async def resolve_filter(self, request: BacktestRequest) -> ResolvedFilter:
+        return await self._resolve(request, params=False)
+
+    async def resolve_template(self, request: BacktestRequest) -> ResolvedFilter:
+        """As `resolve_filter`, but the rules may hold sweep parameters."""
+        return await self._resolve(request, params=True)
+
+    async def _resolve(self, request: BacktestRequest, *, params: bool) -> ResolvedFilter:
         if request.rules is not None:
-            return ResolvedFilter(validate_rules(request.rules), None, None, Decimal("1.00"))
+            parse_rules(request.rules, params=params)
+            return ResolvedFilter(request.rules, None, None, Decimal("1.00"))
         from core.filters import FilterStore
 
         assert request.filter_ref is not None
         saved = await FilterStore(self.db, self.user_id).get(request.filter_ref)
-        return ResolvedFilter(validate_rules(saved.rules), saved.id, saved.name, saved.stake)
+        parse_rules(saved.rules, params=params)
+        return ResolvedFilter(saved.rules, saved.id, saved.name, saved.stake)
 
     async def _check_scope(self, request: BacktestRequest) -> None:
         """Unknown league codes are a mistake worth stopping for, with a suggestion."""

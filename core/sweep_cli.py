@@ -1,0 +1,161 @@
+"""`filterbets sweep` and `filterbets promote`: many variants of a filter, and one of them
+run as a full backtest."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from core.config import Settings
+
+TOP_VARIANTS = 15
+
+
+def add_sweep_commands(commands: Any) -> None:
+    from core.cli import add_backtest_arguments
+
+    sweep = commands.add_parser(
+        "sweep",
+        help="run every variant of a rule template over a grid, with a luck report",
+        description=(
+            'Rules may hold {"param": "NAME"} in place of values; the grid gives each'
+            ' parameter a list of values or a range {"from": 1.5, "to": 3.0, "step": 0.1}.'
+        ),
+    )
+    add_backtest_arguments(sweep)
+    sweep.add_argument("--grid", required=True, metavar="JSON", help="the grid JSON, or @file")
+    sweep.add_argument(
+        "--min-bets",
+        type=int,
+        default=50,
+        metavar="N",
+        help="bets a variant needs to be chosen by the walk-forward or ranked best (50)",
+    )
+    sweep.add_argument(
+        "--no-walk-forward", action="store_true", help="skip the season-by-season walk-forward"
+    )
+    sweep.add_argument(
+        "--pbo-blocks", type=int, default=10, metavar="S", help="date blocks for PBO (even, 10)"
+    )
+    sweep.add_argument("--json", action="store_true", help="print one JSON object")
+
+    promote = commands.add_parser(
+        "promote", help="run one variant of a stored sweep as a full backtest with its ledger"
+    )
+    promote.add_argument("result", type=int, help="the sweep's result id")
+    promote.add_argument("variant", type=int, help="the variant's number (0-based, grid order)")
+    promote.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def sweep_request_from_args(args: argparse.Namespace, saved: Any) -> Any:
+    from core.backtest.sweeps import SweepRequest
+    from core.cli import UsageError, read_json_argument, request_from_args
+
+    if args.staking not in (None, "flat"):
+        raise UsageError("--staking: sweeps bet flat stakes")
+    backtest = request_from_args(args, saved)
+    return SweepRequest(
+        backtest=backtest,
+        grid=read_json_argument(args.grid, "--grid"),
+        min_bets=args.min_bets,
+        walk_forward=not args.no_walk_forward,
+        pbo_blocks=args.pbo_blocks,
+    ).validated()
+
+
+async def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
+    from core.backtest.sweeps import SweepEngine
+    from core.cli import EXIT_OK, _open_service, check_request_args, saved_backtest_settings
+
+    check_request_args(args)
+    service = await _open_service(settings)
+    try:
+        request = sweep_request_from_args(args, await saved_backtest_settings(service, args))
+        run = await SweepEngine(service.db, service.user_id).run(request)
+    finally:
+        await service.close()
+    if args.json:
+        print(json.dumps(run.report | {"result_id": run.result_id}, default=str))
+    else:
+        print(render_sweep(run.report, run.result_id))
+        print(f"\n  {run.seconds * 1000:.0f} ms")
+    return EXIT_OK
+
+
+async def cmd_promote(settings: Settings, args: argparse.Namespace) -> int:
+    from core.backtest.engine import BacktestEngine
+    from core.cli import EXIT_OK, _open_service
+    from core.report import render_metrics
+    from core.results import ResultStore
+
+    service = await _open_service(settings)
+    try:
+        request = await ResultStore(service.db, service.user_id).variant_request(
+            args.result, args.variant
+        )
+        run = await BacktestEngine(service.db, service.user_id).run(request)
+    finally:
+        await service.close()
+    if args.json:
+        print(json.dumps(run.metrics | {"result_id": run.result_id}, default=str))
+    else:
+        title = f"Sweep #{args.result}, variant {args.variant}"
+        print(render_metrics(run.metrics, title=title, result_id=run.result_id))
+    return EXIT_OK
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.2%}"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _params(params: dict[str, Any]) -> str:
+    return " ".join(f"{name}={value}" for name, value in params.items())
+
+
+def render_sweep(report: dict[str, Any], result_id: int) -> str:
+    variants = report["variants"]
+    lines = [
+        f"Sweep of {report['trials']:,} variants, market {report['market']} at"
+        f" {report['odds_source']} odds, flat {report['stake']} per bet, result #{result_id}",
+        "",
+        f"  {report['headline']}",
+        f"  PBO: {report['pbo_reading']}",
+    ]
+    lines += [f"  ! {warning}" for warning in report["warnings"]]
+    ranked = sorted(
+        (v for v in variants if v["bets"] >= max(report["min_bets"], 1) and v["yield"] is not None),
+        key=lambda v: -v["yield"],
+    )
+    lines += [
+        "",
+        f"  Best variants with at least {report['min_bets']} bets"
+        f" ({len(ranked):,} of {len(variants):,}):",
+        f"  {'#':>6}  {'bets':>6}  {'profit':>9}  {'yield':>8}  {'p':>6}  {'q':>6}  parameters",
+    ]
+    index = {id(v): i for i, v in enumerate(variants)}
+    for v in ranked[:TOP_VARIANTS]:
+        lines.append(
+            f"  {index[id(v)]:>6}  {v['bets']:>6,}  {v['profit']:>9.2f}  {_percent(v['yield']):>8}"
+            f"  {_p(v['p_value']):>6}  {_p(v['q_value']):>6}  {_params(v['params'])}"
+        )
+    walk = report["walk_forward"]
+    if walk is not None:
+        lines += ["", "  Walk-forward (best in-sample variant of all earlier seasons, bet next):"]
+        lines.append(f"  {'season':<10}  {'bets':>6}  {'profit':>9}  {'yield':>8}  chosen")
+        for row in walk["seasons"]:
+            chosen = "-" if row["chosen"] is None else _params(row["chosen"])
+            lines.append(
+                f"  {row['season']:<10}  {row['bets']:>6,}  {row['profit']:>9.2f}"
+                f"  {_percent(row['yield']):>8}  {chosen}"
+            )
+        lines.append(
+            f"  {'all':<10}  {walk['bets']:>6,}  {walk['profit']:>9.2f}"
+            f"  {_percent(walk['yield']):>8}  p = {_p(walk['p_value'])}"
+        )
+    lines += ["", f"  promote a variant to a full backtest: filterbets promote {result_id} NUMBER"]
+    return "\n".join(lines)
