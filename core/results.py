@@ -313,9 +313,13 @@ class ResultStore:
         )
 
     async def variants(self, result_id: int) -> list[SweepVariantRow]:
-        """A sweep's variants in grid order."""
+        """A sweep's variants in grid order, each one's parameters in grid order too (JSONB
+        keeps an object's keys in an order of its own)."""
+        from core.backtest.grid import parse_grid
+
+        detail = await self.get(result_id)
+        names = parse_grid(detail.summary.request["sweep"]["grid"]).names
         async with self.db.session() as session:
-            await self._check_owned(session, result_id)
             rows = (
                 await session.execute(
                     select(SweepVariant)
@@ -326,7 +330,7 @@ class ResultStore:
             return [
                 SweepVariantRow(
                     index=row.idx,
-                    params=dict(row.params),
+                    params={name: row.params[name] for name in names},
                     bets=row.bets,
                     wins=row.wins,
                     profit=_money(row.profit),

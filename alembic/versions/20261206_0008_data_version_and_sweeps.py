@@ -4,7 +4,8 @@
 the in-memory analysis frame checks it before each use instead of re-reading the tables.
 `backtest_results.kind` tells a single backtest from a sweep; `sweep_variants` holds a
 sweep's per-variant summaries (no per-bet ledger); `filter_trials` counts the distinct
-variants ever run on a filter, for multiple-testing corrections.
+variants ever run on a filter, for multiple-testing corrections; `sweep_parts` holds the parts
+of a sweep split across workers, each a job of its own, with its totals once done.
 
 Revision ID: 0008
 Revises: 0007
@@ -92,9 +93,37 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("filter_id", "variant_key", name=op.f("pk_filter_trials")),
     )
+    op.create_table(
+        "sweep_parts",
+        sa.Column("sweep_job_id", sa.Integer(), nullable=False),
+        sa.Column("part", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("part_job_id", sa.Integer(), nullable=False),
+        sa.Column("start", sa.Integer(), nullable=False),
+        sa.Column("stop", sa.Integer(), nullable=False),
+        sa.Column("data_version", sa.BigInteger(), nullable=False),
+        sa.Column("totals", _JSON, nullable=True),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["sweep_job_id"],
+            ["backtest_jobs.id"],
+            name=op.f("fk_sweep_parts_sweep_job_id_backtest_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["part_job_id"],
+            ["backtest_jobs.id"],
+            name=op.f("fk_sweep_parts_part_job_id_backtest_jobs"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("sweep_job_id", "part", name=op.f("pk_sweep_parts")),
+    )
+    op.create_index(
+        op.f("ix_sweep_parts_part_job_id"), "sweep_parts", ["part_job_id"], unique=False
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("sweep_parts")
     op.drop_table("filter_trials")
     op.drop_table("sweep_variants")
     # A sweep without its variants is not a result the older schema can show.

@@ -32,8 +32,10 @@ class Grid:
     names: tuple[str, ...]
     values: tuple[tuple[Any, ...], ...]
     """Each parameter's values, in the order written."""
-    spec: dict[str, Any]
-    """The grid as given (lists and ranges), for storing with the result."""
+    spec: list[list[Any]]
+    """The grid as given (lists and ranges), as [name, values] pairs: a JSON object's key
+    order does not survive PostgreSQL's JSONB, and the order of the parameters is the order
+    of the variants."""
 
     @property
     def size(self) -> int:
@@ -53,13 +55,17 @@ class Grid:
 
 
 def parse_grid(raw: Any) -> Grid:
-    """A grid from its JSON form; raises GridError naming the parameter at fault."""
-    if not isinstance(raw, Mapping) or not raw:
+    """A grid from its JSON form (an object, or [name, values] pairs as stored); raises
+    GridError naming the parameter at fault."""
+    pairs = _pairs(raw)
+    if not pairs:
         raise GridError('grid: expected an object of parameters, e.g. {"lo": [1.5, 2.0]}')
     names: list[str] = []
     values: list[tuple[Any, ...]] = []
     total = 1
-    for name, spec in raw.items():
+    for name, spec in pairs:
+        if name in names:
+            raise GridError(f"grid: parameter {name!r} is given twice")
         if not isinstance(name, str) or not name:
             raise GridError(f"grid: parameter names are non-empty strings, got {name!r}")
         expanded = _values(name, spec)
@@ -71,7 +77,17 @@ def parse_grid(raw: Any) -> Grid:
             )
         names.append(name)
         values.append(expanded)
-    return Grid(tuple(names), tuple(values), dict(raw))
+    return Grid(tuple(names), tuple(values), [[name, spec] for name, spec in pairs])
+
+
+def _pairs(raw: Any) -> list[tuple[Any, Any]]:
+    if isinstance(raw, Mapping):
+        return list(raw.items())
+    if isinstance(raw, list) and all(
+        isinstance(pair, list | tuple) and len(pair) == 2 for pair in raw
+    ):
+        return [(pair[0], pair[1]) for pair in raw]
+    return []
 
 
 def _values(name: str, spec: Any) -> tuple[Any, ...]:

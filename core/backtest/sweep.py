@@ -46,6 +46,7 @@ from core.backtest.market import (
 from core.backtest.metrics import RATIO_CONTEXT, money
 from core.backtest.request import BacktestRequest
 from core.backtest.stats import grouped_one_sided_t_test
+from core.errors import FilterBetsError
 from core.frame import AnalysisFrame
 from core.rules.catalogue import Labels
 from core.rules.mask import field_values, leaf_mask, numbers_mask
@@ -61,6 +62,7 @@ from core.rules.validate import (
 )
 
 __all__ = [
+    "DataChanged",
     "SweepPlan",
     "VariantTotals",
     "bind_rules",
@@ -72,6 +74,11 @@ __all__ = [
 Bools = NDArray[np.bool_]
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
+
+
+class DataChanged(FilterBetsError):
+    """The data changed under a sweep split into parts: its parts would not add up."""
+
 
 # Leaf masks kept per sweep; each is one byte per fixture (1M fixtures: 1 MB).
 _MASK_CACHE_BYTES: Final = 256 * 2**20
@@ -278,10 +285,35 @@ class SweepPlan:
     blocks: int = 0
     """Date blocks in use (0: too few dates for PBO)."""
     bet_days: int = 0
+    union_days: Ints = None  # type: ignore[assignment]
+    """The distinct days any variant bets on, ascending."""
 
     def variant_rows(self, index: int) -> Ints:
         """Frame rows a variant bets on, in settlement order."""
         return np.flatnonzero(self.masks.mask(self.grid.params(index)) & self.betable)
+
+
+def prepare_plan(
+    frame: AnalysisFrame,
+    request: BacktestRequest,
+    template: Node,
+    grid: Grid,
+    stake: Decimal,
+) -> SweepPlan:
+    """Price the market once for every variant."""
+    prices = market_prices(frame, request.market, request.odds_source)
+    pairs = flat_pairs(prices, stake, frame)
+    return SweepPlan(
+        request=request,
+        grid=grid,
+        frame=frame,
+        masks=VariantMasks(template, frame),
+        prices=prices,
+        pairs=pairs,
+        betable=scope_mask(frame, request) & prices.usable,
+        units=pairs.fixture_units(),
+        stake_units=int(stake.scaleb(4)),
+    )
 
 
 def plan_sweep(
@@ -293,59 +325,57 @@ def plan_sweep(
     pbo_blocks: int,
     progress: Callable[[int], None] | None = None,
 ) -> SweepPlan:
-    """Price the market, then OR every variant's mask to find the fixtures any of them bets
-    on: those define the seasons and date blocks of the luck report."""
-    prices = market_prices(frame, request.market, request.odds_source)
-    pairs = flat_pairs(prices, stake, frame)
-    betable = scope_mask(frame, request) & prices.usable
-    plan = SweepPlan(
-        request=request,
-        grid=grid,
-        frame=frame,
-        masks=VariantMasks(template, frame),
-        prices=prices,
-        pairs=pairs,
-        betable=betable,
-        units=pairs.fixture_units(),
-        stake_units=int(stake.scaleb(4)),
-    )
+    """The plan, with the luck report's periods cut from the fixtures any variant bets on
+    (found by ORing every variant's mask)."""
+    plan = prepare_plan(frame, request, template, grid, stake)
     union = np.zeros(len(frame), dtype=np.bool_)
     for index in range(grid.size):
         union |= plan.masks.mask(grid.params(index))
         if progress is not None:
             progress(index + 1)
-    union &= betable
-    off_grid = union & prices.off_grid
+    union &= plan.betable
+    off_grid = union & plan.prices.off_grid
     if off_grid.any():
-        bad = float(prices.line[np.flatnonzero(off_grid)[0]])  # type: ignore[index]
+        bad = float(plan.prices.line[np.flatnonzero(off_grid)[0]])  # type: ignore[index]
         raise ValueError(f"Asian handicap line must be a multiple of 0.25, got {bad!r}")
-    set_periods(plan, np.flatnonzero(union), pbo_blocks)
+    rows = np.flatnonzero(union)
+    set_periods(plan, np.unique(frame.day[rows]), _season_order(frame, rows), pbo_blocks)
     return plan
 
 
-def set_periods(plan: SweepPlan, union_rows: Ints, pbo_blocks: int) -> None:
-    """Seasons in chronological order (by their first bet day, then label) and PBO date
-    blocks over the distinct bet days (`luck.date_blocks`)."""
-    from core.backtest.luck import date_blocks
-
-    frame = plan.frame
-    seasons = frame.season[union_rows]
-    days = frame.day[union_rows]
+def _season_order(frame: AnalysisFrame, rows: Ints) -> list[str]:
+    """The seasons of these rows in chronological order: by their first day, then label."""
     first_day: dict[int, int] = {}
-    for season, day in zip(seasons.tolist(), days.tolist(), strict=True):
+    for season, day in zip(frame.season[rows].tolist(), frame.day[rows].tolist(), strict=True):
         if season not in first_day or day < first_day[season]:
             first_day[season] = day
     order = sorted(first_day, key=lambda s: (first_day[s], frame.season_labels[s]))
-    rank = np.full(len(frame.season_labels) + 1, -1, dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    plan.season_order = order
-    plan.season_rank = rank[frame.season]
-    distinct_days = np.unique(days)
-    plan.bet_days = len(distinct_days)
+    return [frame.season_labels[code] for code in order]
+
+
+def set_periods(plan: SweepPlan, bet_days: Ints, seasons: list[str], pbo_blocks: int) -> None:
+    """Place every fixture in the luck report's periods: its season's position among
+    `seasons` and its day's PBO date block among the distinct `bet_days`
+    (`luck.date_blocks`); -1 outside them."""
+    from core.backtest.luck import date_blocks
+
+    frame = plan.frame
+    code_of = {label: code for code, label in enumerate(frame.season_labels)}
+    if any(label not in code_of for label in seasons):
+        raise DataChanged("a season of the sweep is no longer in the data")
+    rank = np.full(len(frame.season_labels), -1, dtype=np.int64)
+    rank[[code_of[label] for label in seasons]] = np.arange(len(seasons))
+    plan.season_order = [code_of[label] for label in seasons]
+    plan.season_rank = rank[frame.season] if len(frame) else frame.season.copy()
+    plan.bet_days = len(bet_days)
+    plan.union_days = bet_days
+    plan.blocks = 0
     block_of_row = np.full(len(frame), -1, dtype=np.int64)
-    if len(distinct_days) >= pbo_blocks >= 2:
-        block_of_day = date_blocks(distinct_days, pbo_blocks)
-        block_of_row[union_rows] = block_of_day[np.searchsorted(distinct_days, days)]
+    if len(bet_days) >= pbo_blocks >= 2:
+        block_of_day = date_blocks(bet_days, pbo_blocks)
+        where = np.minimum(np.searchsorted(bet_days, frame.day), len(bet_days) - 1)
+        on_a_bet_day = bet_days[where] == frame.day
+        block_of_row[on_a_bet_day] = block_of_day[where[on_a_bet_day]]
         plan.blocks = pbo_blocks
     plan.block_of_row = block_of_row
 

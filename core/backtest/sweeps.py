@@ -17,7 +17,7 @@ import hashlib
 import json
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal, localcontext
 from typing import Any, Final
@@ -78,6 +78,9 @@ class SweepRequest:
     min_bets: int = DEFAULT_MIN_BETS
     walk_forward: bool = True
     pbo_blocks: int = DEFAULT_PBO_BLOCKS
+    parts: int | None = None
+    """Run as a job, split into this many parts that any worker may claim (None: as many
+    as its size calls for, see `parts_for`). A sweep run in-process ignores it."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> SweepRequest:
@@ -97,6 +100,10 @@ class SweepRequest:
         blocks = self.pbo_blocks
         if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 2 or blocks % 2:
             raise RequestError(f"pbo-blocks: must be an even number of at least 2, got {blocks!r}")
+        if self.parts is not None and (
+            isinstance(self.parts, bool) or not isinstance(self.parts, int) or self.parts < 1
+        ):
+            raise RequestError(f"parts: must be a whole number of 1 or more, got {self.parts!r}")
         parse_grid(self.grid)
         return replace(self, backtest=backtest)
 
@@ -104,10 +111,11 @@ class SweepRequest:
         return {
             "kind": "sweep",
             "backtest": self.backtest.to_dict(),
-            "grid": self.grid,
+            "grid": parse_grid(self.grid).spec,
             "min_bets": self.min_bets,
             "walk_forward": self.walk_forward,
             "pbo_blocks": self.pbo_blocks,
+            "parts": self.parts,
         }
 
     @classmethod
@@ -119,6 +127,7 @@ class SweepRequest:
                 min_bets=int(data.get("min_bets", DEFAULT_MIN_BETS)),
                 walk_forward=bool(data.get("walk_forward", True)),
                 pbo_blocks=int(data.get("pbo_blocks", DEFAULT_PBO_BLOCKS)),
+                parts=None if data.get("parts") is None else int(data["parts"]),
             ).validated()
         except KeyError as exc:
             raise RequestError(f"sweep request: missing field {exc.args[0]!r}") from exc
@@ -140,11 +149,35 @@ def variant_key(rules: Any, market: str, odds_source: str) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+Distribute = Callable[[SweepPlan, "SweepRequest", int, Progress], Awaitable[VariantTotals]]
+"""Measure a planned sweep's variants in `parts` parts elsewhere (jobs) and gather them."""
+# Variants x fixtures one part of a job's sweep takes on: 10,000 variants over 1M fixtures
+# make two parts.
+PART_WORK: Final = 5 * 10**9
+MAX_PARTS: Final = 64
+
+
+def parts_for(request: SweepRequest, plan: SweepPlan) -> int:
+    if request.parts is not None:
+        return min(request.parts, plan.grid.size)
+    work = plan.grid.size * max(len(plan.frame), 1)
+    return max(1, min(-(-work // PART_WORK), MAX_PARTS, plan.grid.size))
+
+
 class SweepEngine:
-    def __init__(self, db: Database, user_id: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        user_id: int,
+        *,
+        backtests: BacktestEngine | None = None,
+        distribute: Distribute | None = None,
+    ) -> None:
         self.db = db
         self.user_id = user_id
-        self.backtests = BacktestEngine(db, user_id)
+        # A job's engine resolves the filter from its snapshot (see core.jobs.runner).
+        self.backtests = backtests or BacktestEngine(db, user_id)
+        self.distribute = distribute
 
     async def prepare(self, request: SweepRequest) -> tuple[SweepRequest, ResolvedFilter, Grid]:
         """Check everything before any work: the request, the filter, the grid against the
@@ -198,7 +231,12 @@ class SweepEngine:
         plan = await asyncio.to_thread(
             plan_sweep, frame, backtest, template, grid, stake, request.pbo_blocks, planned
         )
-        totals = await asyncio.to_thread(measure_variants, plan, 0, total, measured)
+        parts = parts_for(request, plan) if self.distribute is not None else 1
+        if parts > 1:
+            assert self.distribute is not None
+            totals = await self.distribute(plan, request, parts, report)
+        else:
+            totals = await asyncio.to_thread(measure_variants, plan, 0, total, measured)
         report(_MEASURE_END, "luck report")
         summary = await asyncio.to_thread(luck_report, plan, totals, request, resolved.rules)
         result_id = 0

@@ -128,11 +128,23 @@ class JobInfo:
         return max(0.0, (self.finished_at - self.started_at).total_seconds())
 
     @property
+    def kind(self) -> str:
+        """ "backtest", "sweep", or "sweep_part" (a range of a sweep's variants)."""
+        return str(self.request.get("kind") or "backtest")
+
+    @property
     def title(self) -> str:
         """What the job runs, for lists: the filter's name, else 'inline rules'."""
-        market = self.request.get("market", "?")
         name = repr(self.filter_name) if self.filter_name else "inline rules"
-        return f"{name} on {market}"
+        if self.kind == "sweep_part":
+            return (
+                f"part {int(self.request.get('part', 0)) + 1} of sweep job"
+                f" #{self.request.get('sweep_job')}"
+            )
+        if self.kind == "sweep":
+            backtest = self.request.get("backtest") or {}
+            return f"sweep of {name} on {backtest.get('market', '?')}"
+        return f"{name} on {self.request.get('market', '?')}"
 
     def to_dict(self) -> dict[str, Any]:
         def iso(value: dt.datetime | None) -> str | None:
@@ -296,10 +308,14 @@ class JobQueue:
             )
         return utcnow() - dt.timedelta(seconds=seconds)
 
-    def _claim_statement(self, worker: str, user_id: int | None) -> Update:
+    def _claim_statement(
+        self, worker: str, user_id: int | None, job_ids: Sequence[int] | None = None
+    ) -> Update:
         pick = select(BacktestJob.id).where(BacktestJob.status == QUEUED)
         if user_id is not None:
             pick = pick.where(BacktestJob.user_id == user_id)
+        if job_ids is not None:
+            pick = pick.where(BacktestJob.id.in_(job_ids))
         pick = pick.order_by(BacktestJob.id).limit(1)
         if self._postgres:
             # Concurrent claimers skip each other's candidate row instead of queueing on it.
@@ -361,7 +377,20 @@ class JobQueue:
     ) -> JobInfo:
         """Queue a request dict as is, unchecked: the runner reports what is wrong with it."""
         async with self.db.session() as session:
-            new_id = (
+            new_id = await self.insert_job(session, user_id, data, filter_id=filter_id)
+        return await self._get_by_id(new_id)
+
+    async def insert_job(
+        self,
+        session: AsyncSession,
+        user_id: int,
+        data: Mapping[str, Any],
+        *,
+        filter_id: int | None = None,
+    ) -> int:
+        """Queue a request dict inside the caller's transaction; returns the job's row id."""
+        return int(
+            (
                 await session.execute(
                     insert(BacktestJob)
                     .values(
@@ -379,7 +408,7 @@ class JobQueue:
                     .returning(BacktestJob.id)
                 )
             ).scalar_one()
-        return await self._get_by_id(new_id)
+        )
 
     async def submit_many(self, user_id: int, requests: Sequence[BacktestRequest]) -> int:
         """Queue many requests in one transaction (benchmarks, batch tools); returns the count."""
@@ -559,10 +588,14 @@ class JobQueue:
 
     # -- what runners do -----------------------------------------------------------------
 
-    async def claim(self, worker: str, *, user_id: int | None = None) -> Claim | None:
-        """Atomically take the oldest queued job (optionally only `user_id`'s), or None."""
+    async def claim(
+        self, worker: str, *, user_id: int | None = None, job_ids: Sequence[int] | None = None
+    ) -> Claim | None:
+        """Atomically take the oldest queued job (optionally only `user_id`'s, or one of
+        `job_ids`), or None."""
         async with self.db.session() as session:
-            row = (await session.execute(self._claim_statement(worker, user_id))).first()
+            statement = self._claim_statement(worker, user_id, job_ids)
+            row = (await session.execute(statement)).first()
         if row is None:
             return None
         return Claim(
@@ -621,7 +654,7 @@ class JobQueue:
         }
 
     async def mark_succeeded_in(
-        self, session: AsyncSession, claim: Claim, result_id: int, message: str = "done"
+        self, session: AsyncSession, claim: Claim, result_id: int | None, message: str = "done"
     ) -> None:
         """Inside the result's transaction: mark the job succeeded, or raise JobLost so the
         result and ledger roll back (the job was cancelled, reaped or claimed again)."""

@@ -30,7 +30,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.backtest.engine import BacktestCancelled, BacktestEngine, ResolvedFilter
 from core.backtest.request import BacktestRequest
+from core.backtest.sweeps import SweepEngine, SweepRequest
 from core.db import Database
 from core.errors import FilterBetsError
 from core.jobs.queue import (
@@ -55,6 +56,7 @@ from core.jobs.queue import (
     JobLost,
     JobQueue,
 )
+from core.jobs.sweep_jobs import PART_KIND, SWEEP_KIND, SweepCoordinator, run_sweep_part
 from core.models import Filter
 
 Log = Callable[[str], None]
@@ -172,8 +174,8 @@ class _SnapshotEngine(BacktestEngine):
         super().__init__(db, user_id)
         self.snapshot = snapshot
 
-    async def resolve_filter(self, request: BacktestRequest) -> ResolvedFilter:
-        resolved = await super().resolve_filter(request)
+    async def _resolve(self, request: BacktestRequest, *, params: bool) -> ResolvedFilter:
+        resolved = await super()._resolve(request, params=params)
         if self.snapshot is None or request.rules is None:
             return resolved
         filter_id = self.snapshot.filter_id
@@ -485,29 +487,19 @@ class JobRunner:
     async def _execute(self, handle: _Running) -> _Outcome:
         claim = handle.claim
         try:
-            request = BacktestRequest.from_dict(claim.request)
-            snapshot = FilterSnapshot.from_request(claim.request)
+            work = self._work(handle)
         except (FilterBetsError, ValueError, TypeError) as exc:
             return _Outcome(FAILED, "failed", error=_first_line(exc))
-        engine = _SnapshotEngine(self.db, claim.user_id, snapshot)
 
-        async def before_commit(session: AsyncSession, result_id: int) -> None:
+        async def before_commit(session: AsyncSession, result_id: int | None) -> None:
             if handle.stop_reason in (CANCELLED, _LOST):
                 raise BacktestCancelled("cancelled")
-            await self.queue.mark_succeeded_in(
-                session, claim, result_id, f"done: result {result_id}"
-            )
+            done = "done" if result_id is None else f"done: result {result_id}"
+            await self.queue.mark_succeeded_in(session, claim, result_id, done)
             handle.committing = True
             handle.result_id = result_id
 
-        run = asyncio.create_task(
-            engine.run(
-                request,
-                progress=handle.on_progress,
-                is_cancelled=handle.should_abort,
-                before_commit=before_commit,
-            )
-        )
+        run = asyncio.create_task(work(before_commit))
         stop_wait = asyncio.ensure_future(handle.stop_event.wait())
         try:
             await asyncio.wait({run, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
@@ -538,9 +530,44 @@ class JobRunner:
             error = run.exception()
         if error is None:
             handle.progress = 1.0
-            handle.message = f"done: result {handle.result_id}"
+            handle.message = (
+                "done" if handle.result_id is None else f"done: result {handle.result_id}"
+            )
             return _Outcome(SUCCEEDED, handle.message)
         return await self._classify(handle, error)
+
+    def _work(self, handle: _Running) -> Callable[[Any], Coroutine[Any, Any, Any]]:
+        """What the claimed job runs, by its kind: a backtest, a sweep, or a sweep's part.
+        Raises for a request that could never run."""
+        claim = handle.claim
+        kind = str(claim.request.get("kind") or "backtest")
+        snapshot = FilterSnapshot.from_request(claim.request)
+        engine = _SnapshotEngine(self.db, claim.user_id, snapshot)
+        progress, cancelled = handle.on_progress, handle.should_abort
+        if kind == "backtest":
+            request = BacktestRequest.from_dict(claim.request)
+            return lambda before_commit: engine.run(
+                request, progress=progress, is_cancelled=cancelled, before_commit=before_commit
+            )
+        if kind == SWEEP_KIND:
+            sweep = SweepRequest.from_dict(claim.request)
+            coordinator = SweepCoordinator(
+                self.queue, claim, self.worker_name, self.heartbeat_interval
+            )
+            sweeps = SweepEngine(self.db, claim.user_id, backtests=engine, distribute=coordinator)
+            return lambda before_commit: sweeps.run(
+                sweep, progress=progress, is_cancelled=cancelled, before_commit=before_commit
+            )
+        if kind == PART_KIND:
+            return lambda before_commit: run_sweep_part(
+                self.db,
+                claim.user_id,
+                claim.request,
+                progress=progress,
+                is_cancelled=cancelled,
+                before_commit=before_commit,
+            )
+        raise ValueError(f"unknown job kind {kind!r}")
 
     async def _classify(self, handle: _Running, error: BaseException) -> _Outcome:
         claim = handle.claim

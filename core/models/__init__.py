@@ -14,7 +14,7 @@ from core.models.fixtures import (
     FixtureOdds,
     odds_column_name,
 )
-from core.models.jobs import JOB_STATUSES, BacktestJob
+from core.models.jobs import JOB_STATUSES, BacktestJob, SweepPart
 from core.models.reference import League, Team, TeamLeague, User
 from core.models.results import BacktestBet, BacktestResult, SweepVariant
 from core.models.state import DATA_STATE_ID, DataState
@@ -42,6 +42,7 @@ __all__ = [
     "FixtureFeatures",
     "FixtureOdds",
     "League",
+    "SweepPart",
     "SweepVariant",
     "Team",
     "TeamLeague",

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, Uuid, false
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, Text, Uuid, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import JSONType, UTCDateTime, utcnow
@@ -42,3 +42,24 @@ class BacktestJob(Base):
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+
+
+class SweepPart(Base):
+    """One part of a sweep split across workers: a range of its variants, run as a job of
+    its own (`part_job_id`), and that job's totals once it has succeeded."""
+
+    __tablename__ = "sweep_parts"
+
+    sweep_job_id: Mapped[int] = mapped_column(
+        ForeignKey("backtest_jobs.id", ondelete="CASCADE"), primary_key=True
+    )
+    part: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    part_job_id: Mapped[int] = mapped_column(
+        ForeignKey("backtest_jobs.id", ondelete="CASCADE"), index=True
+    )
+    start: Mapped[int] = mapped_column(Integer)
+    stop: Mapped[int] = mapped_column(Integer)
+    data_version: Mapped[int] = mapped_column(BigInteger)
+    totals: Mapped[Any | None] = mapped_column(JSONType, nullable=True)
+    """The part's `sweep.VariantTotals` as JSON; NULL until its job succeeds."""
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
