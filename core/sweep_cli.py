@@ -38,6 +38,15 @@ def add_sweep_commands(commands: Any) -> None:
     sweep.add_argument(
         "--pbo-blocks", type=int, default=10, metavar="S", help="date blocks for PBO (even, 10)"
     )
+    sweep.add_argument(
+        "--job", action="store_true", help="queue it as a job (workers run it); print the job id"
+    )
+    sweep.add_argument(
+        "--parts",
+        type=int,
+        metavar="N",
+        help="as a job: split into N parts any worker may claim (default: by its size)",
+    )
     sweep.add_argument("--json", action="store_true", help="print one JSON object")
 
     promote = commands.add_parser(
@@ -61,6 +70,7 @@ def sweep_request_from_args(args: argparse.Namespace, saved: Any) -> Any:
         min_bets=args.min_bets,
         walk_forward=not args.no_walk_forward,
         pbo_blocks=args.pbo_blocks,
+        parts=args.parts,
     ).validated()
 
 
@@ -72,6 +82,13 @@ async def cmd_sweep(settings: Settings, args: argparse.Namespace) -> int:
     service = await _open_service(settings)
     try:
         request = sweep_request_from_args(args, await saved_backtest_settings(service, args))
+        if args.job:
+            from core.jobs.queue import JobQueue
+            from core.jobs.sweep_jobs import submit_sweep
+
+            info = await submit_sweep(JobQueue(service.db), service.user_id, request)
+            print(json.dumps(info.to_dict(), default=str) if args.json else info.job_id)
+            return EXIT_OK
         run = await SweepEngine(service.db, service.user_id).run(request)
     finally:
         await service.close()

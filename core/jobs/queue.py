@@ -137,10 +137,8 @@ class JobInfo:
         """What the job runs, for lists: the filter's name, else 'inline rules'."""
         name = repr(self.filter_name) if self.filter_name else "inline rules"
         if self.kind == "sweep_part":
-            return (
-                f"part {int(self.request.get('part', 0)) + 1} of sweep job"
-                f" #{self.request.get('sweep_job')}"
-            )
+            sweep = self.request.get("sweep_short_id") or f"#{self.request.get('sweep_job')}"
+            return f"part {int(self.request.get('part', 0)) + 1} of sweep {sweep}"
         if self.kind == "sweep":
             backtest = self.request.get("backtest") or {}
             return f"sweep of {name} on {backtest.get('market', '?')}"

@@ -466,8 +466,10 @@ class JobRunner:
         task = asyncio.create_task(self._job(handle), name=f"job-{claim.short_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        title = claim.request.get("market", "?")
-        self._log(f"job {claim.short_id} started (attempt {claim.attempt}, market {title})")
+        kind = str(claim.request.get("kind") or "backtest")
+        market = claim.request.get("market") or (claim.request.get("backtest") or {}).get("market")
+        title = f"{kind}, market {market}" if market else kind
+        self._log(f"job {claim.short_id} started (attempt {claim.attempt}, {title})")
         self._emit(handle.event(RUNNING))
 
     async def _job(self, handle: _Running) -> None:

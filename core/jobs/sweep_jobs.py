@@ -155,6 +155,7 @@ class SweepCoordinator:
         body = {
             "kind": PART_KIND,
             "sweep_job": self.claim.id,
+            "sweep_short_id": self.claim.short_id,
             "sweep": request.to_dict(),
             "stake": str(plan.pairs.stake),
             "data_version": plan.frame.version,
