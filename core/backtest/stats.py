@@ -14,12 +14,16 @@ from itertools import repeat
 from operator import mul, sub
 from typing import NamedTuple
 
+import numpy as np
+from numpy.typing import NDArray
+
 __all__ = [
     "TTest",
     "exact_weighted_sum",
     "grouped_one_sided_t_test",
     "normal_sf",
     "one_sided_t_test",
+    "one_sided_t_test_of_array",
     "regularized_incomplete_beta",
     "student_t_cdf",
     "student_t_sf",
@@ -135,6 +139,23 @@ def one_sided_t_test(values: Sequence[float]) -> TTest | None:
     # Two-pass (centred) variance, summed with fsum; map/operator keep it at C speed.
     deviations = list(map(sub, values, repeat(mean, n)))
     variance = math.fsum(map(mul, deviations, deviations)) / (n - 1)
+    if variance <= 0.0:
+        return None
+    t = mean / math.sqrt(variance / n)
+    return TTest(t, student_t_sf(t, n - 1))
+
+
+def one_sided_t_test_of_array(values: NDArray[np.float64]) -> TTest | None:
+    """`one_sided_t_test` of an array, with the same result to the last bit: the same
+    fsum over the same floats, the deviations taken in numpy (IEEE, as Python does)."""
+    n = len(values)
+    if n < 2:
+        return None
+    if not np.isfinite(values).all() or values.max() == values.min():
+        return None
+    mean = math.fsum(values.tolist()) / n
+    deviations = values - mean
+    variance = math.fsum((deviations * deviations).tolist()) / (n - 1)
     if variance <= 0.0:
         return None
     t = mean / math.sqrt(variance / n)

@@ -45,7 +45,7 @@ from core.backtest.market import (
 )
 from core.backtest.metrics import RATIO_CONTEXT, money
 from core.backtest.request import BacktestRequest
-from core.backtest.stats import grouped_one_sided_t_test
+from core.backtest.stats import one_sided_t_test_of_array
 from core.errors import FilterBetsError
 from core.frame import AnalysisFrame
 from core.rules.catalogue import Labels
@@ -275,6 +275,8 @@ class SweepPlan:
     """In scope with a usable price: a variant bets exactly its mask and this."""
     units: Ints
     """Each fixture's exact flat profit in units of 0.0001."""
+    returns: Floats
+    """Each fixture's profit per unit staked, as the t-test reads it (0 where not usable)."""
     stake_units: int
     season_order: list[int] = None  # type: ignore[assignment]
     """Season codes of the fixtures any variant bets on, chronologically."""
@@ -312,6 +314,7 @@ def prepare_plan(
         pairs=pairs,
         betable=scope_mask(frame, request) & prices.usable,
         units=pairs.fixture_units(),
+        returns=np.where(pairs.pair >= 0, np.array([*pairs.returns, 0.0])[pairs.pair], 0.0),
         stake_units=int(stake.scaleb(4)),
     )
 
@@ -451,15 +454,13 @@ def measure_variants(
     block_units = np.zeros((count, blocks), dtype=np.int64)
     rows: list[dict[str, Any]] = []
     outcome = plan.prices.outcome
-    returns = plan.pairs.returns
-    pair_count = len(returns)
     with localcontext(RATIO_CONTEXT):
         for i, index in enumerate(range(start, stop)):
             params = plan.grid.params(index)
             bet = np.flatnonzero(plan.masks.mask(params) & plan.betable)
             units = plan.units[bet]
             codes = outcome[bet]
-            rows.append(_summary(params, bet, units, codes, plan, returns, pair_count))
+            rows.append(_summary(params, bet, units, codes, plan))
             if len(bet):
                 _add_totals(season_bets[i], season_units[i], plan.season_rank[bet], units)
                 if blocks:
@@ -484,8 +485,6 @@ def _summary(
     units: Ints,
     codes: Ints,
     plan: SweepPlan,
-    returns: list[float],
-    pair_count: int,
 ) -> dict[str, Any]:
     """The flat-stake keys of `backtest --json` for one variant (same definitions as
     `flat.flat_metrics`, bit for bit)."""
@@ -501,9 +500,7 @@ def _summary(
         max_drawdown = 0.0
     decided = codes[codes != PUSH_CODE]
     won = (decided == WIN_CODE) | (decided == HALF_WIN_CODE)
-    test = grouped_one_sided_t_test(
-        returns, np.bincount(plan.pairs.pair[bet], minlength=pair_count).tolist()
-    )
+    test = one_sided_t_test_of_array(plan.returns[bet])
     return {
         "params": params,
         "bets": n,
