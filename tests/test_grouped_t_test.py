@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import numpy as np
 
 from core.backtest.stats import (
     exact_weighted_sum,
