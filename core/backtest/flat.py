@@ -127,7 +127,7 @@ def settle_flat(
         price=prices.price[placed],
         closing_fair_odds=prices.closing_fair_odds[placed],
         outcome=prices.outcome[placed],
-        pair=pairs.pair[placed],
+        pair=pairs.pair[placed].astype(np.int64),
         pair_units=pairs.units,
         pair_profit=pairs.profit,
         pair_price=pairs.price,

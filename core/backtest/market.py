@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from core.backtest.settle import AH_MARKETS, OUTCOMES
 from core.backtest.staking import flat_profit
-from core.frame import AnalysisFrame
+from core.frame import AnalysisFrame, release_freed_memory
 from core.models import odds_column_name
 from core.rules.catalogue import fair_price_columns, fair_probabilities
 
@@ -85,6 +85,7 @@ def market_prices(frame: AnalysisFrame, market: str, odds_source: str) -> Market
     found = frame.cache.get(key)
     if found is None:
         found = frame.cache[key] = _price_market(frame, market, odds_source)
+        release_freed_memory()  # pricing a million fixtures frees ~50 MB of temporaries
     return found
 
 
@@ -118,6 +119,7 @@ def _outcome_codes(
         whole = quarters == np.floor(quarters)
         off_grid = usable & ~whole
         q = np.where(whole, quarters, 0.0).astype(np.int64)
+        home, away = home.astype(np.int64), away.astype(np.int64)
         # ah_away: the away side's margin against the negated home line.
         margin = 4 * (home - away) + q if market == "ah_home" else 4 * (away - home) - q
         single = q % 2 == 0  # whole or half line; otherwise a quarter line split in two
@@ -133,7 +135,7 @@ def _outcome_codes(
             [WIN_CODE, PUSH_CODE, LOSS_CODE, WIN_CODE, HALF_WIN_CODE, HALF_LOSS_CODE],
             default=LOSS_CODE,
         ).astype(np.int64)
-        return np.where(usable & whole, codes, NO_OUTCOME), off_grid
+        return np.where(usable & whole, codes, NO_OUTCOME).astype(np.int8), off_grid
     if market == "home":
         won = home > away
     elif market == "draw":
@@ -146,7 +148,8 @@ def _outcome_codes(
         won = home + away <= 2
     else:
         raise ValueError(f"unknown market {market!r}")
-    return np.where(usable, np.where(won, WIN_CODE, LOSS_CODE), NO_OUTCOME), off_grid
+    outcome = np.where(usable, np.where(won, WIN_CODE, LOSS_CODE), NO_OUTCOME)
+    return outcome.astype(np.int8), off_grid
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,7 @@ class FlatPairs:
     by the row path's own Decimal rule (`staking.flat_profit`)."""
 
     stake: Decimal
-    pair: Ints
+    pair: NDArray[np.int32]
     """Each fixture's pair index; -1 where not usable."""
     units: Ints
     """Each pair's exact profit in units of 0.0001."""
@@ -187,7 +190,7 @@ def _pairs(prices: MarketPrices, stake: Decimal) -> FlatPairs:
         flat_profit(stake, float(distinct_prices[key // 5]), OUTCOMES[key % 5])
         for key in keys.tolist()
     ]
-    pair = np.full(len(prices.price), -1, dtype=np.int64)
+    pair = np.full(len(prices.price), -1, dtype=np.int32)
     pair[rows] = pair_of_row
     stake_float = float(stake)
     return FlatPairs(
