@@ -102,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_jobs_commands(commands)
 
+    from core.candles.cli import add_candle_commands
+
+    add_candle_commands(commands)
+
     commands.add_parser("dashboard", help="open the dashboard (the default)")
     return parser
 
@@ -467,6 +471,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return _run(_cmd_backtest(settings, args))
     if command == "features":
         return _run(_cmd_features(settings))
+    if command in ("candles", "strategies", "strategy"):
+        from core.candles.cli import run_command as run_candle_command
+
+        return run_candle_command(settings, args)
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 
@@ -487,10 +495,12 @@ def describe_database_error(settings: Settings, exc: BaseException) -> str:
 
 def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
+    from core.candles.request import StrategyRequestError
+    from core.candles.timeframes import TimeframeError
     from core.errors import RuleError
     from core.filters import FilterError
 
-    return (UsageError, RequestError, RuleError, FilterError)
+    return (UsageError, RequestError, RuleError, FilterError, StrategyRequestError, TimeframeError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
 from core.models.base import Base
+from core.models.candles import Candle, CandleSeries, StrategyTrade
 from core.models.features import FEATURE_COLUMNS, H2H_FEATURES, SIDE_FEATURES, FixtureFeatures
 from core.models.filters import Filter
 from core.models.fixtures import (
@@ -33,11 +34,14 @@ __all__ = [
     "BacktestJob",
     "BacktestResult",
     "Base",
+    "Candle",
+    "CandleSeries",
     "Filter",
     "Fixture",
     "FixtureFeatures",
     "FixtureOdds",
     "League",
+    "StrategyTrade",
     "Team",
     "TeamLeague",
     "User",

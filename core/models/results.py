@@ -26,11 +26,22 @@ class BacktestResult(Base):
     rules_snapshot: Mapped[Any] = mapped_column(JSONType)
     data_fingerprint: Mapped[Any] = mapped_column(JSONType)
     metrics: Mapped[Any] = mapped_column(JSONType)
-    market: Mapped[str] = mapped_column(String(16))
-    odds_source: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(16), index=True, server_default="football")
+    """football (a filter backtest) or strategy (a candle strategy run)."""
+    market: Mapped[str | None] = mapped_column(String(16))
+    """Football runs only."""
+    odds_source: Mapped[str | None] = mapped_column(String(20))
+    """Football runs only."""
+    # Strategy runs only: the seed system's fields.
+    symbol: Mapped[str | None] = mapped_column(String(32), index=True)
+    timeframe: Mapped[str | None] = mapped_column(String(8))
+    strategy_type: Mapped[str | None] = mapped_column(String(32), index=True)
+    strategy_params: Mapped[Any | None] = mapped_column(JSONType)
     bets: Mapped[int] = mapped_column(Integer, index=True)
+    """Bets, or a strategy run's trades."""
     profit: Mapped[Decimal] = mapped_column(Numeric(16, 4), index=True)
     yield_: Mapped[float | None] = mapped_column("yield", Float, index=True)
+    """Profit / staked; for a strategy run its total_return (profit / starting cash)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
