@@ -251,8 +251,12 @@ class ResultStore:
         desc: bool = True,
         filter_id: int | None = None,
         limit: int | None = None,
+        kind: str | None = "football",
     ) -> list[ResultSummary]:
-        """The user's results, sorted (ties newest first when `desc`, oldest first otherwise)."""
+        """The user's results, sorted (ties newest first when `desc`, oldest first otherwise).
+
+        `kind` picks football backtests (the default) or strategy runs; None lists both.
+        """
         if sort_by not in RESULT_SORTS:
             raise ResultError(f"sort: {sort_by!r} is not one of {', '.join(RESULT_SORTS)}")
         query = (
@@ -262,6 +266,8 @@ class ResultStore:
         )
         if filter_id is not None:
             query = query.where(BacktestResult.filter_id == filter_id)
+        if kind is not None:
+            query = query.where(BacktestResult.kind == kind)
         if limit is not None:
             query = query.limit(limit)
         async with self.db.session() as session:

@@ -43,7 +43,7 @@ def add_candle_commands(commands: Any) -> None:
     run.add_argument("--json", action="store_true", help="print one JSON object")
 
 
-def add_strategy_arguments(parser: argparse.ArgumentParser, *, required: bool = True) -> None:
+def add_strategy_arguments(parser: Any, *, required: bool = True) -> None:
     """The strategy request's arguments, shared by `strategy run` and `jobs submit`
     (which adds --from/--to itself)."""
     parser.add_argument("--symbol", required=required, help="e.g. BTCUSDT")

@@ -280,3 +280,22 @@ async def open_runner(settings: Settings) -> tuple[Any, CandleStore, StrategyRun
     service = await FilterBetsService.open(settings)
     store = await CandleStore.open(settings, service.db)
     return service, store, StrategyRunner(service.db, store, service.user_id)
+
+
+async def run_strategy_job(
+    db: Database,
+    user_id: int,
+    request: StrategyRequest,
+    *,
+    progress: Progress | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    before_commit: BeforeCommit | None = None,
+) -> StrategyRun:
+    """A job's strategy run: the candles from this database or FILTERBETS_CANDLES_URL's."""
+    store = await CandleStore.open(db.settings, db)
+    try:
+        return await StrategyRunner(db, store, user_id).run(
+            request, progress=progress, is_cancelled=is_cancelled, before_commit=before_commit
+        )
+    finally:
+        await store.close()

@@ -128,8 +128,20 @@ class JobInfo:
         return max(0.0, (self.finished_at - self.started_at).total_seconds())
 
     @property
+    def kind(self) -> str:
+        """football or strategy."""
+        return str(self.request.get("kind") or "football")
+
+    @property
     def title(self) -> str:
-        """What the job runs, for lists: the filter's name, else 'inline rules'."""
+        """What the job runs, for lists: the filter's name, else 'inline rules'; a strategy
+        run's strategy, parameters and candles."""
+        if self.kind == "strategy":
+            params = ",".join(str(value) for value in (self.request.get("params") or {}).values())
+            return (
+                f"{self.request.get('strategy')}({params}) on"
+                f" {self.request.get('symbol')} {self.request.get('timeframe')}"
+            )
         market = self.request.get("market", "?")
         name = repr(self.filter_name) if self.filter_name else "inline rules"
         return f"{name} on {market}"
@@ -355,6 +367,10 @@ class JobQueue:
         return await self.submit_raw(
             user_id, data, filter_id=snapshot.filter_id if snapshot else None
         )
+
+    async def submit_strategy(self, user_id: int, request: Any) -> JobInfo:
+        """Queue a strategy run (a core.candles.request.StrategyRequest), checked first."""
+        return await self.submit_raw(user_id, request.validated().to_dict())
 
     async def submit_raw(
         self, user_id: int, data: Mapping[str, Any], *, filter_id: int | None = None

@@ -30,7 +30,7 @@ import socket
 import time
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.backtest.engine import BacktestCancelled, BacktestEngine, ResolvedFilter
 from core.backtest.request import BacktestRequest
+from core.candles.request import StrategyRequest, is_strategy_request
+from core.candles.service import StrategyCancelled, run_strategy_job
 from core.db import Database
 from core.errors import FilterBetsError
 from core.jobs.queue import (
@@ -464,8 +466,12 @@ class JobRunner:
         task = asyncio.create_task(self._job(handle), name=f"job-{claim.short_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        title = claim.request.get("market", "?")
-        self._log(f"job {claim.short_id} started (attempt {claim.attempt}, market {title})")
+        title = (
+            f"strategy {claim.request.get('strategy', '?')}"
+            if is_strategy_request(claim.request)
+            else f"market {claim.request.get('market', '?')}"
+        )
+        self._log(f"job {claim.short_id} started (attempt {claim.attempt}, {title})")
         self._emit(handle.event(RUNNING))
 
     async def _job(self, handle: _Running) -> None:
@@ -484,12 +490,6 @@ class JobRunner:
 
     async def _execute(self, handle: _Running) -> _Outcome:
         claim = handle.claim
-        try:
-            request = BacktestRequest.from_dict(claim.request)
-            snapshot = FilterSnapshot.from_request(claim.request)
-        except (FilterBetsError, ValueError, TypeError) as exc:
-            return _Outcome(FAILED, "failed", error=_first_line(exc))
-        engine = _SnapshotEngine(self.db, claim.user_id, snapshot)
 
         async def before_commit(session: AsyncSession, result_id: int) -> None:
             if handle.stop_reason in (CANCELLED, _LOST):
@@ -500,14 +500,11 @@ class JobRunner:
             handle.committing = True
             handle.result_id = result_id
 
-        run = asyncio.create_task(
-            engine.run(
-                request,
-                progress=handle.on_progress,
-                is_cancelled=handle.should_abort,
-                before_commit=before_commit,
-            )
-        )
+        try:
+            work = self._work(handle, before_commit)
+        except (FilterBetsError, ValueError, TypeError) as exc:
+            return _Outcome(FAILED, "failed", error=_first_line(exc))
+        run = asyncio.create_task(work)
         stop_wait = asyncio.ensure_future(handle.stop_event.wait())
         try:
             await asyncio.wait({run, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
@@ -542,6 +539,33 @@ class JobRunner:
             return _Outcome(SUCCEEDED, handle.message)
         return await self._classify(handle, error)
 
+    def _work(
+        self,
+        handle: _Running,
+        before_commit: Callable[[AsyncSession, int], Awaitable[None]],
+    ) -> Coroutine[Any, Any, object]:
+        """The job's run, by its kind: a strategy run, else a football backtest. Raises for a
+        request that cannot be read."""
+        claim = handle.claim
+        if is_strategy_request(claim.request):
+            return run_strategy_job(
+                self.db,
+                claim.user_id,
+                StrategyRequest.from_dict(claim.request),
+                progress=handle.on_progress,
+                is_cancelled=handle.should_abort,
+                before_commit=before_commit,
+            )
+        request = BacktestRequest.from_dict(claim.request)
+        snapshot = FilterSnapshot.from_request(claim.request)
+        engine = _SnapshotEngine(self.db, claim.user_id, snapshot)
+        return engine.run(
+            request,
+            progress=handle.on_progress,
+            is_cancelled=handle.should_abort,
+            before_commit=before_commit,
+        )
+
     async def _classify(self, handle: _Running, error: BaseException) -> _Outcome:
         claim = handle.claim
         reason = handle.stop_reason
@@ -551,7 +575,9 @@ class JobRunner:
             return _Outcome(CANCELLED, "cancelled")
         if reason == _RELEASED:
             return _Outcome(_RELEASED, f"released by {self.worker_name} on shutdown; queued again")
-        if isinstance(error, JobLost | BacktestCancelled | asyncio.CancelledError):
+        if isinstance(
+            error, JobLost | BacktestCancelled | StrategyCancelled | asyncio.CancelledError
+        ):
             # Refused at commit with no local reason yet: the watch loop will say which.
             flags = await self._retrying(lambda: self.queue.flags([claim.id]))
             found = (flags or {}).get(claim.id)
