@@ -147,7 +147,7 @@ def find_fills(prices: PriceSeries, buy: Bools, sell: Bools, options: ExecutionO
     if options.long_short:
         side = direction
         entry_bar = fill_bar
-        exit_bar = np.append(fill_bar[1:], bars - 1)
+        exit_bar = np.append(fill_bar[1:], bars - 1)[: len(side)]
         still_open = len(side) > 0  # every signal kept opens a position
     else:
         opens = direction == 1

@@ -12,7 +12,8 @@ metric that is undefined for the run is None (null in JSON).
   r_t = equity_t / equity_{t-1} - 1 for every bar after the first, risk-free rate 0;
   bars per year = 365 x 24 x 60 / minutes per bar
 * calmar = CAGR / max_drawdown, CAGR = (final_equity / cash)^(1 / years) - 1,
-  years = bars x minutes per bar / 525,600
+  years = bars x minutes per bar / 525,600 (None when the CAGR overflows a float: a gain
+  compounded over a few hours)
 * profit_factor = winning trades' profits / -(losing trades' profits), in money (None when no
   trade lost); expectancy = the mean profit per trade, in money
 * exposure: the fraction of bar closes at which a position is held
@@ -96,8 +97,11 @@ def compute_metrics(
     years = bars * minutes_per_bar / MINUTES_PER_YEAR
     if max_dd > 0 and years > 0:
         growth = final / cash
-        cagr = growth ** (1.0 / years) - 1.0 if growth > 0 else -1.0
-        calmar = cagr / max_dd
+        try:
+            cagr = growth ** (1.0 / years) - 1.0 if growth > 0 else -1.0
+        except OverflowError:  # a big gain over a few bars: no meaningful yearly rate
+            cagr = math.inf
+        calmar = cagr / max_dd if math.isfinite(cagr) else None
 
     losses = float(-profit[profit < 0].sum())
     fees = float(execution.entry_fee.sum() + execution.exit_fee.sum())
