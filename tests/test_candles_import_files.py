@@ -202,7 +202,7 @@ def test_an_exact_duplicate_is_dropped_with_a_note(tmp_path: Path) -> None:
 )
 def test_bad_rows_refuse_the_file_naming_the_line(tmp_path: Path, rows: str, message: str) -> None:
     path = _write(tmp_path, "X-1h.csv", HEADER + rows)
-    with pytest.raises(CandleFileError, match="nothing imported|not a number|fields") as caught:
+    with pytest.raises(CandleFileError) as caught:
         check_candles(read_candle_file(path), "1h")
     assert f"X-1h.csv:{message}" in str(caught.value)
 
@@ -223,10 +223,9 @@ def test_offsets_become_utc_and_naive_times_are_utc(tmp_path: Path) -> None:
 def test_an_unclosed_last_candle_shown_by_the_file_itself_is_dropped(tmp_path: Path) -> None:
     """By a close time that ends before the bar does, or by a file saved mid-bar."""
     header = "open_time,open,high,low,close,volume,close_time,quote_volume,count,tbv,tbqv,ignore\n"
-    rows = "".join(
-        f"{H0 + k * 3_600_000},10,12,9,11,5,{H0 + k * 3_600_000 + (3_599_999 if k < 2 else 1_000)},1,1,1,1,0\n"
-        for k in range(3)
-    )
+    # The third bar's close time is one second after it opened: saved mid-bar.
+    closes = [H0 + 3_599_999, H0 + 3_600_000 + 3_599_999, H0 + 7_200_000 + 1_000]
+    rows = "".join(f"{H0 + k * 3_600_000},10,12,9,11,5,{closes[k]},1,1,1,1,0\n" for k in range(3))
     path = _write(tmp_path, "X-1h.csv", header + rows)
     checked = check_candles(read_candle_file(path), "1h")
     assert len(checked) == 2
