@@ -295,14 +295,17 @@ def settle(prices: PriceSeries, fills: Fills, options: ExecutionOptions) -> Exec
     profit = cash_levels[1:] - cash_before
     cash_in_trade = cash_before - side * size * cash_before - entry_fee
 
-    every_bar = np.arange(bars)
-    done = np.searchsorted(fills.exit_bar, every_bar, side="right")
-    equity = cash_levels[done]
-    current = np.searchsorted(fills.entry_bar, every_bar, side="right") - 1
-    held = current >= 0
-    held[held] = every_bar[held] < fills.exit_bar[current[held]]
-    in_trade = current[held]
-    equity[held] = cash_in_trade[in_trade] + side[in_trade] * units[in_trade] * prices.close[held]
+    # Trades never overlap, so at each close: exits so far, entries so far, and a position is
+    # held when there have been more entries than exits (a reversal's bar counts both).
+    exits_so_far = np.cumsum(np.bincount(fills.exit_bar, minlength=bars)[:bars])
+    entries_so_far = np.cumsum(np.bincount(fills.entry_bar, minlength=bars)[:bars])
+    held = entries_so_far > exits_so_far
+    current = np.maximum(entries_so_far - 1, 0)
+    if len(fills):
+        holding = cash_in_trade[current] + (side * units)[current] * prices.close
+        equity = np.where(held, holding, cash_levels[exits_so_far])
+    else:
+        equity = np.full(bars, options.cash)
     return Execution(
         fills=fills,
         units=units,
