@@ -23,6 +23,7 @@ from core.candles.request import STRATEGY_KIND, StrategyRequest
 from core.candles.run import run_strategy
 from core.candles.store import Bars, CandleDataError, CandleStore, SeriesInfo, from_ms, to_ms
 from core.candles.strategies import get_strategy
+from core.candles.sweep import PeriodKind, StrategySweep, sweep_strategy
 from core.config import Settings
 from core.db import Database, utcnow
 from core.errors import FilterBetsError
@@ -154,6 +155,31 @@ class StrategyRunner:
             execution=outcome.execution,
             metrics=metrics,
             seconds=time.perf_counter() - started,
+        )
+
+    async def sweep(
+        self,
+        request: StrategyRequest,
+        grid: dict[str, Any],
+        *,
+        periods: PeriodKind = "month",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> StrategySweep:
+        """`request`'s strategy over `grid` on its candles and options (nothing stored): the
+        variants' metrics, trades and per-period aggregates for the luck report."""
+        request = request.validated()
+        bars = await self.load(request)
+        prices = PriceSeries(bars.open, bars.high, bars.low, bars.close)
+        return await asyncio.to_thread(
+            sweep_strategy,
+            prices,
+            bars.open_ms,
+            bars.minutes,
+            get_strategy(request.strategy),
+            grid,
+            request.options(),
+            periods=periods,
+            progress=progress,
         )
 
     async def _store(
