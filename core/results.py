@@ -251,11 +251,11 @@ class ResultStore:
         desc: bool = True,
         filter_id: int | None = None,
         limit: int | None = None,
-        kind: str | None = "football",
+        include_strategy_runs: bool = False,
     ) -> list[ResultSummary]:
         """The user's results, sorted (ties newest first when `desc`, oldest first otherwise).
 
-        `kind` picks football backtests (the default) or strategy runs; None lists both.
+        Candle strategy runs (kind "strategy", no market) are left out unless asked for.
         """
         if sort_by not in RESULT_SORTS:
             raise ResultError(f"sort: {sort_by!r} is not one of {', '.join(RESULT_SORTS)}")
@@ -266,8 +266,8 @@ class ResultStore:
         )
         if filter_id is not None:
             query = query.where(BacktestResult.filter_id == filter_id)
-        if kind is not None:
-            query = query.where(BacktestResult.kind == kind)
+        if not include_strategy_runs:
+            query = query.where(BacktestResult.kind != "strategy")
         if limit is not None:
             query = query.limit(limit)
         async with self.db.session() as session:

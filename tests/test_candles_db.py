@@ -197,7 +197,7 @@ async def test_a_strategy_run_is_stored_with_the_seed_fields_and_its_trade_ledge
     # Football lists are unchanged; asked for, strategy runs are there too.
     results = ResultStore(service.db, service.user_id)
     assert await results.list_results() == []
-    [listed] = await results.list_results(kind=None)
+    [listed] = await results.list_results(include_strategy_runs=True)
     assert listed.id == run.result_id
     await results.delete(run.result_id)
     async with service.db.session() as session:

@@ -376,13 +376,13 @@ async def test_0010_keeps_football_runs_both_ways_and_the_ledger_trigger_on_sqli
             await database.dispose()
 
     assert await rows("SELECT kind, market FROM backtest_results ORDER BY id") == [
-        ("football", "home"),
+        ("backtest", "home"),
         ("strategy", None),
     ]
     await migrate.downgrade(empty_settings, "0007")
     assert await rows("SELECT market FROM backtest_results") == [("home",)]
     assert await rows("SELECT count(*) FROM backtest_bets") == [(4,)]
     await migrate.upgrade(empty_settings)
-    assert await rows("SELECT kind FROM backtest_results") == [("football",)]
+    assert await rows("SELECT kind FROM backtest_results") == [("backtest",)]
     await rows("DELETE FROM backtest_results")
     assert await rows("SELECT count(*) FROM backtest_bets") == [(0,)]

@@ -1,8 +1,11 @@
 """candles: candle series and bars; strategy runs in backtest_results with their trade ledger
 
-backtest_results gains a kind (football or strategy) and the seed system's strategy fields
+backtest_results gains a kind (backtest, a football run, or strategy) and the seed system's
+strategy fields
 (symbol, timeframe, strategy_type, strategy_params); market and odds_source become optional,
-as a strategy run has neither. Existing rows are football runs.
+as a strategy run has neither. Existing rows are football backtests. (Revision 0008 on main
+adds the same kind column, for sweeps: when 0010 follows it, the kind column and its index
+come from 0008 and their lines here go.)
 
 Revision ID: 0010
 Revises: 0007
@@ -102,7 +105,7 @@ def upgrade() -> None:
 
     with op.batch_alter_table("backtest_results", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column("kind", sa.String(length=16), server_default="football", nullable=False)
+            sa.Column("kind", sa.String(length=16), server_default="backtest", nullable=False)
         )
         batch_op.add_column(sa.Column("symbol", sa.String(length=32), nullable=True))
         batch_op.add_column(sa.Column("timeframe", sa.String(length=8), nullable=True))
@@ -121,7 +124,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     # Strategy runs cannot be kept by a schema without their fields; football runs stay.
     op.execute("DELETE FROM strategy_trades")
-    op.execute("DELETE FROM backtest_results WHERE kind <> 'football'")
+    op.execute("DELETE FROM backtest_results WHERE kind = 'strategy'")
     with op.batch_alter_table("backtest_results", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_backtest_results_strategy_type"))
         batch_op.drop_index(batch_op.f("ix_backtest_results_symbol"))

@@ -129,8 +129,8 @@ class JobInfo:
 
     @property
     def kind(self) -> str:
-        """football or strategy."""
-        return str(self.request.get("kind") or "football")
+        """ "backtest" (football) or "strategy" (a candle strategy run)."""
+        return str(self.request.get("kind") or "backtest")
 
     @property
     def title(self) -> str:

@@ -26,8 +26,10 @@ class BacktestResult(Base):
     rules_snapshot: Mapped[Any] = mapped_column(JSONType)
     data_fingerprint: Mapped[Any] = mapped_column(JSONType)
     metrics: Mapped[Any] = mapped_column(JSONType)
-    kind: Mapped[str] = mapped_column(String(16), index=True, server_default="football")
-    """football (a filter backtest) or strategy (a candle strategy run)."""
+    kind: Mapped[str] = mapped_column(
+        String(16), default="backtest", server_default="backtest", index=True
+    )
+    """"backtest" (a football filter backtest) or "strategy" (a candle strategy run)."""
     market: Mapped[str | None] = mapped_column(String(16))
     """Football runs only."""
     odds_source: Mapped[str | None] = mapped_column(String(20))
