@@ -103,6 +103,13 @@ def test_period_aggregates_add_up_to_the_run_and_follow_exit_times(
         months = sweep.periods.index(variant.trade_exit_ms)
         assert np.bincount(months, minlength=9).tolist() == variant.period_trades.tolist()
         assert np.all(variant.trade_exit_ms >= open_ms[0])
+    trades, profit, staked = sweep.period_totals()
+    assert trades.shape == profit.shape == staked.shape == (2, 9) and trades.dtype == np.int64
+    assert trades.tolist() == [v.period_trades.tolist() for v in sweep.variants]
+    assert np.all(staked[trades > 0] > 0) and np.all(staked[trades == 0] == 0)
+    first = sweep.variants[0]
+    assert profit[0].sum() == pytest.approx(first.trade_profit.sum() * 10_000, abs=9)
+    assert first.trade_staked[0] == pytest.approx(10_000.0)  # size 1: the whole first equity
     as_json = sweep.to_json()
     assert as_json["trials"] == 2 and as_json["variants"][0]["params"] == {
         "period": 7,

@@ -11,7 +11,10 @@ Indicators are shared: each distinct SMA (EMA, RSI, ...) is computed once for th
 For the luck report (walk-forward, PBO, q-values) every variant also carries its trades as
 arrays (exit time, return, profit) and per-period aggregates by calendar month or quarter.
 A trade belongs to the period in which it exits: its profit is known then, and only then.
-Its return is its profit over the equity it started with (independent of earlier trades);
+Its stake is its entry value (units x entry price), so a period's yield is pooled profit over
+pooled entry value, as a football sweep's is profit over stake (`period_totals` gives the
+integer arrays core.backtest.luck.PeriodTotals takes). Its return is its profit over the
+equity it started with (independent of earlier trades);
 `t_stat`/`p_value` test the mean of those returns > 0 (one-sided), as a bet's return is
 tested in a football sweep.
 """
@@ -132,8 +135,11 @@ class VariantOutcome:
     """Each trade's exit time (a forced close's: the end of the last bar), in trade order."""
     trade_return: Floats
     trade_profit: Floats
+    trade_staked: Floats
+    """Each trade's entry value (units x entry price = size x equity at entry): its stake."""
     period_trades: Ints
     period_profit: Floats
+    period_staked: Floats
     period_return_sum: Floats
     t_stat: float | None
     p_value: float | None
@@ -157,6 +163,7 @@ class VariantOutcome:
             "periods": {
                 "trades": self.period_trades.tolist(),
                 "profit": self.period_profit.tolist(),
+                "staked": self.period_staked.tolist(),
                 "return_sum": self.period_return_sum.tolist(),
             },
         }
@@ -168,6 +175,16 @@ class StrategySweep:
     grid: dict[str, Any]
     periods: Periods
     variants: list[VariantOutcome]
+
+    def period_totals(self) -> tuple[Ints, Ints, Ints]:
+        """(trades, profit, staked) per variant (rows) and period (columns), money in exact
+        integer units of 0.0001: the shape of core.backtest.luck.PeriodTotals, so the luck
+        report reads a strategy sweep as it reads a football one (a trade is a bet staking its
+        entry value; yield = pooled profit / pooled entry value)."""
+        trades = np.vstack([v.period_trades for v in self.variants]).astype(np.int64)
+        profit = np.rint(np.vstack([v.period_profit for v in self.variants]) * 10_000)
+        staked = np.rint(np.vstack([v.period_staked for v in self.variants]) * 10_000)
+        return trades, profit.astype(np.int64), staked.astype(np.int64)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -207,6 +224,7 @@ def sweep_strategy(
             fills = execution.fills
             exit_ms = open_ms[fills.exit_bar] + np.where(fills.reason == 3, bar_ms, 0)
             returns = execution.trade_return
+            staked = execution.units * fills.entry_price
             where = calendar.index(exit_ms)
             test = one_sided_t_test(returns.tolist())
             outcomes.append(
@@ -217,10 +235,14 @@ def sweep_strategy(
                     trade_exit_ms=exit_ms,
                     trade_return=returns,
                     trade_profit=execution.profit,
+                    trade_staked=staked,
                     period_trades=np.bincount(where, minlength=count).astype(np.int64),
                     period_profit=np.bincount(
                         where, weights=execution.profit, minlength=count
                     ).astype(np.float64),
+                    period_staked=np.bincount(where, weights=staked, minlength=count).astype(
+                        np.float64
+                    ),
                     period_return_sum=np.bincount(where, weights=returns, minlength=count).astype(
                         np.float64
                     ),
@@ -243,8 +265,10 @@ def _skipped(params: dict[str, Any], reason: str, periods: int) -> VariantOutcom
         trade_exit_ms=empty_i,
         trade_return=empty_f,
         trade_profit=empty_f,
+        trade_staked=empty_f,
         period_trades=np.zeros(periods, dtype=np.int64),
         period_profit=np.zeros(periods),
+        period_staked=np.zeros(periods),
         period_return_sum=np.zeros(periods),
         t_stat=None,
         p_value=None,
