@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_sweep_commands(commands)
     add_jobs_commands(commands)
 
+    from core.candles.cli import add_candle_commands
+
+    add_candle_commands(commands)
+
     commands.add_parser("dashboard", help="open the dashboard (the default)")
     return parser
 
@@ -478,6 +482,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         from core.sweep_cli import cmd_promote, cmd_sweep
 
         return _run((cmd_sweep if command == "sweep" else cmd_promote)(settings, args))
+    if command in ("candles", "strategies", "strategy"):
+        from core.candles.cli import run_command as run_candle_command
+
+        return run_candle_command(settings, args)
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 
@@ -498,10 +506,12 @@ def describe_database_error(settings: Settings, exc: BaseException) -> str:
 
 def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
+    from core.candles.request import StrategyRequestError
+    from core.candles.timeframes import TimeframeError
     from core.errors import RuleError
     from core.filters import FilterError
 
-    return (UsageError, RequestError, RuleError, FilterError)
+    return (UsageError, RequestError, RuleError, FilterError, StrategyRequestError, TimeframeError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

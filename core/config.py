@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from core.errors import ConfigError
 
 ENV_DATABASE_URL = "FILTERBETS_DATABASE_URL"
+ENV_CANDLES_URL = "FILTERBETS_CANDLES_URL"
 ENV_USER = "FILTERBETS_USER"
 ENV_DATA_DIR = "FILTERBETS_DATA_DIR"
 ENV_KEYMAP = "FILTERBETS_KEYMAP"
@@ -105,6 +106,18 @@ class Settings:
     """Who owns the filters and jobs created in this session."""
     database_url_source: str = field(default="default")
     """Where `database_url` came from: "flag", "env" or "default"."""
+    candles_url: URL | None = None
+    """A database of its own for exchange candles (FILTERBETS_CANDLES_URL); None keeps
+    them in the main database."""
+
+    def candles_settings(self) -> Settings:
+        """Settings whose database is the candle store's: the main one unless
+        FILTERBETS_CANDLES_URL names another."""
+        if self.candles_url is None or self.candles_url == self.database_url:
+            return self
+        return Settings(
+            database_url=self.candles_url, user_name=self.user_name, database_url_source="env"
+        )
 
     @property
     def backend(self) -> str:
@@ -156,8 +169,17 @@ def load_settings(database_url: str | None = None, user: str | None = None) -> S
     else:
         raw, source = default_database_url(), "default"
     url = normalize_database_url(raw)
+    candles_raw = os.environ.get(ENV_CANDLES_URL, "").strip()
     return Settings(
         database_url=url,
         user_name=(user or "").strip() or current_user_name(),
         database_url_source=source,
+        candles_url=_candles_url(candles_raw) if candles_raw else None,
     )
+
+
+def _candles_url(raw: str) -> URL:
+    try:
+        return normalize_database_url(raw)
+    except ConfigError as exc:
+        raise ConfigError(f"{ENV_CANDLES_URL}: {exc}") from exc

@@ -275,8 +275,12 @@ class ResultStore:
         desc: bool = True,
         filter_id: int | None = None,
         limit: int | None = None,
+        include_strategy_runs: bool = False,
     ) -> list[ResultSummary]:
-        """The user's results, sorted (ties newest first when `desc`, oldest first otherwise)."""
+        """The user's results, sorted (ties newest first when `desc`, oldest first otherwise).
+
+        Candle strategy runs (kind "strategy", no market) are left out unless asked for.
+        """
         if sort_by not in RESULT_SORTS:
             raise ResultError(f"sort: {sort_by!r} is not one of {', '.join(RESULT_SORTS)}")
         query = (
@@ -286,6 +290,8 @@ class ResultStore:
         )
         if filter_id is not None:
             query = query.where(BacktestResult.filter_id == filter_id)
+        if not include_strategy_runs:
+            query = query.where(BacktestResult.kind != "strategy")
         if limit is not None:
             query = query.limit(limit)
         async with self.db.session() as session:

@@ -313,3 +313,76 @@ async def test_the_ledger_key_change_keeps_every_bet_both_ways(empty_settings: S
 
     await migrate.upgrade(empty_settings)
     assert await ledger("result_id, seq, fixture_id, odds, outcome, profit") == before
+
+
+async def test_0010_keeps_football_runs_both_ways_and_the_ledger_trigger_on_sqlite(
+    empty_settings: Settings,
+) -> None:
+    """0010 rebuilds backtest_results on SQLite (its batch mode): football results, their
+    ledger and the trigger that deletes a ledger with its result survive; a downgrade drops
+    the strategy runs only."""
+    from sqlalchemy import text
+
+    from core.backtest.engine import BacktestEngine
+    from core.backtest.request import BacktestRequest
+    from core.candles.importing import import_candle_files
+    from core.candles.request import StrategyRequest
+    from core.candles.service import StrategyRunner
+    from core.candles.store import CandleStore
+    from core.db import Database
+    from tests.conftest import SHARED_DATA
+    from tests.factories import add_fixtures
+
+    await migrate.upgrade(empty_settings)
+    service = await FilterBetsService.open(empty_settings, migrate=False)
+    try:
+        await add_fixtures(
+            service,
+            [
+                {
+                    "league": "E0",
+                    "season": "2019-20",
+                    "date": f"2019-08-{day:02d}",
+                    "home": f"Home {day}",
+                    "away": f"Away {day}",
+                    "goals": (day % 3, 1),
+                    "odds": {"pinnacle_home": 2.0 + day / 10},
+                }
+                for day in range(1, 5)
+            ],
+            features=False,
+        )
+        rules = {"field": "odds.pinnacle.home", "op": ">", "value": 1.0}
+        await BacktestEngine(service.db, service.user_id).run(
+            BacktestRequest(market="home", rules=rules)
+        )
+        store = await CandleStore.open(empty_settings, service.db)
+        await import_candle_files(
+            store, [SHARED_DATA / "klines/binance/BTCUSDT-1h-2023-01.spot-header.csv"]
+        )
+        await StrategyRunner(service.db, store, service.user_id).run(
+            StrategyRequest("BTCUSDT", "1h", "sma_cross")
+        )
+    finally:
+        await service.close()
+
+    async def rows(query: str) -> list[tuple[object, ...]]:
+        database = Database(empty_settings)
+        try:
+            async with database.engine.begin() as conn:
+                result = await conn.execute(text(query))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            await database.dispose()
+
+    assert await rows("SELECT kind, market FROM backtest_results ORDER BY id") == [
+        ("backtest", "home"),
+        ("strategy", None),
+    ]
+    await migrate.downgrade(empty_settings, "0007")
+    assert await rows("SELECT market FROM backtest_results") == [("home",)]
+    assert await rows("SELECT count(*) FROM backtest_bets") == [(4,)]
+    await migrate.upgrade(empty_settings)
+    assert await rows("SELECT kind FROM backtest_results") == [("backtest",)]
+    await rows("DELETE FROM backtest_results")
+    assert await rows("SELECT count(*) FROM backtest_bets") == [(0,)]

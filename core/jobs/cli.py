@@ -52,10 +52,17 @@ def add_jobs_commands(commands: Any) -> None:
     actions = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
 
     submit = actions.add_parser(
-        "submit", help="queue a backtest (the arguments of `backtest`); prints the job id"
+        "submit",
+        help="queue a backtest (the arguments of `backtest`), or with --strategy a strategy run"
+        " (the arguments of `strategy run`); prints the job id",
     )
     add_backtest_arguments(submit)
     submit.add_argument("--json", action="store_true", help="print the job as JSON")
+    from core.candles.cli import add_strategy_arguments
+
+    add_strategy_arguments(
+        submit.add_argument_group("strategy runs (with --strategy)"), required=False
+    )
 
     listing = actions.add_parser("list", help="list your jobs, newest first")
     listing.add_argument("--status", choices=STATUS_CHOICES, help="only jobs in this state")
@@ -144,17 +151,25 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     from core.jobs.queue import JobQueue
 
     request: BacktestRequest | None = None
+    strategy_request = None
     if args.jobs_command == "submit":
-        check_request_args(args)
+        if args.strategy is not None:
+            strategy_request = _strategy_request(args)
+        else:
+            check_request_args(args)
     service = await _open_service(settings)
     try:
-        if args.jobs_command == "submit":
+        if args.jobs_command == "submit" and strategy_request is None:
             request = request_from_args(args, await saved_backtest_settings(service, args))
         queue = JobQueue(service.db)
         user_id = service.user_id
         action = args.jobs_command
-        if request is not None:
-            info = await queue.submit(user_id, request)
+        if request is not None or strategy_request is not None:
+            if strategy_request is not None:
+                info = await queue.submit_strategy(user_id, strategy_request)
+            else:
+                assert request is not None
+                info = await queue.submit(user_id, request)
             if args.json:
                 print(json.dumps(info.to_dict(), default=str))
             else:
@@ -204,6 +219,26 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
         await service.close()
 
 
+def _strategy_request(args: argparse.Namespace) -> Any:
+    from core.candles.request import request_from_args as strategy_request_from_args
+    from core.cli import UsageError
+
+    football = [
+        flag
+        for flag, value in (
+            ("a filter", args.filter),
+            ("--rules", args.rules),
+            ("--market", args.market),
+            ("--odds", args.odds),
+            ("--staking", args.staking),
+        )
+        if value is not None
+    ]
+    if football:
+        raise UsageError(f"--strategy: a strategy run takes no {football[0]}")
+    return strategy_request_from_args(args)
+
+
 async def _wait(queue: Any, ref: str, user_id: int, limit: float | None) -> int:
     deadline = None if limit is None else time.monotonic() + limit
     tty = sys.stderr.isatty()
@@ -242,6 +277,9 @@ def _when(value: Any) -> str:
 def _result_text(info: Any) -> str:
     if info.result_id is None:
         return ""
+    if info.kind == "strategy":
+        total = "-" if info.yield_ is None else f"{info.yield_ * 100:+.2f}%"
+        return f"result {info.result_id} ({info.bets:,} trades, return {total})"
     yield_text = "-" if info.yield_ is None else f"{info.yield_ * 100:+.2f}%"
     return f"result {info.result_id} ({info.bets:,} bets, yield {yield_text})"
 
@@ -265,8 +303,18 @@ def _list_line(info: Any) -> str:
     )
 
 
-def _show_lines(info: Any) -> list[str]:
+def _runs_line(info: Any) -> str:
     request = info.request
+    if info.kind == "strategy":
+        options = ["long/short" if request.get("long_short") else "long only"]
+        options.append(f"fee {request.get('fee')}")
+        for key, label in (("stop_loss_pct", "stop"), ("take_profit_pct", "target")):
+            if request.get(key) is not None:
+                options.append(f"{label} {request[key]}%")
+        dates = ""
+        if request.get("from") or request.get("to"):
+            dates = f", dates {request.get('from') or '…'} to {request.get('to') or '…'}"
+        return f"  runs       {info.title}, {', '.join(options)}{dates}"
     scope = []
     if request.get("leagues"):
         scope.append("leagues " + ",".join(request["leagues"]))
@@ -274,13 +322,19 @@ def _show_lines(info: Any) -> list[str]:
         scope.append("seasons " + ",".join(request["seasons"]))
     if request.get("from") or request.get("to"):
         scope.append(f"dates {request.get('from') or '…'} to {request.get('to') or '…'}")
+    return (
+        f"  runs       {info.title}, odds {request.get('odds_source')},"
+        f" staking {request.get('staking')}" + (f", {'; '.join(scope)}" if scope else "")
+    )
+
+
+def _show_lines(info: Any) -> list[str]:
     lines = [
         f"job {info.job_id}",
         f"  status     {info.status}"
         + (" (cancel requested)" if info.cancel_requested and not info.is_finished else ""),
         f"  progress   {_bar(info.progress)}  {info.message}",
-        f"  runs       {info.title}, odds {request.get('odds_source')},"
-        f" staking {request.get('staking')}" + (f", {'; '.join(scope)}" if scope else ""),
+        _runs_line(info),
         f"  created    {_when(info.created_at)} UTC",
         f"  started    {_when(info.started_at)}"
         + (f" (waited {info.queue_seconds:.1f} s)" if info.queue_seconds is not None else ""),

@@ -129,12 +129,20 @@ class JobInfo:
 
     @property
     def kind(self) -> str:
-        """ "backtest", "sweep", or "sweep_part" (a range of a sweep's variants)."""
+        """ "backtest" (football), "sweep", "sweep_part" (a range of a sweep's variants) or
+        "strategy" (a candle strategy run)."""
         return str(self.request.get("kind") or "backtest")
 
     @property
     def title(self) -> str:
-        """What the job runs, for lists: the filter's name, else 'inline rules'."""
+        """What the job runs, for lists: the filter's name, else 'inline rules'; a strategy
+        run's strategy, parameters and candles."""
+        if self.kind == "strategy":
+            params = ",".join(str(value) for value in (self.request.get("params") or {}).values())
+            return (
+                f"{self.request.get('strategy')}({params}) on"
+                f" {self.request.get('symbol')} {self.request.get('timeframe')}"
+            )
         name = repr(self.filter_name) if self.filter_name else "inline rules"
         if self.kind == "sweep_part":
             sweep = self.request.get("sweep_short_id") or f"#{self.request.get('sweep_job')}"
@@ -369,6 +377,10 @@ class JobQueue:
         return await self.submit_raw(
             user_id, data, filter_id=snapshot.filter_id if snapshot else None
         )
+
+    async def submit_strategy(self, user_id: int, request: Any) -> JobInfo:
+        """Queue a strategy run (a core.candles.request.StrategyRequest), checked first."""
+        return await self.submit_raw(user_id, request.validated().to_dict())
 
     async def submit_raw(
         self, user_id: int, data: Mapping[str, Any], *, filter_id: int | None = None

@@ -40,6 +40,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.backtest.engine import BacktestCancelled, BacktestEngine, ResolvedFilter
 from core.backtest.request import BacktestRequest
 from core.backtest.sweeps import SweepEngine, SweepRequest
+from core.candles.request import StrategyRequest, is_strategy_request
+from core.candles.service import StrategyCancelled, run_strategy_job
 from core.db import Database
 from core.errors import FilterBetsError
 from core.jobs.queue import (
@@ -468,7 +470,10 @@ class JobRunner:
         task.add_done_callback(self._tasks.discard)
         kind = str(claim.request.get("kind") or "backtest")
         market = claim.request.get("market") or (claim.request.get("backtest") or {}).get("market")
-        title = f"{kind}, market {market}" if market else kind
+        if is_strategy_request(claim.request):
+            title = f"strategy {claim.request.get('strategy', '?')}"
+        else:
+            title = f"{kind}, market {market}" if market else kind
         self._log(f"job {claim.short_id} started (attempt {claim.attempt}, {title})")
         self._emit(handle.event(RUNNING))
 
@@ -539,13 +544,23 @@ class JobRunner:
         return await self._classify(handle, error)
 
     def _work(self, handle: _Running) -> Callable[[Any], Coroutine[Any, Any, Any]]:
-        """What the claimed job runs, by its kind: a backtest, a sweep, or a sweep's part.
-        Raises for a request that could never run."""
+        """What the claimed job runs, by its kind: a backtest, a sweep, a sweep's part or a
+        candle strategy run. Raises for a request that could never run."""
         claim = handle.claim
         kind = str(claim.request.get("kind") or "backtest")
+        progress, cancelled = handle.on_progress, handle.should_abort
+        if is_strategy_request(claim.request):
+            strategy = StrategyRequest.from_dict(claim.request)
+            return lambda before_commit: run_strategy_job(
+                self.db,
+                claim.user_id,
+                strategy,
+                progress=progress,
+                is_cancelled=cancelled,
+                before_commit=before_commit,
+            )
         snapshot = FilterSnapshot.from_request(claim.request)
         engine = _SnapshotEngine(self.db, claim.user_id, snapshot)
-        progress, cancelled = handle.on_progress, handle.should_abort
         if kind == "backtest":
             request = BacktestRequest.from_dict(claim.request)
             return lambda before_commit: engine.run(
@@ -580,7 +595,9 @@ class JobRunner:
             return _Outcome(CANCELLED, "cancelled")
         if reason == _RELEASED:
             return _Outcome(_RELEASED, f"released by {self.worker_name} on shutdown; queued again")
-        if isinstance(error, JobLost | BacktestCancelled | asyncio.CancelledError):
+        if isinstance(
+            error, JobLost | BacktestCancelled | StrategyCancelled | asyncio.CancelledError
+        ):
             # Refused at commit with no local reason yet: the watch loop will say which.
             flags = await self._retrying(lambda: self.queue.flags([claim.id]))
             found = (flags or {}).get(claim.id)

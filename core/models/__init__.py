@@ -1,6 +1,7 @@
 """All ORM models; importing this package registers every table on Base.metadata."""
 
 from core.models.base import Base
+from core.models.candles import Candle, CandleSeries, StrategyTrade
 from core.models.features import FEATURE_COLUMNS, H2H_FEATURES, SIDE_FEATURES, FixtureFeatures
 from core.models.filters import Filter, FilterTrial
 from core.models.fixtures import (
@@ -35,6 +36,8 @@ __all__ = [
     "BacktestJob",
     "BacktestResult",
     "Base",
+    "Candle",
+    "CandleSeries",
     "DataState",
     "Filter",
     "FilterTrial",
@@ -42,6 +45,7 @@ __all__ = [
     "FixtureFeatures",
     "FixtureOdds",
     "League",
+    "StrategyTrade",
     "SweepPart",
     "SweepVariant",
     "Team",

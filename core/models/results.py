@@ -22,19 +22,29 @@ class BacktestResult(Base):
         ForeignKey("filters.id", ondelete="SET NULL"), index=True
     )
     filter_name: Mapped[str | None] = mapped_column(String(120))
-    kind: Mapped[str] = mapped_column(
-        String(16), default="backtest", server_default="backtest", index=True
-    )
-    """"backtest" (one run with its ledger) or "sweep" (a grid of variants, see SweepVariant)."""
     request: Mapped[Any] = mapped_column(JSONType)
     rules_snapshot: Mapped[Any] = mapped_column(JSONType)
     data_fingerprint: Mapped[Any] = mapped_column(JSONType)
     metrics: Mapped[Any] = mapped_column(JSONType)
-    market: Mapped[str] = mapped_column(String(16))
-    odds_source: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(
+        String(16), default="backtest", server_default="backtest", index=True
+    )
+    """"backtest" (a football filter backtest with its ledger), "sweep" (a grid of variants,
+    see SweepVariant) or "strategy" (a candle strategy run with its trades)."""
+    market: Mapped[str | None] = mapped_column(String(16))
+    """Football runs only."""
+    odds_source: Mapped[str | None] = mapped_column(String(20))
+    """Football runs only."""
+    # Strategy runs only: the seed system's fields.
+    symbol: Mapped[str | None] = mapped_column(String(32), index=True)
+    timeframe: Mapped[str | None] = mapped_column(String(8))
+    strategy_type: Mapped[str | None] = mapped_column(String(32), index=True)
+    strategy_params: Mapped[Any | None] = mapped_column(JSONType)
     bets: Mapped[int] = mapped_column(Integer, index=True)
+    """Bets, or a strategy run's trades."""
     profit: Mapped[Decimal] = mapped_column(Numeric(16, 4), index=True)
     yield_: Mapped[float | None] = mapped_column("yield", Float, index=True)
+    """Profit / staked; for a strategy run its total_return (profit / starting cash)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 

@@ -1,0 +1,327 @@
+"""Strategy runs against the stores: load the candles, run, and keep the result with its
+trade ledger in backtest_results (kind 'strategy'), as football backtests are kept.
+
+The CLI, jobs and workers all come through `StrategyRunner.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.candles.execution import REASONS, Execution, PriceSeries
+from core.candles.request import STRATEGY_KIND, StrategyRequest
+from core.candles.run import run_strategy
+from core.candles.store import Bars, CandleDataError, CandleStore, SeriesInfo, from_ms, to_ms
+from core.candles.strategies import get_strategy
+from core.candles.sweep import PeriodKind, StrategySweep, sweep_strategy
+from core.config import Settings
+from core.db import Database, utcnow
+from core.errors import FilterBetsError
+from core.models import BacktestResult, StrategyTrade
+
+Progress = Callable[[float, str], None]
+BeforeCommit = Callable[[AsyncSession, int], Awaitable[None]]
+_MONEY = Decimal("0.00000001")
+
+
+class StrategyCancelled(FilterBetsError):
+    """The run was cancelled before it stored anything."""
+
+
+@dataclass(frozen=True)
+class StrategyRun:
+    result_id: int | None
+    request: StrategyRequest
+    series: SeriesInfo
+    bars: Bars
+    execution: Execution
+    metrics: dict[str, Any]
+    seconds: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "result_id": self.result_id,
+            "exchange": self.series.exchange,
+            "symbol": self.series.symbol,
+            "timeframe": self.series.timeframe,
+            "strategy": self.request.strategy,
+            "params": self.request.params,
+            "bars": len(self.bars),
+            "start": _iso(int(self.bars.open_ms[0])),
+            "end": _iso(int(self.bars.open_ms[-1])),
+            **self.metrics,
+        }
+
+
+def _iso(ms: int) -> str:
+    moment = from_ms(ms)
+    assert moment is not None
+    return moment.isoformat()
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: an undefined number is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
+
+
+def _money(value: float) -> Decimal:
+    return Decimal(repr(value)).quantize(_MONEY)
+
+
+def _range_ms(request: StrategyRequest) -> tuple[int | None, int | None]:
+    start = end = None
+    if request.date_from is not None:
+        start = to_ms(dt.datetime.combine(request.date_from, dt.time(), dt.UTC))
+    if request.date_to is not None:
+        next_day = request.date_to + dt.timedelta(days=1)
+        end = to_ms(dt.datetime.combine(next_day, dt.time(), dt.UTC)) - 1
+    return start, end
+
+
+class StrategyRunner:
+    """Runs strategy requests for one user: candles from `store`, results into `db`."""
+
+    def __init__(self, db: Database, store: CandleStore, user_id: int) -> None:
+        self.db = db
+        self.store = store
+        self.user_id = user_id
+
+    async def load(self, request: StrategyRequest) -> Bars:
+        series = await self.store.find_series(request.symbol, request.timeframe, request.exchange)
+        start, end = _range_ms(request)
+        bars = await self.store.load_bars(series, start, end)
+        if len(bars) < 2:
+            scope = f" from {request.date_from or '…'} to {request.date_to or '…'}"
+            raise CandleDataError(
+                f"{series.label}: {len(bars)} bar{'s' if len(bars) != 1 else ''}"
+                f"{scope if start or end else ''}; a run needs at least 2"
+            )
+        return bars
+
+    async def run(
+        self,
+        request: StrategyRequest,
+        *,
+        progress: Progress | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+        store: bool = True,
+        before_commit: BeforeCommit | None = None,
+    ) -> StrategyRun:
+        """Run and store a strategy. `before_commit(session, result_id)` is awaited inside the
+        result's transaction (jobs mark themselves succeeded there); if it raises, nothing is
+        stored."""
+        started = time.perf_counter()
+
+        def report(fraction: float, message: str) -> None:
+            if is_cancelled is not None and is_cancelled():
+                raise StrategyCancelled("cancelled")
+            if progress is not None:
+                progress(fraction, message)
+
+        request = request.validated()
+        report(0.05, "loading candles")
+        bars = await self.load(request)
+        report(0.4, f"running {request.strategy} over {len(bars):,} bars")
+        strategy = get_strategy(request.strategy)
+        prices = PriceSeries(bars.open, bars.high, bars.low, bars.close)
+        outcome = await asyncio.to_thread(
+            run_strategy, prices, strategy, request.params, request.options(), bars.minutes
+        )
+        metrics = _finite(outcome.metrics)
+        result_id = None
+        if store:
+            report(0.8, f"storing {metrics['trades']:,} trades")
+            result_id = await self._store(request, bars, outcome.execution, metrics, before_commit)
+        report(1.0, "done")
+        return StrategyRun(
+            result_id=result_id,
+            request=request,
+            series=bars.series,
+            bars=bars,
+            execution=outcome.execution,
+            metrics=metrics,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def sweep(
+        self,
+        request: StrategyRequest,
+        grid: dict[str, Any],
+        *,
+        periods: PeriodKind = "month",
+        progress: Callable[[int, int], None] | None = None,
+    ) -> StrategySweep:
+        """`request`'s strategy over `grid` on its candles and options (nothing stored): the
+        variants' metrics, trades and per-period aggregates for the luck report."""
+        request = request.validated()
+        bars = await self.load(request)
+        prices = PriceSeries(bars.open, bars.high, bars.low, bars.close)
+        return await asyncio.to_thread(
+            sweep_strategy,
+            prices,
+            bars.open_ms,
+            bars.minutes,
+            get_strategy(request.strategy),
+            grid,
+            request.options(),
+            periods=periods,
+            progress=progress,
+        )
+
+    async def _store(
+        self,
+        request: StrategyRequest,
+        bars: Bars,
+        execution: Execution,
+        metrics: dict[str, Any],
+        before_commit: BeforeCommit | None,
+    ) -> int:
+        series = bars.series
+        fingerprint = {
+            "exchange": series.exchange,
+            "symbol": series.symbol,
+            "timeframe": series.timeframe,
+            "bars": len(bars),
+            "first": _iso(int(bars.open_ms[0])),
+            "last": _iso(int(bars.open_ms[-1])),
+            "series_updated_at": series.updated_at.isoformat(),
+        }
+        async with self.db.session() as session:
+            result = BacktestResult(
+                user_id=self.user_id,
+                kind=STRATEGY_KIND,
+                request=request.to_dict(),
+                rules_snapshot={"strategy": request.strategy, "params": request.params},
+                data_fingerprint=fingerprint,
+                metrics=metrics,
+                bets=int(metrics["trades"]),
+                profit=_money(execution.final_equity - request.cash).quantize(Decimal("0.0001")),
+                yield_=metrics["total_return"],
+                symbol=series.symbol,
+                timeframe=series.timeframe,
+                strategy_type=request.strategy,
+                strategy_params=request.params,
+                created_at=utcnow(),
+            )
+            session.add(result)
+            await session.flush()
+            result_id = int(result.id)
+            rows = trade_rows(result_id, bars, execution)
+            if rows:
+                await session.execute(insert(StrategyTrade), rows)
+            if before_commit is not None:
+                await before_commit(session, result_id)
+        return result_id
+
+    async def trades(self, result_id: int) -> list[StrategyTrade]:
+        """A stored run's ledger in trade order (plain rows, detached)."""
+        async with self.db.session() as session:
+            owner = await session.execute(
+                select(BacktestResult.id).where(
+                    BacktestResult.id == result_id,
+                    BacktestResult.user_id == self.user_id,
+                    BacktestResult.kind == STRATEGY_KIND,
+                )
+            )
+            if owner.scalar() is None:
+                raise CandleDataError(f"no strategy result #{result_id}")
+            found = await session.execute(
+                select(StrategyTrade)
+                .where(StrategyTrade.result_id == result_id)
+                .order_by(StrategyTrade.seq)
+            )
+            return list(found.scalars().all())
+
+
+def trade_rows(result_id: int, bars: Bars, execution: Execution) -> list[dict[str, Any]]:
+    fills = execution.fills
+    entry_times = bars.open_ms[fills.entry_bar]
+    # A signal or stop exit happens within its bar; the forced close at the last bar's close.
+    exit_times = bars.open_ms[fills.exit_bar].copy()
+    step_ms = bars.minutes * 60_000
+    exit_times[fills.reason == REASONS.index("end")] += step_ms
+    return [
+        {
+            "result_id": result_id,
+            "seq": seq,
+            "side": "long" if side > 0 else "short",
+            "entry_time": from_ms(entry_ms),
+            "exit_time": from_ms(exit_ms),
+            "entry_price": entry_price,
+            "exit_price": exit_price,
+            "units": units,
+            "entry_fee": _money(entry_fee),
+            "exit_fee": _money(exit_fee),
+            "profit": _money(profit),
+            "exit_reason": REASONS[reason],
+        }
+        for seq, (
+            side,
+            entry_ms,
+            exit_ms,
+            entry_price,
+            exit_price,
+            units,
+            entry_fee,
+            exit_fee,
+            profit,
+            reason,
+        ) in enumerate(
+            zip(
+                fills.side.tolist(),
+                entry_times.tolist(),
+                exit_times.tolist(),
+                fills.entry_price.tolist(),
+                fills.exit_price.tolist(),
+                execution.units.tolist(),
+                execution.entry_fee.tolist(),
+                execution.exit_fee.tolist(),
+                execution.profit.tolist(),
+                fills.reason.tolist(),
+                strict=True,
+            ),
+            start=1,
+        )
+    ]
+
+
+async def open_runner(settings: Settings) -> tuple[Any, CandleStore, StrategyRunner]:
+    """The app service (schema, user), the candle store and a runner over both."""
+    from core.services import FilterBetsService
+
+    service = await FilterBetsService.open(settings)
+    store = await CandleStore.open(settings, service.db)
+    return service, store, StrategyRunner(service.db, store, service.user_id)
+
+
+async def run_strategy_job(
+    db: Database,
+    user_id: int,
+    request: StrategyRequest,
+    *,
+    progress: Progress | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    before_commit: BeforeCommit | None = None,
+) -> StrategyRun:
+    """A job's strategy run: the candles from this database or FILTERBETS_CANDLES_URL's."""
+    store = await CandleStore.open(db.settings, db)
+    try:
+        return await StrategyRunner(db, store, user_id).run(
+            request, progress=progress, is_cancelled=is_cancelled, before_commit=before_commit
+        )
+    finally:
+        await store.close()
