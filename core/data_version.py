@@ -7,6 +7,8 @@ the new rows, and one that sees the old version has not missed any.
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -32,7 +34,18 @@ async def bump_data_version(session: AsyncSession | AsyncConnection) -> None:
 
 
 async def read_data_version(session: AsyncSession | AsyncConnection) -> int:
-    version = (
-        await session.execute(select(DataState.version).where(DataState.id == DATA_STATE_ID))
-    ).scalar()
-    return int(version or 0)
+    return (await read_data_state(session))[0]
+
+
+async def read_data_state(
+    session: AsyncSession | AsyncConnection,
+) -> tuple[int, dt.datetime | None]:
+    """The data version and when the data last changed (0, None before any change)."""
+    row = (
+        await session.execute(
+            select(DataState.version, DataState.changed_at).where(DataState.id == DATA_STATE_ID)
+        )
+    ).first()
+    if row is None:
+        return 0, None
+    return int(row.version or 0), row.changed_at

@@ -22,6 +22,7 @@ goals of a fixture not yet played, unknown kick-off seconds).
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import itertools
 import sqlite3
 import sys
@@ -41,7 +42,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import FromClause
 
-from core.data_version import read_data_version
+from core.data_version import read_data_state
 from core.db import Database
 from core.models import (
     ALL_ODDS_COLUMNS,
@@ -167,6 +168,8 @@ class AnalysisFrame:
     """Row of each id of `_by_id` in this (settlement-ordered) frame."""
     columns: dict[str, Floats] = field(default_factory=dict, repr=False)
     """Loaded odds and feature columns by name; NaN where missing."""
+    changed_at: dt.datetime | None = None
+    """When the data last changed (with the version read last)."""
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
     """Values derived from the columns (field values, market settlements), per version."""
 
@@ -245,15 +248,17 @@ async def frame_for(db: Database, columns: Iterable[str] = ()) -> AnalysisFrame:
         store = _STORES[db] = _Store()
     async with store.lock:
         async with db.session() as session:
-            version = await read_data_version(session)
+            version, changed_at = await read_data_state(session)
         frame = store.frame
-        if frame is not None and frame.version == version and wanted <= frame.columns.keys():
-            return frame
+        if frame is not None and frame.version == version:
+            frame.changed_at = changed_at
+            if wanted <= frame.columns.keys():
+                return frame
         for _ in range(_LOAD_ATTEMPTS):
             # One snapshot for the version and every column read with it, so nothing read
             # mixes two versions of the data.
             async with _snapshot(db) as reader:
-                version = await reader.version()
+                version, changed_at = await reader.version()
                 if frame is None or frame.version != version:
                     frame = await _load_base(reader, version)
                 missing = sorted(wanted - frame.columns.keys())
@@ -262,6 +267,7 @@ async def frame_for(db: Database, columns: Iterable[str] = ()) -> AnalysisFrame:
                 frame = store.frame = None
                 continue
             frame.columns.update(loaded)
+            frame.changed_at = changed_at
             store.frame = frame
             await asyncio.to_thread(release_freed_memory)
             return frame
@@ -309,7 +315,8 @@ class _Reader:
     """Bulk reads inside one database snapshot, as float arrays without a Python object
     per row where the driver allows."""
 
-    async def version(self) -> int:
+    async def version(self) -> tuple[int, dt.datetime | None]:
+        """The data version and when the data last changed, in this snapshot."""
         raise NotImplementedError
 
     async def floats(self, query: AnySelect, width: int) -> Floats:
@@ -364,9 +371,13 @@ class _SqliteReader(_Reader):
         assert self.connection is not None
         return self.connection.execute(sql).fetchall()
 
-    async def version(self) -> int:
+    async def version(self) -> tuple[int, dt.datetime | None]:
         rows = await asyncio.to_thread(self._all, self._sql(_VERSION_QUERY))
-        return int(rows[0][0]) if rows and rows[0][0] is not None else 0
+        if not rows or rows[0][0] is None:
+            return 0, None
+        changed = rows[0][1]
+        changed_at = dt.datetime.fromisoformat(changed).replace(tzinfo=dt.UTC) if changed else None
+        return int(rows[0][0]), changed_at
 
     async def rows(self, query: AnySelect) -> list[tuple[Any, ...]]:
         return await asyncio.to_thread(self._all, self._sql(query))
@@ -390,8 +401,8 @@ class _PostgresReader(_Reader):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def version(self) -> int:
-        return await read_data_version(self.session)
+    async def version(self) -> tuple[int, dt.datetime | None]:
+        return await read_data_state(self.session)
 
     async def rows(self, query: AnySelect) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in (await self.session.execute(query)).all()]
@@ -437,8 +448,8 @@ class _SessionReader(_Reader):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def version(self) -> int:
-        return await read_data_version(self.session)
+    async def version(self) -> tuple[int, dt.datetime | None]:
+        return await read_data_state(self.session)
 
     async def rows(self, query: AnySelect) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in (await self.session.execute(query)).all()]
@@ -454,7 +465,9 @@ class _SessionReader(_Reader):
         return _missing_as_nan(np.concatenate(chunks) if chunks else np.zeros((0, width)))
 
 
-_VERSION_QUERY: Final = select(DataState.version).where(DataState.id == DATA_STATE_ID)
+_VERSION_QUERY: Final = select(DataState.version, DataState.changed_at).where(
+    DataState.id == DATA_STATE_ID
+)
 
 
 @asynccontextmanager

@@ -345,3 +345,19 @@ async def test_a_ledger_too_big_to_pack_is_written_another_way(
     metrics, reference_id = await reference_run(service, request)
     _assert_same(fast.metrics, metrics)
     assert await _ledger(service, fast.result_id) == await _ledger(service, reference_id)
+
+
+@pytest.mark.parametrize("max_points", [4, 5, 10, 101, 2000])
+def test_the_curve_keeps_the_same_points_as_the_reference(max_points: int) -> None:
+    """The array downsampling of the equity curve picks exactly the reference's points:
+    first, last, and each bucket's first lowest and first highest (ties included)."""
+    import numpy as np
+
+    from core.backtest.flat import _curve_indices
+    from core.backtest.metrics import _curve_indices as reference
+
+    rng = random.Random(max_points)
+    for n in (max_points + 1, 3 * max_points + 7, 5_000):
+        values = [float(rng.choice([-1, 0, 1, 2])) for _ in range(n)]  # many ties
+        cum = np.cumsum(values)
+        assert _curve_indices(cum, max_points).tolist() == reference(cum.tolist(), max_points)

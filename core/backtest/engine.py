@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.backtest.candidates import candidate_rows, scope_mask
@@ -45,7 +45,7 @@ from core.backtest.staking import (
 from core.db import Database, Memoized, utcnow
 from core.errors import FilterBetsError
 from core.frame import AnalysisFrame, frame_for
-from core.models import BacktestResult, Fixture, League
+from core.models import BacktestResult, League
 from core.rules.catalogue import fair_probabilities
 from core.rules.mask import rule_columns
 from core.rules.validate import CLOSING_PRICE_WARNING, parse_rules, uses_closing_prices
@@ -132,17 +132,13 @@ class BacktestEngine:
         return len(rows)
 
     async def _fingerprint(self, request: BacktestRequest, frame: AnalysisFrame) -> dict[str, Any]:
-        """What the run saw: fixtures in scope, the data version and the latest import (an
-        index lookup), to tell a stale result at a glance."""
-        async with self.db.session() as session:
-            latest = (await session.execute(select(func.max(Fixture.updated_at)))).scalar_one()
-        if isinstance(latest, str):  # SQLite returns max() of a timestamp as text
-            latest = dt.datetime.fromisoformat(latest).replace(tzinfo=dt.UTC)
+        """What the run saw: fixtures in scope, the data version and when the data last
+        changed (read with the version), to tell a stale result at a glance."""
         in_scope = await asyncio.to_thread(lambda: int(scope_mask(frame, request).sum()))
         return {
             "fixtures_in_scope": in_scope,
             "data_version": frame.version,
-            "latest_import": latest.isoformat() if latest else None,
+            "data_changed_at": frame.changed_at.isoformat() if frame.changed_at else None,
         }
 
     async def run(

@@ -29,7 +29,7 @@ from core.backtest.market import (
 )
 from core.backtest.metrics import ODDS_BANDS, RATIO_CONTEXT, assemble_metrics, split_tables
 from core.backtest.staking import BacktestOutcome, FlatStaking
-from core.backtest.stats import grouped_one_sided_t_test
+from core.backtest.stats import one_sided_t_test_of_array
 from core.frame import AnalysisFrame
 
 __all__ = [
@@ -157,7 +157,6 @@ def _flat_metrics(
     plan = settled.plan
     n = settled.bets
     outcome = settled.outcome
-    pair_counts = np.bincount(settled.pair, minlength=len(settled.pair_units))
     wins, losses, pushes, half_wins, half_losses = (
         int(c) for c in np.bincount(outcome, minlength=5)
     )
@@ -179,7 +178,7 @@ def _flat_metrics(
     longest_below = _longest_run(below)
 
     stake_float = float(plan.stake)
-    returns = [float(p) / stake_float for p in settled.pair_profit]
+    pair_returns = np.array([float(p) / stake_float for p in settled.pair_profit] or [0.0])
     closing = settled.closing_fair_odds
     with_close = (closing > 1.0) & (closing < math.inf)  # NaN fails both
     return assemble_metrics(
@@ -190,7 +189,7 @@ def _flat_metrics(
         odds_sum=math.fsum(settled.price.tolist()),
         drawdown=(max_dd, None, longest_below),
         runs=(longest_win, longest_loss),
-        test=grouped_one_sided_t_test(returns, pair_counts.tolist()),
+        test=one_sided_t_test_of_array(pair_returns[settled.pair]),
         clv_ratios=(settled.price[with_close] / closing[with_close]).tolist(),
         splits=_flat_splits(settled),
         curve=_curve(settled, cum, curve_max_points),
@@ -199,19 +198,20 @@ def _flat_metrics(
 
 
 def _flat_splits(settled: FlatSettlement) -> dict[str, list[dict[str, Any]]]:
-    """Bets and exact profit per key: counts of (key, pair) cells times each pair's units."""
+    """Bets and exact profit per key: each bet's profit as integer units of 0.0001, summed
+    per key (in float64, exact while a key's total stays under 2**53 units)."""
     stake = settled.plan.stake
-    pairs = len(settled.pair_units)
-    pair_units = [int(u) for u in settled.pair_units.tolist()]
+    units = settled.units
 
     def group(keys: Ints, labels: Sequence[Any]) -> dict[Any, list[Any]]:
-        cells = np.bincount(keys * pairs + settled.pair, minlength=len(labels) * pairs)
+        bets = np.bincount(keys, minlength=len(labels)).tolist()
+        sums = np.bincount(keys, weights=units, minlength=len(labels))
+        if np.abs(sums).max(initial=0.0) >= 2.0**53:
+            raise OverflowError("a split's profit is too large to total exactly")
         out: dict[Any, list[Any]] = {}
-        for key, row in enumerate(cells.reshape(len(labels), pairs).tolist()):
-            bets = sum(row)
-            if bets:
-                units = sum(c * u for c, u in zip(row, pair_units, strict=True) if c)
-                out[labels[key]] = [bets, stake * bets, Decimal(units).scaleb(-4)]
+        for key, (count, total) in enumerate(zip(bets, sums.tolist(), strict=True)):
+            if count:
+                out[labels[key]] = [count, stake * count, Decimal(int(total)).scaleb(-4)]
         return out
 
     league_ids, league_index = np.unique(settled.league_id, return_inverse=True)
@@ -252,14 +252,24 @@ def _curve_indices(values: Floats, max_points: int | None) -> Ints:
         step = (n - 1) / max(max_points - 1, 1)
         return np.array(sorted({round(i * step) for i in range(max_points)}), dtype=np.int64)
     buckets = (max_points - 2) // 2
-    chosen = {0, n - 1}
     inner = n - 2
-    for b in range(buckets):
-        lo = 1 + b * inner // buckets
-        hi = 1 + (b + 1) * inner // buckets
-        if lo >= hi:
-            continue
-        span = values[lo:hi]
-        chosen.add(lo + int(span.argmin()))
-        chosen.add(lo + int(span.argmax()))
-    return np.array(sorted(chosen), dtype=np.int64)
+    edges = 1 + np.arange(buckets + 1, dtype=np.int64) * inner // buckets
+    starts = edges[:-1][edges[:-1] < edges[1:]]  # non-empty buckets only
+    ends = np.append(starts[1:], n - 1)
+    # Each bucket's first lowest and first highest point, as argmin and argmax give them.
+    lows = np.minimum.reduceat(values[: n - 1], starts)
+    highs = np.maximum.reduceat(values[: n - 1], starts)
+    bucket = np.repeat(np.arange(len(starts)), ends - starts)
+    span = values[1 : n - 1]
+    positions = np.arange(1, n - 1)
+    first_low = _first_per_bucket(positions, span == lows[bucket], bucket, len(starts))
+    first_high = _first_per_bucket(positions, span == highs[bucket], bucket, len(starts))
+    chosen = np.concatenate(([0, n - 1], first_low, first_high))
+    return np.unique(chosen).astype(np.int64)
+
+
+def _first_per_bucket(positions: Ints, hit: NDArray[np.bool_], bucket: Ints, count: int) -> Ints:
+    """The first position of each bucket where `hit` holds (every bucket has one)."""
+    found = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(found, bucket[hit], positions[hit])
+    return found
