@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
 
+    teams = commands.add_parser("teams", help="team names: aliases for other spellings")
+    team_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
+    alias = team_commands.add_parser(
+        "alias", help="read NAME as the stored team EXISTING (its fixtures move there)"
+    )
+    alias.add_argument("name", metavar="NAME", help='another spelling, e.g. "Atl. Madrid"')
+    alias.add_argument("existing", metavar="EXISTING", help='the stored name, e.g. "Ath Madrid"')
+    team_commands.add_parser("aliases", help="list the aliases")
+
     from core.jobs.cli import add_jobs_commands
 
     add_jobs_commands(commands)
@@ -430,6 +439,29 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _cmd_teams(settings: Settings, args: argparse.Namespace) -> int:
+    from core.importing.teams import link_alias, list_aliases
+
+    service = await _open_service(settings)
+    try:
+        if args.teams_command == "alias":
+            link = await link_alias(service.db, args.name, args.existing)
+            moved = ""
+            if link.fixtures_moved:
+                merged = f", {link.fixtures_merged:,} merged" if link.fixtures_merged else ""
+                moved = f"; {link.fixtures_moved:,} fixtures moved to it{merged}"
+            print(f"{link.alias!r} now reads as team {link.team!r}{moved}")
+        else:
+            aliases = await list_aliases(service.db)
+            if not aliases:
+                print('no aliases: filterbets teams alias "Other Name" "Stored Name"')
+            for other, team in aliases:
+                print(f"{other} -> {team}")
+    finally:
+        await service.close()
+    return EXIT_OK
+
+
 async def _cmd_features(settings: Settings) -> int:
     from core.features import recompute_all
 
@@ -467,6 +499,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return _run(_cmd_backtest(settings, args))
     if command == "features":
         return _run(_cmd_features(settings))
+    if command == "teams":
+        return _run(_cmd_teams(settings, args))
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 
@@ -487,10 +521,10 @@ def describe_database_error(settings: Settings, exc: BaseException) -> str:
 
 def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
-    from core.errors import RuleError
+    from core.errors import RuleError, TeamError
     from core.filters import FilterError
 
-    return (UsageError, RequestError, RuleError, FilterError)
+    return (UsageError, RequestError, RuleError, FilterError, TeamError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -189,6 +189,39 @@ async def test_data_screen_lists_every_league_season_with_coverage(
         assert table.virtual_size.width <= SIZE[0]
 
 
+async def test_data_screen_says_how_many_upcoming_fixtures_are_loaded_and_to_when(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await add_two_league_seasons(service)
+    async with service.db.session() as session:
+        league = (await session.execute(select(League).where(League.code == "E0"))).scalar_one()
+        teams = [Team(name="Upcoming A"), Team(name="Upcoming B")]
+        session.add_all(teams)
+        await session.flush()
+        for day in (dt.date(2026, 4, 24), dt.date(2026, 4, 27)):
+            session.add(
+                Fixture(
+                    league_id=league.id,
+                    season="2025-26",
+                    kickoff_date=day,
+                    home_team_id=teams[0].id,
+                    away_team_id=teams[1].id,
+                )
+            )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert static_text(app, "#data-summary") == (
+            "2 leagues · 3 seasons · 8 fixtures · 2 upcoming to 2026-04-27"
+        )
+        # Narrower: the league and season counts give way to the upcoming ones.
+        await pilot.resize_terminal(70, 24)
+        await settle(pilot)
+        assert static_text(app, "#data-summary") == (
+            "3 seasons · 8 fixtures · 2 upcoming to 2026-04-27"
+        )
+
+
 async def test_wide_terminals_show_more_columns_and_narrow_ones_fewer(
     service: FilterBetsService, settings: Settings
 ) -> None:

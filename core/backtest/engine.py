@@ -51,7 +51,7 @@ from core.backtest.staking import (
 )
 from core.db import Database, Memoized, RawValue, as_date, as_time, utcnow
 from core.errors import FilterBetsError
-from core.models import BacktestBet, BacktestResult, Fixture, League, Team
+from core.models import BacktestBet, BacktestResult, Fixture, League, Team, is_settled
 from core.rules import validate_rules
 from core.rules.catalogue import FixtureTables, fixture_query_base
 from core.rules.compile import compile_rules, lookup_condition, required_tables
@@ -100,7 +100,8 @@ class BacktestRun:
 
 def _scope_conditions(request: BacktestRequest, tables: FixtureTables) -> list[ColumnElement[bool]]:
     f = tables.fixtures.c
-    conditions: list[ColumnElement[bool]] = []
+    # A fixture without a result (upcoming) is never a candidate, nor counted in scope.
+    conditions: list[ColumnElement[bool]] = [is_settled(tables.fixtures)]
     if request.leagues:
         conditions.append(lookup_condition("league", list(request.leagues), tables))
     if request.seasons:

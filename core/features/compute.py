@@ -2,7 +2,10 @@
 
 Fixtures are processed date by date. Every fixture of a date is given the features
 of the state *before* that date, and only then are that date's results applied, so
-a value never sees a match on the same date or later (no look-ahead).
+a value never sees a match on the same date or later (no look-ahead). An upcoming
+fixture (no result yet) gets its features the same way, as of its date, and adds
+nothing to the state: a fixture's own row never depends on its result, so it is the
+same before and after the match is settled.
 
 Scopes:
 
@@ -52,8 +55,9 @@ class FixtureInput(NamedTuple):
     kickoff_date: dt.date
     home_team_id: int
     away_team_id: int
-    home_goals: int
-    away_goals: int
+    home_goals: int | None
+    """None (with away_goals) for an upcoming fixture."""
+    away_goals: int | None
     home_sot: int | None
     away_sot: int | None
 
@@ -175,8 +179,19 @@ def _form_values(
     return p5, p10, gf5, ga5, vp5, sot5, form.streak, (date - form.last_date).days
 
 
+def _goals(f: FixtureInput) -> tuple[int, int]:
+    """A played fixture's goals (an upcoming one here is a caller's mistake)."""
+    if f.home_goals is None or f.away_goals is None:
+        raise ValueError(f"fixture {f.id} has no result")
+    return f.home_goals, f.away_goals
+
+
+def _played(f: FixtureInput) -> bool:
+    return f.home_goals is not None
+
+
 def _add_to_table(table: dict[int, list[int]], f: FixtureInput, hp: int, ap: int) -> None:
-    hg, ag = f.home_goals, f.away_goals
+    hg, ag = _goals(f)
     for team, gf, ga, pts in ((f.home_team_id, hg, ag, hp), (f.away_team_id, ag, hg, ap)):
         row = table.get(team)
         if row is None:
@@ -198,9 +213,10 @@ def _pair(f: FixtureInput) -> tuple[int, int]:
 
 def _winner(f: FixtureInput) -> int:
     """The winning team's id, 0 for a draw."""
-    if f.home_goals > f.away_goals:
+    home_goals, away_goals = _goals(f)
+    if home_goals > away_goals:
         return f.home_team_id
-    return f.away_team_id if f.away_goals > f.home_goals else 0
+    return f.away_team_id if away_goals > home_goals else 0
 
 
 class _State:
@@ -307,6 +323,8 @@ def _replay(
         elo_delta: dict[int, float] = {}
         for f in day:
             hg, ag = f.home_goals, f.away_goals
+            if hg is None or ag is None:
+                continue  # upcoming: no result to apply
             hp, ap = _points(hg, ag), _points(ag, hg)
             key = (f.league_id, f.season)
             if seasons is None or key in seasons:
@@ -407,12 +425,12 @@ def _resumed_form(
     form = _Form()
     for f in matches[-10:]:
         home = f.home_team_id == team
-        gf, ga = (f.home_goals, f.away_goals) if home else (f.away_goals, f.home_goals)
+        gf, ga = _goals(f) if home else _goals(f)[::-1]
         form.add_match(_points(gf, ga), gf, ga, f.home_sot if home else f.away_sot)
     for venue, home in ((form.cum_home, True), (form.cum_away, False)):
         at_venue = [f for f in matches if (f.home_team_id == team) == home][-5:]
         for f in at_venue:
-            gf, ga = (f.home_goals, f.away_goals) if home else (f.away_goals, f.home_goals)
+            gf, ga = _goals(f) if home else _goals(f)[::-1]
             venue.append(venue[-1] + _points(gf, ga))
     last_date = matches[-1].kickoff_date
     day = [f for f in matches if f.kickoff_date == last_date]
@@ -433,13 +451,14 @@ def _resumed_form(
             sides = stored[f.id]
         except KeyError:
             raise IncompleteHistory(f"fixture {f.id} has no stored features") from None
-        change = _elo_change(sides.home_elo, sides.away_elo, f.home_goals, f.away_goals)
+        home_goals, away_goals = _goals(f)
+        change = _elo_change(sides.home_elo, sides.away_elo, home_goals, away_goals)
         if f.home_team_id == team:
             delta = delta + change
-            pts = _points(f.home_goals, f.away_goals)
+            pts = _points(home_goals, away_goals)
         else:
             delta = delta - change
-            pts = _points(f.away_goals, f.home_goals)
+            pts = _points(away_goals, home_goals)
         form.streak = _next_streak(form.streak, pts)
     form.last_date = last_date
     return form, elo + delta
@@ -491,20 +510,21 @@ def resume_features(
     state = _State()
     for team in teams:
         matches = sorted(
-            (f for f in history.recent.get(team, ()) if f.kickoff_date < cut),
+            (f for f in history.recent.get(team, ()) if f.kickoff_date < cut and _played(f)),
             key=lambda f: (f.kickoff_date, f.id),
         )
         if matches:
             state.forms[team], state.elo[team] = _resumed_form(team, matches, history.stored)
     for f in history.season_fixtures:
         key = (f.league_id, f.season)
-        if key in seasons and f.kickoff_date < cut:
-            hp, ap = _points(f.home_goals, f.away_goals), _points(f.away_goals, f.home_goals)
-            _add_to_table(state.tables.setdefault(key, {}), f, hp, ap)
+        if key in seasons and f.kickoff_date < cut and _played(f):
+            hg, ag = _goals(f)
+            _add_to_table(state.tables.setdefault(key, {}), f, _points(hg, ag), _points(ag, hg))
     for pair, last in history.meetings.items():
         if pair[0] in teams and pair[1] in teams:
             ordered = sorted(
-                (f for f in last if f.kickoff_date < cut), key=lambda f: (f.kickoff_date, f.id)
+                (f for f in last if f.kickoff_date < cut and _played(f)),
+                key=lambda f: (f.kickoff_date, f.id),
             )
             if ordered:
                 count = _meetings_before_cut(ordered, history.stored)
@@ -516,7 +536,7 @@ def resume_features(
     ]
     for f in replayed:
         one_side = (f.home_team_id in teams) != (f.away_team_id in teams)
-        if one_side and f.id not in known_elo:
+        if one_side and _played(f) and f.id not in known_elo:
             raise IncompleteHistory(f"fixture {f.id} has no stored features")
     return _replay(replayed, team_names, state, only, seasons, teams, known_elo)
 

@@ -337,7 +337,8 @@ class _HistoryReader:
         keep: int,
         window_days: int | None,
     ) -> list[FixtureInput]:
-        conditions = [where, _F.kickoff_date < self.cut]
+        # Played matches only: an upcoming one before the cut adds nothing to form.
+        conditions = [where, _F.kickoff_date < self.cut, _F.result.is_not(None)]
         if window_days is not None:
             conditions.append(_F.kickoff_date >= self.cut - dt.timedelta(days=window_days))
         out = []
@@ -404,7 +405,9 @@ class _HistoryReader:
                 for league, names in by_league.items()
             )
         )
-        query = select(*_input_columns()).where(in_seasons, _F.kickoff_date < self.cut)
+        query = select(*_input_columns()).where(
+            in_seasons, _F.kickoff_date < self.cut, _F.result.is_not(None)
+        )
         return [_to_input(row, self.days) for row in await self.conn.execute(query)]
 
 

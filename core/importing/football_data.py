@@ -3,16 +3,31 @@
 Pure functions with no database access, so they can run in a worker thread and be
 tested on small hand-written files.
 
+Two kinds of file:
+
+* a *season file* holds one division's played matches, each with its full-time score;
+* a *fixtures file* (football-data's fixtures.csv) holds upcoming matches of many
+  divisions: its header has no result columns (since 2024-25), or they are empty in
+  every row (before). Its rows become fixtures without a result.
+
 A *bad row* (missing or wrong Div, Date, teams or full-time score, a date outside
-the file's season, non-empty cells beyond the header) cannot be imported. A *bad
-cell* in an optional column (odds, match stats, half-time score, kick-off time)
-is stored as missing and reported as a warning; the row is still imported.
+the file's season, or in a fixtures file far from the file's other dates, non-empty
+cells beyond the header) cannot be imported. A *bad cell* in an optional column
+(odds, match stats, half-time score, kick-off time) is stored as missing and reported
+as a warning; the row is still imported.
+
+A file whose name starts with a division code (`E0_2019-20.csv`, football-data's own
+`E0.csv`) must hold that division's rows, and a season in its name (`_2019-20`) must be
+its rows' season; otherwise the file is refused whole (a download saved under the wrong
+name, or another league's file).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
+import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,9 +37,13 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from core.errors import ImportFileError
+from core.importing.leagues import LEAGUES, league_for_code
 from core.models.fixtures import ALL_ODDS_COLUMNS, MATCH_STAT_COLUMNS, odds_column_name
 
 REQUIRED_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
+# Every file has these; a fixtures file has no FTHG/FTAG.
+KEY_COLUMNS = REQUIRED_COLUMNS[:4]
+RESULT_COLUMNS = REQUIRED_COLUMNS[4:]
 # Some football-data files name the team columns HT/AT.
 _HEADER_ALIASES = {"HT": "HomeTeam", "AT": "AwayTeam"}
 
@@ -123,6 +142,10 @@ MAX_STAT = 999
 MAX_NAME_LENGTH = 120  # String(120) on Team.name and Fixture.referee
 MAX_DIVISION_LENGTH = 8  # String(8) on League.code
 
+# A fixtures file covers a few days; a row further than this from the file's median
+# date is a typo (a real file had five rows dated 25/04/2016 among 2026 fixtures).
+FIXTURES_DATE_SPAN_DAYS = 60
+
 SEASON_START_MONTH = 7
 # Seasons can run late (2019-20 E0 ended 26/07/2020), so allow to end of August.
 SEASON_LAST_MONTH = 8
@@ -135,11 +158,12 @@ class MatchRow(NamedTuple):
     """
 
     line: int
+    division: str
     kickoff_date: dt.date
     home_team: str
     away_team: str
     values: tuple[object, ...]
-    """Fixture columns in FIXTURE_VALUE_COLUMNS order."""
+    """Fixture columns in FIXTURE_VALUE_COLUMNS order (no goals or result when upcoming)."""
     odds: tuple[float | None, ...]
     """Odds columns in ODDS_VALUE_COLUMNS order."""
 
@@ -172,9 +196,12 @@ class ImportWarning(str):
 class ParsedFile:
     name: str
     division: str | None
+    """A season file's division; a fixtures file's most common one (each row has its own)."""
     season: str | None
     season_start: dt.date | None
     season_end: dt.date | None
+    upcoming: bool = False
+    """A fixtures file: every row is an upcoming match, without a result."""
     rows: list[MatchRow] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
     warnings: list[ImportWarning] = field(default_factory=list)
@@ -189,6 +216,11 @@ class ParsedFile:
         """Rows that were read, good and bad (lines of nothing but commas excluded)."""
         return len(self.rows) + len(self.bad_rows)
 
+    @property
+    def divisions(self) -> list[str]:
+        """The divisions of the good rows, in order of first appearance."""
+        return list(dict.fromkeys(row.division for row in self.rows))
+
 
 # ---------------------------------------------------------------------------
 # Decoding
@@ -198,6 +230,14 @@ def decode_bytes(raw: bytes, name: str) -> str:
     """UTF-8 (BOM or not), falling back to cp1252; refuses binary and empty files."""
     if not raw.strip():
         raise ImportFileError(f"{name}: empty file, not a football-data CSV")
+    head = raw[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        title = re.search(rb"<title>([^<]{1,80})</title>", raw[:2048], re.IGNORECASE)
+        what = f' ("{title.group(1).decode("ascii", "replace").strip()}")' if title else ""
+        raise ImportFileError(
+            f"{name}: a web page{what}, not a football-data CSV"
+            " (a download that returned an error page?)"
+        )
     if b"\x00" in raw[:8192]:
         raise ImportFileError(f"{name}: binary data, not a football-data CSV")
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -323,6 +363,9 @@ class ColumnMap:
 
     width: int
     required: dict[str, int]
+    """KEY_COLUMNS"""
+    fthg: int | None
+    ftag: int | None
     time: int | None
     ftr: int | None
     hthg: int | None
@@ -338,8 +381,16 @@ class ColumnMap:
     unnamed: tuple[int, ...]
     """Columns with an empty header name."""
 
-    def value_slots(self) -> tuple[int, ...]:
+    def value_slots(self, *, upcoming: bool = False) -> tuple[int, ...]:
         """Indexes into MatchRow.values that rows of this file may fill."""
+        if upcoming:
+            return tuple(
+                i
+                for i, column in enumerate(FIXTURE_VALUE_COLUMNS)
+                if column == "season"
+                or (column == "kickoff_time" and self.time is not None)
+                or (column == "referee" and self.referee is not None)
+            )
         half_time = self.hthg is not None and self.htag is not None
         present = {
             "season": True,
@@ -384,6 +435,9 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
         if canonical not in position and alias in position:
             position[canonical] = position[alias]
     missing = [column for column in REQUIRED_COLUMNS if column not in position]
+    if set(RESULT_COLUMNS) <= set(missing) and len(missing) < len(REQUIRED_COLUMNS):
+        # A fixtures file has no result columns (upcoming matches): only keys are needed.
+        missing = [column for column in missing if column not in RESULT_COLUMNS]
     if missing:
         if len(missing) == len(REQUIRED_COLUMNS):
             raise ImportFileError(
@@ -402,7 +456,9 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
 
     return ColumnMap(
         width=len(cells),
-        required={column: position[column] for column in REQUIRED_COLUMNS},
+        required={column: position[column] for column in KEY_COLUMNS},
+        fthg=position.get("FTHG"),
+        ftag=position.get("FTAG"),
         time=position.get("Time"),
         ftr=position.get("FTR"),
         hthg=position.get("HTHG"),
@@ -482,7 +538,54 @@ def parse_text(text: str, name: str) -> ParsedFile:
     except csv.Error as exc:
         raise ImportFileError(f"{name}: header line is not CSV ({exc})") from exc
     columns = map_header(header, name)
-    return _validate(_read_records(lines[1:], quoted='"' in text), columns, name)
+    parsed = _validate(_read_records(lines[1:], quoted='"' in text), columns, name)
+    check_name_matches_rows(parsed)
+    return parsed
+
+
+# A name that starts with a division code (E0_2019-20.csv, E0.csv, SP1-old.csv), and a
+# season in it (_2019-20).
+_NAMED_DIVISION = re.compile(r"([A-Z]{1,3}[0-9]?)(?=[_.\- ]|$)")
+_NAMED_SEASON = re.compile(r"_((?:19|20)[0-9]{2})-([0-9]{2})(?=[_.\- ]|$)")
+
+
+def division_in_name(name: str) -> str | None:
+    """The known division code a file's name starts with, if any."""
+    found = _NAMED_DIVISION.match(name)
+    return found.group(1) if found and found.group(1) in LEAGUES else None
+
+
+def season_in_name(name: str) -> str | None:
+    """The season label in a file's name (`E0_2019-20.csv` -> "2019-20"), if any."""
+    found = _NAMED_SEASON.search(name)
+    if found is None or (int(found.group(1)) + 1) % 100 != int(found.group(2)):
+        return None
+    return f"{found.group(1)}-{found.group(2)}"
+
+
+def _league_label(code: str) -> str:
+    league = league_for_code(code)
+    return code if league.name == code else f"{code} ({league.name}, {league.country})"
+
+
+def check_name_matches_rows(parsed: ParsedFile) -> None:
+    """Refuse a file named for one division or season that holds another's rows."""
+    name = parsed.name
+    named = division_in_name(name)
+    held = parsed.divisions
+    if named is not None and held and held != [named]:
+        rows = ", ".join(_league_label(code) for code in held[:4])
+        more = f" and {len(held) - 4} more" if len(held) > 4 else ""
+        raise ImportFileError(
+            f"{name}: named for {_league_label(named)} but its rows are {rows}{more};"
+            " nothing imported (rename the file if its rows are right)"
+        )
+    named_season = season_in_name(name)
+    if named_season not in (None, parsed.season) and parsed.rows and not parsed.upcoming:
+        raise ImportFileError(
+            f"{name}: named for season {named_season} but its rows are {parsed.season};"
+            " nothing imported (rename the file if its rows are right)"
+        )
 
 
 def parse_file(path: Path) -> ParsedFile:
@@ -575,6 +678,29 @@ def _getter(indices: Iterable[int | None], blank: int) -> Callable[[list[str]], 
     return get
 
 
+def _results_blank(records: list[tuple[int, list[str]]], i_fthg: int, i_ftag: int) -> bool:
+    """No row has a full-time score: an older fixtures file (result columns kept, empty)."""
+    for _line, cells in records:
+        n = len(cells)
+        if (i_fthg < n and cells[i_fthg].strip()) or (i_ftag < n and cells[i_ftag].strip()):
+            return False
+    return bool(records)
+
+
+def _median_date(
+    records: list[tuple[int, list[str]]], i_date: int, date_of: Callable[[str], dt.date | None]
+) -> dt.date | None:
+    """The median of the rows' dates that parse (a fixtures file's centre)."""
+    ordinals = [
+        d.toordinal()
+        for _line, cells in records
+        if i_date < len(cells) and (d := date_of(cells[i_date])) is not None
+    ]
+    if not ordinals:
+        return None
+    return dt.date.fromordinal(int(statistics.median_low(ordinals)))
+
+
 def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) -> ParsedFile:
     """Sort records into good rows and bad rows, collecting bad-cell warnings.
 
@@ -584,9 +710,10 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     req = cols.required
     i_div, i_date = req["Div"], req["Date"]
     i_home, i_away = req["HomeTeam"], req["AwayTeam"]
-    i_fthg, i_ftag = req["FTHG"], req["FTAG"]
+    i_fthg, i_ftag = cols.fthg, cols.ftag
     width = cols.width
     unnamed = cols.unnamed
+    upcoming = i_fthg is None or i_ftag is None or _results_blank(records, i_fthg, i_ftag)
 
     division = _division_of(records, i_div)
     # Dates, team names and goal counts repeat a lot within a file, so each
@@ -618,31 +745,44 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     name_get = name_cache.get
     goal_get = goal_cache.get
 
-    first_date = next(
-        (
-            d
-            for _line, cells in records
-            if i_date < len(cells) and (d := date_of(cells[i_date])) is not None
-        ),
-        None,
-    )
     season: str | None = None
     start = end = None
-    if first_date is not None:
-        season, start, end = season_window(first_date)
+    centre: dt.date | None = None
+    if upcoming:
+        # Each row is labelled with its own date's season; the file's dates must lie
+        # close together (a fixtures file spans days, not seasons).
+        centre = _median_date(records, i_date, date_of)
+        if centre is not None:
+            season, _s, _e = season_window(centre)
+            start = centre - dt.timedelta(days=FIXTURES_DATE_SPAN_DAYS)
+            end = centre + dt.timedelta(days=FIXTURES_DATE_SPAN_DAYS)
+    else:
+        first_date = next(
+            (
+                d
+                for _line, cells in records
+                if i_date < len(cells) and (d := date_of(cells[i_date])) is not None
+            ),
+            None,
+        )
+        if first_date is not None:
+            season, start, end = season_window(first_date)
     result = ParsedFile(
         name,
         division,
         season,
         start,
         end,
-        value_slots=cols.value_slots(),
+        upcoming=upcoming,
+        value_slots=cols.value_slots(upcoming=upcoming),
         odds_slots=cols.odds_slots(),
     )
     bad = result.bad_rows
-    seen: dict[tuple[dt.date, str, str], int] = {}
-    # (line, cells, date, home, away, home goals, away goals, result)
-    candidates: list[tuple[int, list[str], dt.date, str, str, int, int, str]] = []
+    seen: dict[tuple[str, dt.date, str, str], int] = {}
+    # (line, cells, division, date, home, away, home goals, away goals, result)
+    candidates: list[
+        tuple[int, list[str], str, dt.date, str, str, int | None, int | None, str | None]
+    ] = []
     i_ftr = cols.ftr
 
     # --- pass 1: shape and required cells; any problem makes the row bad -----
@@ -684,7 +824,7 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                 reason = "Div: missing"
             elif not is_division_code(div):
                 reason = f"Div: {div}: not a division code"
-            elif div != division:
+            elif div != division and not upcoming:
                 reason = f"Div: {div}: differs from the file's division {division}"
             if reason is not None:
                 bad.append(BadRow(line, reason))
@@ -698,6 +838,12 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                 reason = "Date: missing"
             elif date is None:
                 reason = f"Date: {raw_date}: not a dd/mm/yy or dd/mm/yyyy date"
+            elif upcoming:
+                assert centre is not None
+                reason = (
+                    f"Date: {raw_date}: {abs((date - centre).days):,} days from the file's "
+                    f"other dates (around {centre}), a typo?"
+                )
             else:
                 reason = f"Date: {raw_date}: outside season {season} ({start} to {end})"
             bad.append(BadRow(line, reason))
@@ -718,43 +864,50 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
             if reason is not None:
                 bad.append(BadRow(line, reason))
                 continue
-        home_goals = goal_get(cells[i_fthg], _UNSEEN)
-        if home_goals is _UNSEEN:
-            home_goals = goals_of(cells[i_fthg])
-        away_goals = goal_get(cells[i_ftag], _UNSEEN)
-        if away_goals is _UNSEEN:
-            away_goals = goals_of(cells[i_ftag])
-        if home_goals is None or away_goals is None:
-            header, index = ("FTHG", i_fthg) if home_goals is None else ("FTAG", i_ftag)
-            raw = cells[index].strip()
-            reason = f"{header}: {raw}: not a number of goals" if raw else f"{header}: missing"
-            bad.append(BadRow(line, reason))
-            continue
-        full_time = "H" if home_goals > away_goals else "A" if home_goals < away_goals else "D"
-        if i_ftr is not None:
-            ftr = cells[i_ftr]
-            if ftr != full_time and (ftr := ftr.strip()) and ftr != full_time:
-                if ftr in ("H", "D", "A"):
-                    reason = (
-                        f"FTR: {ftr}: disagrees with the score {home_goals}-{away_goals}"
-                        f" (expected {full_time})"
-                    )
-                else:
-                    reason = f"FTR: {ftr}: not H, D or A"
+        if upcoming:
+            home_goals = away_goals = full_time = None
+        else:
+            assert i_fthg is not None and i_ftag is not None
+            home_goals = goal_get(cells[i_fthg], _UNSEEN)
+            if home_goals is _UNSEEN:
+                home_goals = goals_of(cells[i_fthg])
+            away_goals = goal_get(cells[i_ftag], _UNSEEN)
+            if away_goals is _UNSEEN:
+                away_goals = goals_of(cells[i_ftag])
+            if home_goals is None or away_goals is None:
+                header, index = ("FTHG", i_fthg) if home_goals is None else ("FTAG", i_ftag)
+                raw = cells[index].strip()
+                reason = f"{header}: {raw}: not a number of goals" if raw else f"{header}: missing"
                 bad.append(BadRow(line, reason))
                 continue
-        key = (date, home, away)
+            full_time = "H" if home_goals > away_goals else "A" if home_goals < away_goals else "D"
+            if i_ftr is not None:
+                ftr = cells[i_ftr]
+                if ftr != full_time and (ftr := ftr.strip()) and ftr != full_time:
+                    if ftr in ("H", "D", "A"):
+                        reason = (
+                            f"FTR: {ftr}: disagrees with the score {home_goals}-{away_goals}"
+                            f" (expected {full_time})"
+                        )
+                    else:
+                        reason = f"FTR: {ftr}: not H, D or A"
+                    bad.append(BadRow(line, reason))
+                    continue
+        key = (div, date, home, away)
         first_line = seen.get(key)
         if first_line is not None:
             bad.append(BadRow(line, f"same match as line {first_line} ({home} v {away} on {date})"))
             continue
         seen[key] = line
-        candidates.append((line, cells, date, home, away, home_goals, away_goals, full_time))
+        candidates.append((line, cells, div, date, home, away, home_goals, away_goals, full_time))
 
     # --- pass 2: optional cells; a problem is a warning and a missing value ---
     get_prices = _getter((i for i, _h in cols.prices), width)
     get_lines = _getter((i for i, _h in cols.lines), width)
-    get_stats = _getter((i for i, _h in cols.stats), width)
+    # An upcoming match has no match stats or half-time score yet (older fixtures files
+    # keep those columns, empty): read as absent.
+    stat_columns = [(None, h) for _i, h in cols.stats] if upcoming else cols.stats
+    get_stats = _getter((i for i, _h in stat_columns), width)
     prices: _CellCache[float] = _CellCache(_price_or_reason)
     lines: _CellCache[float] = _CellCache(_line_or_reason)
     stats: _CellCache[int] = _CellCache(_count_or_reason)
@@ -781,6 +934,8 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
 
     time_cache: dict[str, dt.time | None] = {"": None}
     i_time, i_hthg, i_htag, i_htr = cols.time, cols.hthg, cols.htag, cols.htr
+    if upcoming:
+        i_hthg = i_htag = i_htr = None
     i_referee = cols.referee
     # Absent optional columns read the blank cell at index `width`.
     i_time_or_blank = width if i_time is None else i_time
@@ -789,10 +944,19 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
     i_htr_or_blank = width if i_htr is None else i_htr
     i_referee_or_blank = width if i_referee is None else i_referee
     referee_cache: dict[str, str | None] = {"": None}
+    season_of: dict[dt.date, str] = {}
     good = result.rows
-    for (line, cells, date, home, away, home_goals, away_goals, full_time), *texts in zip(
-        candidates, price_texts, line_texts, stat_texts, strict=True
-    ):
+    for (
+        line,
+        cells,
+        div,
+        date,
+        home,
+        away,
+        home_goals,
+        away_goals,
+        full_time,
+    ), *texts in zip(candidates, price_texts, line_texts, stat_texts, strict=True):
         raw = cells[i_time_or_blank]
         if raw in time_cache:
             kickoff = time_cache[raw]
@@ -806,6 +970,7 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
         raw_home = cells[i_hthg_or_blank]
         raw_away = cells[i_htag_or_blank]
         if raw_home or raw_away:
+            assert home_goals is not None and away_goals is not None
             ht_home = goal_cache.get(raw_home)
             ht_away = goal_cache.get(raw_away)
             if ht_home is None or ht_away is None or ht_home > home_goals or ht_away > away_goals:
@@ -846,14 +1011,22 @@ def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) 
                 for text, (_index, header) in zip(texts[slot], where, strict=True):
                     if text in bad_texts:
                         warn(line, header, text, bad_texts[text])
+        row_season: str | None
+        if upcoming:
+            row_season = season_of.get(date)
+            if row_season is None:
+                row_season = season_of[date] = season_window(date)[0]
+        else:
+            row_season = season
         good.append(
             MatchRow(
                 line,
+                div,
                 date,
                 home,
                 away,
                 (
-                    season,
+                    row_season,
                     kickoff,
                     home_goals,
                     away_goals,

@@ -12,10 +12,11 @@ from core.models.fixtures import (
     ODDS_TIMINGS,
     Fixture,
     FixtureOdds,
+    is_settled,
     odds_column_name,
 )
 from core.models.jobs import JOB_STATUSES, BacktestJob
-from core.models.reference import League, Team, TeamLeague, User
+from core.models.reference import League, Team, TeamAlias, TeamLeague, User
 from core.models.results import BacktestBet, BacktestResult
 
 __all__ = [
@@ -39,7 +40,9 @@ __all__ = [
     "FixtureOdds",
     "League",
     "Team",
+    "TeamAlias",
     "TeamLeague",
     "User",
+    "is_settled",
     "odds_column_name",
 ]

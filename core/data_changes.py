@@ -1,0 +1,16 @@
+"""The one hook every write of fixtures, odds or team features goes through.
+
+Each transaction that adds, changes or deletes fixtures, their odds or their feature rows
+awaits `record_data_change` before it commits, so a data version bumped here moves
+exactly when the data a backtest reads does (cached analysis frames, result fingerprints).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+async def record_data_change(conn: AsyncConnection, what: str) -> None:
+    """Called inside the writing transaction, after its writes; `what` says which write
+    (for logs). A no-op for now: the data-version counter lands with the analysis frame."""
+    del conn, what
