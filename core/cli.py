@@ -174,12 +174,17 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _open_service(settings: Settings) -> Any:
+async def _open_service(settings: Settings, *, repair: bool = True) -> Any:
+    """The service; first recomputing the features an interrupted import left undone,
+    unless the command rewrites them all itself (`repair` False)."""
     from core.services import FilterBetsService
 
     service = await FilterBetsService.open(settings)
     if service.schema_status is not None and service.schema_status.changed:
         _say(f"{settings.describe_backend()}: {service.schema_status.describe()}")
+    repaired = await service.repair_features() if repair else None
+    if repaired is not None:
+        _say(f"{settings.describe_backend()}: {repaired}")
     return service
 
 
@@ -465,7 +470,7 @@ async def _cmd_teams(settings: Settings, args: argparse.Namespace) -> int:
 async def _cmd_features(settings: Settings) -> int:
     from core.features import recompute_all
 
-    service = await _open_service(settings)
+    service = await _open_service(settings, repair=False)
     try:
         summary = await recompute_all(service.db)
     finally:

@@ -73,6 +73,19 @@ class FilterBetsService:
     async def close(self) -> None:
         await self.db.dispose()
 
+    async def repair_features(self) -> str | None:
+        """Recompute team features an interrupted import left undone; one line saying so,
+        or None when every fixture had its features (see core.features.service)."""
+        from core.features.service import repair
+
+        done = await repair(self.db)
+        if done is None:
+            return None
+        return (
+            f"team features recomputed for {done.fixtures:,} fixtures that had none"
+            f" (an import was interrupted), {done.summary.written:,} rows written"
+        )
+
     async def league_seasons(self) -> list[LeagueSeasonSummary]:
         coverage_columns = [
             func.count(getattr(FixtureOdds, odds_column_name(source, "home"))).label(source)

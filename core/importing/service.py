@@ -59,7 +59,7 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from core.data_changes import record_data_change
 from core.db import Database, as_date, as_time, dialect_insert, utcnow
 from core.errors import ImportFileError
-from core.features.service import AffectedFixtures
+from core.features.service import AffectedFixtures, forget, rowless
 from core.features.service import recompute as recompute_features
 from core.importing.football_data import (
     FIXTURE_VALUE_COLUMNS,
@@ -279,6 +279,10 @@ async def _import_paths(
         if pending is not None:
             pending.cancel()
     summary.seconds = time.perf_counter() - started
+    # Fixtures left without features by an earlier import that died before its recompute
+    # (re-importing its files changes nothing, so nothing else would bring them back).
+    left, _count = await rowless(db, expected=summary.fixtures_added + summary.fixtures_updated)
+    run.affected.merge(left)
     if run.affected:
         # Derived rows, outside the timed import (see core.features).
         await recompute_features(db, run.affected)
@@ -795,6 +799,9 @@ class _ImportRun:
                 for fixture_id, p in changed
             ],
         )
+        # Their features are stale until the recompute after the import: without a row
+        # they read as work left, should the process die before it (core.features.service).
+        await forget(conn, [fixture_id for fixture_id, _p in changed])
 
 
 @dataclass

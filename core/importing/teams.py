@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from core.data_changes import record_data_change
 from core.db import Database, as_date, dialect_insert
 from core.errors import TeamError
-from core.features.service import AffectedFixtures
+from core.features.service import AffectedFixtures, forget
 from core.features.service import recompute as recompute_features
 from core.importing.football_data import MAX_NAME_LENGTH, clean_name
 from core.models import (
@@ -116,6 +116,7 @@ async def _merge_team(
         )
     ).all()
     merged = 0
+    changed: list[int] = []
     for fixture_id, league_id, season, day, home, away in rows:
         home = team_id if home == alias_id else home
         away = team_id if away == alias_id else away
@@ -130,8 +131,10 @@ async def _merge_team(
         if same is not None:
             # The match is stored under both spellings: keep one fixture.
             await _merge_fixtures(conn, int(same), int(fixture_id))
+            changed.append(int(same))
             merged += 1
         else:
+            changed.append(int(fixture_id))
             await conn.execute(
                 update(_FIXTURES)
                 .where(f.id == fixture_id)
@@ -146,6 +149,9 @@ async def _merge_team(
             team_id=team_id, league_id=league_id
         )
         await conn.execute(insert.on_conflict_do_nothing(index_elements=["team_id", "league_id"]))
+    # Stale until the recompute after this transaction; without rows they read as work
+    # left, should the process die first (core.features.service).
+    await forget(conn, changed)
     await conn.execute(delete(_LINKS).where(_LINKS.c.team_id == alias_id))
     await conn.execute(delete(_TEAMS).where(_TEAMS.c.id == alias_id))
     return len(rows), merged
