@@ -231,11 +231,17 @@ async def _import(
     if on_progress is not None:
         sys.stderr.write("\r\x1b[2K")
     if not quiet:
-        _say_capped("warning", [str(warning) for warning in summary.warnings], verbose)
+        _say_capped(
+            "warning",
+            [str(warning) for warning in summary.warnings],
+            verbose,
+            summary.unlisted_warnings,
+        )
     _say_capped(
         "rejected",
         [f"{row.file}:{row.line}: {row.reason}" for row in summary.rejected_rows],
         verbose,
+        summary.unlisted_rejected,
     )
     for error in summary.file_errors:
         _say(f"error: {error}")
@@ -247,11 +253,12 @@ async def _import(
 MESSAGES_PER_FILE = 20
 
 
-def _say_capped(kind: str, messages: list[str], verbose: bool) -> None:
+def _say_capped(kind: str, messages: list[str], verbose: bool, unlisted: Mapping[str, int]) -> None:
     """One line per message, at most MESSAGES_PER_FILE per file unless `verbose`: a
-    damaged file can reject hundreds of rows, and the summary line says how many."""
+    damaged file can reject hundreds of rows, and the summary line says how many.
+    `unlisted`: per file, the messages counted but not kept (a junk file's millions)."""
     shown: Counter[str] = Counter()
-    hidden: Counter[str] = Counter()
+    hidden: Counter[str] = Counter(unlisted)
     for message in messages:
         file = message.split(":", 1)[0]
         if verbose or shown[file] < MESSAGES_PER_FILE:
@@ -259,8 +266,16 @@ def _say_capped(kind: str, messages: list[str], verbose: bool) -> None:
             _say(f"{kind}: {message}")
         else:
             hidden[file] += 1
+    from core.importing.football_data import KEPT_PER_FILE
+
     for file, more in hidden.items():
-        _say(f"{kind}: {file}: ... and {more:,} more (--verbose lists them all)")
+        if file not in unlisted:
+            hint = "--verbose lists them all"
+        elif verbose:
+            hint = f"only the first {KEPT_PER_FILE:,} of a file are kept"
+        else:
+            hint = f"--verbose lists the first {KEPT_PER_FILE:,}"
+        _say(f"{kind}: {file}: ... and {more:,} more ({hint})")
 
 
 def demo_files() -> list[Path]:

@@ -26,6 +26,7 @@ import difflib
 import gc
 import shlex
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -63,6 +64,7 @@ from core.features.service import AffectedFixtures, forget, rowless
 from core.features.service import recompute as recompute_features
 from core.importing.football_data import (
     FIXTURE_VALUE_COLUMNS,
+    MAX_FILE_BYTES,
     ODDS_VALUE_COLUMNS,
     ImportWarning,
     MatchRow,
@@ -135,11 +137,25 @@ class ImportSummary:
     moved: int = 0
     """Of fixtures_updated: upcoming fixtures moved to a new date (postponed matches)."""
     warnings: list[ImportWarning] = field(default_factory=list)
-    """`file:line: column: value: reason` for each bad optional cell stored as missing."""
+    """`file:line: column: value: reason` for each bad optional cell stored as missing
+    (the first KEPT_PER_FILE of a file; `unlisted_warnings` counts the rest)."""
     rejected_rows: list[RejectedRow] = field(default_factory=list)
+    """The first KEPT_PER_FILE bad rows of a file; `unlisted_rejected` counts the rest."""
+    unlisted_warnings: dict[str, int] = field(default_factory=dict)
+    """File name -> warnings counted but not kept."""
+    unlisted_rejected: dict[str, int] = field(default_factory=dict)
+    """File name -> bad rows counted but not kept."""
     file_errors: list[str] = field(default_factory=list)
     """One line per file that was refused whole."""
     seconds: float = 0.0
+
+    @property
+    def warning_count(self) -> int:
+        return len(self.warnings) + sum(self.unlisted_warnings.values())
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected_rows) + sum(self.unlisted_rejected.values())
 
     @property
     def fixtures_seen(self) -> int:
@@ -164,8 +180,8 @@ class ImportSummary:
             f"{self.fixtures_added:,} fixtures added{upcoming}, "
             f"{self.fixtures_updated:,} updated{detail}, "
             f"{self.fixtures_unchanged:,} unchanged; "
-            f"{_plural(len(self.warnings), 'warning')}, "
-            f"{_plural(len(self.rejected_rows), 'row')} rejected; "
+            f"{_plural(self.warning_count, 'warning')}, "
+            f"{_plural(self.rejected_count, 'row')} rejected; "
             f"{self.seconds:.2f} s ({self.rows_per_s:,.0f} rows/s)"
         )
 
@@ -209,9 +225,11 @@ def _expand(paths: Iterable[Path | str], *, keep_missing: bool) -> list[Path]:
 
 
 def _estimate_rows(path: Path) -> int:
-    """Data rows in a file, guessed from its line count (for the progress total)."""
+    """Data rows in a file, guessed from its line count (for the progress total); 0 for
+    what the parser will refuse unread (not a regular file, too big)."""
     try:
-        if path.is_dir():
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
             return 0
         raw = path.read_bytes()
     except OSError:
@@ -228,6 +246,8 @@ def _parse_or_error(path: Path) -> ParsedFile | str:
         return parse_file(path)
     except ImportFileError as exc:
         return str(exc)
+    except MemoryError:
+        return f"{path.name}: too big to read in the memory left; not imported"
 
 
 async def import_paths(
@@ -400,14 +420,24 @@ class _ImportRun:
         self.estimates[index] = parsed.data_rows
         rejected = [RejectedRow(name, bad.line, bad.reason) for bad in parsed.bad_rows]
         summary.rejected_rows.extend(rejected)
+        bad = parsed.bad_row_count
+        if bad > len(rejected):
+            summary.unlisted_rejected[name] = bad - len(rejected)
         refusal = None
         if rejected:
             first = f"(first: line {rejected[0].line}: {rejected[0].reason})"
             if not parsed.rows:
-                refusal = f"{name}: refused, all {len(rejected):,} rows are bad {first}"
+                refusal = f"{name}: refused, all {bad:,} rows are bad {first}"
+            elif bad > len(parsed.rows):
+                # Junk with a few rows that happen to parse is not a damaged season file.
+                refusal = (
+                    f"{name}: refused, {bad:,} of {parsed.data_rows:,} rows are bad {first};"
+                    " a file with more bad rows than good is not imported, even when"
+                    " skipping bad rows"
+                )
             elif not skip_bad_rows:
                 refusal = (
-                    f"{name}: refused, {_plural(len(rejected), 'bad row')} {first}; "
+                    f"{name}: refused, {_plural(bad, 'bad row')} {first}; "
                     f"nothing imported from this file; skipping bad rows would import "
                     f"its {len(parsed.rows):,} good rows"
                 )
@@ -447,6 +477,8 @@ class _ImportRun:
         if parsed.upcoming:
             summary.upcoming_added += counts.added
         summary.warnings.extend(parsed.warnings)
+        if parsed.warning_count > len(parsed.warnings):
+            summary.unlisted_warnings[name] = parsed.warning_count - len(parsed.warnings)
         summary.warnings.extend(counts.notes)
         first_line = {row.division: row.line for row in reversed(parsed.rows)}
         for division in parsed.divisions:
