@@ -13,6 +13,13 @@ Scopes:
 * Form, rest, streak, Elo and head-to-head use every fixture in the data, all
   competitions and seasons.
 
+Recent matches only: a team's form windows (points, goals and shots on target over its
+last matches, at the venue or not) count only when their oldest match kicked off at most
+RECENT_DAYS (365) days before the fixture; rest days and the streak only when its
+previous match did. Otherwise they are None: with seasons missing from the database, a
+team's first matches back would otherwise lean on results years old. A gap of more than
+RECENT_DAYS between two of a team's matches also ends its streak.
+
 Minimum history (a field with fewer earlier matches is None, never 0):
 
 * played: none (0 before the team's first match of the league-season)
@@ -46,6 +53,7 @@ from typing import NamedTuple
 ELO_START = 1500.0
 ELO_K = 20.0
 ELO_HOME_ADVANTAGE = 60.0
+RECENT_DAYS = 365
 
 
 class FixtureInput(NamedTuple):
@@ -93,6 +101,7 @@ class _Form:
     """
 
     __slots__ = (
+        "away_days",
         "cum_away",
         "cum_ga",
         "cum_gf",
@@ -100,6 +109,8 @@ class _Form:
         "cum_points",
         "cum_sot",
         "cum_sot_missing",
+        "days",
+        "home_days",
         "last_date",
         "streak",
     )
@@ -112,11 +123,17 @@ class _Form:
         self.cum_sot_missing = [0]
         self.cum_home = [0]
         self.cum_away = [0]
+        # Each match's date (as an ordinal), in step with the windows: days[-5] is the
+        # date of the fifth latest match, home_days[-5] of the fifth latest at home.
+        self.days: list[int] = []
+        self.home_days: list[int] = []
+        self.away_days: list[int] = []
         self.streak = 0
         self.last_date: dt.date | None = None
 
-    def add_match(self, pts: int, gf: int, ga: int, sot: int | None) -> None:
+    def add_match(self, pts: int, gf: int, ga: int, sot: int | None, day: int) -> None:
         """One more match in the all-venue windows (not venue, streak or date)."""
+        self.days.append(day)
         self.cum_points.append(self.cum_points[-1] + pts)
         self.cum_gf.append(self.cum_gf[-1] + gf)
         self.cum_ga.append(self.cum_ga[-1] + ga)
@@ -147,6 +164,12 @@ def _elo_change(home: float, away: float, home_goals: int, away_goals: int) -> f
     return ELO_K * (score - expected)
 
 
+def _add_at_venue(form: _Form, home: bool, pts: int, day: int) -> None:
+    venue = form.cum_home if home else form.cum_away
+    venue.append(venue[-1] + pts)
+    (form.home_days if home else form.away_days).append(day)
+
+
 def _form_values(
     form: _Form | None, home: bool, date: dt.date
 ) -> tuple[
@@ -159,23 +182,29 @@ def _form_values(
     int | None,
     int | None,
 ]:
-    """points_last5, points_last10, gf_avg5, ga_avg5, venue_points5, sot_avg5, streak, rest."""
+    """points_last5, points_last10, gf_avg5, ga_avg5, venue_points5, sot_avg5, streak, rest;
+    each over recent matches only (RECENT_DAYS), else None."""
     if form is None or form.last_date is None:
         return None, None, None, None, None, None, None, None
+    oldest = date.toordinal() - RECENT_DAYS
+    days = form.days
+    if days[-1] < oldest:
+        return None, None, None, None, None, None, None, None
     points = form.cum_points
-    n = len(points) - 1
+    n = len(days)
     p5 = p10 = gf5 = ga5 = sot5 = None
-    if n >= 5:
+    if n >= 5 and days[-5] >= oldest:
         p5 = points[-1] - points[-6]
         gf5 = (form.cum_gf[-1] - form.cum_gf[-6]) / 5
         ga5 = (form.cum_ga[-1] - form.cum_ga[-6]) / 5
         missing = form.cum_sot_missing
         if missing[-1] == missing[-6]:
             sot5 = (form.cum_sot[-1] - form.cum_sot[-6]) / 5
-        if n >= 10:
+        if n >= 10 and days[-10] >= oldest:
             p10 = points[-1] - points[-11]
     venue = form.cum_home if home else form.cum_away
-    vp5 = venue[-1] - venue[-6] if len(venue) > 5 else None
+    venue_days = form.home_days if home else form.away_days
+    vp5 = venue[-1] - venue[-6] if len(venue_days) >= 5 and venue_days[-5] >= oldest else None
     return p5, p10, gf5, ga5, vp5, sot5, form.streak, (date - form.last_date).days
 
 
@@ -321,6 +350,7 @@ def _replay(
             out.append((f.id, *sides[0], *sides[1], *h2h_values))
         # Apply the date's results, Elo from the ratings before the date.
         elo_delta: dict[int, float] = {}
+        day_number = date.toordinal()
         for f in day:
             hg, ag = f.home_goals, f.away_goals
             if hg is None or ag is None:
@@ -338,9 +368,10 @@ def _replay(
                 form = forms.get(team)
                 if form is None:
                     form = forms[team] = _Form()
-                form.add_match(pts, gf, ga, sot)
-                venue = form.cum_home if home else form.cum_away
-                venue.append(venue[-1] + pts)
+                form.add_match(pts, gf, ga, sot, day_number)
+                _add_at_venue(form, home, pts, day_number)
+                if form.last_date is not None and (date - form.last_date).days > RECENT_DAYS:
+                    form.streak = 0  # a long gap ends a run
                 form.streak = _next_streak(form.streak, pts)
                 form.last_date = date
             if known_elo is None:
@@ -426,12 +457,13 @@ def _resumed_form(
     for f in matches[-10:]:
         home = f.home_team_id == team
         gf, ga = _goals(f) if home else _goals(f)[::-1]
-        form.add_match(_points(gf, ga), gf, ga, f.home_sot if home else f.away_sot)
-    for venue, home in ((form.cum_home, True), (form.cum_away, False)):
+        sot = f.home_sot if home else f.away_sot
+        form.add_match(_points(gf, ga), gf, ga, sot, f.kickoff_date.toordinal())
+    for home in (True, False):
         at_venue = [f for f in matches if (f.home_team_id == team) == home][-5:]
         for f in at_venue:
             gf, ga = _goals(f) if home else _goals(f)[::-1]
-            venue.append(venue[-1] + _points(gf, ga))
+            _add_at_venue(form, home, _points(gf, ga), f.kickoff_date.toordinal())
     last_date = matches[-1].kickoff_date
     day = [f for f in matches if f.kickoff_date == last_date]
     if len(day) >= 10:
