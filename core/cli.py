@@ -98,6 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
 
+    teams = commands.add_parser("teams", help="team names: aliases for other spellings")
+    team_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
+    alias = team_commands.add_parser(
+        "alias", help="read NAME as the stored team EXISTING (its fixtures move there)"
+    )
+    alias.add_argument("name", metavar="NAME", help='another spelling, e.g. "Atl. Madrid"')
+    alias.add_argument("existing", metavar="EXISTING", help='the stored name, e.g. "Ath Madrid"')
+    team_commands.add_parser("aliases", help="list the aliases")
+
     from core.jobs.cli import add_jobs_commands
     from core.sweep_cli import add_sweep_commands
 
@@ -171,12 +180,17 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-async def _open_service(settings: Settings) -> Any:
+async def _open_service(settings: Settings, *, repair: bool = True) -> Any:
+    """The service; first recomputing the features an interrupted import left undone,
+    unless the command rewrites them all itself (`repair` False)."""
     from core.services import FilterBetsService
 
     service = await FilterBetsService.open(settings)
     if service.schema_status is not None and service.schema_status.changed:
         _say(f"{settings.describe_backend()}: {service.schema_status.describe()}")
+    repaired = await service.repair_features() if repair else None
+    if repaired is not None:
+        _say(f"{settings.describe_backend()}: {repaired}")
     return service
 
 
@@ -223,11 +237,17 @@ async def _import(
     if on_progress is not None:
         sys.stderr.write("\r\x1b[2K")
     if not quiet:
-        _say_capped("warning", [str(warning) for warning in summary.warnings], verbose)
+        _say_capped(
+            "warning",
+            [str(warning) for warning in summary.warnings],
+            verbose,
+            summary.unlisted_warnings,
+        )
     _say_capped(
         "rejected",
         [f"{row.file}:{row.line}: {row.reason}" for row in summary.rejected_rows],
         verbose,
+        summary.unlisted_rejected,
     )
     for error in summary.file_errors:
         _say(f"error: {error}")
@@ -239,11 +259,12 @@ async def _import(
 MESSAGES_PER_FILE = 20
 
 
-def _say_capped(kind: str, messages: list[str], verbose: bool) -> None:
+def _say_capped(kind: str, messages: list[str], verbose: bool, unlisted: Mapping[str, int]) -> None:
     """One line per message, at most MESSAGES_PER_FILE per file unless `verbose`: a
-    damaged file can reject hundreds of rows, and the summary line says how many."""
+    damaged file can reject hundreds of rows, and the summary line says how many.
+    `unlisted`: per file, the messages counted but not kept (a junk file's millions)."""
     shown: Counter[str] = Counter()
-    hidden: Counter[str] = Counter()
+    hidden: Counter[str] = Counter(unlisted)
     for message in messages:
         file = message.split(":", 1)[0]
         if verbose or shown[file] < MESSAGES_PER_FILE:
@@ -251,8 +272,16 @@ def _say_capped(kind: str, messages: list[str], verbose: bool) -> None:
             _say(f"{kind}: {message}")
         else:
             hidden[file] += 1
+    from core.importing.football_data import KEPT_PER_FILE
+
     for file, more in hidden.items():
-        _say(f"{kind}: {file}: ... and {more:,} more (--verbose lists them all)")
+        if file not in unlisted:
+            hint = "--verbose lists them all"
+        elif verbose:
+            hint = f"only the first {KEPT_PER_FILE:,} of a file are kept"
+        else:
+            hint = f"--verbose lists the first {KEPT_PER_FILE:,}"
+        _say(f"{kind}: {file}: ... and {more:,} more ({hint})")
 
 
 def demo_files() -> list[Path]:
@@ -441,10 +470,33 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _cmd_teams(settings: Settings, args: argparse.Namespace) -> int:
+    from core.importing.teams import link_alias, list_aliases
+
+    service = await _open_service(settings)
+    try:
+        if args.teams_command == "alias":
+            link = await link_alias(service.db, args.name, args.existing)
+            moved = ""
+            if link.fixtures_moved:
+                merged = f", {link.fixtures_merged:,} merged" if link.fixtures_merged else ""
+                moved = f"; {link.fixtures_moved:,} fixtures moved to it{merged}"
+            print(f"{link.alias!r} now reads as team {link.team!r}{moved}")
+        else:
+            aliases = await list_aliases(service.db)
+            if not aliases:
+                print('no aliases: filterbets teams alias "Other Name" "Stored Name"')
+            for other, team in aliases:
+                print(f"{other} -> {team}")
+    finally:
+        await service.close()
+    return EXIT_OK
+
+
 async def _cmd_features(settings: Settings) -> int:
     from core.features import recompute_all
 
-    service = await _open_service(settings)
+    service = await _open_service(settings, repair=False)
     try:
         summary = await recompute_all(service.db)
     finally:
@@ -486,6 +538,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         from core.candles.cli import run_command as run_candle_command
 
         return run_candle_command(settings, args)
+    if command == "teams":
+        return _run(_cmd_teams(settings, args))
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 
@@ -508,10 +562,18 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
     from core.candles.request import StrategyRequestError
     from core.candles.timeframes import TimeframeError
-    from core.errors import RuleError
+    from core.errors import RuleError, TeamError
     from core.filters import FilterError
 
-    return (UsageError, RequestError, RuleError, FilterError, StrategyRequestError, TimeframeError)
+    return (
+        UsageError,
+        RequestError,
+        RuleError,
+        FilterError,
+        StrategyRequestError,
+        TimeframeError,
+        TeamError,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

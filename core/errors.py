@@ -19,6 +19,10 @@ class ImportFileError(FilterBetsError):
     """A file that cannot be imported at all (not a football-data CSV, unreadable)."""
 
 
+class TeamError(FilterBetsError):
+    """A team or team alias a command cannot use (a usage error)."""
+
+
 class RuleError(FilterBetsError):
     """A filter rule that cannot be used.
 

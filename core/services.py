@@ -13,6 +13,7 @@ from core.config import Settings
 from core.db import Database
 from core.migrate import SchemaStatus, ensure_schema
 from core.models import Fixture, FixtureOdds, League, User, odds_column_name
+from core.upcoming import upcoming_summary
 
 # Sources whose 1X2 coverage the Data screen reports, pre-match then closing.
 COVERAGE_SOURCES = (
@@ -45,6 +46,10 @@ class DataTotals:
     leagues: int
     seasons: int
     fixtures: int
+    upcoming: int = 0
+    """Of fixtures: those without a result yet (from fixtures files)."""
+    upcoming_last: dt.date | None = None
+    """The latest kick-off date among them."""
 
 
 class FilterBetsService:
@@ -67,6 +72,19 @@ class FilterBetsService:
 
     async def close(self) -> None:
         await self.db.dispose()
+
+    async def repair_features(self) -> str | None:
+        """Recompute team features an interrupted import left undone; one line saying so,
+        or None when every fixture had its features (see core.features.service)."""
+        from core.features.service import repair
+
+        done = await repair(self.db)
+        if done is None:
+            return None
+        return (
+            f"team features recomputed for {done.fixtures:,} fixtures that had none"
+            f" (an import was interrupted), {done.summary.written:,} rows written"
+        )
 
     async def league_seasons(self) -> list[LeagueSeasonSummary]:
         coverage_columns = [
@@ -124,7 +142,14 @@ class FilterBetsService:
                     )
                 )
             ).scalar_one()
-        return DataTotals(leagues=int(leagues), seasons=int(seasons), fixtures=int(fixtures))
+        upcoming = await upcoming_summary(self.db)
+        return DataTotals(
+            leagues=int(leagues),
+            seasons=int(seasons),
+            fixtures=int(fixtures),
+            upcoming=upcoming.fixtures,
+            upcoming_last=upcoming.last_date,
+        )
 
 
 async def _ensure_user(database: Database, name: str) -> int:

@@ -99,3 +99,24 @@ def test_backtest_of_a_saved_filter_uses_its_saved_settings_unless_overridden(
     assert "filter 'Bare' has no saved market" in capfd.readouterr().err
     assert main(["--database-url", url, "backtest", "--rules", band]) == 2
     assert "--market: required with --rules" in capfd.readouterr().err
+
+
+def test_teams_alias_links_a_spelling_and_names_a_missing_team(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'teams.db'}"
+    season = tmp_path / "SP1_2025-26.csv"
+    season.write_text(
+        "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\nSP1,20/04/2026,Ath Madrid,Getafe,1,0\n"
+    )
+    assert main(["--database-url", url, "import", "--quiet", str(season)]) == 0
+    capfd.readouterr()
+    assert main(["--database-url", url, "teams", "alias", "Atletico", "Ath Madird"]) == 2
+    err = capfd.readouterr().err.splitlines()
+    assert err == [
+        "filterbets: error: no team 'Ath Madird' in the database (did you mean 'Ath Madrid'?)"
+    ]
+    assert main(["--database-url", url, "teams", "alias", "Atletico", "Ath Madrid"]) == 0
+    assert capfd.readouterr().out == "'Atletico' now reads as team 'Ath Madrid'\n"
+    assert main(["--database-url", url, "teams", "aliases"]) == 0
+    assert "Atletico -> Ath Madrid" in capfd.readouterr().out.splitlines()

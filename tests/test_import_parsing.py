@@ -489,7 +489,12 @@ def test_the_division_is_the_files_most_common_code(tmp_path: Path) -> None:
             b"open_time,open,high,low,close,volume\n1677628800000,23141.57,23200,23100,23101,1\n",
             "header has none of Div, Date, HomeTeam, AwayTeam, FTHG, FTAG",
         ),
-        (b"Div,Date,HomeTeam,AwayTeam\nE0,09/08/19,A,B\n", "header lacks FTHG, FTAG"),
+        (b"Div,Date,HomeTeam,AwayTeam,FTHG\nE0,09/08/19,A,B,1\n", "header lacks FTAG"),
+        (b"Div,HomeTeam,AwayTeam\nE0,A,B\n", "header lacks Date)"),
+        (
+            b"<!DOCTYPE HTML PUBLIC>\n<html><head><title>404 Not Found</title></head></html>\n",
+            'a web page ("404 Not Found"), not a football-data CSV',
+        ),
         (b",,,,\nE0,09/08/19,A,B,1\n", "no header on line 1"),
     ],
 )

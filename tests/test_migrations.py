@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from core import migrate
 from core.config import Settings, load_settings
-from core.models import Base, League
+from core.models import Base, Fixture, League, TeamAlias
 from core.services import FilterBetsService
 from tests.conftest import REPO_ROOT, _admin, skip_or_fail_without_postgres
 
@@ -93,6 +93,40 @@ async def test_upgrade_downgrade_upgrade_round_trips(empty_settings: Settings) -
     again = await migrate.upgrade(empty_settings)
     assert again.after == migrate.head_revision()
     assert await _table_names(empty_settings) == expected
+
+
+async def test_0009_seeds_team_aliases_and_its_downgrade_keeps_only_played_fixtures(
+    empty_settings: Settings, tmp_path: Path
+) -> None:
+    from core.db import Database
+    from core.importing.service import import_paths
+
+    await migrate.upgrade(empty_settings)
+    database = Database(empty_settings)
+    try:
+        async with database.session() as session:
+            aliases = dict(
+                (await session.execute(select(TeamAlias.alias, TeamAlias.team_name))).all()
+            )
+        assert aliases["Atl. Madrid"] == "Ath Madrid"
+        assert aliases["Rayo Vallecano"] == "Vallecano"
+        played = tmp_path / "E0_2025-26.csv"
+        played.write_text("Div,Date,HomeTeam,AwayTeam,FTHG,FTAG\nE0,20/04/2026,A,B,1,0\n")
+        upcoming = tmp_path / "fixtures.csv"
+        upcoming.write_text("Div,Date,HomeTeam,AwayTeam,B365H\nE0,25/04/2026,C,D,2.5\n")
+        summary = await import_paths(database, [played, upcoming])
+        assert (summary.fixtures_added, summary.upcoming_added) == (2, 1)
+    finally:
+        await database.dispose()
+    await migrate.downgrade(empty_settings, "0007")
+    database = Database(empty_settings)
+    try:
+        async with database.session() as session:
+            left = (await session.execute(select(Fixture.kickoff_date))).scalars().all()
+        assert [day.isoformat() for day in left] == ["2026-04-20"]
+    finally:
+        await database.dispose()
+    assert (await migrate.upgrade(empty_settings)).after == migrate.head_revision()
 
 
 async def test_autogenerate_finds_no_difference_from_the_models(empty_settings: Settings) -> None:

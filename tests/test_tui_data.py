@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from rich.text import Text
-from sqlalchemy import select
+from sqlalchemy import func, select
 from textual.binding import Binding
 from textual.pilot import Pilot
 from textual.widgets import Input, Static
@@ -21,7 +21,7 @@ from textual.widgets._header import HeaderTitle
 from core.config import Settings, load_settings
 from core.errors import DatabaseUnavailableError
 from core.migrate import SCHEMA_HEAD, upgrade
-from core.models import Fixture, FixtureOdds, League, Team
+from core.models import Fixture, FixtureFeatures, FixtureOdds, League, Team
 from core.services import FilterBetsService
 from tests.conftest import CORRUPT_DIR
 from tui.app import FilterBetsApp, describe_error
@@ -187,6 +187,39 @@ async def test_data_screen_lists_every_league_season_with_coverage(
             assert key in shown
         assert "pinnacle_close" in shown
         assert table.virtual_size.width <= SIZE[0]
+
+
+async def test_data_screen_says_how_many_upcoming_fixtures_are_loaded_and_to_when(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await add_two_league_seasons(service)
+    async with service.db.session() as session:
+        league = (await session.execute(select(League).where(League.code == "E0"))).scalar_one()
+        teams = [Team(name="Upcoming A"), Team(name="Upcoming B")]
+        session.add_all(teams)
+        await session.flush()
+        for day in (dt.date(2026, 4, 24), dt.date(2026, 4, 27)):
+            session.add(
+                Fixture(
+                    league_id=league.id,
+                    season="2025-26",
+                    kickoff_date=day,
+                    home_team_id=teams[0].id,
+                    away_team_id=teams[1].id,
+                )
+            )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert static_text(app, "#data-summary") == (
+            "2 leagues · 3 seasons · 8 fixtures · 2 upcoming to 2026-04-27"
+        )
+        # Narrower: the league and season counts give way to the upcoming ones.
+        await pilot.resize_terminal(70, 24)
+        await settle(pilot)
+        assert static_text(app, "#data-summary") == (
+            "3 seasons · 8 fixtures · 2 upcoming to 2026-04-27"
+        )
 
 
 async def test_wide_terminals_show_more_columns_and_narrow_ones_fewer(
@@ -467,6 +500,23 @@ async def test_the_app_opens_an_up_to_date_database_without_a_schema_toast(
         assert not app.service.schema_status.changed
         assert not [note for note in notes if "schema" in note]
         assert isinstance(app.screen, DataScreen)
+
+
+async def test_the_app_repairs_features_an_interrupted_import_left_and_says_so(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await add_two_league_seasons(service)  # fixtures written without their feature rows
+    app = FilterBetsApp(settings)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: any("team features" in n for n in notes), "the repair")
+        assert any(
+            "Database: team features recomputed for 6 fixtures that had none" in note
+            for note in notes
+        )
+    async with service.db.session() as session:
+        rows = await session.scalar(select(func.count()).select_from(FixtureFeatures))
+    assert rows == 6
 
 
 async def test_a_new_sqlite_file_gets_its_schema_created(

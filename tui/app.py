@@ -230,6 +230,10 @@ class FilterBetsApp(App[None]):
         # Only news is worth a toast: a schema created or upgraded just now.
         if service.schema_status is not None and service.schema_status.changed:
             self.notify(service.schema_status.describe(), title="Database")
+        # Before any job runs: a backtest must not read features an import left undone.
+        repaired = await service.repair_features()
+        if repaired is not None:
+            self.notify(repaired, title="Database", timeout=15)
         if self.run_jobs:
             self._start_jobs(service)
 

@@ -2,13 +2,23 @@
 
 Fixtures are processed date by date. Every fixture of a date is given the features
 of the state *before* that date, and only then are that date's results applied, so
-a value never sees a match on the same date or later (no look-ahead).
+a value never sees a match on the same date or later (no look-ahead). An upcoming
+fixture (no result yet) gets its features the same way, as of its date, and adds
+nothing to the state: a fixture's own row never depends on its result, so it is the
+same before and after the match is settled.
 
 Scopes:
 
 * Table fields (played, points, ppg, position) use the fixture's league-season only.
 * Form, rest, streak, Elo and head-to-head use every fixture in the data, all
   competitions and seasons.
+
+Recent matches only: a team's form windows (points, goals and shots on target over its
+last matches, at the venue or not) count only when their oldest match kicked off at most
+RECENT_DAYS (365) days before the fixture; rest days and the streak only when its
+previous match did. Otherwise they are None: with seasons missing from the database, a
+team's first matches back would otherwise lean on results years old. A gap of more than
+RECENT_DAYS between two of a team's matches also ends its streak.
 
 Minimum history (a field with fewer earlier matches is None, never 0):
 
@@ -43,6 +53,7 @@ from typing import NamedTuple
 ELO_START = 1500.0
 ELO_K = 20.0
 ELO_HOME_ADVANTAGE = 60.0
+RECENT_DAYS = 365
 
 
 class FixtureInput(NamedTuple):
@@ -52,8 +63,9 @@ class FixtureInput(NamedTuple):
     kickoff_date: dt.date
     home_team_id: int
     away_team_id: int
-    home_goals: int
-    away_goals: int
+    home_goals: int | None
+    """None (with away_goals) for an upcoming fixture."""
+    away_goals: int | None
     home_sot: int | None
     away_sot: int | None
 
@@ -89,6 +101,7 @@ class _Form:
     """
 
     __slots__ = (
+        "away_days",
         "cum_away",
         "cum_ga",
         "cum_gf",
@@ -96,6 +109,8 @@ class _Form:
         "cum_points",
         "cum_sot",
         "cum_sot_missing",
+        "days",
+        "home_days",
         "last_date",
         "streak",
     )
@@ -108,11 +123,17 @@ class _Form:
         self.cum_sot_missing = [0]
         self.cum_home = [0]
         self.cum_away = [0]
+        # Each match's date (as an ordinal), in step with the windows: days[-5] is the
+        # date of the fifth latest match, home_days[-5] of the fifth latest at home.
+        self.days: list[int] = []
+        self.home_days: list[int] = []
+        self.away_days: list[int] = []
         self.streak = 0
         self.last_date: dt.date | None = None
 
-    def add_match(self, pts: int, gf: int, ga: int, sot: int | None) -> None:
+    def add_match(self, pts: int, gf: int, ga: int, sot: int | None, day: int) -> None:
         """One more match in the all-venue windows (not venue, streak or date)."""
+        self.days.append(day)
         self.cum_points.append(self.cum_points[-1] + pts)
         self.cum_gf.append(self.cum_gf[-1] + gf)
         self.cum_ga.append(self.cum_ga[-1] + ga)
@@ -143,6 +164,12 @@ def _elo_change(home: float, away: float, home_goals: int, away_goals: int) -> f
     return ELO_K * (score - expected)
 
 
+def _add_at_venue(form: _Form, home: bool, pts: int, day: int) -> None:
+    venue = form.cum_home if home else form.cum_away
+    venue.append(venue[-1] + pts)
+    (form.home_days if home else form.away_days).append(day)
+
+
 def _form_values(
     form: _Form | None, home: bool, date: dt.date
 ) -> tuple[
@@ -155,28 +182,45 @@ def _form_values(
     int | None,
     int | None,
 ]:
-    """points_last5, points_last10, gf_avg5, ga_avg5, venue_points5, sot_avg5, streak, rest."""
+    """points_last5, points_last10, gf_avg5, ga_avg5, venue_points5, sot_avg5, streak, rest;
+    each over recent matches only (RECENT_DAYS), else None."""
     if form is None or form.last_date is None:
         return None, None, None, None, None, None, None, None
+    oldest = date.toordinal() - RECENT_DAYS
+    days = form.days
+    if days[-1] < oldest:
+        return None, None, None, None, None, None, None, None
     points = form.cum_points
-    n = len(points) - 1
+    n = len(days)
     p5 = p10 = gf5 = ga5 = sot5 = None
-    if n >= 5:
+    if n >= 5 and days[-5] >= oldest:
         p5 = points[-1] - points[-6]
         gf5 = (form.cum_gf[-1] - form.cum_gf[-6]) / 5
         ga5 = (form.cum_ga[-1] - form.cum_ga[-6]) / 5
         missing = form.cum_sot_missing
         if missing[-1] == missing[-6]:
             sot5 = (form.cum_sot[-1] - form.cum_sot[-6]) / 5
-        if n >= 10:
+        if n >= 10 and days[-10] >= oldest:
             p10 = points[-1] - points[-11]
     venue = form.cum_home if home else form.cum_away
-    vp5 = venue[-1] - venue[-6] if len(venue) > 5 else None
+    venue_days = form.home_days if home else form.away_days
+    vp5 = venue[-1] - venue[-6] if len(venue_days) >= 5 and venue_days[-5] >= oldest else None
     return p5, p10, gf5, ga5, vp5, sot5, form.streak, (date - form.last_date).days
 
 
+def _goals(f: FixtureInput) -> tuple[int, int]:
+    """A played fixture's goals (an upcoming one here is a caller's mistake)."""
+    if f.home_goals is None or f.away_goals is None:
+        raise ValueError(f"fixture {f.id} has no result")
+    return f.home_goals, f.away_goals
+
+
+def _played(f: FixtureInput) -> bool:
+    return f.home_goals is not None
+
+
 def _add_to_table(table: dict[int, list[int]], f: FixtureInput, hp: int, ap: int) -> None:
-    hg, ag = f.home_goals, f.away_goals
+    hg, ag = _goals(f)
     for team, gf, ga, pts in ((f.home_team_id, hg, ag, hp), (f.away_team_id, ag, hg, ap)):
         row = table.get(team)
         if row is None:
@@ -198,9 +242,10 @@ def _pair(f: FixtureInput) -> tuple[int, int]:
 
 def _winner(f: FixtureInput) -> int:
     """The winning team's id, 0 for a draw."""
-    if f.home_goals > f.away_goals:
+    home_goals, away_goals = _goals(f)
+    if home_goals > away_goals:
         return f.home_team_id
-    return f.away_team_id if f.away_goals > f.home_goals else 0
+    return f.away_team_id if away_goals > home_goals else 0
 
 
 class _State:
@@ -305,8 +350,11 @@ def _replay(
             out.append((f.id, *sides[0], *sides[1], *h2h_values))
         # Apply the date's results, Elo from the ratings before the date.
         elo_delta: dict[int, float] = {}
+        day_number = date.toordinal()
         for f in day:
             hg, ag = f.home_goals, f.away_goals
+            if hg is None or ag is None:
+                continue  # upcoming: no result to apply
             hp, ap = _points(hg, ag), _points(ag, hg)
             key = (f.league_id, f.season)
             if seasons is None or key in seasons:
@@ -320,9 +368,10 @@ def _replay(
                 form = forms.get(team)
                 if form is None:
                     form = forms[team] = _Form()
-                form.add_match(pts, gf, ga, sot)
-                venue = form.cum_home if home else form.cum_away
-                venue.append(venue[-1] + pts)
+                form.add_match(pts, gf, ga, sot, day_number)
+                _add_at_venue(form, home, pts, day_number)
+                if form.last_date is not None and (date - form.last_date).days > RECENT_DAYS:
+                    form.streak = 0  # a long gap ends a run
                 form.streak = _next_streak(form.streak, pts)
                 form.last_date = date
             if known_elo is None:
@@ -407,13 +456,14 @@ def _resumed_form(
     form = _Form()
     for f in matches[-10:]:
         home = f.home_team_id == team
-        gf, ga = (f.home_goals, f.away_goals) if home else (f.away_goals, f.home_goals)
-        form.add_match(_points(gf, ga), gf, ga, f.home_sot if home else f.away_sot)
-    for venue, home in ((form.cum_home, True), (form.cum_away, False)):
+        gf, ga = _goals(f) if home else _goals(f)[::-1]
+        sot = f.home_sot if home else f.away_sot
+        form.add_match(_points(gf, ga), gf, ga, sot, f.kickoff_date.toordinal())
+    for home in (True, False):
         at_venue = [f for f in matches if (f.home_team_id == team) == home][-5:]
         for f in at_venue:
-            gf, ga = (f.home_goals, f.away_goals) if home else (f.away_goals, f.home_goals)
-            venue.append(venue[-1] + _points(gf, ga))
+            gf, ga = _goals(f) if home else _goals(f)[::-1]
+            _add_at_venue(form, home, _points(gf, ga), f.kickoff_date.toordinal())
     last_date = matches[-1].kickoff_date
     day = [f for f in matches if f.kickoff_date == last_date]
     if len(day) >= 10:
@@ -433,13 +483,14 @@ def _resumed_form(
             sides = stored[f.id]
         except KeyError:
             raise IncompleteHistory(f"fixture {f.id} has no stored features") from None
-        change = _elo_change(sides.home_elo, sides.away_elo, f.home_goals, f.away_goals)
+        home_goals, away_goals = _goals(f)
+        change = _elo_change(sides.home_elo, sides.away_elo, home_goals, away_goals)
         if f.home_team_id == team:
             delta = delta + change
-            pts = _points(f.home_goals, f.away_goals)
+            pts = _points(home_goals, away_goals)
         else:
             delta = delta - change
-            pts = _points(f.away_goals, f.home_goals)
+            pts = _points(away_goals, home_goals)
         form.streak = _next_streak(form.streak, pts)
     form.last_date = last_date
     return form, elo + delta
@@ -491,20 +542,21 @@ def resume_features(
     state = _State()
     for team in teams:
         matches = sorted(
-            (f for f in history.recent.get(team, ()) if f.kickoff_date < cut),
+            (f for f in history.recent.get(team, ()) if f.kickoff_date < cut and _played(f)),
             key=lambda f: (f.kickoff_date, f.id),
         )
         if matches:
             state.forms[team], state.elo[team] = _resumed_form(team, matches, history.stored)
     for f in history.season_fixtures:
         key = (f.league_id, f.season)
-        if key in seasons and f.kickoff_date < cut:
-            hp, ap = _points(f.home_goals, f.away_goals), _points(f.away_goals, f.home_goals)
-            _add_to_table(state.tables.setdefault(key, {}), f, hp, ap)
+        if key in seasons and f.kickoff_date < cut and _played(f):
+            hg, ag = _goals(f)
+            _add_to_table(state.tables.setdefault(key, {}), f, _points(hg, ag), _points(ag, hg))
     for pair, last in history.meetings.items():
         if pair[0] in teams and pair[1] in teams:
             ordered = sorted(
-                (f for f in last if f.kickoff_date < cut), key=lambda f: (f.kickoff_date, f.id)
+                (f for f in last if f.kickoff_date < cut and _played(f)),
+                key=lambda f: (f.kickoff_date, f.id),
             )
             if ordered:
                 count = _meetings_before_cut(ordered, history.stored)
@@ -516,7 +568,7 @@ def resume_features(
     ]
     for f in replayed:
         one_side = (f.home_team_id in teams) != (f.away_team_id in teams)
-        if one_side and f.id not in known_elo:
+        if one_side and _played(f) and f.id not in known_elo:
             raise IncompleteHistory(f"fixture {f.id} has no stored features")
     return _replay(replayed, team_names, state, only, seasons, teams, known_elo)
 

@@ -20,6 +20,14 @@ be trusted to resume from: fixtures without a row other than those it rewrites (
 database that predates the table), or a stored row it needs missing. When more
 fixtures lack a row than it would write, or the change reaches over half the
 fixtures, the whole table is rewritten instead.
+
+Consistency whatever moment a process dies at: every fixture has exactly one row once
+its writer is done, and a fixture without a row is work left to do. A transaction that
+adds or changes fixtures leaves them without a row (`forget`) and commits; the
+recompute that follows writes their rows, and those of every fixture they reach, in
+one transaction of its own. If the process dies in between, the fixtures without a row
+say what was left, and `repair` (run by every import, and when the CLI, a worker or the
+dashboard starts) recomputes from them what the lost recompute would have.
 """
 
 from __future__ import annotations
@@ -43,9 +51,10 @@ from sqlalchemy import (
     select,
     type_coerce,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from core.data_version import bump_data_version
+from core.data_changes import record_data_change
 from core.db import Database, Memoized, RawValue, as_date
 from core.features.compute import (
     FeatureRow,
@@ -84,6 +93,12 @@ class AffectedFixtures:
         self.teams.add(away_team_id)
         if self.since is None or date < self.since:
             self.since = date
+
+    def merge(self, other: AffectedFixtures) -> None:
+        self.seasons |= other.seasons
+        self.teams |= other.teams
+        if other.since is not None and (self.since is None or other.since < self.since):
+            self.since = other.since
 
     def __bool__(self) -> bool:
         return bool(self.seasons or self.teams)
@@ -147,7 +162,7 @@ async def recompute_all(db: Database) -> RecomputeSummary:
         rows = await asyncio.to_thread(compute_features, fixtures, names)
         await conn.execute(delete(_TABLE))
         await _insert(conn, rows)
-        await bump_data_version(conn)
+        await record_data_change(conn, "features recomputed")
     return RecomputeSummary(len(fixtures), len(rows), time.perf_counter() - started)
 
 
@@ -176,7 +191,7 @@ async def recompute(db: Database, affected: AffectedFixtures) -> RecomputeSummar
                 chunk = ids[start : start + DELETE_CHUNK]
                 await conn.execute(delete(_TABLE).where(_TABLE.c.fixture_id.in_(chunk)))
         await _insert(conn, rows)
-        await bump_data_version(conn)
+        await record_data_change(conn, "features recomputed")
     return RecomputeSummary(
         replayed, len(rows), time.perf_counter() - started, resumed=resumed is not None
     )
@@ -340,7 +355,8 @@ class _HistoryReader:
         keep: int,
         window_days: int | None,
     ) -> list[FixtureInput]:
-        conditions = [where, _F.kickoff_date < self.cut]
+        # Played matches only: an upcoming one before the cut adds nothing to form.
+        conditions = [where, _F.kickoff_date < self.cut, _F.result.is_not(None)]
         if window_days is not None:
             conditions.append(_F.kickoff_date >= self.cut - dt.timedelta(days=window_days))
         out = []
@@ -407,7 +423,9 @@ class _HistoryReader:
                 for league, names in by_league.items()
             )
         )
-        query = select(*_input_columns()).where(in_seasons, _F.kickoff_date < self.cut)
+        query = select(*_input_columns()).where(
+            in_seasons, _F.kickoff_date < self.cut, _F.result.is_not(None)
+        )
         return [_to_input(row, self.days) for row in await self.conn.execute(query)]
 
 
@@ -430,6 +448,57 @@ async def _load_history(
 async def _team_names(conn: AsyncConnection) -> dict[int, str]:
     teams = Team.__table__.c
     return {int(id_): str(name) for id_, name in await conn.execute(select(teams.id, teams.name))}
+
+
+async def forget(conn: AsyncConnection, fixture_ids: Sequence[int]) -> None:
+    """Delete the rows of fixtures a transaction changes, so that they read as work left
+    until the recompute after it (see the module docstring)."""
+    for start in range(0, len(fixture_ids), DELETE_CHUNK):
+        chunk = list(fixture_ids[start : start + DELETE_CHUNK])
+        await conn.execute(delete(_TABLE).where(_TABLE.c.fixture_id.in_(chunk)))
+
+
+async def rowless(db: Database, *, expected: int = 0) -> tuple[AffectedFixtures, int]:
+    """The fixtures without a feature row: as the change that would rewrite them, and how
+    many. Two counts first (rows exist only for fixtures): when `expected` fixtures lack a
+    row (the caller's own, already known to it), nothing else is looked for."""
+    affected = AffectedFixtures()
+    missing = 0
+    async with db.session() as session:
+        conn = await session.connection()
+        fixtures = int(await conn.scalar(select(func.count()).select_from(Fixture.__table__)) or 0)
+        rows = int(await conn.scalar(select(func.count()).select_from(_TABLE)) or 0)
+        if fixtures - rows == expected:
+            return affected, 0
+        query = (
+            select(_F.league_id, _F.season, _F.home_team_id, _F.away_team_id, _F.kickoff_date)
+            .select_from(Fixture.__table__.outerjoin(_TABLE, _FF.fixture_id == _F.id))
+            .where(_FF.fixture_id.is_(None))
+        )
+        for league_id, season, home, away, day in await conn.execute(query):
+            affected.add(league_id, season, home, away, day)
+            missing += 1
+    return affected, missing
+
+
+@dataclass(frozen=True)
+class Repair:
+    fixtures: int
+    """Fixtures that had no feature row."""
+    summary: RecomputeSummary
+
+
+async def repair(db: Database) -> Repair | None:
+    """Recompute what an interrupted writer left undone (fixtures without a row and every
+    row they reach); None when nothing was left, or when another process was already
+    writing the same rows (its recompute does the work)."""
+    affected, missing = await rowless(db)
+    if not affected:
+        return None
+    try:
+        return Repair(missing, await recompute(db, affected))
+    except IntegrityError:
+        return None
 
 
 async def feature_row_count(db: Database) -> int:

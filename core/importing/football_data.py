@@ -3,28 +3,47 @@
 Pure functions with no database access, so they can run in a worker thread and be
 tested on small hand-written files.
 
+Two kinds of file:
+
+* a *season file* holds one division's played matches, each with its full-time score;
+* a *fixtures file* (football-data's fixtures.csv) holds upcoming matches of many
+  divisions: its header has no result columns (since 2024-25), or they are empty in
+  every row (before). Its rows become fixtures without a result.
+
 A *bad row* (missing or wrong Div, Date, teams or full-time score, a date outside
-the file's season, non-empty cells beyond the header) cannot be imported. A *bad
-cell* in an optional column (odds, match stats, half-time score, kick-off time)
-is stored as missing and reported as a warning; the row is still imported.
+the file's season, or in a fixtures file far from the file's other dates, non-empty
+cells beyond the header) cannot be imported. A *bad cell* in an optional column
+(odds, match stats, half-time score, kick-off time) is stored as missing and reported
+as a warning; the row is still imported.
+
+A file whose name starts with a division code (`E0_2019-20.csv`, football-data's own
+`E0.csv`) must hold that division's rows, and a season in its name (`_2019-20`) must be
+its rows' season; otherwise the file is refused whole (a download saved under the wrong
+name, or another league's file).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime as dt
+import re
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from core.errors import ImportFileError
+from core.importing.leagues import LEAGUES, league_for_code
 from core.models.fixtures import ALL_ODDS_COLUMNS, MATCH_STAT_COLUMNS, odds_column_name
 
 REQUIRED_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
+# Every file has these; a fixtures file has no FTHG/FTAG.
+KEY_COLUMNS = REQUIRED_COLUMNS[:4]
+RESULT_COLUMNS = REQUIRED_COLUMNS[4:]
 # Some football-data files name the team columns HT/AT.
 _HEADER_ALIASES = {"HT": "HomeTeam", "AT": "AwayTeam"}
 
@@ -123,6 +142,19 @@ MAX_STAT = 999
 MAX_NAME_LENGTH = 120  # String(120) on Team.name and Fixture.referee
 MAX_DIVISION_LENGTH = 8  # String(8) on League.code
 
+# A fixtures file covers a few days; a row further than this from the file's median
+# date is a typo (a real file had five rows dated 25/04/2016 among 2026 fixtures).
+FIXTURES_DATE_SPAN_DAYS = 60
+
+# Bounds that keep a file's import in bounded memory, whatever the file holds. Real
+# football-data files are under 2 MB and 10,000 rows.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_MATCH_ROWS = 100_000
+KEPT_PER_FILE = 1_000
+"""Bad rows and warnings kept per file for the report; the rest are only counted."""
+CHUNK_LINES = 20_000
+"""Lines validated at a time; a file of more is read twice (its facts first)."""
+
 SEASON_START_MONTH = 7
 # Seasons can run late (2019-20 E0 ended 26/07/2020), so allow to end of August.
 SEASON_LAST_MONTH = 8
@@ -135,11 +167,12 @@ class MatchRow(NamedTuple):
     """
 
     line: int
+    division: str
     kickoff_date: dt.date
     home_team: str
     away_team: str
     values: tuple[object, ...]
-    """Fixture columns in FIXTURE_VALUE_COLUMNS order."""
+    """Fixture columns in FIXTURE_VALUE_COLUMNS order (no goals or result when upcoming)."""
     odds: tuple[float | None, ...]
     """Odds columns in ODDS_VALUE_COLUMNS order."""
 
@@ -172,13 +205,20 @@ class ImportWarning(str):
 class ParsedFile:
     name: str
     division: str | None
+    """A season file's division; a fixtures file's most common one (each row has its own)."""
     season: str | None
     season_start: dt.date | None
     season_end: dt.date | None
+    upcoming: bool = False
+    """A fixtures file: every row is an upcoming match, without a result."""
     rows: list[MatchRow] = field(default_factory=list)
     bad_rows: list[BadRow] = field(default_factory=list)
+    """The first KEPT_PER_FILE bad rows; bad_row_count counts them all."""
     warnings: list[ImportWarning] = field(default_factory=list)
-    """`file:line: column: value: reason` for each bad optional cell."""
+    """`file:line: column: value: reason` for the first KEPT_PER_FILE bad optional cells;
+    warning_count counts them all."""
+    bad_row_count: int = 0
+    warning_count: int = 0
     value_slots: tuple[int, ...] = tuple(range(len(FIXTURE_VALUE_COLUMNS)))
     """Indexes into MatchRow.values the file can fill; the others are always None."""
     odds_slots: tuple[int, ...] = tuple(range(len(ODDS_VALUE_COLUMNS)))
@@ -187,7 +227,22 @@ class ParsedFile:
     @property
     def data_rows(self) -> int:
         """Rows that were read, good and bad (lines of nothing but commas excluded)."""
-        return len(self.rows) + len(self.bad_rows)
+        return len(self.rows) + self.bad_row_count
+
+    def reject(self, line: int, reason: str) -> None:
+        self.bad_row_count += 1
+        if len(self.bad_rows) < KEPT_PER_FILE:
+            self.bad_rows.append(BadRow(line, reason))
+
+    def warn(self, line: int, detail: str) -> None:
+        self.warning_count += 1
+        if len(self.warnings) < KEPT_PER_FILE:
+            self.warnings.append(ImportWarning(self.name, line, detail))
+
+    @property
+    def divisions(self) -> list[str]:
+        """The divisions of the good rows, in order of first appearance."""
+        return list(dict.fromkeys(row.division for row in self.rows))
 
 
 # ---------------------------------------------------------------------------
@@ -195,9 +250,26 @@ class ParsedFile:
 
 
 def decode_bytes(raw: bytes, name: str) -> str:
-    """UTF-8 (BOM or not), falling back to cp1252; refuses binary and empty files."""
+    """UTF-8 (BOM or not), falling back to cp1252, or UTF-16 (BOM, or the zero bytes of
+    ASCII text in it); refuses web pages, binary and empty files."""
+    utf16 = _utf16_codec(raw)
+    if utf16 is not None:
+        try:
+            raw = raw.decode(utf16).encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ImportFileError(
+                f"{name}: not valid UTF-16 text (byte {exc.start}), not a football-data CSV"
+            ) from exc
     if not raw.strip():
         raise ImportFileError(f"{name}: empty file, not a football-data CSV")
+    head = raw[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith((b"<!doctype html", b"<html", b"<?xml", b"<head")):
+        title = re.search(rb"<title>([^<]{1,80})</title>", raw[:2048], re.IGNORECASE)
+        what = f' ("{title.group(1).decode("ascii", "replace").strip()}")' if title else ""
+        raise ImportFileError(
+            f"{name}: a web page{what}, not a football-data CSV"
+            " (a download that returned an error page?)"
+        )
     if b"\x00" in raw[:8192]:
         raise ImportFileError(f"{name}: binary data, not a football-data CSV")
     body = raw[3:] if raw.startswith(b"\xef\xbb\xbf") else raw
@@ -210,23 +282,84 @@ def decode_bytes(raw: bytes, name: str) -> str:
         return body.decode("cp1252")
     except UnicodeDecodeError as exc:
         raise ImportFileError(
-            f"{name}: not text in UTF-8 or cp1252 (byte {exc.start}), not a football-data CSV"
+            f"{name}: not text in UTF-8, UTF-16 or cp1252 (byte {exc.start}),"
+            " not a football-data CSV"
         ) from exc
 
 
-def physical_lines(text: str) -> list[str]:
-    """The file's lines, numbered as an editor shows them (index 0 is line 1).
+def _utf16_codec(raw: bytes) -> str | None:
+    """ "utf-16" (it reads the BOM), "utf-16-le"/"-be" for ASCII text saved as UTF-16
+    without one (every other byte zero), or None."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = raw[:4096]
+    if len(sample) < 4:
+        return None
+    half = len(sample) // 2
+    if sample[1::2].count(0) > 0.9 * half and sample[0::2].count(0) < 0.1 * half:
+        return "utf-16-le"
+    if sample[0::2].count(0) > 0.9 * half and sample[1::2].count(0) < 0.1 * half:
+        return "utf-16-be"
+    return None
+
+
+def read_file(path: Path) -> bytes:
+    """A file's bytes: only a regular file (a device such as /dev/zero or a pipe could be
+    endless), and at most MAX_FILE_BYTES."""
+    name = path.name
+    try:
+        info = path.stat()
+    except FileNotFoundError as exc:
+        raise ImportFileError(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise ImportFileError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    if stat.S_ISDIR(info.st_mode):
+        raise ImportFileError(f"{name}: is a folder, not a CSV file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ImportFileError(
+            f"{name}: not a regular file (a device, pipe or socket); only files are imported"
+        )
+    too_big = (
+        f"{name}: larger than {MAX_FILE_BYTES // 2**20} MB, far beyond any football-data file;"
+        " not imported"
+    )
+    if info.st_size > MAX_FILE_BYTES:
+        raise ImportFileError(too_big)
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise ImportFileError(f"{name}: cannot read ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_FILE_BYTES:  # it grew since
+        raise ImportFileError(too_big)
+    return raw
+
+
+# Physical lines are split a block of about this many characters at a time.
+_LINE_BLOCK = 1 << 20
+
+
+def physical_lines(text: str) -> Iterator[str]:
+    """The file's lines, in order, as an editor numbers them (the first is line 1).
 
     Ends of line may be LF, CRLF or CR CR LF (F1_2019-20.csv); a file with only
-    CRs (classic Mac) is split on those.
+    CRs (classic Mac) is split on those. Lazily, a block at a time: a big file is
+    never held as one list of lines.
     """
-    if "\n" not in text and "\r" in text:
-        lines = text.split("\r")
-    else:
-        lines = [line.rstrip("\r") for line in text.split("\n")]
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+    separator = "\r" if "\n" not in text and "\r" in text else "\n"
+    start, size = 0, len(text)
+    while start < size:
+        end = text.find(separator, start + _LINE_BLOCK)
+        if end == -1:
+            end = size
+        lines = text[start:end].split(separator)
+        if end == size and lines[-1] == "":
+            lines.pop()  # the file's last line ends with a line break
+        if separator == "\n":
+            yield from (line.rstrip("\r") for line in lines)
+        else:
+            yield from lines
+        start = end + 1
 
 
 # ---------------------------------------------------------------------------
@@ -323,6 +456,9 @@ class ColumnMap:
 
     width: int
     required: dict[str, int]
+    """KEY_COLUMNS"""
+    fthg: int | None
+    ftag: int | None
     time: int | None
     ftr: int | None
     hthg: int | None
@@ -338,8 +474,16 @@ class ColumnMap:
     unnamed: tuple[int, ...]
     """Columns with an empty header name."""
 
-    def value_slots(self) -> tuple[int, ...]:
+    def value_slots(self, *, upcoming: bool = False) -> tuple[int, ...]:
         """Indexes into MatchRow.values that rows of this file may fill."""
+        if upcoming:
+            return tuple(
+                i
+                for i, column in enumerate(FIXTURE_VALUE_COLUMNS)
+                if column == "season"
+                or (column == "kickoff_time" and self.time is not None)
+                or (column == "referee" and self.referee is not None)
+            )
         half_time = self.hthg is not None and self.htag is not None
         present = {
             "season": True,
@@ -384,6 +528,9 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
         if canonical not in position and alias in position:
             position[canonical] = position[alias]
     missing = [column for column in REQUIRED_COLUMNS if column not in position]
+    if set(RESULT_COLUMNS) <= set(missing) and len(missing) < len(REQUIRED_COLUMNS):
+        # A fixtures file has no result columns (upcoming matches): only keys are needed.
+        missing = [column for column in missing if column not in RESULT_COLUMNS]
     if missing:
         if len(missing) == len(REQUIRED_COLUMNS):
             raise ImportFileError(
@@ -402,7 +549,9 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
 
     return ColumnMap(
         width=len(cells),
-        required={column: position[column] for column in REQUIRED_COLUMNS},
+        required={column: position[column] for column in KEY_COLUMNS},
+        fthg=position.get("FTHG"),
+        ftag=position.get("FTAG"),
         time=position.get("Time"),
         ftr=position.get("FTR"),
         hthg=position.get("HTHG"),
@@ -427,8 +576,12 @@ _UNSEEN: Any = object()
 _Parsed = TypeVar("_Parsed")
 
 
-def _read_records(lines: list[str], *, quoted: bool = True) -> list[tuple[int, list[str]]]:
-    """(physical line, cells) per non-blank CSV record, for the lines after the header.
+Record = tuple[int, list[str]]
+"""(physical line, cells) of one CSV record after the header."""
+
+
+def _records(lines: Iterator[str], *, quoted: bool) -> Iterator[Record]:
+    """Every non-blank CSV record after the header, lazily.
 
     Quoted cells may hold commas ("Wiley, A. G." in E0_2001-02.csv) or, rarely,
     line breaks, so records come from the csv module; `quoted` is False when the
@@ -436,27 +589,19 @@ def _read_records(lines: list[str], *, quoted: bool = True) -> list[tuple[int, l
     only faster. Lines of nothing but commas (and spaces) are padding, not rows.
     """
     if not quoted:
-        return [
-            (index + 2, text.split(",")) for index, text in enumerate(lines) if text.strip(" ,\t")
-        ]
-    reader = csv.reader(lines)
-    try:
-        records = list(reader)
-    except csv.Error:
-        records = None
-    if records is not None and len(records) == len(lines) == reader.line_num:
-        # The usual case: one record per line, so line numbers follow from the index.
-        return [
-            (index + 2, cells)
-            for index, (text, cells) in enumerate(zip(lines, records, strict=True))
+        return (
+            (number, text.split(","))
+            for number, text in enumerate(lines, start=2)
             if text.strip(" ,\t")
-        ]
-    return [
-        (line, cells) for line, cells in _read_records_slowly(lines) if any(map(str.strip, cells))
-    ]
+        )
+    return (
+        (number, cells)
+        for number, cells in _read_records_slowly(lines)
+        if any(map(str.strip, cells))
+    )
 
 
-def _read_records_slowly(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
+def _read_records_slowly(lines: Iterator[str]) -> Iterator[Record]:
     """Record by record, tracking lines consumed; a malformed record becomes _MALFORMED."""
     reader = csv.reader(lines)
     consumed = 0
@@ -472,42 +617,99 @@ def _read_records_slowly(lines: list[str]) -> Iterator[tuple[int, list[str]]]:
         consumed = reader.line_num
 
 
+def _chunks(records: Iterator[Record]) -> Iterator[list[Record]]:
+    while chunk := list(islice(records, CHUNK_LINES)):
+        yield chunk
+
+
 def parse_text(text: str, name: str) -> ParsedFile:
-    """Parse a decoded football-data file. Raises ImportFileError if it is not one."""
+    """Parse a decoded football-data file. Raises ImportFileError if it is not one.
+
+    Records are validated CHUNK_LINES at a time, so memory stays bounded (only good rows,
+    at most MAX_MATCH_ROWS, and KEPT_PER_FILE problems are kept). What every row is
+    checked against (the file's division, season, kind) comes from the whole file: a
+    file of one chunk, the usual case, is read once; a bigger one twice.
+    """
     lines = physical_lines(text)
-    if not lines or not lines[0].strip(" ,\t"):
+    first = next(lines, "")
+    if not first.strip(" ,\t"):
         raise ImportFileError(f"{name}: no header on line 1, not a football-data CSV")
     try:
-        header = next(csv.reader([lines[0]]))
+        header = next(csv.reader([first]))
     except csv.Error as exc:
         raise ImportFileError(f"{name}: header line is not CSV ({exc})") from exc
     columns = map_header(header, name)
-    return _validate(_read_records(lines[1:], quoted='"' in text), columns, name)
+    quoted = '"' in text
+    chunks = _chunks(_records(lines, quoted=quoted))
+    head = next(chunks, [])
+    facts = _FileFacts(columns)
+    facts.add(head)
+    more = next(chunks, None)
+    if more is not None:
+        # A big file: its facts from a first pass, then the chunks again.
+        for chunk in chain([more], chunks):
+            facts.add(chunk)
+        rest = physical_lines(text)
+        next(rest)
+        chunks = _chunks(_records(rest, quoted=quoted))
+        head = next(chunks, [])
+    validator = _Validator(columns, name, facts)
+    validator.feed(head)
+    for chunk in chunks:
+        validator.feed(chunk)
+    parsed = validator.result
+    check_name_matches_rows(parsed)
+    return parsed
+
+
+# A name that starts with a division code (E0_2019-20.csv, E0.csv, SP1-old.csv), and a
+# season in it (_2019-20).
+_NAMED_DIVISION = re.compile(r"([A-Z]{1,3}[0-9]?)(?=[_.\- ]|$)")
+_NAMED_SEASON = re.compile(r"_((?:19|20)[0-9]{2})-([0-9]{2})(?=[_.\- ]|$)")
+
+
+def division_in_name(name: str) -> str | None:
+    """The known division code a file's name starts with, if any."""
+    found = _NAMED_DIVISION.match(name)
+    return found.group(1) if found and found.group(1) in LEAGUES else None
+
+
+def season_in_name(name: str) -> str | None:
+    """The season label in a file's name (`E0_2019-20.csv` -> "2019-20"), if any."""
+    found = _NAMED_SEASON.search(name)
+    if found is None or (int(found.group(1)) + 1) % 100 != int(found.group(2)):
+        return None
+    return f"{found.group(1)}-{found.group(2)}"
+
+
+def _league_label(code: str) -> str:
+    league = league_for_code(code)
+    return code if league.name == code else f"{code} ({league.name}, {league.country})"
+
+
+def check_name_matches_rows(parsed: ParsedFile) -> None:
+    """Refuse a file named for one division or season that holds another's rows."""
+    name = parsed.name
+    named = division_in_name(name)
+    held = parsed.divisions
+    if named is not None and held and held != [named]:
+        rows = ", ".join(_league_label(code) for code in held[:4])
+        more = f" and {len(held) - 4} more" if len(held) > 4 else ""
+        raise ImportFileError(
+            f"{name}: named for {_league_label(named)} but its rows are {rows}{more};"
+            " nothing imported (rename the file if its rows are right)"
+        )
+    named_season = season_in_name(name)
+    if named_season not in (None, parsed.season) and parsed.rows and not parsed.upcoming:
+        raise ImportFileError(
+            f"{name}: named for season {named_season} but its rows are {parsed.season};"
+            " nothing imported (rename the file if its rows are right)"
+        )
 
 
 def parse_file(path: Path) -> ParsedFile:
     """Read and parse one file. Raises ImportFileError if it cannot be imported at all."""
-    name = path.name
-    try:
-        raw = path.read_bytes()
-    except IsADirectoryError as exc:
-        raise ImportFileError(f"{name}: is a folder, not a CSV file") from exc
-    except FileNotFoundError as exc:
-        raise ImportFileError(f"{path}: no such file") from exc
-    except OSError as exc:
-        raise ImportFileError(f"{name}: cannot read ({exc.strerror or exc})") from exc
-    return parse_text(decode_bytes(raw, name), name)
-
-
-def _division_of(records: Iterable[tuple[int, list[str]]], index: int) -> str | None:
-    """The file's division: the most common well-formed Div value."""
-    counts: Counter[str] = Counter()
-    for _line, cells in records:
-        if index < len(cells):
-            code = cells[index].strip()
-            if is_division_code(code):
-                counts[code] += 1
-    return counts.most_common(1)[0][0] if counts else None
+    return parse_text(decode_bytes(read_file(path), path.name), path.name)
 
 
 def _price_or_reason(raw: str) -> float | str:
@@ -575,299 +777,474 @@ def _getter(indices: Iterable[int | None], blank: int) -> Callable[[list[str]], 
     return get
 
 
-def _validate(records: list[tuple[int, list[str]]], cols: ColumnMap, name: str) -> ParsedFile:
-    """Sort records into good rows and bad rows, collecting bad-cell warnings.
+class _FileFacts:
+    """What every row of a file is checked against, gathered from all its records: the
+    division (the most common Div), whether it is a fixtures file (no result in any row),
+    and its dates (the first, for a season file's season; the median, for a fixtures
+    file's centre)."""
+
+    # Distinct Div and Date texts counted, at most (a junk file has endless ones).
+    MAX_DISTINCT = 50_000
+
+    def __init__(self, cols: ColumnMap) -> None:
+        self.cols = cols
+        self.divisions: Counter[str] = Counter()
+        self.dates: Counter[str] = Counter()
+        self.first_date: dt.date | None = None
+        self.results_seen = cols.fthg is None or cols.ftag is None
+        """True once a row has a result, or when the file has no result columns."""
+        self.any_rows = False
+
+    def add(self, records: list[Record]) -> None:
+        if not records:
+            return
+        self.any_rows = True
+        i_div, i_date = self.cols.required["Div"], self.cols.required["Date"]
+        # Counted per distinct text at C speed; a few distinct values per real file.
+        divisions = Counter(cells[i_div].strip() for _l, cells in records if i_div < len(cells))
+        for code, count in divisions.items():
+            if is_division_code(code) and self._room(self.divisions, code):
+                self.divisions[code] += count
+        dates = Counter(cells[i_date] for _l, cells in records if i_date < len(cells))
+        for text, count in dates.items():
+            if self._room(self.dates, text):
+                self.dates[text] += count
+        if self.first_date is None:
+            self.first_date = next(
+                (
+                    day
+                    for _l, cells in records
+                    if i_date < len(cells) and (day := parse_date(cells[i_date])) is not None
+                ),
+                None,
+            )
+        if not self.results_seen:
+            i_fthg, i_ftag = self.cols.fthg, self.cols.ftag
+            assert i_fthg is not None and i_ftag is not None
+            self.results_seen = any(
+                (i_fthg < len(cells) and cells[i_fthg].strip())
+                or (i_ftag < len(cells) and cells[i_ftag].strip())
+                for _l, cells in records
+            )
+
+    def _room(self, counter: Counter[str], key: str) -> bool:
+        return key in counter or len(counter) < self.MAX_DISTINCT
+
+    @property
+    def division(self) -> str | None:
+        return self.divisions.most_common(1)[0][0] if self.divisions else None
+
+    @property
+    def upcoming(self) -> bool:
+        """A fixtures file: no result columns, or no row with a result."""
+        no_results = self.cols.fthg is None or self.cols.ftag is None
+        return no_results or (self.any_rows and not self.results_seen)
+
+    def median_date(self) -> dt.date | None:
+        """The median of the rows' dates that parse (a fixtures file's centre)."""
+        counted: Counter[int] = Counter()
+        for text, count in self.dates.items():
+            day = parse_date(text)
+            if day is not None:
+                counted[day.toordinal()] += count
+        if not counted:
+            return None
+        half, seen = (sum(counted.values()) + 1) // 2, 0
+        for ordinal in sorted(counted):
+            seen += counted[ordinal]
+            if seen >= half:
+                return dt.date.fromordinal(ordinal)
+        raise AssertionError("unreachable")
+
+
+_Candidate = tuple[int, list[str], str, dt.date, str, str, int | None, int | None, str | None]
+"""A row that passed pass 1: line, cells, division, date, home, away, goals, result."""
+
+
+class _Validator:
+    """Sorts records into good rows and bad rows, a chunk at a time, collecting bad-cell
+    warnings.
 
     Written for speed (a whole corpus is tens of thousands of rows): the common
     case takes the fewest steps, and messages are only built for problems.
     """
-    req = cols.required
-    i_div, i_date = req["Div"], req["Date"]
-    i_home, i_away = req["HomeTeam"], req["AwayTeam"]
-    i_fthg, i_ftag = req["FTHG"], req["FTAG"]
-    width = cols.width
-    unnamed = cols.unnamed
 
-    division = _division_of(records, i_div)
-    # Dates, team names and goal counts repeat a lot within a file, so each
-    # distinct text is converted once.
-    date_cache: dict[str, dt.date | None] = {}
-    name_cache: dict[str, str] = {}
-    goal_cache: dict[str, int | None] = {str(n): n for n in range(MAX_GOALS + 1)}
+    # The conversion caches are emptied past this many entries (a junk file's texts
+    # are all distinct; a real file's repeat).
+    MAX_CACHED = 50_000
 
-    def date_of(text: str) -> dt.date | None:
-        if text in date_cache:
-            return date_cache[text]
-        found = date_cache[text] = parse_date(text)
+    def __init__(self, cols: ColumnMap, name: str, facts: _FileFacts) -> None:
+        self.cols = cols
+        self.name = name
+        self.upcoming = upcoming = facts.upcoming
+        self.division = facts.division
+        self.season: str | None = None
+        self.start: dt.date | None = None
+        self.end: dt.date | None = None
+        self.centre: dt.date | None = None
+        if upcoming:
+            # Each row is labelled with its own date's season; the file's dates must lie
+            # close together (a fixtures file spans days, not seasons).
+            self.centre = facts.median_date()
+            if self.centre is not None:
+                self.season = season_window(self.centre)[0]
+                self.start = self.centre - dt.timedelta(days=FIXTURES_DATE_SPAN_DAYS)
+                self.end = self.centre + dt.timedelta(days=FIXTURES_DATE_SPAN_DAYS)
+        elif facts.first_date is not None:
+            self.season, self.start, self.end = season_window(facts.first_date)
+        self.result = ParsedFile(
+            name,
+            self.division,
+            self.season,
+            self.start,
+            self.end,
+            upcoming=upcoming,
+            value_slots=cols.value_slots(upcoming=upcoming),
+            odds_slots=cols.odds_slots(),
+        )
+        # Dates, team names and goal counts repeat a lot within a file, so each
+        # distinct text is converted once.
+        self.date_cache: dict[str, dt.date | None] = {}
+        self.name_cache: dict[str, str] = {}
+        self.goal_cache: dict[str, int | None] = {str(n): n for n in range(MAX_GOALS + 1)}
+        self.time_cache: dict[str, dt.time | None] = {"": None}
+        self.referee_cache: dict[str, str | None] = {"": None}
+        self.season_of: dict[dt.date, str] = {}
+        self.seen: dict[tuple[str, dt.date, str, str], int] = {}
+
+    def date_of(self, text: str) -> dt.date | None:
+        cache = self.date_cache
+        if text in cache:
+            return cache[text]
+        if len(cache) > self.MAX_CACHED:
+            cache.clear()
+        found = cache[text] = parse_date(text)
         return found
 
-    def goals_of(text: str) -> int | None:
-        if text in goal_cache:
-            return goal_cache[text]
+    def goals_of(self, text: str) -> int | None:
+        cache = self.goal_cache
+        if text in cache:
+            return cache[text]
+        if len(cache) > self.MAX_CACHED:
+            cache.clear()
         count = parse_count(text)
-        found = goal_cache[text] = count if count is not None and count <= MAX_GOALS else None
+        found = cache[text] = count if count is not None and count <= MAX_GOALS else None
         return found
 
-    def name_of(text: str) -> str:
-        found = name_cache.get(text)
+    def name_of(self, text: str) -> str:
+        cache = self.name_cache
+        found = cache.get(text)
         if found is None:
-            found = name_cache[text] = clean_name(text)
+            if len(cache) > self.MAX_CACHED:
+                cache.clear()
+            found = cache[text] = clean_name(text)
         return found
 
-    date_get = date_cache.get
-    name_get = name_cache.get
-    goal_get = goal_cache.get
+    def feed(self, records: list[Record]) -> None:
+        """Validate one chunk of records (in file order)."""
+        candidates = self._required_cells(records)
+        if candidates:
+            self._optional_cells(candidates)
+        if len(self.result.rows) > MAX_MATCH_ROWS:
+            raise ImportFileError(
+                f"{self.name}: more than {MAX_MATCH_ROWS:,} match rows, far beyond any"
+                " football-data file; not imported"
+            )
 
-    first_date = next(
-        (
-            d
-            for _line, cells in records
-            if i_date < len(cells) and (d := date_of(cells[i_date])) is not None
-        ),
-        None,
-    )
-    season: str | None = None
-    start = end = None
-    if first_date is not None:
-        season, start, end = season_window(first_date)
-    result = ParsedFile(
-        name,
-        division,
-        season,
-        start,
-        end,
-        value_slots=cols.value_slots(),
-        odds_slots=cols.odds_slots(),
-    )
-    bad = result.bad_rows
-    seen: dict[tuple[dt.date, str, str], int] = {}
-    # (line, cells, date, home, away, home goals, away goals, result)
-    candidates: list[tuple[int, list[str], dt.date, str, str, int, int, str]] = []
-    i_ftr = cols.ftr
-
-    # --- pass 1: shape and required cells; any problem makes the row bad -----
-    for line, cells in records:
-        if cells is _MALFORMED:
-            bad.append(BadRow(line, "malformed CSV (stray quote or line break)"))
-            continue
-        n = len(cells)
-        if n == width:
-            # One more blank cell at index `width` stands in for absent columns.
-            cells.append("")
-        elif n < width:
-            # Short rows: the missing trailing cells are blank.
-            cells.extend([""] * (width + 1 - n))
-        else:
-            extra = [c for c in cells[width:] if c.strip()]
-            if extra:
-                bad.append(
-                    BadRow(
+    def _required_cells(self, records: list[Record]) -> list[_Candidate]:
+        """Pass 1: shape and required cells; any problem makes the row bad."""
+        cols = self.cols
+        req = cols.required
+        i_div, i_date = req["Div"], req["Date"]
+        i_home, i_away = req["HomeTeam"], req["AwayTeam"]
+        i_fthg, i_ftag, i_ftr = cols.fthg, cols.ftag, cols.ftr
+        width = cols.width
+        unnamed = cols.unnamed
+        upcoming, division = self.upcoming, self.division
+        start, end, season, centre = self.start, self.end, self.season, self.centre
+        date_get, date_of = self.date_cache.get, self.date_of
+        name_get, name_of = self.name_cache.get, self.name_of
+        goal_get, goals_of = self.goal_cache.get, self.goals_of
+        reject = self.result.reject
+        seen = self.seen
+        candidates: list[_Candidate] = []
+        for line, cells in records:
+            if cells is _MALFORMED:
+                reject(line, "malformed CSV (stray quote or line break)")
+                continue
+            n = len(cells)
+            if n == width:
+                # One more blank cell at index `width` stands in for absent columns.
+                cells.append("")
+            elif n < width:
+                # Short rows: the missing trailing cells are blank.
+                cells.extend([""] * (width + 1 - n))
+            else:
+                extra = [c for c in cells[width:] if c.strip()]
+                if extra:
+                    reject(
                         line,
                         f"{n - width} cells beyond the header's {width} columns, "
                         f"{len(extra)} of them not empty (first: {extra[0].strip()!r})",
                     )
-                )
-                continue
-            del cells[width + 1 :]
-            cells[width] = ""
-        if unnamed:
-            stray = next((i for i in unnamed if cells[i].strip()), None)
-            if stray is not None:
-                text = cells[stray].strip()
-                bad.append(BadRow(line, f"column {stray + 1} has no header but holds {text!r}"))
-                continue
-        div = cells[i_div]
-        if div != division:
-            div = div.strip()
-            reason = None
-            if not div:
-                reason = "Div: missing"
-            elif not is_division_code(div):
-                reason = f"Div: {div}: not a division code"
-            elif div != division:
-                reason = f"Div: {div}: differs from the file's division {division}"
-            if reason is not None:
-                bad.append(BadRow(line, reason))
-                continue
-        date = date_get(cells[i_date], _UNSEEN)
-        if date is _UNSEEN:
-            date = date_of(cells[i_date])
-        if date is None or start is None or end is None or not (start <= date <= end):
-            raw_date = cells[i_date].strip()
-            if not raw_date:
-                reason = "Date: missing"
-            elif date is None:
-                reason = f"Date: {raw_date}: not a dd/mm/yy or dd/mm/yyyy date"
-            else:
-                reason = f"Date: {raw_date}: outside season {season} ({start} to {end})"
-            bad.append(BadRow(line, reason))
-            continue
-        home = name_get(cells[i_home]) or name_of(cells[i_home])
-        away = name_get(cells[i_away]) or name_of(cells[i_away])
-        if not home or not away or home == away or len(home) + len(away) > MAX_NAME_LENGTH:
-            if not home:
-                reason = "HomeTeam: missing"
-            elif not away:
-                reason = "AwayTeam: missing"
-            elif home == away:
-                reason = f"HomeTeam and AwayTeam are both {home}"
-            elif max(len(home), len(away)) > MAX_NAME_LENGTH:
-                reason = f"team name longer than {MAX_NAME_LENGTH} characters"
-            else:
+                    continue
+                del cells[width + 1 :]
+                cells[width] = ""
+            if unnamed:
+                stray = next((i for i in unnamed if cells[i].strip()), None)
+                if stray is not None:
+                    text = cells[stray].strip()
+                    reject(line, f"column {stray + 1} has no header but holds {text!r}")
+                    continue
+            div = cells[i_div]
+            if div != division:
+                div = div.strip()
                 reason = None
-            if reason is not None:
-                bad.append(BadRow(line, reason))
-                continue
-        home_goals = goal_get(cells[i_fthg], _UNSEEN)
-        if home_goals is _UNSEEN:
-            home_goals = goals_of(cells[i_fthg])
-        away_goals = goal_get(cells[i_ftag], _UNSEEN)
-        if away_goals is _UNSEEN:
-            away_goals = goals_of(cells[i_ftag])
-        if home_goals is None or away_goals is None:
-            header, index = ("FTHG", i_fthg) if home_goals is None else ("FTAG", i_ftag)
-            raw = cells[index].strip()
-            reason = f"{header}: {raw}: not a number of goals" if raw else f"{header}: missing"
-            bad.append(BadRow(line, reason))
-            continue
-        full_time = "H" if home_goals > away_goals else "A" if home_goals < away_goals else "D"
-        if i_ftr is not None:
-            ftr = cells[i_ftr]
-            if ftr != full_time and (ftr := ftr.strip()) and ftr != full_time:
-                if ftr in ("H", "D", "A"):
+                if not div:
+                    reason = "Div: missing"
+                elif not is_division_code(div):
+                    reason = f"Div: {div}: not a division code"
+                elif div != division and not upcoming:
+                    reason = f"Div: {div}: differs from the file's division {division}"
+                if reason is not None:
+                    reject(line, reason)
+                    continue
+            date = date_get(cells[i_date], _UNSEEN)
+            if date is _UNSEEN:
+                date = date_of(cells[i_date])
+            if date is None or start is None or end is None or not (start <= date <= end):
+                raw_date = cells[i_date].strip()
+                if not raw_date:
+                    reason = "Date: missing"
+                elif date is None:
+                    reason = f"Date: {raw_date}: not a dd/mm/yy or dd/mm/yyyy date"
+                elif upcoming:
+                    assert centre is not None
                     reason = (
-                        f"FTR: {ftr}: disagrees with the score {home_goals}-{away_goals}"
-                        f" (expected {full_time})"
+                        f"Date: {raw_date}: {abs((date - centre).days):,} days from the"
+                        f" file's other dates (around {centre}), a typo?"
                     )
                 else:
-                    reason = f"FTR: {ftr}: not H, D or A"
-                bad.append(BadRow(line, reason))
+                    reason = f"Date: {raw_date}: outside season {season} ({start} to {end})"
+                reject(line, reason)
                 continue
-        key = (date, home, away)
-        first_line = seen.get(key)
-        if first_line is not None:
-            bad.append(BadRow(line, f"same match as line {first_line} ({home} v {away} on {date})"))
-            continue
-        seen[key] = line
-        candidates.append((line, cells, date, home, away, home_goals, away_goals, full_time))
-
-    # --- pass 2: optional cells; a problem is a warning and a missing value ---
-    get_prices = _getter((i for i, _h in cols.prices), width)
-    get_lines = _getter((i for i, _h in cols.lines), width)
-    get_stats = _getter((i for i, _h in cols.stats), width)
-    prices: _CellCache[float] = _CellCache(_price_or_reason)
-    lines: _CellCache[float] = _CellCache(_line_or_reason)
-    stats: _CellCache[int] = _CellCache(_count_or_reason)
-    good_cells = [candidate[1] for candidate in candidates]
-    # Each row's texts of each kind, then their distinct values parsed once.
-    price_texts = list(map(get_prices, good_cells))
-    line_texts = list(map(get_lines, good_cells))
-    stat_texts = list(map(get_stats, good_cells))
-    prices.learn(set(chain.from_iterable(price_texts)))
-    lines.learn(set(chain.from_iterable(line_texts)))
-    stats.learn(set(chain.from_iterable(stat_texts)))
-    price_of = prices.values.__getitem__
-    line_of = lines.values.__getitem__
-    stat_of = stats.values.__getitem__
-    # Which kinds have bad texts at all (usually none), with their headers.
-    kinds = ((prices.bad, cols.prices), (lines.bad, cols.lines), (stats.bad, cols.stats))
-    checks = [
-        (slot, bad_texts, where) for slot, (bad_texts, where) in enumerate(kinds) if bad_texts
-    ]
-    warnings = result.warnings
-
-    def warn(line: int, header: str, value: str, reason: str) -> None:
-        warnings.append(ImportWarning(name, line, f"{header}: {value.strip()}: {reason}"))
-
-    time_cache: dict[str, dt.time | None] = {"": None}
-    i_time, i_hthg, i_htag, i_htr = cols.time, cols.hthg, cols.htag, cols.htr
-    i_referee = cols.referee
-    # Absent optional columns read the blank cell at index `width`.
-    i_time_or_blank = width if i_time is None else i_time
-    i_hthg_or_blank = width if i_hthg is None else i_hthg
-    i_htag_or_blank = width if i_htag is None else i_htag
-    i_htr_or_blank = width if i_htr is None else i_htr
-    i_referee_or_blank = width if i_referee is None else i_referee
-    referee_cache: dict[str, str | None] = {"": None}
-    good = result.rows
-    for (line, cells, date, home, away, home_goals, away_goals, full_time), *texts in zip(
-        candidates, price_texts, line_texts, stat_texts, strict=True
-    ):
-        raw = cells[i_time_or_blank]
-        if raw in time_cache:
-            kickoff = time_cache[raw]
-        else:
-            kickoff = time_cache[raw] = parse_time(raw) if raw.strip() else None
-            if kickoff is None and raw.strip():
-                warn(line, "Time", raw, "not a HH:MM time")
-                del time_cache[raw]  # so that every row with it is warned about
-
-        ht_home = ht_away = None
-        raw_home = cells[i_hthg_or_blank]
-        raw_away = cells[i_htag_or_blank]
-        if raw_home or raw_away:
-            ht_home = goal_cache.get(raw_home)
-            ht_away = goal_cache.get(raw_away)
-            if ht_home is None or ht_away is None or ht_home > home_goals or ht_away > away_goals:
-                ht_home, ht_away = _half_time_goals(
-                    line, raw_home, raw_away, home_goals, away_goals, warn
-                )
-        ht_result = None
-        if ht_home is not None and ht_away is not None:
-            ht_result = "H" if ht_home > ht_away else "A" if ht_home < ht_away else "D"
-        raw = cells[i_htr_or_blank]
-        if raw != (ht_result or ""):
-            raw = raw.strip()
-            if raw and raw != ht_result:
-                # A bad HTR is stored as missing, like any bad optional cell.
-                if raw not in ("H", "D", "A"):
-                    warn(line, "HTR", raw, "not H, D or A")
-                    ht_result = None
-                elif ht_result is not None:
-                    warn(
-                        line, "HTR", raw, f"disagrees with the half-time score {ht_home}-{ht_away}"
-                    )
-                    ht_result = None
+            home = name_get(cells[i_home]) or name_of(cells[i_home])
+            away = name_get(cells[i_away]) or name_of(cells[i_away])
+            if not home or not away or home == away or len(home) + len(away) > MAX_NAME_LENGTH:
+                if not home:
+                    reason = "HomeTeam: missing"
+                elif not away:
+                    reason = "AwayTeam: missing"
+                elif home == away:
+                    reason = f"HomeTeam and AwayTeam are both {home}"
+                elif max(len(home), len(away)) > MAX_NAME_LENGTH:
+                    reason = f"team name longer than {MAX_NAME_LENGTH} characters"
                 else:
-                    # A half-time result without the half-time score is still a fact.
-                    ht_result = raw
-        raw = cells[i_referee_or_blank]
-        if raw in referee_cache:
-            referee = referee_cache[raw]
-        else:
-            referee = clean_name(raw) or None
-            if referee is not None and len(referee) > MAX_NAME_LENGTH:
-                warn(line, "Referee", referee[:40] + "...", f"longer than {MAX_NAME_LENGTH}")
-                referee = None
+                    reason = None
+                if reason is not None:
+                    reject(line, reason)
+                    continue
+            if upcoming:
+                home_goals = away_goals = full_time = None
             else:
-                referee_cache[raw] = referee
-        for slot, bad_texts, where in checks:
-            if not bad_texts.keys().isdisjoint(texts[slot]):
-                for text, (_index, header) in zip(texts[slot], where, strict=True):
-                    if text in bad_texts:
-                        warn(line, header, text, bad_texts[text])
-        good.append(
-            MatchRow(
-                line,
-                date,
-                home,
-                away,
-                (
-                    season,
-                    kickoff,
-                    home_goals,
-                    away_goals,
-                    full_time,
-                    ht_home,
-                    ht_away,
-                    ht_result,
-                    *map(stat_of, texts[2]),
-                    referee,
-                ),
-                (*map(price_of, texts[0]), *map(line_of, texts[1])),
+                assert i_fthg is not None and i_ftag is not None
+                home_goals = goal_get(cells[i_fthg], _UNSEEN)
+                if home_goals is _UNSEEN:
+                    home_goals = goals_of(cells[i_fthg])
+                away_goals = goal_get(cells[i_ftag], _UNSEEN)
+                if away_goals is _UNSEEN:
+                    away_goals = goals_of(cells[i_ftag])
+                if home_goals is None or away_goals is None:
+                    header, index = ("FTHG", i_fthg) if home_goals is None else ("FTAG", i_ftag)
+                    raw = cells[index].strip()
+                    reject(
+                        line,
+                        f"{header}: {raw}: not a number of goals" if raw else f"{header}: missing",
+                    )
+                    continue
+                full_time = (
+                    "H" if home_goals > away_goals else "A" if home_goals < away_goals else "D"
+                )
+                if i_ftr is not None:
+                    ftr = cells[i_ftr]
+                    if ftr != full_time and (ftr := ftr.strip()) and ftr != full_time:
+                        if ftr in ("H", "D", "A"):
+                            reason = (
+                                f"FTR: {ftr}: disagrees with the score {home_goals}-{away_goals}"
+                                f" (expected {full_time})"
+                            )
+                        else:
+                            reason = f"FTR: {ftr}: not H, D or A"
+                        reject(line, reason)
+                        continue
+            key = (div, date, home, away)
+            first_line = seen.get(key)
+            if first_line is not None:
+                reject(line, f"same match as line {first_line} ({home} v {away} on {date})")
+                continue
+            seen[key] = line
+            candidates.append(
+                (line, cells, div, date, home, away, home_goals, away_goals, full_time)
             )
-        )
-    return result
+        return candidates
+
+    def _optional_cells(self, candidates: list[_Candidate]) -> None:
+        """Pass 2: optional cells; a problem is a warning and a missing value."""
+        cols = self.cols
+        width = cols.width
+        upcoming = self.upcoming
+        get_prices = _getter((i for i, _h in cols.prices), width)
+        get_lines = _getter((i for i, _h in cols.lines), width)
+        # An upcoming match has no match stats or half-time score yet (older fixtures files
+        # keep those columns, empty): read as absent.
+        stat_columns = [(None, h) for _i, h in cols.stats] if upcoming else cols.stats
+        get_stats = _getter((i for i, _h in stat_columns), width)
+        prices: _CellCache[float] = _CellCache(_price_or_reason)
+        lines: _CellCache[float] = _CellCache(_line_or_reason)
+        stats: _CellCache[int] = _CellCache(_count_or_reason)
+        good_cells = [candidate[1] for candidate in candidates]
+        # Each row's texts of each kind, then their distinct values parsed once.
+        price_texts = list(map(get_prices, good_cells))
+        line_texts = list(map(get_lines, good_cells))
+        stat_texts = list(map(get_stats, good_cells))
+        prices.learn(set(chain.from_iterable(price_texts)))
+        lines.learn(set(chain.from_iterable(line_texts)))
+        stats.learn(set(chain.from_iterable(stat_texts)))
+        price_of = prices.values.__getitem__
+        line_of = lines.values.__getitem__
+        stat_of = stats.values.__getitem__
+        # Which kinds have bad texts at all (usually none), with their headers.
+        kinds = ((prices.bad, cols.prices), (lines.bad, cols.lines), (stats.bad, cols.stats))
+        checks = [
+            (slot, bad_texts, where) for slot, (bad_texts, where) in enumerate(kinds) if bad_texts
+        ]
+        add_warning = self.result.warn
+
+        def warn(line: int, header: str, value: str, reason: str) -> None:
+            add_warning(line, f"{header}: {value.strip()}: {reason}")
+
+        time_cache = self.time_cache
+        referee_cache = self.referee_cache
+        for cache in (time_cache, referee_cache):
+            if len(cache) > self.MAX_CACHED:
+                cache.clear()
+                cache[""] = None
+        goal_cache = self.goal_cache
+        i_time, i_hthg, i_htag, i_htr = cols.time, cols.hthg, cols.htag, cols.htr
+        if upcoming:
+            i_hthg = i_htag = i_htr = None
+        i_referee = cols.referee
+        # Absent optional columns read the blank cell at index `width`.
+        i_time_or_blank = width if i_time is None else i_time
+        i_hthg_or_blank = width if i_hthg is None else i_hthg
+        i_htag_or_blank = width if i_htag is None else i_htag
+        i_htr_or_blank = width if i_htr is None else i_htr
+        i_referee_or_blank = width if i_referee is None else i_referee
+        season_of = self.season_of
+        season = self.season
+        good = self.result.rows
+        for (
+            line,
+            cells,
+            div,
+            date,
+            home,
+            away,
+            home_goals,
+            away_goals,
+            full_time,
+        ), *texts in zip(candidates, price_texts, line_texts, stat_texts, strict=True):
+            raw = cells[i_time_or_blank]
+            if raw in time_cache:
+                kickoff = time_cache[raw]
+            else:
+                kickoff = time_cache[raw] = parse_time(raw) if raw.strip() else None
+                if kickoff is None and raw.strip():
+                    warn(line, "Time", raw, "not a HH:MM time")
+                    del time_cache[raw]  # so that every row with it is warned about
+
+            ht_home = ht_away = None
+            raw_home = cells[i_hthg_or_blank]
+            raw_away = cells[i_htag_or_blank]
+            if raw_home or raw_away:
+                assert home_goals is not None and away_goals is not None
+                ht_home = goal_cache.get(raw_home)
+                ht_away = goal_cache.get(raw_away)
+                if (
+                    ht_home is None
+                    or ht_away is None
+                    or ht_home > home_goals
+                    or ht_away > away_goals
+                ):
+                    ht_home, ht_away = _half_time_goals(
+                        line, raw_home, raw_away, home_goals, away_goals, warn
+                    )
+            ht_result = None
+            if ht_home is not None and ht_away is not None:
+                ht_result = "H" if ht_home > ht_away else "A" if ht_home < ht_away else "D"
+            raw = cells[i_htr_or_blank]
+            if raw != (ht_result or ""):
+                raw = raw.strip()
+                if raw and raw != ht_result:
+                    # A bad HTR is stored as missing, like any bad optional cell.
+                    if raw not in ("H", "D", "A"):
+                        warn(line, "HTR", raw, "not H, D or A")
+                        ht_result = None
+                    elif ht_result is not None:
+                        warn(
+                            line,
+                            "HTR",
+                            raw,
+                            f"disagrees with the half-time score {ht_home}-{ht_away}",
+                        )
+                        ht_result = None
+                    else:
+                        # A half-time result without the half-time score is still a fact.
+                        ht_result = raw
+            raw = cells[i_referee_or_blank]
+            if raw in referee_cache:
+                referee = referee_cache[raw]
+            else:
+                referee = clean_name(raw) or None
+                if referee is not None and len(referee) > MAX_NAME_LENGTH:
+                    warn(line, "Referee", referee[:40] + "...", f"longer than {MAX_NAME_LENGTH}")
+                    referee = None
+                else:
+                    referee_cache[raw] = referee
+            for slot, bad_texts, where in checks:
+                if not bad_texts.keys().isdisjoint(texts[slot]):
+                    for text, (_index, header) in zip(texts[slot], where, strict=True):
+                        if text in bad_texts:
+                            warn(line, header, text, bad_texts[text])
+            row_season: str | None
+            if upcoming:
+                row_season = season_of.get(date)
+                if row_season is None:
+                    row_season = season_of[date] = season_window(date)[0]
+            else:
+                row_season = season
+            good.append(
+                MatchRow(
+                    line,
+                    div,
+                    date,
+                    home,
+                    away,
+                    (
+                        row_season,
+                        kickoff,
+                        home_goals,
+                        away_goals,
+                        full_time,
+                        ht_home,
+                        ht_away,
+                        ht_result,
+                        *map(stat_of, texts[2]),
+                        referee,
+                    ),
+                    (*map(price_of, texts[0]), *map(line_of, texts[1])),
+                )
+            )
 
 
 def _half_time_goals(

@@ -7,14 +7,26 @@ league and date range; rows not stored yet are inserted through the driver
 executemany; unchanged rows are not touched, so a re-import writes nothing and
 `updated_at` only moves when data changed. Leagues, teams and team_leagues are
 read once per run and extended as files bring new ones.
+
+One fixture, one row. A row is keyed by league, date, home and away team (team names
+read through `team_aliases`). A fixtures file's rows are upcoming fixtures; a season
+file's row for the same match later fills in its result, stats and closing prices,
+while pre-match prices already stored are kept as first seen, unless they were
+missing. A fixtures file never touches a fixture that has its result. A postponed
+match: a row with no fixture at its key takes over an upcoming fixture of the same
+league, home team, away team and season that no other row of the file matches (the
+nearest in date), moving it to the row's date, so it never becomes two fixtures.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
 import gc
+import shlex
 import sqlite3
+import stat
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -45,13 +57,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from core.data_version import bump_data_version
-from core.db import Database, dialect_insert, utcnow
+from core.data_changes import record_data_change
+from core.db import Database, as_date, as_time, dialect_insert, utcnow
 from core.errors import ImportFileError
-from core.features.service import AffectedFixtures
+from core.features.service import AffectedFixtures, forget, rowless
 from core.features.service import recompute as recompute_features
 from core.importing.football_data import (
     FIXTURE_VALUE_COLUMNS,
+    MAX_FILE_BYTES,
     ODDS_VALUE_COLUMNS,
     ImportWarning,
     MatchRow,
@@ -59,7 +72,7 @@ from core.importing.football_data import (
     parse_file,
 )
 from core.importing.leagues import known_league, league_for_code
-from core.models import Base
+from core.models import Base, TeamAlias
 
 _T = TypeVar("_T")
 
@@ -73,6 +86,20 @@ _ODDS: Table = Base.metadata.tables["fixture_odds"]
 _TEAMS: Table = Base.metadata.tables["teams"]
 _LEAGUES: Table = Base.metadata.tables["leagues"]
 _TEAM_LEAGUES: Table = Base.metadata.tables["team_leagues"]
+_ALIASES: Table = TeamAlias.__table__  # type: ignore[assignment]
+
+_HOME_GOALS = FIXTURE_VALUE_COLUMNS.index("home_goals")
+_SEASON = FIXTURE_VALUE_COLUMNS.index("season")
+_TIME = FIXTURE_VALUE_COLUMNS.index("kickoff_time")
+# Pre-match prices (and the line they were offered at): kept as first seen.
+_PRE_MATCH_ODDS = frozenset(i for i, name in enumerate(ODDS_VALUE_COLUMNS) if "_close" not in name)
+# An upcoming fixture is looked for this far around a file's dates when a row has no
+# fixture at its key (a postponed match), within the row's season.
+POSTPONED_SEARCH_DAYS = 366
+# A new team in a fixtures file gets a "did you mean" when a team of its league is this
+# similar (difflib's ratio), or a team of another league this similar.
+SUGGESTION_CUTOFF = 0.6
+SUGGESTION_CUTOFF_OTHER_LEAGUES = 0.85
 
 
 @dataclass(frozen=True)
@@ -103,12 +130,32 @@ class ImportSummary:
     fixtures_added: int = 0
     fixtures_updated: int = 0
     fixtures_unchanged: int = 0
+    upcoming_added: int = 0
+    """Of fixtures_added: upcoming ones (from fixtures files), without a result yet."""
+    settled: int = 0
+    """Of fixtures_updated: upcoming fixtures that got their result."""
+    moved: int = 0
+    """Of fixtures_updated: upcoming fixtures moved to a new date (postponed matches)."""
     warnings: list[ImportWarning] = field(default_factory=list)
-    """`file:line: column: value: reason` for each bad optional cell stored as missing."""
+    """`file:line: column: value: reason` for each bad optional cell stored as missing
+    (the first KEPT_PER_FILE of a file; `unlisted_warnings` counts the rest)."""
     rejected_rows: list[RejectedRow] = field(default_factory=list)
+    """The first KEPT_PER_FILE bad rows of a file; `unlisted_rejected` counts the rest."""
+    unlisted_warnings: dict[str, int] = field(default_factory=dict)
+    """File name -> warnings counted but not kept."""
+    unlisted_rejected: dict[str, int] = field(default_factory=dict)
+    """File name -> bad rows counted but not kept."""
     file_errors: list[str] = field(default_factory=list)
     """One line per file that was refused whole."""
     seconds: float = 0.0
+
+    @property
+    def warning_count(self) -> int:
+        return len(self.warnings) + sum(self.unlisted_warnings.values())
+
+    @property
+    def rejected_count(self) -> int:
+        return len(self.rejected_rows) + sum(self.unlisted_rejected.values())
 
     @property
     def fixtures_seen(self) -> int:
@@ -121,12 +168,20 @@ class ImportSummary:
 
     def summary_line(self) -> str:
         refused = f", {self.files_rejected} refused" if self.files_rejected else ""
+        upcoming = f" ({self.upcoming_added:,} upcoming)" if self.upcoming_added else ""
+        changes = [
+            f"{count:,} {what}"
+            for count, what in ((self.settled, "settled"), (self.moved, "moved to a new date"))
+            if count
+        ]
+        detail = f" ({', '.join(changes)})" if changes else ""
         return (
             f"{self.files_imported} of {self.files} files imported{refused}: "
-            f"{self.fixtures_added:,} fixtures added, {self.fixtures_updated:,} updated, "
+            f"{self.fixtures_added:,} fixtures added{upcoming}, "
+            f"{self.fixtures_updated:,} updated{detail}, "
             f"{self.fixtures_unchanged:,} unchanged; "
-            f"{_plural(len(self.warnings), 'warning')}, "
-            f"{_plural(len(self.rejected_rows), 'row')} rejected; "
+            f"{_plural(self.warning_count, 'warning')}, "
+            f"{_plural(self.rejected_count, 'row')} rejected; "
             f"{self.seconds:.2f} s ({self.rows_per_s:,.0f} rows/s)"
         )
 
@@ -170,9 +225,11 @@ def _expand(paths: Iterable[Path | str], *, keep_missing: bool) -> list[Path]:
 
 
 def _estimate_rows(path: Path) -> int:
-    """Data rows in a file, guessed from its line count (for the progress total)."""
+    """Data rows in a file, guessed from its line count (for the progress total); 0 for
+    what the parser will refuse unread (not a regular file, too big)."""
     try:
-        if path.is_dir():
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
             return 0
         raw = path.read_bytes()
     except OSError:
@@ -189,6 +246,8 @@ def _parse_or_error(path: Path) -> ParsedFile | str:
         return parse_file(path)
     except ImportFileError as exc:
         return str(exc)
+    except MemoryError:
+        return f"{path.name}: too big to read in the memory left; not imported"
 
 
 async def import_paths(
@@ -240,6 +299,10 @@ async def _import_paths(
         if pending is not None:
             pending.cancel()
     summary.seconds = time.perf_counter() - started
+    # Fixtures left without features by an earlier import that died before its recompute
+    # (re-importing its files changes nothing, so nothing else would bring them back).
+    left, _count = await rowless(db, expected=summary.fixtures_added + summary.fixtures_updated)
+    run.affected.merge(left)
     if run.affected:
         # Derived rows, outside the timed import (see core.features).
         await recompute_features(db, run.affected)
@@ -302,6 +365,9 @@ class _ImportRun:
         self.league_ids: dict[str, int] = {}
         self.team_ids: dict[str, int] = {}
         self.league_teams: dict[int, set[int]] = {}
+        self.aliases: dict[str, str] = {}
+        """Another spelling -> the name the team is stored under."""
+        self.played_leagues: dict[int, bool] = {}
         # Fixtures added or changed by committed files, for the feature recompute.
         self.affected = AffectedFixtures()
 
@@ -316,6 +382,8 @@ class _ImportRun:
             links = await conn.execute(select(_TEAM_LEAGUES.c.league_id, _TEAM_LEAGUES.c.team_id))
             for league_id, team_id in links:
                 self.league_teams.setdefault(int(league_id), set()).add(int(team_id))
+            aliases = await conn.execute(select(_ALIASES.c.alias, _ALIASES.c.team_name))
+            self.aliases = {str(alias): str(name) for alias, name in aliases}
 
     # -- progress -----------------------------------------------------------
 
@@ -352,14 +420,24 @@ class _ImportRun:
         self.estimates[index] = parsed.data_rows
         rejected = [RejectedRow(name, bad.line, bad.reason) for bad in parsed.bad_rows]
         summary.rejected_rows.extend(rejected)
+        bad = parsed.bad_row_count
+        if bad > len(rejected):
+            summary.unlisted_rejected[name] = bad - len(rejected)
         refusal = None
         if rejected:
             first = f"(first: line {rejected[0].line}: {rejected[0].reason})"
             if not parsed.rows:
-                refusal = f"{name}: refused, all {len(rejected):,} rows are bad {first}"
+                refusal = f"{name}: refused, all {bad:,} rows are bad {first}"
+            elif bad > len(parsed.rows):
+                # Junk with a few rows that happen to parse is not a damaged season file.
+                refusal = (
+                    f"{name}: refused, {bad:,} of {parsed.data_rows:,} rows are bad {first};"
+                    " a file with more bad rows than good is not imported, even when"
+                    " skipping bad rows"
+                )
             elif not skip_bad_rows:
                 refusal = (
-                    f"{name}: refused, {_plural(len(rejected), 'bad row')} {first}; "
+                    f"{name}: refused, {_plural(bad, 'bad row')} {first}; "
                     f"nothing imported from this file; skipping bad rows would import "
                     f"its {len(parsed.rows):,} good rows"
                 )
@@ -390,98 +468,207 @@ class _ImportRun:
             self.rows_done = rows_before + parsed.data_rows
             self._finish_file(name)
             return
-        added, updated, unchanged = counts
         summary.files_imported += 1
-        summary.fixtures_added += added
-        summary.fixtures_updated += updated
-        summary.fixtures_unchanged += unchanged
+        summary.fixtures_added += counts.added
+        summary.fixtures_updated += counts.updated
+        summary.fixtures_unchanged += counts.unchanged
+        summary.settled += counts.settled
+        summary.moved += counts.moved
+        if parsed.upcoming:
+            summary.upcoming_added += counts.added
         summary.warnings.extend(parsed.warnings)
-        if known_league(parsed.division or "") is None:
-            summary.warnings.append(
-                ImportWarning(
-                    name,
-                    parsed.rows[0].line,
-                    f"Div: {parsed.division}: unknown division code, "
-                    f"imported as league {parsed.division!r} in country Unknown",
+        if parsed.warning_count > len(parsed.warnings):
+            summary.unlisted_warnings[name] = parsed.warning_count - len(parsed.warnings)
+        summary.warnings.extend(counts.notes)
+        first_line = {row.division: row.line for row in reversed(parsed.rows)}
+        for division in parsed.divisions:
+            if known_league(division) is None:
+                summary.warnings.append(
+                    ImportWarning(
+                        name,
+                        first_line[division],
+                        f"Div: {division}: unknown division code, "
+                        f"imported as league {division!r} in country Unknown",
+                    )
                 )
-            )
         self.rows_done = rows_before + parsed.data_rows
         self._finish_file(name)
 
-    async def _write(self, parsed: ParsedFile) -> tuple[int, int, int]:
-        """Upsert one file's good rows in one transaction: (added, updated, unchanged)."""
-        assert parsed.division is not None
+    async def _write(self, parsed: ParsedFile) -> _FileCounts:
+        """Upsert one file's good rows in one transaction, league by league."""
         rows = parsed.rows
-        name = parsed.name
+        counts = _FileCounts()
         new_team_ids: dict[str, int] = {}
+        affected: list[tuple[int, str, int, int, dt.date]] = []
+        by_division: dict[str, list[MatchRow]] = {}
+        for row in rows:
+            by_division.setdefault(row.division, []).append(row)
+        names = {r.home_team for r in rows} | {r.away_team for r in rows}
+        stored_as = {name: self.aliases.get(name, name) for name in names}
+        if parsed.upcoming:
+            counts.notes = await self._suggest_aliases(parsed, stored_as)
+        links: dict[int, set[int]] = {}
+        league_ids: dict[str, int] = {}
         async with self.db.session() as session:
             conn = await session.connection()
             bulk = await _Bulk.open(conn)
-            league_id = await self._league_id(conn, parsed.division)
-            names = {r.home_team for r in rows} | {r.away_team for r in rows}
-            team_ids = await self._team_ids(conn, names, new_team_ids)
-            linked = await self._link_teams(conn, league_id, set(team_ids.values()))
-
-            # Rows are compared in the driver's form (dates are text on SQLite),
-            # so stored rows need no conversion on the way out. A file has few
-            # distinct dates and times, so each is converted once.
-            dates = {row.kickoff_date for row in rows}
-            as_date = bulk.converter(_FIXTURES.c.kickoff_date.type)
-            stored_date = {day: as_date(day) for day in dates}
-            as_time = bulk.converter(_FIXTURES.c.kickoff_time.type)
-            convert_time = as_time is not _identity
-            time_slot = FIXTURE_VALUE_COLUMNS.index("kickoff_time")
-            first, last = min(dates), max(dates)
-            existing = await self._stored(bulk, league_id, first, last)
-            new: list[_Prepared] = []
-            changed: list[tuple[int, _Prepared]] = []
-            unchanged = 0
-            for row in rows:
-                values = row.values
-                if convert_time and values[time_slot] is not None:
-                    values = (
-                        *values[:time_slot],
-                        as_time(values[time_slot]),
-                        *values[time_slot + 1 :],
-                    )
-                prepared = _Prepared(
-                    (
-                        stored_date[row.kickoff_date],
-                        team_ids[row.home_team],
-                        team_ids[row.away_team],
-                    ),
-                    values,
-                    row,
+            by_name = await self._team_ids(conn, set(stored_as.values()), new_team_ids)
+            team_ids = {name: by_name[stored] for name, stored in stored_as.items()}
+            for division, division_rows in by_division.items():
+                league_id = league_ids[division] = await self._league_id(conn, division)
+                teams = {team_ids[r.home_team] for r in division_rows}
+                teams |= {team_ids[r.away_team] for r in division_rows}
+                links[league_id] = await self._link_teams(conn, league_id, teams)
+                await self._write_league(
+                    bulk, conn, parsed, league_id, division_rows, team_ids, counts, affected
                 )
-                stored = existing.get(prepared.key)
-                if stored is None:
-                    new.append(prepared)
-                elif stored[1] == values and stored[2] == row.odds:
-                    unchanged += 1
-                else:
-                    changed.append((stored[0], prepared))
-            rows_base = self.rows_done
-            self.rows_done += unchanged
-            stamp = bulk.converter(_FIXTURES.c.updated_at.type)(utcnow())
-            for chunk in _chunks(new, CHUNK_ROWS):
-                await self._insert(bulk, parsed, league_id, chunk, stamp, (first, last))
-                self.rows_done += len(chunk)
-                self.report(name)
-            for chunk_changed in _chunks(changed, CHUNK_ROWS):
-                await self._update(conn, name, chunk_changed)
-                self.rows_done += len(chunk_changed)
-                self.report(name)
-            self.rows_done = rows_base + len(rows)
-            if new or changed or new_team_ids:
-                await bump_data_version(conn)
+            await record_data_change(conn, f"import {parsed.name}")
         # Committed: the new ids are real now.
-        self.league_ids[parsed.division] = league_id
+        self.league_ids.update(league_ids)
         self.team_ids.update(new_team_ids)
-        self.league_teams[league_id] = linked
+        self.league_teams.update(links)
+        for league_id, season, home, away, day in affected:
+            self.affected.add(league_id, season, home, away, day)
+        return counts
+
+    async def _write_league(
+        self,
+        bulk: _Bulk,
+        conn: AsyncConnection,
+        parsed: ParsedFile,
+        league_id: int,
+        rows: list[MatchRow],
+        team_ids: dict[str, int],
+        counts: _FileCounts,
+        affected: list[tuple[int, str, int, int, dt.date]],
+    ) -> None:
+        """One league's rows of a file: insert the new, rewrite the changed."""
+        name = parsed.name
+        # Rows are compared in the driver's form (dates are text on SQLite), so stored
+        # rows need no conversion on the way out. A file has few distinct dates and
+        # times, so each is converted once.
+        dates = {row.kickoff_date for row in rows}
+        to_driver_date = bulk.converter(_FIXTURES.c.kickoff_date.type)
+        stored_date = {day: to_driver_date(day) for day in dates}
+        to_driver = _DriverValues(bulk)
+        first, last = min(dates), max(dates)
+        existing = await self._stored(bulk, league_id, first, last)
+        new: list[_Prepared] = []
+        changed: list[tuple[int, _Prepared]] = []
+        unmatched: list[_Prepared] = []
+        matched: set[int] = set()
+        unchanged = 0
+        for row in rows:
+            prepared = _Prepared(
+                (stored_date[row.kickoff_date], team_ids[row.home_team], team_ids[row.away_team]),
+                to_driver(row.values),
+                row,
+            )
+            stored = existing.get(prepared.key)
+            if stored is None:
+                unmatched.append(prepared)
+                continue
+            matched.add(stored[0])
+            if stored[1] == prepared.values and stored[2] == row.odds:
+                unchanged += 1
+                continue
+            merged = _merge(stored, prepared, to_driver)
+            if merged is None:
+                unchanged += 1
+            else:
+                changed.append((stored[0], merged))
+                counts.settled += _settles(stored, merged)
+        if unmatched:
+            # A row with no fixture at its key may be a postponed match: it takes over an
+            # upcoming fixture of the same teams and season (the nearest in date).
+            around = dt.timedelta(days=POSTPONED_SEARCH_DAYS)
+            waiting = await self._stored(bulk, league_id, first - around, last + around, True)
+            by_pair: dict[tuple[int, int], list[_Stored]] = {}
+            for stored in waiting.values():
+                if stored[0] not in matched:
+                    by_pair.setdefault((stored[3], stored[4]), []).append(stored)
+            for prepared in unmatched:
+                row = prepared.row
+                pool = [
+                    stored
+                    for stored in by_pair.get(prepared.key[1:], ())
+                    if stored[1][_SEASON] == row.values[_SEASON]
+                ]
+                if not pool:
+                    new.append(prepared)
+                    continue
+                ordinal = row.kickoff_date.toordinal()
+                stored = min(pool, key=lambda s: abs(s[5].toordinal() - ordinal))
+                by_pair[prepared.key[1:]].remove(stored)
+                moved = _merge(stored, prepared, to_driver, force=True)
+                assert moved is not None
+                changed.append((stored[0], moved))
+                counts.moved += 1
+                counts.settled += _settles(stored, moved)
+        rows_base = self.rows_done
+        self.rows_done += unchanged
+        stamp = bulk.converter(_FIXTURES.c.updated_at.type)(utcnow())
+        for chunk in _chunks(new, CHUNK_ROWS):
+            await self._insert(bulk, parsed, league_id, chunk, stamp, (first, last))
+            self.rows_done += len(chunk)
+            self.report(name)
+        for chunk_changed in _chunks(changed, CHUNK_ROWS):
+            await self._update(conn, name, chunk_changed)
+            self.rows_done += len(chunk_changed)
+            self.report(name)
+        self.rows_done = rows_base + len(rows)
         for prepared in (*new, *(p for _, p in changed)):
             key, row = prepared.key, prepared.row
-            self.affected.add(league_id, str(row.values[0]), key[1], key[2], row.kickoff_date)
-        return len(new), len(changed), unchanged
+            affected.append((league_id, str(row.values[_SEASON]), key[1], key[2], row.kickoff_date))
+        counts.added += len(new)
+        counts.updated += len(changed)
+        counts.unchanged += unchanged
+
+    async def _suggest_aliases(
+        self, parsed: ParsedFile, stored_as: dict[str, str]
+    ) -> list[ImportWarning]:
+        """A "did you mean" for each team a fixtures file names that is not known yet, in
+        a league with played matches stored: the closest known name, if one is close and
+        does not play in the file itself."""
+        # A team that plays in this file is not another spelling of one that also does.
+        playing = set(stored_as.values())
+        known_names = {
+            team_id: name for name, team_id in self.team_ids.items() if name not in playing
+        }
+        notes: list[ImportWarning] = []
+        seen: set[str] = set()
+        for row in parsed.rows:
+            league_id = self.league_ids.get(row.division)
+            if league_id is None or not await self._has_history(league_id):
+                continue  # nothing to compare with
+            league_teams = self.league_teams.get(league_id, set())
+            for header, team in (("HomeTeam", row.home_team), ("AwayTeam", row.away_team)):
+                if team in seen or stored_as[team] in self.team_ids:
+                    continue
+                seen.add(team)
+                best = _closest_name(team, known_names, league_teams)
+                if best is not None:
+                    notes.append(
+                        ImportWarning(
+                            parsed.name,
+                            row.line,
+                            f"{header}: {team}: not a team known in {row.division}; "
+                            f"did you mean {best!r}? If so: filterbets teams alias "
+                            f"{shlex.quote(team)} {shlex.quote(best)}",
+                        )
+                    )
+        return notes
+
+    async def _has_history(self, league_id: int) -> bool:
+        """Whether the league has played matches stored (asked once per league and run)."""
+        found = self.played_leagues.get(league_id)
+        if found is None:
+            f = _FIXTURES.c
+            query = select(f.id).where(f.league_id == league_id, f.result.is_not(None)).limit(1)
+            async with self.db.session() as session:
+                found = (await session.execute(query)).first() is not None
+            self.played_leagues[league_id] = found
+        return found
 
     # -- reference rows -------------------------------------------------------
 
@@ -546,17 +733,26 @@ class _ImportRun:
     # -- fixtures -------------------------------------------------------------
 
     async def _stored(
-        self, bulk: _Bulk, league_id: int, first: dt.date, last: dt.date
-    ) -> dict[tuple[Any, int, int], tuple[int, tuple[Any, ...], tuple[Any, ...]]]:
-        """Stored fixtures of the league in the date range, keyed like _Prepared.key."""
+        self, bulk: _Bulk, league_id: int, first: dt.date, last: dt.date, upcoming: bool = False
+    ) -> dict[tuple[Any, int, int], _Stored]:
+        """Stored fixtures of the league in the date range (only those without a result
+        when `upcoming`), keyed like _Prepared.key."""
         n_values = len(FIXTURE_VALUE_COLUMNS)
-        stored: dict[tuple[Any, int, int], tuple[int, tuple[Any, ...], tuple[Any, ...]]] = {}
+        stored: dict[tuple[Any, int, int], _Stored] = {}
         params = {"league_id": league_id, "first": first, "last": last}
-        for values in await bulk.fetch("stored", _STORED_QUERY, params):
-            stored[(values[1], values[2], values[3])] = (
+        query = _UPCOMING_QUERY if upcoming else _STORED_QUERY
+        days: dict[Any, dt.date] = {}
+        for values in await bulk.fetch("upcoming" if upcoming else "stored", query, params):
+            day = days.get(values[1])
+            if day is None:
+                day = days[values[1]] = as_date(values[1])
+            stored[(values[1], values[2], values[3])] = _Stored(
                 values[0],
                 values[4 : 4 + n_values],
                 values[4 + n_values :],
+                values[2],
+                values[3],
+                day,
             )
         return stored
 
@@ -610,6 +806,7 @@ class _ImportRun:
             [
                 {
                     **dict(zip(FIXTURE_VALUE_COLUMNS, p.row.values, strict=True)),
+                    "kickoff_date": p.row.kickoff_date,
                     "source_file": file_name,
                     "source_line": p.row.line,
                     "updated_at": now,
@@ -634,6 +831,103 @@ class _ImportRun:
                 for fixture_id, p in changed
             ],
         )
+        # Their features are stale until the recompute after the import: without a row
+        # they read as work left, should the process die before it (core.features.service).
+        await forget(conn, [fixture_id for fixture_id, _p in changed])
+
+
+@dataclass
+class _FileCounts:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    settled: int = 0
+    moved: int = 0
+    notes: list[ImportWarning] = field(default_factory=list)
+    """Warnings about the file as a whole (team names to alias)."""
+
+
+class _Stored(NamedTuple):
+    """A stored fixture as the importer compares it (values in the driver's form)."""
+
+    id: int
+    values: tuple[Any, ...]
+    """FIXTURE_VALUE_COLUMNS"""
+    odds: tuple[Any, ...]
+    """ODDS_VALUE_COLUMNS"""
+    home_team_id: int
+    away_team_id: int
+    kickoff_date: dt.date
+
+
+class _DriverValues:
+    """A row's FIXTURE_VALUE_COLUMNS values in the driver's form (times as text on SQLite)."""
+
+    def __init__(self, bulk: _Bulk) -> None:
+        self.as_time = bulk.converter(_FIXTURES.c.kickoff_time.type)
+        self.identity = self.as_time is _identity
+
+    def __call__(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        if self.identity or values[_TIME] is None:
+            return values
+        return (*values[:_TIME], self.as_time(values[_TIME]), *values[_TIME + 1 :])
+
+
+def _settles(stored: _Stored, merged: _Prepared) -> int:
+    """1 when the change gives an upcoming fixture its result."""
+    return int(stored.values[_HOME_GOALS] is None and merged.values[_HOME_GOALS] is not None)
+
+
+def _merge(
+    stored: _Stored, prepared: _Prepared, to_driver: _DriverValues, *, force: bool = False
+) -> _Prepared | None:
+    """What a file row makes of the stored fixture it matches, or None to leave it.
+
+    A played match (a season file's row) over a played one replaces it, as a corrected
+    file should. A fixtures file never touches a played match. Over an upcoming fixture,
+    the row's values win where it has them (the result arrives, a kick-off time moves);
+    pre-match prices already stored are kept as first seen unless they were missing,
+    closing prices come from the row. `force`: the fixture moves to the row's date.
+    """
+    row = prepared.row
+    row_played = row.values[_HOME_GOALS] is not None
+    stored_played = stored.values[_HOME_GOALS] is not None
+    if stored_played:
+        if not row_played:
+            return None
+        return prepared
+    kept = tuple(
+        as_time(mine)
+        if i == _TIME and mine is not None and file is None
+        else (file if file is not None else mine)
+        for i, (mine, file) in enumerate(zip(stored.values, row.values, strict=True))
+    )
+    odds = tuple(
+        mine if i in _PRE_MATCH_ODDS and mine is not None else file
+        for i, (mine, file) in enumerate(zip(stored.odds, row.odds, strict=True))
+    )
+    merged = _Prepared(prepared.key, to_driver(kept), row._replace(values=kept, odds=odds))
+    if not force and merged.values == stored.values and odds == stored.odds:
+        return None
+    return merged
+
+
+def _closest_name(team: str, known: dict[int, str], league_teams: set[int]) -> str | None:
+    """The known team name most like `team`: a team of its league if close, another
+    league's if very close."""
+    lowered = team.lower()
+    best: tuple[float, str] | None = None
+    matcher = difflib.SequenceMatcher()
+    matcher.set_seq2(lowered)
+    for team_id, name in known.items():
+        cutoff = SUGGESTION_CUTOFF if team_id in league_teams else SUGGESTION_CUTOFF_OTHER_LEAGUES
+        matcher.set_seq1(name.lower())
+        if matcher.real_quick_ratio() < cutoff or matcher.quick_ratio() < cutoff:
+            continue
+        score = matcher.ratio()
+        if score >= cutoff and (best is None or score > best[0]):
+            best = (score, name)
+    return None if best is None else best[1]
 
 
 class _Prepared(NamedTuple):
@@ -681,6 +975,7 @@ _STORED_QUERY = _range_query(
     *(_FIXTURES.c[name] for name in FIXTURE_VALUE_COLUMNS),
     *(_ODDS.c[name] for name in ODDS_VALUE_COLUMNS),
 ).select_from(_FIXTURES.outerjoin(_ODDS, _ODDS.c.fixture_id == _FIXTURES.c.id))
+_UPCOMING_QUERY = _STORED_QUERY.where(_FIXTURES.c.result.is_(None))
 _IDS_QUERY = _range_query(*_KEY_COLUMNS)
 
 

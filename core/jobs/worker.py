@@ -42,6 +42,9 @@ async def run_worker(
         print(f"{stamp} worker {name}: {line}", file=out, flush=True)
 
     service = await FilterBetsService.open(settings)
+    repaired = await service.repair_features()
+    if repaired is not None:
+        log(repaired)
     runner = JobRunner(
         service.db,
         concurrency=concurrency,

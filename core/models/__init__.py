@@ -13,10 +13,11 @@ from core.models.fixtures import (
     ODDS_TIMINGS,
     Fixture,
     FixtureOdds,
+    is_settled,
     odds_column_name,
 )
 from core.models.jobs import JOB_STATUSES, BacktestJob, SweepPart
-from core.models.reference import League, Team, TeamLeague, User
+from core.models.reference import League, Team, TeamAlias, TeamLeague, User
 from core.models.results import BacktestBet, BacktestResult, SweepVariant
 from core.models.state import DATA_STATE_ID, DataState
 
@@ -49,7 +50,9 @@ __all__ = [
     "SweepPart",
     "SweepVariant",
     "Team",
+    "TeamAlias",
     "TeamLeague",
     "User",
+    "is_settled",
     "odds_column_name",
 ]

@@ -19,8 +19,11 @@ from sqlalchemy import (
     String,
     Time,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import FromClause
 
 from core.db import UTCDateTime, utcnow
 from core.models.base import Base
@@ -66,6 +69,18 @@ class Fixture(Base):
         Index("ix_fixtures_kickoff_order", "kickoff_date", "kickoff_time", "league_id"),
         Index("ix_fixtures_league_season", "league_id", "season"),
         CheckConstraint("result IN ('H', 'D', 'A')", name="result_code"),
+        # An upcoming fixture has neither goals nor result; a played one has all three.
+        CheckConstraint(
+            "(home_goals IS NULL) = (result IS NULL) AND (away_goals IS NULL) = (result IS NULL)",
+            name="result_complete",
+        ),
+        # The few fixtures without a result (the scanner's, the Data screen's count).
+        Index(
+            "ix_fixtures_upcoming",
+            "kickoff_date",
+            sqlite_where=text("result IS NULL"),
+            postgresql_where=text("result IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -79,9 +94,10 @@ class Fixture(Base):
     away_team_id: Mapped[int] = mapped_column(
         ForeignKey("teams.id", ondelete="RESTRICT"), index=True
     )
-    home_goals: Mapped[int] = mapped_column(SmallInteger)
-    away_goals: Mapped[int] = mapped_column(SmallInteger)
-    result: Mapped[str] = mapped_column(String(1))
+    # NULL together while the match is upcoming (imported from a fixtures file).
+    home_goals: Mapped[int | None] = mapped_column(SmallInteger)
+    away_goals: Mapped[int | None] = mapped_column(SmallInteger)
+    result: Mapped[str | None] = mapped_column(String(1))
     half_time_home_goals: Mapped[int | None] = mapped_column(SmallInteger)
     half_time_away_goals: Mapped[int | None] = mapped_column(SmallInteger)
     half_time_result: Mapped[str | None] = mapped_column(String(1))
@@ -102,6 +118,11 @@ class Fixture(Base):
     source_line: Mapped[int | None] = mapped_column()
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+
+
+def is_settled(fixtures: FromClause) -> ColumnElement[bool]:
+    """The fixture has its result: only these may be backtested (an upcoming one is not)."""
+    return fixtures.c.result.is_not(None)
 
 
 class FixtureOdds(Base):

@@ -46,3 +46,18 @@ class TeamLeague(Base):
     league_id: Mapped[int] = mapped_column(
         ForeignKey("leagues.id", ondelete="CASCADE"), primary_key=True, index=True
     )
+
+
+class TeamAlias(Base):
+    """Another spelling of a team's name: football-data's fixtures files spell some teams
+    differently from its season files ("Atl. Madrid" for "Ath Madrid"). The importer reads
+    every file's names through this table, so both spellings are one team.
+
+    Keyed by the other spelling; `team_name` is the name the team is stored under, which
+    need not exist yet (an alias may arrive before the team's first file).
+    """
+
+    __tablename__ = "team_aliases"
+
+    alias: Mapped[str] = mapped_column(String(120), primary_key=True)
+    team_name: Mapped[str] = mapped_column(String(120), index=True)

@@ -509,19 +509,37 @@ _FORM_DESCRIPTIONS: dict[str, str] = {
         "league table position before the match: points, then goal difference, then "
         "goals scored, then name, among teams that have played (needs 1 match)"
     ),
-    "points_last5": "points from the last 5 matches, all competitions (needs 5)",
-    "points_last10": "points from the last 10 matches, all competitions (needs 10)",
-    "gf_avg_last5": "goals scored per match over the last 5 matches (needs 5)",
-    "ga_avg_last5": "goals conceded per match over the last 5 matches (needs 5)",
+    "points_last5": (
+        "points from the last 5 matches, all competitions (needs 5, the oldest at most "
+        "365 days back)"
+    ),
+    "points_last10": (
+        "points from the last 10 matches, all competitions (needs 10, the oldest at most "
+        "365 days back)"
+    ),
+    "gf_avg_last5": (
+        "goals scored per match over the last 5 matches (needs 5, the oldest at most 365 days back)"
+    ),
+    "ga_avg_last5": (
+        "goals conceded per match over the last 5 matches (needs 5, the oldest at most 365 "
+        "days back)"
+    ),
     "venue_points_last5": (
         "points from the last 5 matches at this venue: home matches for the home team, "
-        "away matches for the away team (needs 5)"
+        "away matches for the away team (needs 5, the oldest at most 365 days back)"
     ),
     "sot_avg_last5": (
-        "shots on target per match over the last 5 matches (NULL unless all 5 record shots)"
+        "shots on target per match over the last 5 matches (NULL unless all 5 record shots "
+        "and the oldest is at most 365 days back)"
     ),
-    "streak": "current run: +n straight wins, -n straight losses, 0 after a draw (needs 1)",
-    "rest_days": "days since the team's previous match, any competition (needs 1)",
+    "streak": (
+        "current run: +n straight wins, -n straight losses, 0 after a draw (needs a match "
+        "in the last 365 days; a longer gap ends a run)"
+    ),
+    "rest_days": (
+        "days since the team's previous match, any competition (NULL when it was more "
+        "than 365 days back)"
+    ),
     "elo": (
         "Elo rating before the match over all history in the database: start 1500, "
         "K = 20, home advantage 60 points, updated after each date's matches"

@@ -32,6 +32,8 @@ CELL_PADDING = 1
 LOAD_GROUP = "data-load"
 IMPORT_GROUP = "data-import"
 SCROLLBAR_WIDTH = 1
+SUMMARY_RESERVE = 2 + len("sort: Country ▼") + 1
+"""The summary bar's padding and the widest sort label beside it."""
 """The table's vertical scrollbar (set in app.tcss), always reserved so rows never shift."""
 
 EMPTY_MESSAGE = """\
@@ -372,19 +374,29 @@ class DataScreen(Screen[None]):
             self._show_sort()
             self.refresh_bindings()
             return
-        self._set_summary(
-            " · ".join(
-                (
-                    _count(totals.leagues, "league", "leagues"),
-                    _count(totals.seasons, "season", "seasons"),
-                    _count(totals.fixtures, "fixture", "fixtures"),
-                )
-            )
-        )
+        self._show_totals()
         self._build_table(force=True)
         if self.focused is None:
             table.focus()
         self.refresh_bindings()
+
+    def _show_totals(self) -> None:
+        """The totals line; the league and season counts give way when it would not fit
+        beside the sort label (the table lists those)."""
+        totals = self._totals
+        if totals is None or not self._rows:
+            return
+        parts = [
+            _count(totals.leagues, "league", "leagues"),
+            _count(totals.seasons, "season", "seasons"),
+            _count(totals.fixtures, "fixture", "fixtures"),
+        ]
+        if totals.upcoming:
+            parts.append(f"{totals.upcoming:,} upcoming to {totals.upcoming_last}")
+        room = self.size.width - SUMMARY_RESERVE
+        while len(parts) > 2 and len(" · ".join(parts)) > room:
+            parts.pop(0)
+        self._set_summary(" · ".join(parts))
 
     def _sorted_rows(self) -> list[LeagueSeasonSummary]:
         rows = sorted(self._rows or (), key=lambda r: (r.league_code, r.season))
@@ -457,6 +469,7 @@ class DataScreen(Screen[None]):
 
     def on_resize(self, _event: Resize) -> None:
         self._build_table()
+        self._show_totals()
 
     # Sorting ---------------------------------------------------------------------------
 
