@@ -108,9 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     team_commands.add_parser("aliases", help="list the aliases")
 
     from core.jobs.cli import add_jobs_commands
+    from core.scan_cli import add_scan_commands
     from core.sweep_cli import add_sweep_commands
 
     add_sweep_commands(commands)
+    add_scan_commands(commands)
     add_jobs_commands(commands)
 
     from core.candles.cli import add_candle_commands
@@ -530,6 +532,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return _run(_cmd_backtest(settings, args))
     if command == "features":
         return _run(_cmd_features(settings))
+    if command in ("scan", "picks"):
+        from core.scan_cli import cmd_picks, cmd_scan
+
+        return _run((cmd_scan if command == "scan" else cmd_picks)(settings, args))
     if command in ("sweep", "promote"):
         from core.sweep_cli import cmd_promote, cmd_sweep
 
@@ -562,7 +568,7 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
     from core.candles.request import StrategyRequestError
     from core.candles.timeframes import TimeframeError
-    from core.errors import RuleError, TeamError
+    from core.errors import RuleError, ScanError, TeamError
     from core.filters import FilterError
 
     return (
@@ -573,6 +579,7 @@ def _usage_errors() -> tuple[type[Exception], ...]:
         StrategyRequestError,
         TimeframeError,
         TeamError,
+        ScanError,
     )
 
 

@@ -38,3 +38,7 @@ class RuleError(FilterBetsError):
     def __reduce__(self) -> tuple[type[RuleError], tuple[str, str]]:
         # The default reduce would call __init__ with the joined line only.
         return (type(self), (self.path, self.message))
+
+
+class ScanError(FilterBetsError):
+    """A scan that cannot run as asked (see core.scanner)."""

@@ -42,7 +42,7 @@ class FixtureSpec(TypedDict):
     date: dt.date | str
     home: str
     away: str
-    goals: tuple[int, int]
+    goals: tuple[int, int] | None
     time: NotRequired[dt.time | str | None]
     result: NotRequired[str]
     half_time: NotRequired[tuple[int, int] | None]
@@ -116,7 +116,8 @@ async def _add_fixtures(
                 if link not in links:
                     links.add(link)
                     session.add(TeamLeague(team_id=link[0], league_id=link[1]))
-            home_goals, away_goals = spec["goals"]
+            # No goals: an upcoming fixture, without a result yet.
+            home_goals, away_goals = spec["goals"] or (None, None)
             half_time = spec.get("half_time")
             fixture = Fixture(
                 league_id=league_id,
@@ -127,7 +128,9 @@ async def _add_fixtures(
                 away_team_id=teams[spec["away"]].id,
                 home_goals=home_goals,
                 away_goals=away_goals,
-                result=spec.get("result", _result(home_goals, away_goals)),
+                result=spec.get(
+                    "result", None if home_goals is None else _result(home_goals, away_goals)
+                ),
                 half_time_home_goals=half_time[0] if half_time else None,
                 half_time_away_goals=half_time[1] if half_time else None,
                 half_time_result=_result(*half_time) if half_time else None,

@@ -17,6 +17,7 @@ from core.models.fixtures import (
     odds_column_name,
 )
 from core.models.jobs import JOB_STATUSES, BacktestJob, SweepPart
+from core.models.picks import Pick
 from core.models.reference import League, Team, TeamAlias, TeamLeague, User
 from core.models.results import BacktestBet, BacktestResult, SweepVariant
 from core.models.state import DATA_STATE_ID, DataState
@@ -46,6 +47,7 @@ __all__ = [
     "FixtureFeatures",
     "FixtureOdds",
     "League",
+    "Pick",
     "StrategyTrade",
     "SweepPart",
     "SweepVariant",
