@@ -47,14 +47,18 @@ from core.data_version import read_data_state
 from core.db import Database
 from core.models import (
     ALL_ODDS_COLUMNS,
+    BOOK_CODES,
+    BOOK_SELECTIONS,
     DATA_STATE_ID,
     FEATURE_COLUMNS,
     DataState,
     Fixture,
+    FixtureBookPrices,
     FixtureFeatures,
     FixtureOdds,
     League,
     Team,
+    odds_column_name,
 )
 
 __all__ = [
@@ -71,11 +75,41 @@ AnySelect = Select[*tuple[Any, ...]]
 
 _ODDS_TABLE: Final = FixtureOdds.__table__
 _FEATURES_TABLE: Final = FixtureFeatures.__table__
-FRAME_COLUMNS: Final[dict[str, FromClause]] = {
-    **dict.fromkeys(ALL_ODDS_COLUMNS, _ODDS_TABLE),
-    **dict.fromkeys(FEATURE_COLUMNS, _FEATURES_TABLE),
-}
-"""Every loadable column by name (as in its table), with the table it lives in."""
+_BOOKS_TABLE: Final = FixtureBookPrices.__table__
+
+
+@dataclass(frozen=True)
+class _Origin:
+    """Where a frame column is read from: a column of a table, in the rows of one book and
+    timing for fixture_book_prices."""
+
+    table: FromClause
+    column: str
+    book: str | None = None
+    closing: bool = False
+
+    @property
+    def group(self) -> tuple[Any, str | None, bool]:
+        """Columns of one group are read by one query."""
+        return (self.table, self.book, self.closing)
+
+
+def _origins() -> dict[str, _Origin]:
+    origins = {name: _Origin(_ODDS_TABLE, name) for name in ALL_ODDS_COLUMNS}
+    origins |= {name: _Origin(_FEATURES_TABLE, name) for name in FEATURE_COLUMNS}
+    for book in BOOK_CODES:
+        for closing in (False, True):
+            source = book + ("_close" if closing else "")
+            for selection in BOOK_SELECTIONS:
+                origins[odds_column_name(source, selection)] = _Origin(
+                    _BOOKS_TABLE, selection, book, closing
+                )
+    return origins
+
+
+FRAME_COLUMNS: Final[dict[str, _Origin]] = _origins()
+"""Every loadable column by name: fixture_odds' and fixture_features' columns as named
+there, and each other book's prices as `<book>[_close]_<selection>` (e.g. wh_close_home)."""
 
 # Rows per fetch while streaming a column: bounds the Python objects alive at once.
 _STREAM_ROWS: Final = 8_192
@@ -366,9 +400,6 @@ class _SqliteReader(_Reader):
         self.dialect = dialect
         self.connection: sqlite3.Connection | None = None
 
-    def _sql(self, query: AnySelect) -> str:
-        return str(query.compile(dialect=self.dialect, compile_kwargs={"literal_binds": True}))
-
     def open(self) -> None:
         self.connection = _open_read_only(self.path)
         self.connection.execute("BEGIN")
@@ -377,23 +408,23 @@ class _SqliteReader(_Reader):
         if self.connection is not None:
             self.connection.close()
 
-    def _all(self, sql: str) -> list[tuple[Any, ...]]:
+    def _all(self, query: AnySelect) -> list[tuple[Any, ...]]:
         assert self.connection is not None
-        return self.connection.execute(sql).fetchall()
+        return self.connection.execute(*_positional(query, self.dialect)).fetchall()
 
     async def version(self) -> tuple[int, dt.datetime | None]:
         assert self.connection is not None
         return await asyncio.to_thread(_sqlite_version, self.connection, self.dialect)
 
     async def rows(self, query: AnySelect) -> list[tuple[Any, ...]]:
-        return await asyncio.to_thread(self._all, self._sql(query))
+        return await asyncio.to_thread(self._all, query)
 
     async def floats(self, query: AnySelect, width: int) -> Floats:
-        sql = self._sql(_bulk(query, width))
+        sql, params = _positional(_bulk(query, width), self.dialect)
 
         def read() -> Floats:
             assert self.connection is not None
-            cursor = self.connection.execute(sql)
+            cursor = self.connection.execute(sql, params)
             flat = np.fromiter(itertools.chain.from_iterable(cursor), dtype=np.float64)
             return _missing_as_nan(flat.reshape(-1, width))
 
@@ -415,18 +446,14 @@ class _PostgresReader(_Reader):
 
     async def floats(self, query: AnySelect, width: int) -> Floats:
         connection = await self.session.connection()
-        sql = str(
-            _bulk(query, width).compile(
-                dialect=connection.dialect, compile_kwargs={"literal_binds": True}
-            )
-        )
+        sql, params = _positional(_bulk(query, width), connection.dialect)
         driver: Any = (await connection.get_raw_connection()).driver_connection
         parts: list[bytes] = []
 
         async def keep(data: bytes) -> None:
             parts.append(bytes(data))
 
-        await driver.copy_from_query(sql, output=keep, format="binary")
+        await driver.copy_from_query(sql, *params, output=keep, format="binary")
         return await asyncio.to_thread(_parse_binary_copy, b"".join(parts), width)
 
 
@@ -485,12 +512,21 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
 
 
 @functools.cache
-def _version_sql(dialect: Any) -> str:
-    return str(_VERSION_QUERY.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+def _version_sql(dialect: Any) -> tuple[str, tuple[Any, ...]]:
+    return _positional(_VERSION_QUERY, dialect)
+
+
+def _positional(query: Any, dialect: Any) -> tuple[str, tuple[Any, ...]]:
+    """A query as the driver's own SQL text and its bound values in order, for the bulk
+    readers that talk to the driver directly (values are never written into the text)."""
+    compiled = query.compile(dialect=dialect)
+    params = compiled.construct_params()
+    order = compiled.positiontup or []
+    return str(compiled), tuple(params[name] for name in order)
 
 
 def _sqlite_version(connection: sqlite3.Connection, dialect: Any) -> tuple[int, dt.datetime | None]:
-    row = connection.execute(_version_sql(dialect)).fetchone()
+    row = connection.execute(*_version_sql(dialect)).fetchone()
     if row is None or row[0] is None:
         return 0, None
     changed = row[1]
@@ -614,16 +650,18 @@ def _name_ranks(names: dict[int, str]) -> Ints:
 async def _load_columns(
     reader: _Reader, frame: AnalysisFrame, names: Collection[str]
 ) -> dict[str, Floats] | None:
-    """The named columns, each table's in one query; None when a row belongs to a fixture
-    the frame does not have (read from another snapshot)."""
+    """The named columns, those of one table (and book and timing) in one query; None when a
+    row belongs to a fixture the frame does not have (read from another snapshot)."""
+    groups: dict[Any, list[str]] = {}
+    for name in names:
+        groups.setdefault(FRAME_COLUMNS[name].group, []).append(name)
     loaded: dict[str, Floats] = {}
-    for table in (_ODDS_TABLE, _FEATURES_TABLE):
-        wanted = [name for name in names if FRAME_COLUMNS[name] is table]
-        if not wanted:
-            continue
-        query = select(table.c.fixture_id, *(table.c[name] for name in wanted)).order_by(
-            table.c.fixture_id
-        )
+    for (table, book, closing), wanted in groups.items():
+        query = select(
+            table.c.fixture_id, *(table.c[FRAME_COLUMNS[name].column] for name in wanted)
+        ).order_by(table.c.fixture_id)
+        if book is not None:
+            query = query.where(table.c.book == book, table.c.closing.is_(closing))
         values = await reader.floats(query, len(wanted) + 1)
         ids = values[:, 0].astype(np.int64)
         for i, name in enumerate(wanted, start=1):

@@ -30,9 +30,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.backtest.engine import BacktestEngine, staking_plan
+from core.backtest.market import source_prices
 from core.backtest.metrics import FEW_BETS
 from core.backtest.request import BacktestRequest, RequestError
 from core.backtest.settle import AH_MARKETS, bet_profit, settle
+from core.backtest.sources import source_columns
 from core.backtest.staking import CENT, FlatStaking, KellyStaking, PercentStaking, StakingPlan
 from core.db import Database, dialect_insert, utcnow
 from core.errors import FilterBetsError, ScanError
@@ -407,7 +409,7 @@ def target_of(info: FilterInfo) -> ScanTarget:
 
 
 def _price_columns(request: BacktestRequest) -> set[str]:
-    columns = {odds_column_name(request.odds_source, request.market)}
+    columns = set(source_columns(request.odds_source, request.market))
     if request.market in AH_MARKETS:
         columns.add("ah_line_close" if request.price_timing else "ah_line")
     if request.staking == "kelly":
@@ -437,7 +439,7 @@ def _scan(
         if bank is not None and not isinstance(plan, FlatStaking):
             plan = _with_bank(plan, bank)
         rows = np.flatnonzero(rule_mask(node, frame) & upcoming)
-        price = frame.column(odds_column_name(request.odds_source, request.market))[rows]
+        price = source_prices(frame, request.odds_source, request.market)[rows]
         usable = (price > 1.0) & (price < np.inf)
         line = None
         if request.market in AH_MARKETS:
@@ -450,7 +452,12 @@ def _scan(
             fair = fair_probabilities(frame, f"pinnacle{timing}", request.market)[rows]
         described = _describer(frame, node)
         for i in np.flatnonzero(usable).tolist():
-            stake = _stake(plan, float(price[i]), None if fair is None else float(fair[i]))
+            stake = _stake(
+                plan,
+                float(price[i]),
+                None if fair is None else float(fair[i]),
+                float(request.win_share),
+            )
             if stake is None:
                 continue
             row = int(rows[i])
@@ -495,7 +502,9 @@ def _with_bank(plan: StakingPlan, bank: Decimal) -> StakingPlan:
     return plan
 
 
-def _stake(plan: StakingPlan, price: float, fair: float | None) -> Decimal | None:
+def _stake(
+    plan: StakingPlan, price: float, fair: float | None, win_share: float = 1.0
+) -> Decimal | None:
     """The stake the plan sizes for one pick from its bank; None when Kelly sees no edge."""
     if isinstance(plan, FlatStaking):
         return plan.stake
@@ -503,7 +512,8 @@ def _stake(plan: StakingPlan, price: float, fair: float | None) -> Decimal | Non
         return (plan.bank * plan.percent / 100).quantize(CENT, ROUND_HALF_EVEN)
     if fair is None or not 0.0 < fair < 1.0:
         return None
-    edge = (fair * price - 1.0) / (price - 1.0)
+    net = 1.0 + (price - 1.0) * win_share  # what a win pays, net of an exchange's commission
+    edge = (fair * net - 1.0) / (net - 1.0)
     if edge <= 0.0:
         return None
     share = plan.fraction * edge

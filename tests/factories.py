@@ -21,7 +21,17 @@ from sqlalchemy import select
 
 from core.data_version import bump_data_version
 from core.features import recompute_all
-from core.models import ALL_ODDS_COLUMNS, Fixture, FixtureOdds, League, Team, TeamLeague
+from core.models import (
+    ALL_ODDS_COLUMNS,
+    BOOK_CODES,
+    BOOK_SELECTIONS,
+    Fixture,
+    FixtureBookPrices,
+    FixtureOdds,
+    League,
+    Team,
+    TeamLeague,
+)
 from core.services import FilterBetsService
 
 # Names and countries for the codes football-data uses; anything else gets its code.
@@ -145,12 +155,29 @@ async def _add_fixtures(
             if "odds" not in spec:
                 continue
             odds = dict(spec["odds"])
+            books: dict[tuple[str, bool], dict[str, float]] = {}
+            for key in [key for key in odds if key in BOOK_KEYS]:
+                book, closing, selection = BOOK_KEYS[key]
+                books.setdefault((book, closing), {})[selection] = odds.pop(key)
             unknown = sorted(set(odds) - set(ALL_ODDS_COLUMNS))
             if unknown:
                 raise ValueError(f"unknown odds columns: {unknown}")
             session.add(FixtureOdds(fixture_id=fixture.id, **odds))
+            for (book, closing), prices in books.items():
+                session.add(
+                    FixtureBookPrices(fixture_id=fixture.id, book=book, closing=closing, **prices)
+                )
         await bump_data_version(session)  # as an import does
         return [fixture.id for fixture in fixtures]
+
+
+# Other books' prices in an "odds" spec: "wh_home", "bfe_close_draw", ...
+BOOK_KEYS: dict[str, tuple[str, bool, str]] = {
+    f"{book}{'_close' if closing else ''}_{selection}": (book, closing, selection)
+    for book in BOOK_CODES
+    for closing in (False, True)
+    for selection in BOOK_SELECTIONS
+}
 
 
 # A varied little world for property tests: several leagues, seasons and teams
@@ -175,6 +202,7 @@ def random_fixture_specs(count: int = 60, seed: int = 7) -> list[FixtureSpec]:
     import random
 
     rng = random.Random(seed)
+    books = random.Random(seed + 1)  # its own stream: the other draws stay as they were
     specs: list[FixtureSpec] = []
     used: set[tuple[str, dt.date, str, str]] = set()
     while len(specs) < count:
@@ -198,9 +226,27 @@ def random_fixture_specs(count: int = 60, seed: int = 7) -> list[FixtureSpec]:
             else dt.time(rng.choice((0, 12, 13, 15, 17, 19, 20, 23)), rng.choice((0, 30, 45))),
         }
         if rng.random() < 0.85:
-            spec["odds"] = _random_odds(rng)
+            spec["odds"] = _random_odds(rng) | _random_book_prices(books)
         specs.append(spec)
     return specs
+
+
+def _random_book_prices(rng: Any) -> dict[str, float]:
+    """Prices of two books of fixture_book_prices: William Hill's 1X2 (pre-match and
+    closing) and the Betfair exchange's 1X2 and over/under, some missing."""
+    prices: dict[str, float] = {}
+    for source, selections in (
+        ("wh", ("home", "draw", "away")),
+        ("wh_close", ("home", "draw", "away")),
+        ("bfe", ("home", "draw", "away", "over25", "under25")),
+    ):
+        if rng.random() < 0.3:
+            continue
+        for selection in selections:
+            if rng.random() < 0.1:
+                continue
+            prices[f"{source}_{selection}"] = round(rng.uniform(1.2, 7.0), 2)
+    return prices
 
 
 def _random_odds(rng: Any) -> dict[str, float | None]:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -195,14 +196,18 @@ class BacktestEngine:
 
         report(0.5, f"settling {len(rows):,} fixtures")
         if isinstance(plan, FlatStaking):
-            pairs = await asyncio.to_thread(flat_pairs, prices, plan.stake, frame)
+            pairs = await asyncio.to_thread(
+                flat_pairs, prices, plan.stake, frame, request.win_share
+            )
             settled = await asyncio.to_thread(settle_flat, rows, frame, prices, pairs, plan)
             report(0.7, "computing metrics")
             metrics = await asyncio.to_thread(_flat_metrics, settled, request, resolved.rules)
             bets, profit = settled.bets, settled.profit
         else:
             candidates = await asyncio.to_thread(_candidates, frame, prices, rows, plan)
-            outcome = await asyncio.to_thread(run_backtest, candidates, request.market, plan)
+            outcome = await asyncio.to_thread(
+                partial(run_backtest, win_share=request.win_share), candidates, request.market, plan
+            )
             report(0.7, "computing metrics")
             metrics = await asyncio.to_thread(_metrics, outcome, request, resolved.rules)
             bets, profit = outcome.bets, outcome.profit

@@ -17,9 +17,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.backtest.settle import AH_MARKETS, OUTCOMES
+from core.backtest.sources import parse_source, source_columns
 from core.backtest.staking import flat_profit
 from core.frame import AnalysisFrame, release_freed_memory
-from core.models import odds_column_name
 from core.rules.catalogue import fair_price_columns, fair_probabilities
 
 __all__ = [
@@ -40,7 +40,7 @@ NO_OUTCOME: Final = -1
 
 
 def _timing(odds_source: str) -> str:
-    return "_close" if odds_source.endswith("_close") else ""
+    return parse_source(odds_source).timing
 
 
 def _line_column(market: str, odds_source: str) -> str | None:
@@ -49,9 +49,21 @@ def _line_column(market: str, odds_source: str) -> str | None:
     return "ah_line_close" if _timing(odds_source) else "ah_line"
 
 
+def source_prices(frame: AnalysisFrame, odds_source: str, selection: str) -> Floats:
+    """Each fixture's price of a selection at a source (`core.backtest.sources`); NaN where
+    no listed book has one. A best-of source takes the highest."""
+    prices = [frame.column(column) for column in source_columns(odds_source, selection)]
+    if len(prices) == 1:
+        return prices[0]
+    stacked = np.vstack(prices)
+    missing = np.isnan(stacked).all(axis=0)
+    best = np.where(np.isnan(stacked), -np.inf, stacked).max(axis=0)
+    return np.where(missing, np.nan, best)
+
+
 def market_columns(market: str, odds_source: str, *, kelly: bool = False) -> set[str]:
     """The frame columns `market_prices` reads (plus Kelly's probability source)."""
-    columns = {odds_column_name(odds_source, market), *fair_price_columns("pinnacle_close", market)}
+    columns = {*source_columns(odds_source, market), *fair_price_columns("pinnacle_close", market)}
     line = _line_column(market, odds_source)
     if line is not None:
         columns |= {line, "ah_line_close"}
@@ -90,7 +102,7 @@ def market_prices(frame: AnalysisFrame, market: str, odds_source: str) -> Market
 
 
 def _price_market(frame: AnalysisFrame, market: str, odds_source: str) -> MarketPrices:
-    price = frame.column(odds_column_name(odds_source, market))
+    price = source_prices(frame, odds_source, market)
     line_column = _line_column(market, odds_source)
     line = None if line_column is None else frame.column(line_column)
     usable = frame.settled & (price > 1.0) & (price < np.inf)  # NaN fails both
@@ -174,20 +186,22 @@ class FlatPairs:
         return np.where(self.pair >= 0, self.units[np.maximum(self.pair, 0)], 0)
 
 
-def flat_pairs(prices: MarketPrices, stake: Decimal, frame: AnalysisFrame) -> FlatPairs:
-    key = ("flat", prices.market, prices.odds_source, stake)
+def flat_pairs(
+    prices: MarketPrices, stake: Decimal, frame: AnalysisFrame, win_share: Decimal = Decimal(1)
+) -> FlatPairs:
+    key = ("flat", prices.market, prices.odds_source, stake, win_share)
     found = frame.cache.get(key)
     if found is None:
-        found = frame.cache[key] = _pairs(prices, stake)
+        found = frame.cache[key] = _pairs(prices, stake, win_share)
     return found
 
 
-def _pairs(prices: MarketPrices, stake: Decimal) -> FlatPairs:
+def _pairs(prices: MarketPrices, stake: Decimal, win_share: Decimal) -> FlatPairs:
     rows = np.flatnonzero(prices.outcome >= 0)
     distinct_prices, price_index = np.unique(prices.price[rows], return_inverse=True)
     keys, pair_of_row = np.unique(price_index * 5 + prices.outcome[rows], return_inverse=True)
     profit = [
-        flat_profit(stake, float(distinct_prices[key // 5]), OUTCOMES[key % 5])
+        flat_profit(stake, float(distinct_prices[key // 5]), OUTCOMES[key % 5], win_share)
         for key in keys.tolist()
     ]
     pair = np.full(len(prices.price), -1, dtype=np.int32)

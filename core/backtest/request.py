@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from core.backtest.sources import DEFAULT_EXCHANGE_COMMISSION, SourceError, parse_source
 from core.errors import FilterBetsError
-from core.rules.catalogue import RULE_ODDS_SOURCES
 
 MARKETS = ("home", "draw", "away", "over25", "under25", "ah_home", "ah_away")
 STAKING_KINDS = ("flat", "percent", "kelly")
@@ -37,6 +37,16 @@ def _decimal(name: str, raw: Any) -> Decimal:
         raise RequestError(f"{name}: {raw!r} is not a number") from exc
     if not value.is_finite() or value <= 0:
         raise RequestError(f"{name}: must be a positive number, got {raw}")
+    return value
+
+
+def _fraction(name: str, raw: Any) -> Decimal:
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError) as exc:
+        raise RequestError(f"{name}: {raw!r} is not a number") from exc
+    if not value.is_finite() or not 0 <= value < 1:
+        raise RequestError(f"{name}: must be a fraction from 0 to under 1, got {raw}")
     return value
 
 
@@ -69,6 +79,8 @@ class BacktestRequest:
     bank: Decimal = DEFAULT_BANK
     kelly_fraction: float = DEFAULT_KELLY_FRACTION
     kelly_cap: float = DEFAULT_KELLY_CAP
+    commission: Decimal | None = None
+    """Share of an exchange's winnings it keeps (an exchange source only; 5% unless given)."""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def validated(self) -> BacktestRequest:
@@ -80,12 +92,18 @@ class BacktestRequest:
                 f"market: unknown market {self.market!r}{_near(self.market, MARKETS)};"
                 f" choose one of {', '.join(MARKETS)}"
             )
-        if self.odds_source not in RULE_ODDS_SOURCES:
-            raise RequestError(
-                f"odds: unknown source {self.odds_source!r}"
-                f"{_near(self.odds_source, RULE_ODDS_SOURCES)};"
-                f" choose one of {', '.join(RULE_ODDS_SOURCES)}"
-            )
+        try:
+            source = parse_source(self.odds_source)
+        except SourceError as exc:
+            raise RequestError(str(exc)) from None
+        commission = self.commission
+        if commission is not None:
+            commission = _fraction("commission", commission)
+            if not source.exchange and commission:
+                raise RequestError(
+                    f"commission: {self.odds_source} is a bookmaker; only an exchange's"
+                    " winnings pay commission"
+                )
         if self.staking not in STAKING_KINDS:
             raise RequestError(
                 f"staking: unknown plan {self.staking!r}; choose flat, percent or kelly"
@@ -108,8 +126,12 @@ class BacktestRequest:
             raise RequestError(f"kelly-fraction: {self.kelly_fraction} must be in (0, 1]")
         if not 0 < self.kelly_cap <= 1:
             raise RequestError(f"kelly-cap: {self.kelly_cap} must be in (0, 1]")
+        if source.exchange and commission is None:
+            commission = DEFAULT_EXCHANGE_COMMISSION
         return replace(
             self,
+            odds_source=source.name,
+            commission=commission,
             leagues=tuple(dict.fromkeys(code.strip() for code in self.leagues if code.strip())),
             seasons=tuple(dict.fromkeys(s.strip() for s in self.seasons if s.strip())),
             bank=bank,
@@ -132,6 +154,7 @@ class BacktestRequest:
             "bank": str(self.bank),
             "kelly_fraction": self.kelly_fraction,
             "kelly_cap": self.kelly_cap,
+            "commission": None if self.commission is None else str(self.commission),
         }
 
     @classmethod
@@ -151,6 +174,7 @@ class BacktestRequest:
                 bank=_decimal("bank", data.get("bank", DEFAULT_BANK)),
                 kelly_fraction=float(data.get("kelly_fraction", DEFAULT_KELLY_FRACTION)),
                 kelly_cap=float(data.get("kelly_cap", DEFAULT_KELLY_CAP)),
+                commission=None if data.get("commission") is None else data["commission"],
             ).validated()
         except KeyError as exc:
             raise RequestError(f"request: missing field {exc.args[0]!r}") from exc
@@ -160,4 +184,9 @@ class BacktestRequest:
     @property
     def price_timing(self) -> str:
         """'_close' when the chosen source is a closing price, else ''."""
-        return "_close" if self.odds_source.endswith("_close") else ""
+        return parse_source(self.odds_source).timing
+
+    @property
+    def win_share(self) -> Decimal:
+        """What a win pays of its winnings: 1 less the exchange's commission."""
+        return Decimal(1) - (self.commission or Decimal(0))

@@ -80,6 +80,7 @@ __all__ = [
 
 CENT: Final = Decimal("0.01")
 _ZERO: Final = Decimal(0)
+_ONE: Final = Decimal(1)
 _HUNDRED: Final = Decimal(100)
 _INF: Final = math.inf
 _FIXTURE_ID: Final = itemgetter(0)
@@ -250,31 +251,37 @@ class BacktestOutcome:
 
 
 class _Factors(dict[tuple[float, str], Decimal]):
-    """(odds, outcome) -> exact profit per unit staked, built once per distinct pair."""
+    """(odds, outcome) -> exact profit per unit staked, built once per distinct pair.
+    `win_share` is what a win pays of its winnings (1 less an exchange's commission)."""
+
+    def __init__(self, win_share: Decimal = _ONE) -> None:
+        super().__init__()
+        self.win_share = win_share
 
     def __missing__(self, key: tuple[float, str]) -> Decimal:
         odds, outcome = key
-        factor = self[key] = profit_factor(outcome, odds_to_decimal(odds) - 1)
+        winnings = (odds_to_decimal(odds) - 1) * self.win_share
+        factor = self[key] = profit_factor(outcome, winnings)
         return factor
 
 
 class _FlatProfits(dict[tuple[float, str], Decimal]):
     """(odds, outcome) -> profit of the flat stake, to 4 dp."""
 
-    def __init__(self, stake: Decimal) -> None:
+    def __init__(self, stake: Decimal, win_share: Decimal = _ONE) -> None:
         super().__init__()
         self.stake = stake
-        self.factors = _Factors()
+        self.factors = _Factors(win_share)
 
     def __missing__(self, key: tuple[float, str]) -> Decimal:
         profit = self[key] = (self.stake * self.factors[key]).quantize(PROFIT_QUANTUM)
         return profit
 
 
-def flat_profit(stake: Decimal, odds: float, outcome: str) -> Decimal:
+def flat_profit(stake: Decimal, odds: float, outcome: str, win_share: Decimal = _ONE) -> Decimal:
     """The profit of one flat-stake bet, to 4 dp: what `run_backtest` books for it."""
     with localcontext(_MONEY_CONTEXT):
-        return _FlatProfits(stake)[(odds, outcome)]
+        return _FlatProfits(stake, win_share)[(odds, outcome)]
 
 
 _gc_pause_lock = threading.Lock()
@@ -312,8 +319,12 @@ def run_backtest(
     staking: StakingPlan,
     *,
     presorted: bool = False,
+    win_share: Decimal = _ONE,
 ) -> BacktestOutcome:
     """Size and settle ``candidates`` on ``market``; the input is not modified.
+
+    ``win_share`` is what a win pays of its winnings: 1 at a bookmaker, 1 less the
+    commission at an exchange (Kelly sizes from the odds net of it too).
 
     ``candidates`` are ``Candidate`` rows (or plain tuples/lists in the same
     column order) whose ``odds`` is the price of ``market`` itself. They are
@@ -324,11 +335,15 @@ def run_backtest(
     """
     settler_for(market)  # reject an unknown market before any work
     with gc_paused():
-        return _run(candidates, market, staking, presorted)
+        return _run(candidates, market, staking, presorted, win_share)
 
 
 def _run(
-    candidates: Iterable[Candidate], market: str, staking: StakingPlan, presorted: bool
+    candidates: Iterable[Candidate],
+    market: str,
+    staking: StakingPlan,
+    presorted: bool,
+    win_share: Decimal,
 ) -> BacktestOutcome:
     rows = candidates if isinstance(candidates, list) else list(candidates)
     # Speed: columns go through map/zip/accumulate (C loops); only sizing that
@@ -343,9 +358,9 @@ def _run(
         if isinstance(staking, FlatStaking):
             if not presorted:
                 usable.sort(key=bet_sort_key)
-            result = _run_flat(usable, market, staking)
+            result = _run_flat(usable, market, staking, win_share)
         else:
-            result = _run_bank_based(usable, market, staking, presorted)
+            result = _run_bank_based(usable, market, staking, presorted, win_share)
     result.candidates = len(rows)
     result.skipped_no_odds = len(rows) - len(usable)
     return result
@@ -360,13 +375,17 @@ def _outcomes(rows: list[Candidate], market: str) -> list[Outcome]:
     )
 
 
-def _run_flat(rows: list[Candidate], market: str, plan: FlatStaking) -> BacktestOutcome:
+def _run_flat(
+    rows: list[Candidate], market: str, plan: FlatStaking, win_share: Decimal
+) -> BacktestOutcome:
     n = len(rows)
     stake = plan.stake
     odds = list(map(_ODDS, rows))
     outcomes = _outcomes(rows, market)
     # A flat stake makes profit a function of (odds, outcome): a few hundred values.
-    profits = list(map(_FlatProfits(stake).__getitem__, zip(odds, outcomes, strict=True)))
+    profits = list(
+        map(_FlatProfits(stake, win_share).__getitem__, zip(odds, outcomes, strict=True))
+    )
     banks = list(accumulate(profits, initial=plan.bank))
     final_bank = banks[-1]
     del banks[0]  # the starting bank; banks[i] is now the bank after bet i
@@ -398,12 +417,24 @@ def _run_flat(rows: list[Candidate], market: str, plan: FlatStaking) -> Backtest
     )
 
 
+def _kelly_edge(probability: float, odds: float, win_share: float) -> float:
+    """Kelly's edge (p*O - 1)/(O - 1), O the odds net of commission (the gross odds
+    themselves at a bookmaker, where `win_share` is 1)."""
+    if win_share != 1.0:
+        odds = 1.0 + (odds - 1.0) * win_share
+    return (probability * odds - 1.0) / (odds - 1.0)
+
+
 def _row_key(pair: tuple[Candidate, float]) -> tuple[object, ...]:
     return bet_sort_key(pair[0])
 
 
 def _run_bank_based(
-    rows: list[Candidate], market: str, plan: PercentStaking | KellyStaking, presorted: bool
+    rows: list[Candidate],
+    market: str,
+    plan: PercentStaking | KellyStaking,
+    presorted: bool,
+    win_share: Decimal,
 ) -> BacktestOutcome:
     no_pin = no_edge = bankrupt = day_limited = 0
     if isinstance(plan, KellyStaking):
@@ -415,12 +446,14 @@ def _run_bank_based(
         percent_share = _ZERO
         priced = [(row, p) for row in rows if (p := row[10]) is not None and 0.0 < p < 1.0]
         no_pin = len(rows) - len(priced)
-        # Kelly edge k = (p*O - 1)/(O - 1); k <= 0 means no bet.
+        # Kelly edge k = (p*O - 1)/(O - 1) at the odds a win pays (net of an exchange's
+        # commission); k <= 0 means no bet.
+        share = float(win_share)
         with_edge = [
             (row, k)
             for row, p in priced
             # row[8] (odds) is never None here: the price filter ran first.
-            if (k := (p * row[8] - 1.0) / (row[8] - 1.0)) > 0.0  # type: ignore[operator]
+            if (k := _kelly_edge(p, row[8], share)) > 0.0  # type: ignore[arg-type]
         ]
         if not presorted:
             with_edge.sort(key=_row_key)
@@ -437,7 +470,7 @@ def _run_bank_based(
         edges = [0.0] * len(rows)
     odds = list(map(_ODDS, rows))
     outcomes = _outcomes(rows, market)
-    factors = list(map(_Factors().__getitem__, zip(odds, outcomes, strict=True)))
+    factors = list(map(_Factors(win_share).__getitem__, zip(odds, outcomes, strict=True)))
 
     bank = plan.bank
     ledger: list[LedgerRow] = []

@@ -304,7 +304,7 @@ def prepare_plan(
 ) -> SweepPlan:
     """Price the market once for every variant."""
     prices = market_prices(frame, request.market, request.odds_source)
-    pairs = flat_pairs(prices, stake, frame)
+    pairs = flat_pairs(prices, stake, frame, request.win_share)
     return SweepPlan(
         request=request,
         grid=grid,

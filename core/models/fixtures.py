@@ -8,8 +8,10 @@ be a single indexed join instead of a pivot.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     Date,
     Float,
@@ -29,6 +31,53 @@ from core.db import UTCDateTime, utcnow
 from core.models.base import Base
 
 ODDS_SOURCES = ("b365", "pinnacle", "avg", "max")
+"""The sources kept in fixture_odds' own columns (with the Asian handicap lines)."""
+
+
+@dataclass(frozen=True)
+class Book:
+    """A bookmaker (or exchange) whose prices football-data publishes beyond ODDS_SOURCES,
+    kept in fixture_book_prices."""
+
+    code: str
+    """The odds source name in rules and requests, e.g. "wh"."""
+    label: str
+    prefix: str
+    """football-data's header prefix: WHH/WHD/WHA pre-match, WHCH/WHCD/WHCA closing."""
+    exchange: bool = False
+    """Prices are an exchange's: a win pays less the exchange's commission."""
+
+
+BOOKS: tuple[Book, ...] = (
+    Book("bw", "Bwin", "BW"),
+    Book("iw", "Interwetten", "IW"),
+    Book("wh", "William Hill", "WH"),
+    Book("vc", "VC Bet", "VC"),
+    Book("lb", "Ladbrokes", "LB"),
+    Book("gb", "Gamebookers", "GB"),
+    Book("sb", "Sportingbet", "SB"),
+    Book("sj", "Stan James", "SJ"),
+    Book("so", "Sporting Odds", "SO"),
+    Book("sy", "Stanleybet", "SY"),
+    Book("bs", "Blue Square", "BS"),
+    Book("bfd", "Betfred", "BFD"),
+    Book("bmgm", "BetMGM", "BMGM"),
+    Book("bv", "BetVictor", "BV"),
+    Book("cl", "Coral", "CL"),
+    Book("bf", "Betfair Sportsbook", "BF"),
+    Book("bfe", "Betfair Exchange", "BFE", exchange=True),
+)
+BOOK_CODES: tuple[str, ...] = tuple(book.code for book in BOOKS)
+BOOK_SELECTIONS: tuple[str, ...] = (
+    "home",
+    "draw",
+    "away",
+    "over25",
+    "under25",
+    "ah_home",
+    "ah_away",
+)
+"""What fixture_book_prices keeps per book (most books publish 1X2 only)."""
 ODDS_TIMINGS = ("", "_close")
 ODDS_SELECTIONS = ("home", "draw", "away", "over25", "under25", "ah_home", "ah_away")
 
@@ -195,3 +244,30 @@ class FixtureOdds(Base):
     max_close_under25: Mapped[float | None] = mapped_column(Float)
     max_close_ah_home: Mapped[float | None] = mapped_column(Float)
     max_close_ah_away: Mapped[float | None] = mapped_column(Float)
+
+
+class FixtureBookPrices(Base):
+    """One bookmaker's prices for one fixture, pre-match or closing: the books of BOOKS,
+    beyond the four sources fixture_odds keeps in columns of its own.
+
+    A row per (fixture, book, timing) rather than columns per book: football-data's set of
+    books changes from season to season, and a filter reads one book's column at a time
+    (by the book index) into the analysis frame.
+    """
+
+    __tablename__ = "fixture_book_prices"
+    __table_args__ = (Index("ix_fixture_book_prices_book", "book", "closing", "fixture_id"),)
+
+    fixture_id: Mapped[int] = mapped_column(
+        ForeignKey("fixtures.id", ondelete="CASCADE"), primary_key=True
+    )
+    book: Mapped[str] = mapped_column(String(8), primary_key=True)
+    closing: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    home: Mapped[float | None] = mapped_column(Float)
+    draw: Mapped[float | None] = mapped_column(Float)
+    away: Mapped[float | None] = mapped_column(Float)
+    over25: Mapped[float | None] = mapped_column(Float)
+    under25: Mapped[float | None] = mapped_column(Float)
+    ah_home: Mapped[float | None] = mapped_column(Float)
+    """At the fixture's common handicap line (fixture_odds.ah_line or ah_line_close)."""
+    ah_away: Mapped[float | None] = mapped_column(Float)

@@ -30,6 +30,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.models import (
+    BOOK_CODES,
+    BOOKS,
     H2H_FEATURES,
     MATCH_STAT_COLUMNS,
     ODDS_SELECTIONS,
@@ -49,9 +51,10 @@ GROUPS: tuple[FieldGroup, ...] = ("Context", "Odds", "Derived", "Team form", "Po
 Row = Mapping[str, Any]
 """A fixture as a plain dict, keyed by the labels of `core.rules.oracle.row_columns`."""
 
-# Rule-level odds sources: the pre-match four, then their closing twins.
+# Rule-level odds sources: the pre-match four and every other book, then their closing
+# twins.
 RULE_ODDS_SOURCES: tuple[str, ...] = tuple(
-    source + timing for timing in ODDS_TIMINGS for source in ODDS_SOURCES
+    source + timing for timing in ODDS_TIMINGS for source in (*ODDS_SOURCES, *BOOK_CODES)
 )
 RULE_ODDS_SELECTIONS: tuple[str, ...] = ODDS_SELECTIONS
 
@@ -60,6 +63,7 @@ _SOURCE_LABELS = {
     "pinnacle": "Pinnacle",
     "avg": "market average",
     "max": "market best",
+    **{book.code: book.label for book in BOOKS},
 }
 _SELECTION_LABELS = {
     "home": "home win",
@@ -232,8 +236,8 @@ def _context_fields() -> list[Field]:
 
 
 def _describe_source(source: str) -> tuple[str, str]:
-    base, _, timing = source.partition("_")
-    return _SOURCE_LABELS[base], "closing" if timing else "pre-match"
+    base = source.removesuffix("_close")
+    return _SOURCE_LABELS[base], "closing" if base != source else "pre-match"
 
 
 def _odds_fields() -> list[Field]:

@@ -26,13 +26,17 @@ from sqlalchemy.sql.selectable import FromClause, Join
 from core.db import Database
 from core.models import (
     ALL_ODDS_COLUMNS,
+    BOOK_CODES,
+    BOOK_SELECTIONS,
     FEATURE_COLUMNS,
     MATCH_STAT_COLUMNS,
     Fixture,
+    FixtureBookPrices,
     FixtureFeatures,
     FixtureOdds,
     League,
     Team,
+    odds_column_name,
 )
 from core.rules.catalogue import FIELDS, Field, Row
 from core.rules.validate import validate_rules
@@ -102,12 +106,29 @@ def matching_ids(rules: Any, rows: Iterable[Row]) -> list[int]:
 
 
 async def load_fixture_rows(db: Database) -> list[dict[str, Any]]:
-    """Every fixture as a dict of raw values (see `catalogue.row_columns`), by id."""
+    """Every fixture as a dict of raw values (see `row_columns`), by id, with every other
+    book's prices as `<book>[_close]_<selection>` (None where the book has none)."""
     base = fixture_query_base()
     query = base.select(*row_columns(base)).order_by(base.fixtures.c.id)
     async with db.session() as session:
-        result = await session.execute(query)
-        return [dict(row) for row in result.mappings()]
+        rows = [dict(row) for row in (await session.execute(query)).mappings()]
+        priced = (await session.execute(select(FixtureBookPrices.__table__))).mappings().all()
+    by_id = {row["id"]: row for row in rows}
+    for row in rows:
+        row.update(dict.fromkeys(BOOK_PRICE_KEYS))
+    for price in priced:
+        source = price["book"] + ("_close" if price["closing"] else "")
+        for selection in BOOK_SELECTIONS:
+            by_id[price["fixture_id"]][odds_column_name(source, selection)] = price[selection]
+    return rows
+
+
+BOOK_PRICE_KEYS: tuple[str, ...] = tuple(
+    odds_column_name(book + timing, selection)
+    for book in BOOK_CODES
+    for timing in ("", "_close")
+    for selection in BOOK_SELECTIONS
+)
 
 
 # The rows the oracle reads: every fixture joined to its league, teams, odds and features.
