@@ -199,7 +199,6 @@ def _ordered(low: Scalar, high: Scalar) -> bool:
 class _Parser:
     def __init__(self) -> None:
         self.errors: list[RuleError] = []
-        self.leaves = 0
 
     def fail(self, path: str, message: str) -> None:
         self.errors.append(RuleError(path, message))
@@ -271,7 +270,6 @@ class _Parser:
         return None if child is None else Not(path, child)
 
     def leaf(self, raw: dict[str, Any], path: str) -> Leaf | None:
-        self.leaves += 1
         before = len(self.errors)
         for key in raw:
             if key not in LEAF_KEYS:
@@ -375,14 +373,35 @@ class _Parser:
             return None
 
 
+def _count_leaves(rules: Any) -> int:
+    """How many rule objects the tree holds, down to MAX_DEPTH (the parser reports what lies
+    deeper): a walk without recursion, suggestions or type checks, so an oversized tree is
+    refused before the slow part of parsing it."""
+    leaves = 0
+    stack: list[tuple[Any, int]] = [(rules, 1)]
+    while stack:
+        raw, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            continue
+        if isinstance(raw, list):
+            stack.extend((item, depth + 1) for item in raw)
+        elif isinstance(raw, dict):
+            group = next((key for key in GROUP_KEYS if key in raw), None)
+            if group is None:
+                leaves += 1
+            elif isinstance(raw[group], list):
+                stack.extend((item, depth + 1) for item in raw[group])
+            else:
+                stack.append((raw[group], depth + 1))
+    return leaves
+
+
 def _parse(rules: Any, path: str) -> tuple[Node | None, list[RuleError]]:
+    leaves = _count_leaves(rules)
+    if leaves > MAX_LEAVES:
+        return None, [RuleError(path, f"too many rules: {leaves:,} (the limit is {MAX_LEAVES})")]
     parser = _Parser()
-    tree = parser.node(rules, path, 1)
-    if parser.leaves > MAX_LEAVES:
-        parser.errors.insert(
-            0, RuleError(path, f"too many rules: {parser.leaves} (the limit is {MAX_LEAVES})")
-        )
-    return tree, parser.errors
+    return parser.node(rules, path, 1), parser.errors
 
 
 def rule_errors(rules: Any, *, path: str = "rules") -> list[RuleError]:
