@@ -270,23 +270,13 @@ class UsageError(FilterBetsError):
 
 
 def _read_rules_argument(raw: str) -> Any:
-    import json
+    """The rules of --rules: inline JSON, or @FILE. Parsed within limits: any input is a
+    value or a one-line RuleError."""
+    from core.rules.json_input import parse_json_text, read_json_file
 
-    text = raw
-    source = "--rules"
     if raw.startswith("@"):
-        path = Path(raw[1:])
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{source}: cannot read ({exc.strerror})") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
+        return read_json_file(Path(raw[1:]))
+    return parse_json_text(raw, "--rules")
 
 
 def check_request_args(args: argparse.Namespace) -> None:
@@ -311,6 +301,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     """The request: each option as given, else the saved filter's setting, else the
     request default."""
     from core.backtest.request import BacktestRequest, parse_date
+    from core.rules import validate_rules
 
     check_request_args(args)
     saved = saved or {}
@@ -332,7 +323,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     return BacktestRequest(
         market=str(market),
         filter_ref=args.filter,
-        rules=None if args.rules is None else _read_rules_argument(args.rules),
+        rules=None if args.rules is None else validate_rules(_read_rules_argument(args.rules)),
         odds_source=str(pick(args.odds, "odds_source", defaults.odds_source)),
         leagues=tuple(split),
         seasons=tuple(seasons),
@@ -360,6 +351,7 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
 
     from core.filters import FilterStore
 
+    rules = _read_rules_argument(args.rules) if args.filters_command == "create" else None
     service = await _open_service(settings)
     try:
         store = FilterStore(service.db, service.user_id)
@@ -367,7 +359,7 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
         if action == "create":
             info = await store.create(
                 args.name,
-                _read_rules_argument(args.rules),
+                rules,
                 stake=args.stake,
                 description=args.description,
                 backtest_settings=_filter_settings_args(args),
@@ -414,10 +406,12 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     from core.backtest.engine import BacktestEngine
     from core.report import render_metrics
 
-    check_request_args(args)
+    # Inline rules are checked before the database is opened; a saved filter's settings
+    # (defaults for the options not given) need the database.
+    early = request_from_args(args) if args.filter is None else None
     service = await _open_service(settings)
     try:
-        request = request_from_args(args, await saved_backtest_settings(service, args))
+        request = early or request_from_args(args, await saved_backtest_settings(service, args))
         run = await BacktestEngine(service.db, service.user_id).run(request)
     finally:
         await service.close()

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
 from core.errors import ConfigError
+from core.text import quoted, text_problem
 
 ENV_DATABASE_URL = "FILTERBETS_DATABASE_URL"
 ENV_USER = "FILTERBETS_USER"
@@ -158,6 +159,19 @@ def load_settings(database_url: str | None = None, user: str | None = None) -> S
     url = normalize_database_url(raw)
     return Settings(
         database_url=url,
-        user_name=(user or "").strip() or current_user_name(),
+        user_name=check_user_name((user or "").strip() or current_user_name()),
         database_url_source=source,
     )
+
+
+MAX_USER_NAME = 120
+
+
+def check_user_name(name: str) -> str:
+    """A user name both databases store as given; ConfigError otherwise."""
+    if len(name) > MAX_USER_NAME:
+        raise ConfigError(f"user: at most {MAX_USER_NAME} characters, got {len(name):,}")
+    problem = text_problem(name)
+    if problem is not None:
+        raise ConfigError(f"user: {quoted(name)} {problem}")
+    return name

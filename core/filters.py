@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,9 +17,11 @@ from core.backtest.request import BacktestRequest, RequestError
 from core.db import Database
 from core.errors import FilterBetsError
 from core.models import BacktestResult, Filter
+from core.text import text_problem
 
 EXPORT_FORMAT = "filterbets.filter/1"
 MAX_STAKE = Decimal("99999999.99")
+MAX_DESCRIPTION = 10_000
 
 
 class FilterError(FilterBetsError):
@@ -47,7 +48,10 @@ class FilterInfo:
 
 def parse_stake(raw: str | Decimal | float | int) -> Decimal:
     try:
-        stake = Decimal(str(raw)).quantize(Decimal("0.01"))
+        stake = Decimal(str(raw))
+        if not stake.is_finite():
+            raise InvalidOperation
+        stake = stake.quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError) as exc:
         raise FilterError(f"stake: {raw!r} is not a number") from exc
     if not Decimal("0") < stake <= MAX_STAKE:
@@ -145,6 +149,19 @@ def _clean_name(name: str) -> str:
         raise FilterError("name: a filter needs a name")
     if len(cleaned) > 120:
         raise FilterError("name: at most 120 characters")
+    problem = text_problem(cleaned)
+    if problem is not None:
+        raise FilterError(f"name: {problem}")
+    return cleaned
+
+
+def _clean_description(description: str) -> str:
+    cleaned = description.strip()
+    if len(cleaned) > MAX_DESCRIPTION:
+        raise FilterError(f"description: at most {MAX_DESCRIPTION:,} characters")
+    problem = text_problem(cleaned, prose=True)
+    if problem is not None:
+        raise FilterError(f"description: {problem}")
     return cleaned
 
 
@@ -165,7 +182,7 @@ class FilterStore:
         row = Filter(
             user_id=self.user_id,
             name=_clean_name(name),
-            description=description.strip(),
+            description=_clean_description(description),
             rules=_validated_rules(rules),
             stake=parse_stake(stake),
             is_active=True,
@@ -202,7 +219,7 @@ class FilterStore:
                 if stake is not None:
                     row.stake = parse_stake(stake)
                 if description is not None:
-                    row.description = description.strip()
+                    row.description = _clean_description(description)
                 if is_active is not None:
                     row.is_active = is_active
                 if settings is not None:
@@ -224,6 +241,8 @@ class FilterStore:
 
     async def get(self, name_or_id: str | int) -> FilterInfo:
         """A filter by exact name, or by id when given a number that is not also a name."""
+        if text_problem(str(name_or_id)) is not None:  # no name holds it: ask no database
+            raise FilterError(_not_found(str(name_or_id), []))
         async with self.db.session() as session:
             query = select(Filter).where(Filter.user_id == self.user_id)
             row = (
@@ -294,13 +313,9 @@ class FilterStore:
         return document
 
     async def import_file(self, path: Path) -> FilterInfo:
-        try:
-            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-            document = json.loads(text)
-        except FileNotFoundError as exc:
-            raise FilterError(f"{path}: no such file") from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FilterError(f"{path}: not a JSON filter export ({exc})") from exc
+        from core.rules.json_input import read_json_file
+
+        document = await asyncio.to_thread(read_json_file, path)
         if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
             raise FilterError(f"{path}: not a FilterBets filter export (format {EXPORT_FORMAT})")
         for key in ("name", "rules"):

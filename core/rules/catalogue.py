@@ -311,6 +311,9 @@ class Field:
     """Reads a closing price: known only at kick-off, so a backtest using it is optimistic."""
     alternative: str | None = None
     """For post-match fields: the pre-match field(s) to use instead."""
+    bounds: tuple[int, int] | None = None
+    """For integer fields with a closed range (month 1-12): the values a rule may compare
+    with. Other integer fields take validation's general range."""
 
     @property
     def sql_type(self) -> TypeEngine[Any]:
@@ -344,8 +347,15 @@ def _context_fields() -> list[Field]:
         time: dt.time | None = row["kickoff_time"]
         return None if time is None else time.hour
 
-    def ctx(name: str, type_: FieldType, description: str, sql: SqlFn, py: PyFn) -> Field:
-        return Field(name, type_, "Context", description, sql, py)
+    def ctx(
+        name: str,
+        type_: FieldType,
+        description: str,
+        sql: SqlFn,
+        py: PyFn,
+        bounds: tuple[int, int] | None = None,
+    ) -> Field:
+        return Field(name, type_, "Context", description, sql, py, bounds=bounds)
 
     return [
         ctx("league", "string", "League code, e.g. E0", _col("leagues", "code"), _key("league")),
@@ -376,6 +386,7 @@ def _context_fields() -> list[Field]:
             "Day of the week, 1 = Monday ... 7 = Sunday",
             lambda t: IsoWeekday(t.fixtures.c.kickoff_date),
             weekday_py,
+            (1, 7),
         ),
         ctx(
             "month",
@@ -383,6 +394,7 @@ def _context_fields() -> list[Field]:
             "Month of the match, 1-12",
             lambda t: MonthOf(t.fixtures.c.kickoff_date),
             month_py,
+            (1, 12),
         ),
         ctx(
             "kickoff_hour",
@@ -390,6 +402,7 @@ def _context_fields() -> list[Field]:
             "Kick-off hour, 0-23 (empty when the time is unknown)",
             lambda t: HourOf(t.fixtures.c.kickoff_time),
             hour_py,
+            (0, 23),
         ),
         ctx(
             "home_team",
@@ -774,8 +787,13 @@ FIELDS: Mapping[str, Field] = MappingProxyType(_build())
 # --------------------------------------------------------------------------------------
 
 
+_LONGEST_GUESS = 64
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     """The closest choice to a mistyped word, or None when nothing is close."""
+    if len(word) > _LONGEST_GUESS:
+        return None  # no name is this long, and matching it would take quadratic time
     lowered = {choice.lower(): choice for choice in choices}
     if word.lower() in lowered:
         return lowered[word.lower()]

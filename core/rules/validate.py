@@ -27,10 +27,16 @@ from typing import Any, Literal, TypeAlias
 
 from core.errors import RuleError
 from core.rules.catalogue import FIELDS, Field, FieldType, did_you_mean, suggest_field
+from core.text import printable, text_problem
 
 MAX_DEPTH = 8
 """Most nodes on any root-to-leaf path (the root and the leaf included)."""
 MAX_LEAVES = 100
+INTEGER_RANGE = (-1_000_000, 1_000_000)
+"""What an integer field without bounds of its own may be compared with: past any real
+count or day span, and inside every database's integer types (PostgreSQL's int4)."""
+MAX_TEXT = 200
+"""Longest string value: past any league, country, team or season name."""
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "between", "in", "not_in", "is_null", "not_null"]
 OPS: tuple[Op, ...] = (
@@ -126,11 +132,25 @@ Node: TypeAlias = Leaf | Group | Not
 
 def _show(value: Any) -> str:
     """A short one-line rendering of a user value for messages."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        if value.bit_length() > 14_000:  # str() refuses ints past 4,300 digits
+            return "a number of more than 4,000 digits"
+        return f"a number of {len(str(abs(value))):,} digits"
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):
+        return f"<{_kind(value)}>"
+    return _clipped(text)
+
+
+def _clipped(text: str) -> str:
+    text = printable(text)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _word(value: Any) -> str:
+    """A key, field or op name from the user, for a message."""
+    return _clipped(str(value))
 
 
 def _kind(value: Any) -> str:
@@ -161,20 +181,37 @@ def _typed(field: Field, value: Any) -> Scalar:
     if field.type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
             raise ValueError(f"field '{field.name}' takes a finite number, got {_show(value)}")
-        return float(value)
+        return number
     if field.type == "integer":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong
         if isinstance(value, float):
             if not value.is_integer():
                 raise wrong
-            return int(value)
-        return value
+            value = int(value)
+        low, high = field.bounds or INTEGER_RANGE
+        if not low <= value <= high:
+            raise ValueError(
+                f"field '{field.name}' takes a whole number from {low:,} to {high:,},"
+                f" got {_show(value)}"
+            )
+        return int(value)
     if field.type == "string":
         if not isinstance(value, str):
             raise wrong
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(f"field '{field.name}': the value {problem}")
+        if len(value) > MAX_TEXT:
+            raise ValueError(
+                f"field '{field.name}' takes at most {MAX_TEXT} characters, got {len(value):,}"
+            )
         return value
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
@@ -223,7 +260,7 @@ class _Parser:
                 self.fail(
                     path,
                     f"a group has exactly one key ('all', 'any' or 'not'); "
-                    f"unexpected key '{extra[0]}'",
+                    f"unexpected key '{_word(extra[0])}'",
                 )
                 return None
             key = group_keys[0]
@@ -239,7 +276,7 @@ class _Parser:
         key = str(keys[0])
         self.fail(
             path,
-            f"unexpected key '{key}'{_suffix(did_you_mean(key, LEAF_KEYS + GROUP_KEYS))}; "
+            f"unexpected key '{_word(key)}'{_suffix(did_you_mean(key, LEAF_KEYS + GROUP_KEYS))}; "
             "expected 'field'/'op'/'value' or 'all'/'any'/'not'",
         )
         return None
@@ -274,7 +311,7 @@ class _Parser:
         for key in raw:
             if key not in LEAF_KEYS:
                 hint = did_you_mean(str(key), LEAF_KEYS)
-                self.fail(path, f"unexpected key '{key}' in a rule{_suffix(hint)}")
+                self.fail(path, f"unexpected key '{_word(key)}' in a rule{_suffix(hint)}")
         field = self.leaf_field(raw, path)
         op = self.leaf_op(raw, path)
         if len(self.errors) > before or field is None or op is None:
@@ -292,7 +329,7 @@ class _Parser:
             return None
         field = FIELDS.get(name)
         if field is None:
-            self.fail(path, f"unknown field '{name}'{_suffix(suggest_field(name))}")
+            self.fail(path, f"unknown field '{_word(name)}'{_suffix(suggest_field(name))}")
             return None
         if not field.pre_match:
             self.fail(
@@ -316,7 +353,7 @@ class _Parser:
                 return known
         hint = _OP_ALIASES.get(op.strip().lower()) or did_you_mean(op, OPS)
         listing = "" if hint else f"; ops are {', '.join(OPS)}"
-        self.fail(path, f"unknown op '{op}'{_suffix(hint)}{listing}")
+        self.fail(path, f"unknown op '{_word(op)}'{_suffix(hint)}{listing}")
         return None
 
     def leaf_value(self, raw: dict[str, Any], path: str, field: Field, op: Op) -> Value:
