@@ -473,12 +473,6 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {command!r}")
 
 
-def describe_database_error(settings: Settings, exc: BaseException) -> str:
-    """One line for a database that cannot be reached or opened."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else ""
-    return f"cannot use database {settings.describe_backend()}: {reason or type(exc).__name__}"
-
-
 def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
     from core.errors import RuleError
@@ -507,12 +501,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _say("filterbets: interrupted")
         return 130
     except Exception as exc:
-        from sqlalchemy.exc import DBAPIError, OperationalError
+        from core.dberrors import describe_database_error
 
-        if isinstance(exc, OperationalError | DBAPIError | OSError | ConnectionError):
-            _say(f"filterbets: error: {describe_database_error(settings, exc)}")
-            return EXIT_ERROR
-        raise
+        message = describe_database_error(exc, settings.describe_backend())
+        if message is None:
+            raise
+        _say(f"filterbets: error: {message}")
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

@@ -39,7 +39,10 @@ def test_an_unreachable_postgres_is_one_clear_line() -> None:
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert "cannot use database PostgreSQL nobody@127.0.0.1:1/none" in done.stderr
+    assert done.stderr == (
+        "filterbets: error: cannot connect to PostgreSQL nobody@127.0.0.1:1/none:"
+        " connection refused (is the server running?)\n"
+    )
     assert "secret" not in done.stderr
 
 

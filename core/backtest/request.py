@@ -9,6 +9,7 @@ from typing import Any
 
 from core.errors import FilterBetsError
 from core.rules.catalogue import RULE_ODDS_SOURCES
+from core.rules.validate import MAX_LIST_VALUES
 from core.text import quoted, text_problem
 
 MARKETS = ("home", "draw", "away", "over25", "under25", "ah_home", "ah_away")
@@ -96,6 +97,8 @@ class BacktestRequest:
                 f"staking: unknown plan {self.staking!r}; choose flat, percent or kelly"
             )
         for name, values in (("leagues", self.leagues), ("seasons", self.seasons)):
+            if len(values) > MAX_LIST_VALUES:
+                raise RequestError(f"{name}: at most {MAX_LIST_VALUES:,}, got {len(values):,}")
             for value in values:
                 problem = text_problem(value)
                 if problem is not None:

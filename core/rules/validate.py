@@ -35,6 +35,8 @@ MAX_LEAVES = 100
 INTEGER_RANGE = (-1_000_000, 1_000_000)
 """What an integer field without bounds of its own may be compared with: past any real
 count or day span, and inside every database's integer types (PostgreSQL's int4)."""
+MAX_LIST_VALUES = 1_000
+"""Longest list for 'in'/'not_in': more than any league's teams, seasons or leagues."""
 MAX_TEXT = 200
 """Longest string value: past any league, country, team or season name."""
 
@@ -382,6 +384,11 @@ class _Parser:
             return self.between(path, field, value)
         if not value:
             self.fail(path, f"op '{op}' takes a non-empty list of values, got []")
+            return None
+        if len(value) > MAX_LIST_VALUES:
+            self.fail(
+                path, f"op '{op}' takes at most {MAX_LIST_VALUES:,} values, got {len(value):,}"
+            )
             return None
         items = [
             self.typed(path, field, item, f"item {i} of the list: ") for i, item in enumerate(value)
