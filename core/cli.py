@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
@@ -482,6 +485,30 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a reader gone before the last write is the same
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+"""What a shell reports for a Unix tool that a closed pipe stopped (`yes | head` gives 141)."""
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (`filterbets backtest ... | head`): stop without a
+    word, as Unix tools do. Output still buffered goes to /dev/null, so the interpreter's
+    final flush does not complain either."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     usage_errors = _usage_errors()
@@ -500,6 +527,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("filterbets: interrupted")
         return 130
+    except BrokenPipeError:
+        raise  # our output's reader went away: not a database error (see main)
     except Exception as exc:
         from core.dberrors import describe_database_error
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -102,3 +103,31 @@ def test_backtest_of_a_saved_filter_uses_its_saved_settings_unless_overridden(
     assert "filter 'Bare' has no saved market" in capfd.readouterr().err
     assert main(["--database-url", url, "backtest", "--rules", band]) == 2
     assert "--market: required with --rules" in capfd.readouterr().err
+
+
+def _with_reader_gone(*args: str) -> tuple[int, str]:
+    """Run the CLI with its stdout a pipe whose reader has already closed it (`| head`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "core.cli", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(settings: Settings) -> None:
+    """`filterbets backtest ... | head` printed "cannot use database ...: Broken pipe"."""
+    url = settings.database_url.render_as_string(hide_password=False)
+    for args in (
+        ("db", "history"),
+        ("--database-url", url, "backtest", "--market", "home", "--rules", "[]"),
+    ):
+        code, err = _with_reader_gone(*args)
+        assert (code, err) == (141, ""), args
