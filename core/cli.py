@@ -17,7 +17,7 @@ from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.config import Settings, load_settings
+from core.config import Settings, load_settings, prepare_sqlite_file
 from core.errors import FilterBetsError
 
 EXIT_OK = 0
@@ -444,6 +444,10 @@ async def _cmd_features(settings: Settings) -> int:
 
 def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     command = args.command or "dashboard"
+    if not (command == "db" and args.db_command == "history"):
+        created = prepare_sqlite_file(settings)
+        if created is not None:
+            _say(f"filterbets: created a new database at {created}")
     if command == "dashboard":
         return _open_dashboard(settings)
     if command == "db":
@@ -478,10 +482,10 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
 
 def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
-    from core.errors import RuleError
+    from core.errors import ConfigError, RuleError
     from core.filters import FilterError
 
-    return (UsageError, RequestError, RuleError, FilterError)
+    return (UsageError, ConfigError, RequestError, RuleError, FilterError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -150,6 +150,8 @@ def current_user_name() -> str:
 
 def load_settings(database_url: str | None = None, user: str | None = None) -> Settings:
     """Resolve settings: a flag wins over the environment, which wins over the default."""
+    if database_url is not None and not database_url.strip():
+        raise ConfigError("--database-url: empty; give a database URL, or leave the option out")
     if database_url:
         raw, source = database_url, "flag"
     elif os.environ.get(ENV_DATABASE_URL, "").strip():
@@ -175,3 +177,31 @@ def check_user_name(name: str) -> str:
     if problem is not None:
         raise ConfigError(f"user: {quoted(name)} {problem}")
     return name
+
+
+def prepare_sqlite_file(settings: Settings) -> Path | None:
+    """Make ready the SQLite file before anything opens it; its path if it was created now.
+
+    Only the default data folder is created on its own: a folder named in a URL that does
+    not exist is far more often a typo than a wish, so it is a ConfigError. A new file is
+    created 0600 (SQLite gives its -wal and -shm files the same mode): it holds a person's
+    filters and results.
+    """
+    path = settings.sqlite_path
+    if path is None:
+        return None
+    folder = path.parent
+    if not folder.is_dir():
+        if settings.database_url_source != "default":
+            raise ConfigError(
+                f"no folder {folder} for the database {path}: create it first, or check the URL"
+            )
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"cannot create the database {path}: {exc.strerror}") from exc
+    os.close(descriptor)
+    return path

@@ -60,3 +60,67 @@ def test_user_comes_from_flag_then_env_then_login(monkeypatch: pytest.MonkeyPatc
     assert load_settings(user="bob").user_name == "bob"
     monkeypatch.delenv("FILTERBETS_USER")
     assert load_settings().user_name  # the OS login name, whatever it is here
+
+
+def _cli(*args: str) -> tuple[int, str, str]:
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, timeout=120
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_a_sqlite_url_into_a_missing_folder_is_an_error_and_creates_nothing(
+    tmp_path: Path,
+) -> None:
+    """`--database-url sqlite:////nonexistent/dir/x.db filters list` made the folders and a
+    new database."""
+    missing = tmp_path / "nonexistent" / "dir"
+    code, _out, err = _cli("--database-url", f"sqlite:///{missing / 'x.db'}", "filters", "list")
+    assert code == 2
+    assert err == (
+        f"filterbets: error: no folder {missing} for the database {missing / 'x.db'}:"
+        " create it first, or check the URL\n"
+    )
+    assert not (tmp_path / "nonexistent").exists()
+
+
+def test_a_new_database_at_a_given_path_is_announced_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "mine.db"
+    code, _out, err = _cli("--database-url", f"sqlite:///{path}", "filters", "list")
+    assert code == 0, err
+    assert err.splitlines()[0] == f"filterbets: created a new database at {path}"
+    assert path.stat().st_mode & 0o777 == 0o600
+    code, _out, err = _cli("--database-url", f"sqlite:///{path}", "filters", "list")
+    assert code == 0 and "created" not in err  # said once, when it is new
+
+
+def test_the_default_data_folder_is_still_made_on_first_use(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    data = tmp_path / "fresh" / "data"
+    done = subprocess.run(
+        [sys.executable, "-m", "core.cli", "filters", "list"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=os.environ | {"FILTERBETS_DATA_DIR": str(data)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert (data / "filterbets.db").stat().st_mode & 0o777 == 0o600
+    assert data.stat().st_mode & 0o777 == 0o700
+
+
+def test_an_empty_database_url_is_an_error_not_the_environments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FILTERBETS_DATABASE_URL", "sqlite:////tmp/from-env.db")
+    with pytest.raises(ConfigError, match="--database-url: empty"):
+        load_settings("")
+    code, _out, err = _cli("--database-url", "", "filters", "list")
+    assert code == 2
+    assert err.startswith("filterbets: error: --database-url: empty")
