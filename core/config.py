@@ -7,9 +7,13 @@ command-line flags (the CLI passes its flags in as overrides).
 from __future__ import annotations
 
 import getpass
+import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -62,12 +66,96 @@ def default_database_url() -> str:
     return f"sqlite+aiosqlite:///{data_dir() / 'filterbets.db'}"
 
 
+# libpq's connection options that people put in a URL, and asyncpg reads from a DSN
+# (connect_timeout is turned into asyncpg's `timeout` by `driver_connect_args`).
+LIBPQ_OPTIONS = (
+    "sslmode",
+    "sslrootcert",
+    "sslcert",
+    "sslkey",
+    "sslcrl",
+    "sslpassword",
+    "ssl_min_protocol_version",
+    "ssl_max_protocol_version",
+    "target_session_attrs",
+    "application_name",
+    "options",
+    "connect_timeout",
+    "host",
+    "passfile",
+    "service",
+    "krbsrvname",
+    "gsslib",
+)
+SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+# SQLAlchemy's own asyncpg options, passed on as they are.
+_DIALECT_OPTIONS = ("prepared_statement_cache_size",)
+
+
+def _redacted(raw: str) -> str:
+    """A URL that would not parse, for a message: any password replaced by ***."""
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", raw.strip())
+
+
+def _check_postgres_options(url: URL) -> URL:
+    """Refuse what asyncpg would choke on, in words: a bad port, an option it does not know,
+    a bad sslmode or connect_timeout. `ssl=MODE` (asyncpg's spelling) becomes sslmode."""
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ConfigError(f"database URL: the port must be 1-65535, got {url.port}")
+    query = dict(url.query)
+    if "ssl" in query and "sslmode" not in query:
+        query["sslmode"] = query.pop("ssl")
+    known = (*LIBPQ_OPTIONS, *_DIALECT_OPTIONS)
+    for key, value in query.items():
+        if key not in known:
+            raise ConfigError(
+                f"database URL: unknown option {key!r}; PostgreSQL URLs take "
+                + ", ".join(LIBPQ_OPTIONS)
+            )
+        if not isinstance(value, str):
+            raise ConfigError(f"database URL: option {key!r} is given more than once")
+    mode = query.get("sslmode")
+    if mode is not None and mode not in SSL_MODES:
+        raise ConfigError(f"database URL: sslmode {mode!r} is not one of {', '.join(SSL_MODES)}")
+    timeout = query.get("connect_timeout")
+    if isinstance(timeout, str):
+        try:
+            seconds = float(timeout)
+        except ValueError:
+            seconds = -1.0
+        if not 0 < seconds < math.inf:
+            raise ConfigError(
+                f"database URL: connect_timeout must be a number of seconds, got {timeout!r}"
+            )
+    return url.set(query=query)
+
+
+def driver_connect_args(url: URL) -> tuple[URL, dict[str, Any]]:
+    """A PostgreSQL URL without its libpq options, and the asyncpg arguments they become:
+    asyncpg reads sslmode, sslrootcert and the rest from a DSN (and any other option as a
+    server setting), but SQLAlchemy would pass each as a keyword asyncpg does not take."""
+    query = dict(url.query)
+    connect_args: dict[str, Any] = {}
+    timeout = query.pop("connect_timeout", None)
+    if isinstance(timeout, str):
+        connect_args["timeout"] = float(timeout)
+    libpq = {key: query.pop(key) for key in list(query) if key in LIBPQ_OPTIONS}
+    if libpq:
+        connect_args["dsn"] = "postgresql://?" + urlencode(libpq)
+    return url.set(query=query), connect_args
+
+
 def normalize_database_url(raw: str) -> URL:
     """Parse a SQLAlchemy URL and make sure it names an async driver we support."""
     try:
         url = make_url(raw.strip())
+        url.port  # noqa: B018 - parsed on access: a port that is not a number raises here
     except ArgumentError as exc:
         raise ConfigError(f"database URL is not valid: {mask_url_text(raw)!s}") from exc
+    except ValueError as exc:
+        raise ConfigError(
+            f"database URL is not valid (its host or port cannot be read): {_redacted(raw)}"
+        ) from exc
     backend, _, driver = url.drivername.partition("+")
     if backend == "postgres":
         backend = "postgresql"
@@ -81,7 +169,8 @@ def normalize_database_url(raw: str) -> URL:
         raise ConfigError(
             f"database driver {driver!r} is synchronous; use {backend}+{_ASYNC_DRIVERS[backend]}"
         )
-    return url.set(drivername=f"{backend}+{driver}")
+    url = url.set(drivername=f"{backend}+{driver}")
+    return _check_postgres_options(url) if backend == "postgresql" else url
 
 
 def mask_url(url: URL) -> str:
@@ -92,8 +181,8 @@ def mask_url(url: URL) -> str:
 def mask_url_text(raw: str) -> str:
     try:
         return mask_url(make_url(raw))
-    except ArgumentError:
-        return "<unparseable URL>"
+    except (ArgumentError, ValueError):
+        return _redacted(raw)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, String, Table, inspect, pool, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import Settings, prepare_sqlite_file
+from core.db import engine_for
 from core.errors import FilterBetsError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def _read_revision(connection: Connection) -> str | None:
 
 async def current_revision(settings: Settings) -> str | None:
     prepare_sqlite_file(settings)
-    engine = create_async_engine(settings.database_url, poolclass=pool.NullPool)
+    engine = engine_for(settings.database_url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(_read_revision)

@@ -124,3 +124,75 @@ def test_an_empty_database_url_is_an_error_not_the_environments(
     code, _out, err = _cli("--database-url", "", "filters", "list")
     assert code == 2
     assert err.startswith("filterbets: error: --database-url: empty")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql://u:pw@h:notaport/x",
+            "database URL is not valid (its host or port cannot be read):"
+            " postgresql://u:***@h:notaport/x",
+        ),
+        (
+            "postgresql://u:pw@[::1/x",
+            "database URL is not valid (its host or port cannot be read):"
+            " postgresql://u:***@[::1/x",
+        ),
+        ("postgresql://u:pw@h:99999/x", "database URL: the port must be 1-65535, got 99999"),
+        (
+            "postgresql://u@h/x?sslmode=sure",
+            "database URL: sslmode 'sure' is not one of disable, allow, prefer, require,"
+            " verify-ca, verify-full",
+        ),
+        (
+            "postgresql://u@h/x?connect_timeout=soon",
+            "database URL: connect_timeout must be a number of seconds",
+        ),
+        ("postgresql://u@h/x?colour=blue", "database URL: unknown option 'colour'"),
+    ],
+)
+def test_malformed_database_urls_are_one_line_errors(url: str, message: str) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(url)
+    assert str(refused.value).startswith(message)
+    assert "pw" not in str(refused.value)
+    code, _out, err = _cli("--database-url", url, "db", "current")
+    assert (code, err) == (2, f"filterbets: error: {refused.value}\n")
+
+
+def test_libpq_options_reach_the_driver_in_its_own_form() -> None:
+    from core.config import driver_connect_args
+
+    url = load_settings(
+        "postgresql://u@h/x?sslmode=verify-full&sslrootcert=/etc/ca.pem&connect_timeout=7"
+        "&prepared_statement_cache_size=0"
+    ).database_url
+    bare, args = driver_connect_args(url)
+    assert dict(bare.query) == {"prepared_statement_cache_size": "0"}
+    assert args == {
+        "timeout": 7.0,
+        "dsn": "postgresql://?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem",
+    }
+    assert dict(load_settings("postgresql://u@h/x?ssl=require").database_url.query) == {
+        "sslmode": "require"
+    }
+
+
+def test_a_url_with_libpq_options_connects(postgres_server_url: str | None) -> None:
+    """`?sslmode=require`, which libpq users always write, was a TypeError from asyncpg."""
+    if postgres_server_url is None:
+        pytest.skip("no PostgreSQL server")
+    base = postgres_server_url.split("?")[0]
+    code, out, err = _cli(
+        "--database-url",
+        f"{base}?sslmode=prefer&connect_timeout=5&application_name=fb-test",
+        "db",
+        "current",
+    )
+    assert code == 0, err
+    assert "revision" in out
+    code, _out, err = _cli("--database-url", f"{base}?sslmode=require", "db", "current")
+    # The test server has no TLS: refused in one line, not a TypeError traceback.
+    assert code == 1 and "Traceback" not in err and len(err.splitlines()) == 1, err
+    assert err.startswith("filterbets: error: cannot connect to PostgreSQL")
