@@ -63,8 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db_commands.add_parser("upgrade", help="upgrade the schema (default: to head)")
     up.add_argument("revision", nargs="?", default="head")
-    down = db_commands.add_parser("downgrade", help="downgrade the schema to REV")
-    down.add_argument("revision", metavar="REV")
+    down = db_commands.add_parser(
+        "downgrade", help="downgrade the schema to REV (says first what that deletes)"
+    )
+    down.add_argument("revision", metavar="REV", help="a revision, or base")
+    down.add_argument(
+        "--yes", action="store_true", help="go ahead without asking when the downgrade deletes data"
+    )
     db_commands.add_parser("current", help="show the database's schema revision")
     db_commands.add_parser("history", help="list the schema revisions")
 
@@ -155,8 +160,7 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         status = await migrate.upgrade(settings, args.revision)
         print(f"{settings.describe_backend()}: {status.describe()}")
     elif args.db_command == "downgrade":
-        status = await migrate.downgrade(settings, args.revision)
-        print(f"{settings.describe_backend()}: {status.describe()}")
+        return await _downgrade(settings, args.revision, assume_yes=args.yes)
     elif args.db_command == "current":
         current = await migrate.current_revision(settings)
         head = await asyncio.to_thread(migrate.head_revision)
@@ -166,6 +170,52 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         for line in await asyncio.to_thread(migrate.history_lines):
             print(line)
     return EXIT_OK
+
+
+async def _downgrade(settings: Settings, revision: str, *, assume_yes: bool) -> int:
+    """Say what the downgrade deletes and ask (or want --yes); on SQLite, back up first."""
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    from core import migrate
+    from core.downgrade import backup_sqlite, plan_downgrade
+
+    backend = settings.describe_backend()
+    try:
+        plan = await plan_downgrade(settings, revision)
+    except (RevisionError, CommandError, ValueError) as exc:
+        raise UsageError(f"db downgrade: {exc}") from exc
+    if plan.losses:
+        _say(f"downgrading {backend} from {plan.current} to {plan.target} deletes:")
+        for loss in plan.losses:
+            _say(f"  - {loss}")
+        if not settings.is_sqlite:
+            _say("  (no copy is made on PostgreSQL: take one with pg_dump first to keep it)")
+        if not assume_yes:
+            if not _stdin_is_terminal():
+                raise UsageError("db downgrade: it deletes the data above; add --yes to go ahead")
+            if not _confirm("Delete it and downgrade? [y/N] "):
+                _say("downgrade cancelled; nothing changed")
+                return EXIT_ERROR
+        if settings.is_sqlite and settings.sqlite_path is not None:
+            copy = await asyncio.to_thread(backup_sqlite, settings, plan)
+            _say(f"backed up {settings.sqlite_path} to {copy}")
+    status = await migrate.downgrade(settings, revision)
+    print(f"{backend}: {status.describe()}")
+    return EXIT_OK
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _confirm(question: str) -> bool:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 async def _open_service(settings: Settings) -> Any:
