@@ -17,6 +17,7 @@ from core.backtest.request import BacktestRequest, RequestError
 from core.db import Database
 from core.errors import FilterBetsError
 from core.models import BacktestResult, Filter
+from core.rules.known import check_rules_against_data
 from core.text import text_problem
 
 EXPORT_FORMAT = "filterbets.filter/1"
@@ -188,6 +189,7 @@ class FilterStore:
             is_active=True,
             backtest_settings=clean_backtest_settings(backtest_settings),
         )
+        await check_rules_against_data(self.db, row.rules, when_empty=False)
         try:
             async with self.db.session() as session:
                 session.add(row)
@@ -209,6 +211,8 @@ class FilterStore:
     ) -> FilterInfo:
         """Change the given fields; None leaves a field as it is."""
         settings = clean_backtest_settings(backtest_settings)
+        if rules is not None:
+            await check_rules_against_data(self.db, _validated_rules(rules), when_empty=False)
         try:
             async with self.db.session() as session:
                 row = await self._row(session, filter_id)

@@ -55,6 +55,7 @@ from core.models import BacktestBet, BacktestResult, Fixture, League, Team
 from core.rules import validate_rules
 from core.rules.catalogue import FixtureTables, fixture_query_base
 from core.rules.compile import compile_rules, lookup_condition, required_tables
+from core.rules.known import check_rules_against_data, unknown_value_message
 from core.rules.validate import (
     CLOSING_PRICE_WARNING,
     Group,
@@ -309,19 +310,16 @@ class BacktestEngine:
         saved = await FilterStore(self.db, self.user_id).get(request.filter_ref)
         return ResolvedFilter(validate_rules(saved.rules), saved.id, saved.name, saved.stake)
 
-    async def _check_scope(self, request: BacktestRequest) -> None:
-        """Unknown league codes are a mistake worth stopping for, with a suggestion."""
-        if not request.leagues:
-            return
-        async with self.db.session() as session:
-            known = list((await session.execute(select(League.code))).scalars())
-        for code in request.leagues:
-            if code not in known:
-                import difflib
-
-                close = difflib.get_close_matches(code, known, n=1, cutoff=0.5)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise RequestError(f"leagues: no league {code!r} in the database{hint}")
+    async def _check_scope(self, request: BacktestRequest, rules: Any) -> None:
+        """An unknown league code (in --leagues, or a league, country or team in the rules)
+        is a mistake worth stopping for, with a suggestion; the same words both ways."""
+        if request.leagues:
+            async with self.db.session() as session:
+                known = list((await session.execute(select(League.code))).scalars())
+            for code in request.leagues:
+                if code not in known:
+                    raise RequestError(f"leagues: {unknown_value_message('league', code, known)}")
+        await check_rules_against_data(self.db, rules)
 
     async def _id_ranges(self, *, postgres_too: bool = False) -> list[IdRange | None]:
         """How to split a count over fixtures: one part, or on a big SQLite database one
@@ -420,7 +418,7 @@ class BacktestEngine:
         request = request.validated()
         report(0.0, "resolving filter")
         resolved = await self.resolve_filter(request)
-        await self._check_scope(request)
+        await self._check_scope(request, resolved.rules)
         plan = _staking_plan(request, resolved.stake)
         if isinstance(plan, FlatStaking) and self.columnar:
             try:
