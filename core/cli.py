@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from core.config import Settings, load_settings, prepare_sqlite_file
 from core.errors import FilterBetsError
+from core.text import display_width, pad, quoted
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -95,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("name", help="filter name or id")
     imported = filter_commands.add_parser("import", help="save a filter from an export file")
     imported.add_argument("file", type=Path)
+    clash = imported.add_mutually_exclusive_group()
+    clash.add_argument("--rename", metavar="NEW", help="save it under the name NEW")
+    clash.add_argument(
+        "--replace", action="store_true", help="overwrite your filter of the same name"
+    )
 
     backtest = commands.add_parser("backtest", help="run a backtest now and store its result")
     add_backtest_arguments(backtest)
@@ -368,7 +374,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     market = pick(args.market, "market", None)
     if market is None:
         raise UsageError(
-            f"--market: required, filter {args.filter!r} has no saved market"
+            f"--market: required, filter {quoted(args.filter)} has no saved market"
             " (home, draw, away, ...)"
         )
     split = [part.strip() for part in args.leagues.split(",") if part.strip()]
@@ -417,11 +423,13 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
                 description=args.description,
                 backtest_settings=_filter_settings_args(args),
             )
-            print(f"saved filter {info.name!r} (id {info.id})")
+            print(f"saved filter {quoted(info.name)} (id {info.id})")
         elif action == "list":
             rows = await store.list()
             if not rows:
                 print("no filters yet: filterbets filters create NAME --rules JSON")
+            # Aligned by terminal columns: an emoji takes two, an accent none of its own.
+            width = min(max((display_width(info.name) for info in rows), default=0), 40)
             for info in rows:
                 last = (
                     f"last: {info.last_bets:,} bets, yield "
@@ -429,7 +437,7 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
                     if info.last_result_id
                     else "never run"
                 )
-                print(f"{info.id:>4}  {info.name:<30} stake {info.stake:<8} {last}")
+                print(f"{info.id:>4}  {pad(info.name, width)}  stake {info.stake:<8} {last}")
         elif action == "show":
             info = await store.get(args.name)
             print(f"{info.name} (id {info.id}), stake {info.stake}")
@@ -441,13 +449,13 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(info.rules, indent=2))
         elif action == "delete":
             info = await store.delete(args.name)
-            print(f"deleted filter {info.name!r}; its stored results are kept")
+            print(f"deleted filter {quoted(info.name)}; its stored results are kept")
         elif action == "export":
             info = await store.get(args.name)
             print(json.dumps(store.export_document(info), indent=2))
         else:
-            info = await store.import_file(args.file)
-            print(f"imported filter {info.name!r} (id {info.id})")
+            info = await store.import_file(args.file, rename=args.rename, replace=args.replace)
+            print(f"imported filter {quoted(info.name)} (id {info.id})")
     finally:
         await service.close()
     return EXIT_OK
@@ -471,7 +479,7 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.metrics | {"result_id": run.result_id}, default=str))
     else:
-        title = f"Filter {run.filter_name!r}" if run.filter_name else "Inline rules"
+        title = f"Filter {quoted(run.filter_name)}" if run.filter_name else "Inline rules"
         print(render_metrics(run.metrics, title=title, result_id=run.result_id))
         print(f"\n  {run.seconds * 1000:.0f} ms")
     return EXIT_OK

@@ -18,7 +18,7 @@ from core.db import Database
 from core.errors import FilterBetsError
 from core.models import BacktestResult, Filter
 from core.rules.known import check_rules_against_data
-from core.text import text_problem
+from core.text import quoted, text_problem
 
 EXPORT_FORMAT = "filterbets.filter/1"
 MAX_STAKE = Decimal("99999999.99")
@@ -196,7 +196,7 @@ class FilterStore:
                 await session.flush()
                 return _info(row)
         except IntegrityError as exc:
-            raise FilterError(f"a filter named {row.name!r} already exists") from exc
+            raise FilterError(f"a filter named {quoted(row.name)} already exists") from exc
 
     async def update(
         self,
@@ -231,7 +231,7 @@ class FilterStore:
                 await session.flush()
                 return _info(row)
         except IntegrityError as exc:
-            raise FilterError(f"a filter named {name!r} already exists") from exc
+            raise FilterError(f"a filter named {quoted(str(name))} already exists") from exc
 
     async def _row(self, session: Any, filter_id: int) -> Filter:
         row = (
@@ -316,7 +316,12 @@ class FilterStore:
             document["backtest_settings"] = info.backtest_settings
         return document
 
-    async def import_file(self, path: Path) -> FilterInfo:
+    async def import_file(
+        self, path: Path, *, rename: str | None = None, replace: bool = False
+    ) -> FilterInfo:
+        """Save the filter in an export file. Under its own name by default (an error when
+        one of yours has it), under `rename`, or over the filter of that name (`replace`:
+        same id, so its results stay linked)."""
         from core.rules.json_input import read_json_file
 
         document = await asyncio.to_thread(read_json_file, path)
@@ -329,13 +334,51 @@ class FilterStore:
             settings = clean_backtest_settings(document.get("backtest_settings"))
         except FilterError as exc:
             raise FilterError(f"{path}: backtest_settings: {exc}") from exc
-        return await self.create(
-            str(document["name"]),
-            document["rules"],
-            stake=document.get("stake", "1.00"),
-            description=str(document.get("description", "")),
-            backtest_settings=settings,
-        )
+        name = _clean_name(rename if rename is not None else str(document["name"]))
+        fields: dict[str, Any] = {
+            "stake": document.get("stake", "1.00"),
+            "description": str(document.get("description", "")),
+            "backtest_settings": settings,
+        }
+        existing = await self._id_named(name)
+        if existing is not None and replace:
+            return await self._replace(existing, document["rules"], **fields)
+        if existing is not None:
+            raise FilterError(
+                f"a filter named {quoted(name)} already exists: import this one under another"
+                " name (--rename NEW) or over it (--replace)"
+            )
+        return await self.create(name, document["rules"], **fields)
+
+    async def _id_named(self, name: str) -> int | None:
+        async with self.db.session() as session:
+            found = await session.execute(
+                select(Filter.id).where(Filter.user_id == self.user_id, Filter.name == name)
+            )
+            return found.scalar()
+
+    async def _replace(
+        self,
+        filter_id: int,
+        rules: Any,
+        *,
+        stake: Any,
+        description: str,
+        backtest_settings: dict[str, Any] | None,
+    ) -> FilterInfo:
+        """Every field of a filter but its name and id, as given (settings None clears)."""
+        checked_rules = _validated_rules(rules)
+        checked_stake = parse_stake(stake)
+        checked_description = _clean_description(description)
+        await check_rules_against_data(self.db, checked_rules, when_empty=False)
+        async with self.db.session() as session:
+            row = await self._row(session, filter_id)
+            row.rules = checked_rules
+            row.stake = checked_stake
+            row.description = checked_description
+            row.backtest_settings = backtest_settings
+            await session.flush()
+            return _info(row)
 
 
 def _copy_name(name: str, existing: set[str]) -> str:
@@ -351,8 +394,8 @@ def _not_found(wanted: str, names: list[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(wanted, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"no filter named {wanted!r}{hint}"
+    hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+    return f"no filter named {quoted(wanted)}{hint}"
 
 
 async def _last_result(session: Any, filter_id: int) -> BacktestResult | None:

@@ -52,6 +52,7 @@ from core.backtest.request import BacktestRequest
 from core.db import Database, utcnow
 from core.errors import FilterBetsError
 from core.models import BacktestJob, BacktestResult
+from core.text import quoted
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -131,7 +132,7 @@ class JobInfo:
     def title(self) -> str:
         """What the job runs, for lists: the filter's name, else 'inline rules'."""
         market = self.request.get("market", "?")
-        name = repr(self.filter_name) if self.filter_name else "inline rules"
+        name = quoted(self.filter_name) if self.filter_name else "inline rules"
         return f"{name} on {market}"
 
     def to_dict(self) -> dict[str, Any]:
