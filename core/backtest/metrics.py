@@ -537,25 +537,29 @@ def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]
         warnings.append(f"fewer than {FEW_BETS} bets: results are noise")
     if outcome.skipped_no_odds:
         warnings.append(
-            f"{outcome.skipped_no_odds} candidates had no usable {outcome.market} price "
+            f"{outcome.skipped_no_odds:,} candidates had no usable {outcome.market} price "
             "and were not bet"
         )
     if outcome.skipped_no_pinnacle_price:
         warnings.append(
-            f"{outcome.skipped_no_pinnacle_price} candidates had no Pinnacle probability "
+            f"{outcome.skipped_no_pinnacle_price:,} candidates had no Pinnacle probability "
             "for Kelly sizing and were not bet"
         )
     if outcome.skipped_bankrupt:
         warnings.append(
-            f"bank exhausted: {outcome.skipped_bankrupt} bets skipped for lack of funds"
+            f"bank exhausted: {outcome.skipped_bankrupt:,} bets skipped for lack of funds"
         )
     if outcome.day_funds_limited:
         warnings.append(
-            f"{outcome.day_funds_limited} stakes were cut or skipped because the same "
+            f"{outcome.day_funds_limited:,} stakes were cut or skipped because the same "
             "day's earlier stakes had already committed the bank"
         )
-    if n and with_close < n / 2:
-        warnings.append(f"closing prices for only {with_close} of {n} bets: CLV covers a subset")
+    if n and not with_close:
+        warnings.append("no closing prices for these bets: CLV could not be measured")
+    elif n and with_close < n / 2:
+        warnings.append(
+            f"closing prices for only {with_close:,} of {n:,} bets: CLV covers a subset"
+        )
     if outcome.market in AH_MARKETS:
         if isinstance(outcome.staking, KellyStaking):
             warnings.append(
