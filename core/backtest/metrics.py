@@ -67,6 +67,7 @@ from core.backtest.staking import (
     FlatStaking,
     KellyStaking,
     PercentStaking,
+    StakingPlan,
     gc_paused,
 )
 from core.backtest.stats import TTest, normal_sf, one_sided_t_test
@@ -74,6 +75,8 @@ from core.backtest.stats import TTest, normal_sf, one_sided_t_test
 __all__ = [
     "FEW_BETS",
     "HUGE_MONEY",
+    "KELLY_AT_PINNACLE_WARNING",
+    "MAX_PRICES_WARNING",
     "ODDS_BANDS",
     "RATIO_CONTEXT",
     "assemble_metrics",
@@ -81,6 +84,7 @@ __all__ = [
     "finite_or_none",
     "money",
     "odds_band",
+    "price_source_warnings",
     "run_warnings",
     "split_tables",
 ]
@@ -386,7 +390,10 @@ def assemble_metrics(
         "clv_coverage": len(clv_ratios) / n if n else None,
         "splits": splits,
         "curve": curve,
-        "warnings": run_warnings(outcome, n, len(clv_ratios)),
+        "warnings": [
+            *price_source_warnings(odds_source, plan),
+            *run_warnings(outcome, n, len(clv_ratios)),
+        ],
     }
     top = max(extremes[0], -extremes[1]) + float(start) if n else 0.0
     if top > HUGE_MONEY:
@@ -527,6 +534,27 @@ def _curve(
         {"bet": i, "date": iso[d], "profit": p, "bank": b}
         for i, d, p, b in zip(bets, dates, cum, banks, strict=False)  # banks may be repeat(None)
     ]
+
+
+KELLY_AT_PINNACLE_WARNING = (
+    "Kelly sizes from Pinnacle's margin-free price, so Pinnacle's own price never shows an"
+    " edge and Kelly places no bet at it: use --odds b365, avg or max"
+)
+MAX_PRICES_WARNING = (
+    "maximum prices are the best of many bookmakers at one moment, seldom obtainable in"
+    " practice (stakes limited, lines gone, accounts needed everywhere): read the yield as"
+    " an upper bound"
+)
+
+
+def price_source_warnings(odds_source: str, plan: StakingPlan) -> list[str]:
+    """What the prices a run bets at mean for its figures, whatever happened in the run."""
+    warnings = []
+    if isinstance(plan, KellyStaking) and odds_source.startswith("pinnacle"):
+        warnings.append(KELLY_AT_PINNACLE_WARNING)  # its closing twin sizes from closing
+    if odds_source.startswith("max"):
+        warnings.append(MAX_PRICES_WARNING)
+    return warnings
 
 
 def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]:
