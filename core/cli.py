@@ -71,6 +71,20 @@ def build_parser() -> argparse.ArgumentParser:
     down.add_argument(
         "--yes", action="store_true", help="go ahead without asking when the downgrade deletes data"
     )
+    grant = db_commands.add_parser(
+        "grant",
+        help="PostgreSQL: a login role that runs and reads its own work and no one else's",
+    )
+    grant.add_argument("role", metavar="USER", help="the role's name, which is its user's too")
+    secret = grant.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-stdin", action="store_true", help="read the role's password from stdin"
+    )
+    secret.add_argument(
+        "--no-password",
+        action="store_true",
+        help="no password (trust, peer or certificate login; keeps one the role has)",
+    )
     db_commands.add_parser("current", help="show the database's schema revision")
     db_commands.add_parser("history", help="list the schema revisions")
 
@@ -167,6 +181,8 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         print(f"{settings.describe_backend()}: {status.describe()}")
     elif args.db_command == "downgrade":
         return await _downgrade(settings, args.revision, assume_yes=args.yes)
+    elif args.db_command == "grant":
+        return await _grant(settings, args)
     elif args.db_command == "current":
         current = await migrate.current_revision(settings)
         head = await asyncio.to_thread(migrate.head_revision)
@@ -209,6 +225,51 @@ async def _downgrade(settings: Settings, revision: str, *, assume_yes: bool) -> 
     status = await migrate.downgrade(settings, revision)
     print(f"{backend}: {status.describe()}")
     return EXIT_OK
+
+
+async def _grant(settings: Settings, args: argparse.Namespace) -> int:
+    from core.access import check_role_name, grant_role
+    from core.db import Database
+
+    if settings.is_sqlite:
+        raise UsageError(
+            "db grant: only PostgreSQL has roles; a SQLite file is its owner's alone (0600)"
+        )
+    role = check_role_name(args.role)
+    password = _role_password(role, args)
+    service = await _open_service(settings)  # the schema at head: the policies exist
+    await service.close()
+    database = Database(settings)
+    try:
+        grant = await grant_role(database, role, password)
+    finally:
+        await database.dispose()
+    done = "created" if grant.created else "renewed"
+    print(
+        f"{done} role {quoted(role)} on {settings.describe_backend()}: it reads the shared"
+        f" data, and runs and reads only the work of user {quoted(role)}"
+    )
+    as_role = settings.database_url.set(username=role, password=None)
+    print(f"it connects with: {as_role.render_as_string(hide_password=True)}")
+    return EXIT_OK
+
+
+def _role_password(role: str, args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: standard input held no password")
+        return password
+    if not _stdin_is_terminal():
+        raise UsageError("db grant: give --password-stdin or --no-password")
+    import getpass
+
+    password = getpass.getpass(f"password for role {role}: ")
+    if not password or password != getpass.getpass("the same again: "):
+        raise UsageError("db grant: the passwords were empty or differ; nothing changed")
+    return password
 
 
 def _stdin_is_terminal() -> bool:
@@ -539,11 +600,12 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
+    from core.access import AccessError
     from core.backtest.request import RequestError
     from core.errors import ConfigError, RuleError
     from core.filters import FilterError
 
-    return (UsageError, ConfigError, RequestError, RuleError, FilterError)
+    return (UsageError, ConfigError, AccessError, RequestError, RuleError, FilterError)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -195,6 +195,8 @@ class Settings:
     """Who owns the filters and jobs created in this session."""
     database_url_source: str = field(default="default")
     """Where `database_url` came from: "flag", "env" or "default"."""
+    user_name_source: str = field(default="flag")
+    """Where `user_name` came from: "flag", "env" or "login" (the OS login name)."""
 
     @property
     def backend(self) -> str:
@@ -248,10 +250,16 @@ def load_settings(database_url: str | None = None, user: str | None = None) -> S
     else:
         raw, source = default_database_url(), "default"
     url = normalize_database_url(raw)
+    if (user or "").strip():
+        user_name, user_source = (user or "").strip(), "flag"
+    else:
+        user_name = current_user_name()
+        user_source = "env" if os.environ.get(ENV_USER, "").strip() else "login"
     return Settings(
         database_url=url,
-        user_name=check_user_name((user or "").strip() or current_user_name()),
+        user_name=check_user_name(user_name),
         database_url_source=source,
+        user_name_source=user_source,
     )
 
 

@@ -105,6 +105,7 @@ LOSSES: dict[str, Probe] = {
     "0005": _filter_settings,
     "0006": _nothing,  # renumbers the ledger; every bet is kept
     "0007": _orphan_bets,
+    "0011": _nothing,  # row-level security policies; no data
 }
 """revision -> what its downgrade() deletes, counted on the database before it runs."""
 
