@@ -4,8 +4,9 @@ Three kinds, told apart because each calls for something different:
 
 * unreachable: the server is down, refuses or drops the connection, or a SQLite file is busy
   or cannot be opened. Worth retrying later; jobs go back to the queue.
-* login refused: the server answered and turned us away (wrong password, no such role or
-  database). Retrying changes nothing until the settings change.
+* refused: the server answered and turned us away (wrong password, no such role or
+  database), or a SQLite file is not a database. Retrying changes nothing until the
+  settings or the file change.
 * statement: the database ran our statement and refused it (a value out of range, a bug).
   Retrying changes nothing; a job fails at once with the reason.
 """
@@ -20,7 +21,7 @@ from typing import Literal
 
 from core.text import printable
 
-FailureKind = Literal["unreachable", "login", "statement"]
+FailureKind = Literal["unreachable", "refused", "statement"]
 
 # SQLite errors that say the file is busy or cannot be opened, not that a statement is bad.
 _SQLITE_UNAVAILABLE = (
@@ -30,6 +31,8 @@ _SQLITE_UNAVAILABLE = (
     "unable to open database file",
     "disk i/o error",
 )
+# SQLite errors that say the file itself is no usable database.
+_SQLITE_UNUSABLE = ("file is not a database", "database disk image is malformed")
 # asyncpg's InterfaceError for a connection already closed (others are client-side misuse).
 _CLOSED_CONNECTION = ("connection is closed", "connection was closed")
 
@@ -58,7 +61,11 @@ def _kind_of(exc: BaseException) -> FailureKind | None:
     if isinstance(exc, sa.DisconnectionError | sa.TimeoutError):
         return "unreachable"
     if isinstance(exc, pg.InvalidAuthorizationSpecificationError | pg.InvalidCatalogNameError):
-        return "login"
+        return "refused"
+    if isinstance(exc, sqlite3.DatabaseError) and any(
+        text in str(exc).lower() for text in _SQLITE_UNUSABLE
+    ):
+        return "refused"
     if isinstance(exc, pg.QueryCanceledError):
         return "statement"  # a statement timeout or a cancel: running it again would repeat it
     if isinstance(
@@ -89,7 +96,7 @@ def failure_kind(exc: BaseException) -> FailureKind | None:
     found: FailureKind | None = None
     for link in _chain(exc):
         kind = _kind_of(link)
-        if kind in ("unreachable", "login"):
+        if kind in ("unreachable", "refused"):
             return kind  # the underlying cause outranks a wrapper's "statement"
         found = found or kind
     return found

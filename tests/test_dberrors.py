@@ -89,3 +89,16 @@ def test_the_cli_says_a_statement_was_refused_not_that_the_database_is_unusable(
     backend = settings.describe_backend()
     assert err.startswith(f"filterbets: error: the database refused a statement on {backend}: ")
     assert "cannot" not in err and "Traceback" not in err
+
+
+def test_a_file_that_is_not_a_database_is_unusable_not_a_refused_statement(
+    tmp_path: Any, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    junk = tmp_path / "notes.db"
+    junk.write_text("this is not SQLite\n" * 100)
+    monkeypatch.setattr(core.cli, "_say", lambda m, stream=None: print(m, file=sys.stderr))
+    capfd.readouterr()
+    assert main(["--database-url", f"sqlite:///{junk}", "filters", "list"]) == 1
+    assert capfd.readouterr().err == (
+        f"filterbets: error: cannot use SQLite {junk}: file is not a database\n"
+    )

@@ -488,10 +488,7 @@ async def test_an_unusable_database_exits_with_one_line_and_code_1(tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
     assert app.return_code == 1
-    assert (
-        app.fatal_error
-        == f"cannot use the database SQLite {not_a_database}: file is not a database"
-    )
+    assert app.fatal_error == f"cannot use SQLite {not_a_database}: file is not a database"
 
 
 async def test_a_database_from_a_newer_version_exits_with_one_line_and_code_1(
