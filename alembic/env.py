@@ -11,10 +11,9 @@ import asyncio
 from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.config import load_settings, normalize_database_url
-from core.db import UTCDateTime
+from core.db import UTCDateTime, engine_for
 from core.models import Base
 
 config = context.config
@@ -53,7 +52,7 @@ def _run_sync(connection: Connection) -> None:
 
 
 async def _run_async(url: str) -> None:
-    engine = create_async_engine(url, poolclass=pool.NullPool)
+    engine = engine_for(normalize_database_url(url), poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)

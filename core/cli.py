@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import os
+import signal
 import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.config import Settings, load_settings
+from core.config import Settings, load_settings, prepare_sqlite_file
 from core.errors import FilterBetsError
+from core.text import display_width, pad, quoted
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -60,8 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db_commands.add_parser("upgrade", help="upgrade the schema (default: to head)")
     up.add_argument("revision", nargs="?", default="head")
-    down = db_commands.add_parser("downgrade", help="downgrade the schema to REV")
-    down.add_argument("revision", metavar="REV")
+    down = db_commands.add_parser(
+        "downgrade", help="downgrade the schema to REV (says first what that deletes)"
+    )
+    down.add_argument("revision", metavar="REV", help="a revision, or base")
+    down.add_argument(
+        "--yes", action="store_true", help="go ahead without asking when the downgrade deletes data"
+    )
+    grant = db_commands.add_parser(
+        "grant",
+        help="PostgreSQL: a login role that runs and reads its own work and no one else's",
+    )
+    grant.add_argument("role", metavar="USER", help="the role's name, which is its user's too")
+    secret = grant.add_mutually_exclusive_group()
+    secret.add_argument(
+        "--password-stdin", action="store_true", help="read the role's password from stdin"
+    )
+    secret.add_argument(
+        "--no-password",
+        action="store_true",
+        help="no password (trust, peer or certificate login; keeps one the role has)",
+    )
     db_commands.add_parser("current", help="show the database's schema revision")
     db_commands.add_parser("history", help="list the schema revisions")
 
@@ -87,6 +110,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("name", help="filter name or id")
     imported = filter_commands.add_parser("import", help="save a filter from an export file")
     imported.add_argument("file", type=Path)
+    clash = imported.add_mutually_exclusive_group()
+    clash.add_argument("--rename", metavar="NEW", help="save it under the name NEW")
+    clash.add_argument(
+        "--replace", action="store_true", help="overwrite your filter of the same name"
+    )
 
     backtest = commands.add_parser("backtest", help="run a backtest now and store its result")
     add_backtest_arguments(backtest)
@@ -169,8 +197,9 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         status = await migrate.upgrade(settings, args.revision)
         print(f"{settings.describe_backend()}: {status.describe()}")
     elif args.db_command == "downgrade":
-        status = await migrate.downgrade(settings, args.revision)
-        print(f"{settings.describe_backend()}: {status.describe()}")
+        return await _downgrade(settings, args.revision, assume_yes=args.yes)
+    elif args.db_command == "grant":
+        return await _grant(settings, args)
     elif args.db_command == "current":
         current = await migrate.current_revision(settings)
         head = await asyncio.to_thread(migrate.head_revision)
@@ -180,6 +209,97 @@ async def _cmd_db(settings: Settings, args: argparse.Namespace) -> int:
         for line in await asyncio.to_thread(migrate.history_lines):
             print(line)
     return EXIT_OK
+
+
+async def _downgrade(settings: Settings, revision: str, *, assume_yes: bool) -> int:
+    """Say what the downgrade deletes and ask (or want --yes); on SQLite, back up first."""
+    from alembic.script.revision import RevisionError
+    from alembic.util.exc import CommandError
+
+    from core import migrate
+    from core.downgrade import backup_sqlite, plan_downgrade
+
+    backend = settings.describe_backend()
+    try:
+        plan = await plan_downgrade(settings, revision)
+    except (RevisionError, CommandError, ValueError) as exc:
+        raise UsageError(f"db downgrade: {exc}") from exc
+    if plan.losses:
+        _say(f"downgrading {backend} from {plan.current} to {plan.target} deletes:")
+        for loss in plan.losses:
+            _say(f"  - {loss}")
+        if not settings.is_sqlite:
+            _say("  (no copy is made on PostgreSQL: take one with pg_dump first to keep it)")
+        if not assume_yes:
+            if not _stdin_is_terminal():
+                raise UsageError("db downgrade: it deletes the data above; add --yes to go ahead")
+            if not _confirm("Delete it and downgrade? [y/N] "):
+                _say("downgrade cancelled; nothing changed")
+                return EXIT_ERROR
+        if settings.is_sqlite and settings.sqlite_path is not None:
+            copy = await asyncio.to_thread(backup_sqlite, settings, plan)
+            _say(f"backed up {settings.sqlite_path} to {copy}")
+    status = await migrate.downgrade(settings, revision)
+    print(f"{backend}: {status.describe()}")
+    return EXIT_OK
+
+
+async def _grant(settings: Settings, args: argparse.Namespace) -> int:
+    from core.access import check_role_name, grant_role
+    from core.db import Database
+
+    if settings.is_sqlite:
+        raise UsageError(
+            "db grant: only PostgreSQL has roles; a SQLite file is its owner's alone (0600)"
+        )
+    role = check_role_name(args.role)
+    password = _role_password(role, args)
+    service = await _open_service(settings)  # the schema at head: the policies exist
+    await service.close()
+    database = Database(settings)
+    try:
+        grant = await grant_role(database, role, password)
+    finally:
+        await database.dispose()
+    done = "created" if grant.created else "renewed"
+    print(
+        f"{done} role {quoted(role)} on {settings.describe_backend()}: it reads the shared"
+        f" data, and runs and reads only the work of user {quoted(role)}"
+    )
+    as_role = settings.database_url.set(username=role, password=None)
+    print(f"it connects with: {as_role.render_as_string(hide_password=True)}")
+    return EXIT_OK
+
+
+def _role_password(role: str, args: argparse.Namespace) -> str | None:
+    if args.no_password:
+        return None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("--password-stdin: standard input held no password")
+        return password
+    if not _stdin_is_terminal():
+        raise UsageError("db grant: give --password-stdin or --no-password")
+    import getpass
+
+    password = getpass.getpass(f"password for role {role}: ")
+    if not password or password != getpass.getpass("the same again: "):
+        raise UsageError("db grant: the passwords were empty or differ; nothing changed")
+    return password
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):
+        return False
+
+
+def _confirm(question: str) -> bool:
+    sys.stderr.write(question)
+    sys.stderr.flush()
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 async def _open_service(settings: Settings, *, repair: bool = True) -> Any:
@@ -311,24 +431,13 @@ def _read_rules_argument(raw: str) -> Any:
 
 
 def read_json_argument(raw: str, option: str) -> Any:
-    """A JSON option's value, given inline or as @file."""
-    import json
+    """A JSON option's value (--rules, --grid): inline JSON, or @FILE. Parsed within
+    limits: any input is a value or a one-line RuleError."""
+    from core.rules.json_input import parse_json_text, read_json_file
 
-    text = raw
-    source = option
     if raw.startswith("@"):
-        path = Path(raw[1:])
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"{source}: cannot read ({exc.strerror})") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(
-            f"{source}: not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
+        return read_json_file(Path(raw[1:]))
+    return parse_json_text(raw, option)
 
 
 def check_request_args(args: argparse.Namespace) -> None:
@@ -353,6 +462,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     """The request: each option as given, else the saved filter's setting, else the
     request default."""
     from core.backtest.request import BacktestRequest, parse_date
+    from core.rules import validate_rules
 
     check_request_args(args)
     saved = saved or {}
@@ -366,7 +476,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     market = pick(args.market, "market", None)
     if market is None:
         raise UsageError(
-            f"--market: required, filter {args.filter!r} has no saved market"
+            f"--market: required, filter {quoted(args.filter)} has no saved market"
             " (home, draw, away, ...)"
         )
     split = [part.strip() for part in args.leagues.split(",") if part.strip()]
@@ -374,7 +484,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     return BacktestRequest(
         market=str(market),
         filter_ref=args.filter,
-        rules=None if args.rules is None else _read_rules_argument(args.rules),
+        rules=None if args.rules is None else validate_rules(_read_rules_argument(args.rules)),
         odds_source=str(pick(args.odds, "odds_source", defaults.odds_source)),
         leagues=tuple(split),
         seasons=tuple(seasons),
@@ -402,6 +512,7 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
 
     from core.filters import FilterStore
 
+    rules = _read_rules_argument(args.rules) if args.filters_command == "create" else None
     service = await _open_service(settings)
     try:
         store = FilterStore(service.db, service.user_id)
@@ -409,16 +520,18 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
         if action == "create":
             info = await store.create(
                 args.name,
-                _read_rules_argument(args.rules),
+                rules,
                 stake=args.stake,
                 description=args.description,
                 backtest_settings=_filter_settings_args(args),
             )
-            print(f"saved filter {info.name!r} (id {info.id})")
+            print(f"saved filter {quoted(info.name)} (id {info.id})")
         elif action == "list":
             rows = await store.list()
             if not rows:
                 print("no filters yet: filterbets filters create NAME --rules JSON")
+            # Aligned by terminal columns: an emoji takes two, an accent none of its own.
+            width = min(max((display_width(info.name) for info in rows), default=0), 40)
             for info in rows:
                 last = (
                     f"last: {info.last_bets:,} bets, yield "
@@ -426,7 +539,7 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
                     if info.last_result_id
                     else "never run"
                 )
-                print(f"{info.id:>4}  {info.name:<30} stake {info.stake:<8} {last}")
+                print(f"{info.id:>4}  {pad(info.name, width)}  stake {info.stake:<8} {last}")
         elif action == "show":
             info = await store.get(args.name)
             print(f"{info.name} (id {info.id}), stake {info.stake}")
@@ -438,13 +551,13 @@ async def _cmd_filters(settings: Settings, args: argparse.Namespace) -> int:
             print(json.dumps(info.rules, indent=2))
         elif action == "delete":
             info = await store.delete(args.name)
-            print(f"deleted filter {info.name!r}; its stored results are kept")
+            print(f"deleted filter {quoted(info.name)}; its stored results are kept")
         elif action == "export":
             info = await store.get(args.name)
             print(json.dumps(store.export_document(info), indent=2))
         else:
-            info = await store.import_file(args.file)
-            print(f"imported filter {info.name!r} (id {info.id})")
+            info = await store.import_file(args.file, rename=args.rename, replace=args.replace)
+            print(f"imported filter {quoted(info.name)} (id {info.id})")
     finally:
         await service.close()
     return EXIT_OK
@@ -456,17 +569,19 @@ async def _cmd_backtest(settings: Settings, args: argparse.Namespace) -> int:
     from core.backtest.engine import BacktestEngine
     from core.report import render_metrics
 
-    check_request_args(args)
+    # Inline rules are checked before the database is opened; a saved filter's settings
+    # (defaults for the options not given) need the database.
+    early = request_from_args(args) if args.filter is None else None
     service = await _open_service(settings)
     try:
-        request = request_from_args(args, await saved_backtest_settings(service, args))
+        request = early or request_from_args(args, await saved_backtest_settings(service, args))
         run = await BacktestEngine(service.db, service.user_id).run(request)
     finally:
         await service.close()
     if args.json:
         print(json.dumps(run.metrics | {"result_id": run.result_id}, default=str))
     else:
-        title = f"Filter {run.filter_name!r}" if run.filter_name else "Inline rules"
+        title = f"Filter {quoted(run.filter_name)}" if run.filter_name else "Inline rules"
         print(render_metrics(run.metrics, title=title, result_id=run.result_id))
         print(f"\n  {run.seconds * 1000:.0f} ms")
     return EXIT_OK
@@ -512,6 +627,10 @@ async def _cmd_features(settings: Settings) -> int:
 
 def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     command = args.command or "dashboard"
+    if not (command == "db" and args.db_command == "history"):
+        created = prepare_sqlite_file(settings)
+        if created is not None:
+            _say(f"filterbets: created a new database at {created}")
     if command == "dashboard":
         return _open_dashboard(settings)
     if command == "db":
@@ -558,21 +677,18 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {command!r}")
 
 
-def describe_database_error(settings: Settings, exc: BaseException) -> str:
-    """One line for a database that cannot be reached or opened."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else ""
-    return f"cannot use database {settings.describe_backend()}: {reason or type(exc).__name__}"
-
-
 def _usage_errors() -> tuple[type[Exception], ...]:
+    from core.access import AccessError
     from core.backtest.request import RequestError
     from core.candles.request import StrategyRequestError
     from core.candles.timeframes import TimeframeError
-    from core.errors import RuleError, ScanError, TeamError
+    from core.errors import ConfigError, RuleError, ScanError, TeamError
     from core.filters import FilterError
 
     return (
         UsageError,
+        ConfigError,
+        AccessError,
         RequestError,
         RuleError,
         FilterError,
@@ -584,6 +700,30 @@ def _usage_errors() -> tuple[type[Exception], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a reader gone before the last write is the same
+        return code
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+EXIT_PIPE_CLOSED = 128 + signal.SIGPIPE
+"""What a shell reports for a Unix tool that a closed pipe stopped (`yes | head` gives 141)."""
+
+
+def _reader_gone() -> int:
+    """The reader of our output went away (`filterbets backtest ... | head`): stop without a
+    word, as Unix tools do. Output still buffered goes to /dev/null, so the interpreter's
+    final flush does not complain either."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_PIPE_CLOSED
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     usage_errors = _usage_errors()
@@ -602,13 +742,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _say("filterbets: interrupted")
         return 130
+    except BrokenPipeError:
+        raise  # our output's reader went away: not a database error (see main)
     except Exception as exc:
-        from sqlalchemy.exc import DBAPIError, OperationalError
+        from core.dberrors import describe_database_error
 
-        if isinstance(exc, OperationalError | DBAPIError | OSError | ConnectionError):
-            _say(f"filterbets: error: {describe_database_error(settings, exc)}")
-            return EXIT_ERROR
-        raise
+        message = describe_database_error(exc, settings.describe_backend())
+        if message is None:
+            raise
+        _say(f"filterbets: error: {message}")
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

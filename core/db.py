@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, String, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import URL, Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.types import TypeDecorator
 
-from core.config import Settings
+from core.config import Settings, driver_connect_args, prepare_sqlite_file
 
 logger = logging.getLogger(__name__)
 
@@ -130,28 +130,37 @@ def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
     if settings.is_sqlite:
-        path = settings.sqlite_path
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_file(settings)
         engine = create_async_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, future=True
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite_connection)
         return engine
-    return create_async_engine(
+    server_settings = {
+        # JIT compiles a 1M-fixture filter for 40-50 ms and gains nothing back on these
+        # scans: counts 5-15% faster without it (bench/backtest.py).
+        "jit": "off",
+    }
+    if "application_name" not in url.query:  # the URL's own wins
+        server_settings["application_name"] = "filterbets"
+    return engine_for(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         pool_recycle=1800,
-        connect_args={
-            "server_settings": {
-                "application_name": "filterbets",
-                # JIT compiles a 1M-fixture filter for 40-50 ms and gains nothing back on
-                # these scans: counts 5-15% faster without it (bench/backtest.py).
-                "jit": "off",
-            }
-        },
+        connect_args={"server_settings": server_settings},
+    )
+
+
+def engine_for(url: URL, **kwargs: Any) -> AsyncEngine:
+    """create_async_engine, with a PostgreSQL URL's libpq options (sslmode=require,
+    connect_timeout=10, ...) handed to asyncpg in the form it takes."""
+    if url.get_backend_name() != "postgresql":
+        return create_async_engine(url, **kwargs)
+    url, driver_args = driver_connect_args(url)
+    return create_async_engine(
+        url, **(kwargs | {"connect_args": driver_args | kwargs.get("connect_args", {})})
     )
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -18,9 +17,12 @@ from core.backtest.request import BacktestRequest, RequestError
 from core.db import Database
 from core.errors import FilterBetsError
 from core.models import BacktestResult, Filter
+from core.rules.known import check_rules_against_data
+from core.text import quoted, text_problem
 
 EXPORT_FORMAT = "filterbets.filter/1"
 MAX_STAKE = Decimal("99999999.99")
+MAX_DESCRIPTION = 10_000
 
 
 class FilterError(FilterBetsError):
@@ -47,7 +49,10 @@ class FilterInfo:
 
 def parse_stake(raw: str | Decimal | float | int) -> Decimal:
     try:
-        stake = Decimal(str(raw)).quantize(Decimal("0.01"))
+        stake = Decimal(str(raw))
+        if not stake.is_finite():
+            raise InvalidOperation
+        stake = stake.quantize(Decimal("0.01"))
     except (InvalidOperation, ValueError) as exc:
         raise FilterError(f"stake: {raw!r} is not a number") from exc
     if not Decimal("0") < stake <= MAX_STAKE:
@@ -148,6 +153,19 @@ def _clean_name(name: str) -> str:
         raise FilterError("name: a filter needs a name")
     if len(cleaned) > 120:
         raise FilterError("name: at most 120 characters")
+    problem = text_problem(cleaned)
+    if problem is not None:
+        raise FilterError(f"name: {problem}")
+    return cleaned
+
+
+def _clean_description(description: str) -> str:
+    cleaned = description.strip()
+    if len(cleaned) > MAX_DESCRIPTION:
+        raise FilterError(f"description: at most {MAX_DESCRIPTION:,} characters")
+    problem = text_problem(cleaned, prose=True)
+    if problem is not None:
+        raise FilterError(f"description: {problem}")
     return cleaned
 
 
@@ -168,19 +186,20 @@ class FilterStore:
         row = Filter(
             user_id=self.user_id,
             name=_clean_name(name),
-            description=description.strip(),
+            description=_clean_description(description),
             rules=_validated_rules(rules),
             stake=parse_stake(stake),
             is_active=True,
             backtest_settings=clean_backtest_settings(backtest_settings),
         )
+        await check_rules_against_data(self.db, row.rules, when_empty=False)
         try:
             async with self.db.session() as session:
                 session.add(row)
                 await session.flush()
                 return _info(row)
         except IntegrityError as exc:
-            raise FilterError(f"a filter named {row.name!r} already exists") from exc
+            raise FilterError(f"a filter named {quoted(row.name)} already exists") from exc
 
     async def update(
         self,
@@ -195,6 +214,8 @@ class FilterStore:
     ) -> FilterInfo:
         """Change the given fields; None leaves a field as it is."""
         settings = clean_backtest_settings(backtest_settings)
+        if rules is not None:
+            await check_rules_against_data(self.db, _validated_rules(rules), when_empty=False)
         try:
             async with self.db.session() as session:
                 row = await self._row(session, filter_id)
@@ -205,7 +226,7 @@ class FilterStore:
                 if stake is not None:
                     row.stake = parse_stake(stake)
                 if description is not None:
-                    row.description = description.strip()
+                    row.description = _clean_description(description)
                 if is_active is not None:
                     row.is_active = is_active
                 if settings is not None:
@@ -213,7 +234,7 @@ class FilterStore:
                 await session.flush()
                 return _info(row)
         except IntegrityError as exc:
-            raise FilterError(f"a filter named {name!r} already exists") from exc
+            raise FilterError(f"a filter named {quoted(str(name))} already exists") from exc
 
     async def _row(self, session: Any, filter_id: int) -> Filter:
         row = (
@@ -227,6 +248,8 @@ class FilterStore:
 
     async def get(self, name_or_id: str | int) -> FilterInfo:
         """A filter by exact name, or by id when given a number that is not also a name."""
+        if text_problem(str(name_or_id)) is not None:  # no name holds it: ask no database
+            raise FilterError(_not_found(str(name_or_id), []))
         async with self.db.session() as session:
             query = select(Filter).where(Filter.user_id == self.user_id)
             row = (
@@ -296,14 +319,15 @@ class FilterStore:
             document["backtest_settings"] = info.backtest_settings
         return document
 
-    async def import_file(self, path: Path) -> FilterInfo:
-        try:
-            text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-            document = json.loads(text)
-        except FileNotFoundError as exc:
-            raise FilterError(f"{path}: no such file") from exc
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise FilterError(f"{path}: not a JSON filter export ({exc})") from exc
+    async def import_file(
+        self, path: Path, *, rename: str | None = None, replace: bool = False
+    ) -> FilterInfo:
+        """Save the filter in an export file. Under its own name by default (an error when
+        one of yours has it), under `rename`, or over the filter of that name (`replace`:
+        same id, so its results stay linked)."""
+        from core.rules.json_input import read_json_file
+
+        document = await asyncio.to_thread(read_json_file, path)
         if not isinstance(document, dict) or document.get("format") != EXPORT_FORMAT:
             raise FilterError(f"{path}: not a FilterBets filter export (format {EXPORT_FORMAT})")
         for key in ("name", "rules"):
@@ -313,13 +337,51 @@ class FilterStore:
             settings = clean_backtest_settings(document.get("backtest_settings"))
         except FilterError as exc:
             raise FilterError(f"{path}: backtest_settings: {exc}") from exc
-        return await self.create(
-            str(document["name"]),
-            document["rules"],
-            stake=document.get("stake", "1.00"),
-            description=str(document.get("description", "")),
-            backtest_settings=settings,
-        )
+        name = _clean_name(rename if rename is not None else str(document["name"]))
+        fields: dict[str, Any] = {
+            "stake": document.get("stake", "1.00"),
+            "description": str(document.get("description", "")),
+            "backtest_settings": settings,
+        }
+        existing = await self._id_named(name)
+        if existing is not None and replace:
+            return await self._replace(existing, document["rules"], **fields)
+        if existing is not None:
+            raise FilterError(
+                f"a filter named {quoted(name)} already exists: import this one under another"
+                " name (--rename NEW) or over it (--replace)"
+            )
+        return await self.create(name, document["rules"], **fields)
+
+    async def _id_named(self, name: str) -> int | None:
+        async with self.db.session() as session:
+            found = await session.execute(
+                select(Filter.id).where(Filter.user_id == self.user_id, Filter.name == name)
+            )
+            return found.scalar()
+
+    async def _replace(
+        self,
+        filter_id: int,
+        rules: Any,
+        *,
+        stake: Any,
+        description: str,
+        backtest_settings: dict[str, Any] | None,
+    ) -> FilterInfo:
+        """Every field of a filter but its name and id, as given (settings None clears)."""
+        checked_rules = _validated_rules(rules)
+        checked_stake = parse_stake(stake)
+        checked_description = _clean_description(description)
+        await check_rules_against_data(self.db, checked_rules, when_empty=False)
+        async with self.db.session() as session:
+            row = await self._row(session, filter_id)
+            row.rules = checked_rules
+            row.stake = checked_stake
+            row.description = checked_description
+            row.backtest_settings = backtest_settings
+            await session.flush()
+            return _info(row)
 
 
 def _copy_name(name: str, existing: set[str]) -> str:
@@ -335,8 +397,8 @@ def _not_found(wanted: str, names: list[str]) -> str:
     import difflib
 
     close = difflib.get_close_matches(wanted, names, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    return f"no filter named {wanted!r}{hint}"
+    hint = f" (did you mean {quoted(close[0])}?)" if close else ""
+    return f"no filter named {quoted(wanted)}{hint}"
 
 
 async def _last_result(session: Any, filter_id: int) -> BacktestResult | None:

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, MetaData, String, Table, inspect, pool, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.config import Settings
+from core.config import Settings, prepare_sqlite_file
+from core.db import engine_for
 from core.errors import FilterBetsError
 
 if TYPE_CHECKING:
@@ -68,12 +68,6 @@ def head_revision() -> str | None:
     return _scripts().get_current_head()
 
 
-def _ensure_sqlite_dir(settings: Settings) -> None:
-    """SQLite creates the file on first use, but not the folder it lives in."""
-    if settings.sqlite_path is not None:
-        settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-
-
 def _read_revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table(_version_table.name):
         return None
@@ -84,8 +78,8 @@ def _read_revision(connection: Connection) -> str | None:
 
 
 async def current_revision(settings: Settings) -> str | None:
-    _ensure_sqlite_dir(settings)
-    engine = create_async_engine(settings.database_url, poolclass=pool.NullPool)
+    prepare_sqlite_file(settings)
+    engine = engine_for(settings.database_url, poolclass=pool.NullPool)
     try:
         async with engine.connect() as connection:
             return await connection.run_sync(_read_revision)

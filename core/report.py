@@ -117,7 +117,9 @@ def render_metrics(metrics: dict[str, Any], *, title: str, result_id: int | None
                 (
                     "CLV",
                     f"{_pct(metrics['clv'])} over {_plain_pct(metrics['clv_coverage'], 0)}"
-                    " of bets with Pinnacle closing prices",
+                    " of bets with Pinnacle closing prices"
+                    if metrics.get("clv") is not None
+                    else "not measured: no Pinnacle closing prices for these bets",
                 ),
             ]
         )

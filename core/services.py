@@ -4,7 +4,7 @@ and returns plain frozen dataclasses, never ORM objects."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -63,10 +63,17 @@ class FilterBetsService:
 
     @classmethod
     async def open(cls, settings: Settings, *, migrate: bool = True) -> FilterBetsService:
+        from core.access import acting_user
+
         status = await ensure_schema(settings) if migrate else None
         database = Database(settings)
-        user_id = await _ensure_user(database, settings.user_name)
-        service = cls(settings, database, user_id)
+        try:
+            name = await acting_user(database, settings)
+            user_id = await ensure_user(database, name)
+        except BaseException:
+            await database.dispose()
+            raise
+        service = cls(replace(settings, user_name=name), database, user_id)
         service.schema_status = status
         return service
 
@@ -152,7 +159,7 @@ class FilterBetsService:
         )
 
 
-async def _ensure_user(database: Database, name: str) -> int:
+async def ensure_user(database: Database, name: str) -> int:
     """The current user's row id, created on first use (safe when two processes race)."""
     async with database.session() as session:
         found = (await session.execute(select(User.id).where(User.name == name))).scalar()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,10 @@ def test_an_unreachable_postgres_is_one_clear_line() -> None:
     )
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert "cannot use database PostgreSQL nobody@127.0.0.1:1/none" in done.stderr
+    assert done.stderr == (
+        "filterbets: error: cannot connect to PostgreSQL nobody@127.0.0.1:1/none:"
+        " connection refused (is the server running?)\n"
+    )
     assert "secret" not in done.stderr
 
 
@@ -120,3 +124,31 @@ def test_teams_alias_links_a_spelling_and_names_a_missing_team(
     assert capfd.readouterr().out == "'Atletico' now reads as team 'Ath Madrid'\n"
     assert main(["--database-url", url, "teams", "aliases"]) == 0
     assert "Atletico -> Ath Madrid" in capfd.readouterr().out.splitlines()
+
+
+def _with_reader_gone(*args: str) -> tuple[int, str]:
+    """Run the CLI with its stdout a pipe whose reader has already closed it (`| head`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "core.cli", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    return done.returncode, done.stderr
+
+
+def test_a_closed_pipe_ends_the_command_quietly(settings: Settings) -> None:
+    """`filterbets backtest ... | head` printed "cannot use database ...: Broken pipe"."""
+    url = settings.database_url.render_as_string(hide_password=False)
+    for args in (
+        ("db", "history"),
+        ("--database-url", url, "backtest", "--market", "home", "--rules", "[]"),
+    ):
+        code, err = _with_reader_gone(*args)
+        assert (code, err) == (141, ""), args

@@ -324,3 +324,45 @@ async def test_postgres_stopped_mid_job_then_back_the_worker_survives_and_resume
 
     worker.signal(signal.SIGTERM)
     assert await asyncio.to_thread(worker.wait, 30) == 0, worker.log()
+
+
+async def test_a_worker_started_while_postgres_is_down_waits_for_it(
+    restartable_cluster: tuple[_RestartableCluster, str], workers: Workers
+) -> None:
+    """It exited with 'cannot use database'; now it says so once, waits, and runs the queue
+    when the server answers, as it does after an outage that starts later."""
+    cluster, server = restartable_cluster
+    name = f"filterbets_late_{uuid.uuid4().hex[:6]}"
+    await _admin(server, f'CREATE DATABASE "{name}"')
+    settings = load_settings(f"postgresql://postgres@127.0.0.1:{cluster.port}/{name}", "tester")
+    service = await FilterBetsService.open(settings)
+    try:
+        await seed_small(service)
+        info = await JobQueue(service.db).submit(service.user_id, small_request())
+    finally:
+        await service.close()
+    await asyncio.to_thread(cluster.halt)
+
+    worker = workers(settings, *FAST)
+    await eventually(
+        lambda: asyncio.sleep(0, worker.log()),
+        lambda log: "database unavailable" in log,
+        within=60,
+        what="the worker to say the database is down",
+    )
+    assert (
+        f"database unavailable: cannot connect to {settings.describe_backend()}: connection"
+        " refused (is the server running?); retrying until it answers"
+    ) in worker.log()
+    assert worker.alive(), worker.log()
+
+    await asyncio.to_thread(cluster.start)
+    service = await FilterBetsService.open(settings, migrate=False)
+    try:
+        done = await _until(JobQueue(service.db), info, lambda j: j.is_finished, "the job")
+    finally:
+        await service.close()
+    assert (done.status, done.attempt) == (SUCCEEDED, 1), (done.error, worker.log())
+    assert "database reachable again" in worker.log()
+    worker.signal(signal.SIGTERM)
+    assert await asyncio.to_thread(worker.wait, 30) == 0, worker.log()

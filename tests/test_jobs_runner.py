@@ -215,6 +215,60 @@ async def test_bad_requests_fail_with_one_clear_line_and_the_runner_goes_on(
     assert (await table_counts(service.db))["results"] == 1
 
 
+async def test_a_long_in_list_fails_its_job_at_once_as_a_bad_rule(
+    service: FilterBetsService, make_runner: RunnerFactory
+) -> None:
+    """Over 32,767 values, PostgreSQL's driver refused the statement with an InterfaceError,
+    which the runner took for a lost connection: three attempts, then "connection lost"."""
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    teams = [f"team {n}" for n in range(40_000)]
+    info = await queue.submit_raw(
+        service.user_id,
+        small_request(rules={"field": "home_team", "op": "in", "value": teams}).to_dict(),
+    )
+    await make_runner(service.db).start()
+    done = await _finished(queue, info)
+    assert (done.status, done.attempt) == (FAILED, 1)
+    assert done.error == "rules: op 'in' takes at most 1,000 values, got 40,000"
+
+
+async def test_a_statement_the_database_refuses_fails_its_job_at_once(
+    service: FilterBetsService, make_runner: RunnerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused statement is not a lost connection: no retries, the database's reason."""
+    from sqlalchemy import literal, text
+    from sqlalchemy import select as select_
+
+    from core.jobs import runner as runner_module
+
+    async def refused(engine: Any, *_args: Any, **_kwargs: Any) -> Any:
+        # PostgreSQL's driver takes at most 32,767 arguments (an InterfaceError); SQLite
+        # reports a missing table as an OperationalError, as it does a locked file.
+        statement: Any = (
+            select_(literal(1)).where(literal(5).in_(list(range(40_000))))
+            if engine.db.dialect_name == "postgresql"
+            else text("SELECT * FROM no_such_table")
+        )
+        async with engine.db.session() as session:
+            await session.execute(statement)
+
+    monkeypatch.setattr(runner_module._SnapshotEngine, "run", refused)
+    queue = JobQueue(service.db)
+    info = await queue.submit(service.user_id, small_request())
+    await make_runner(service.db).start()
+    done = await _finished(queue, info)
+    assert (done.status, done.attempt) == (FAILED, 1)
+    backend = service.settings.describe_backend()
+    assert done.error is not None
+    assert done.error.startswith(f"the database refused a statement on {backend}: "), done.error
+    reason = done.error.removeprefix(f"the database refused a statement on {backend}: ")
+    assert reason in (
+        "the number of query arguments cannot exceed 32767",
+        "no such table: no_such_table",
+    )
+
+
 async def test_an_unexpected_error_fails_the_job_with_details(
     service: FilterBetsService, make_runner: RunnerFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -477,3 +477,30 @@ def test_flat_splits_shortcut_equals_summing_every_bet(stake: Decimal) -> None:
     assert math.isclose(
         sum(row["profit"] for row in shortcut["season"]), float(outcome.profit), abs_tol=1e-9
     )
+
+
+def test_warning_counts_have_thousands_separators_and_no_clv_reads_plainly() -> None:
+    """It said "10147 candidates ..." and "closing prices for only 0 of 7274 bets"."""
+    import dataclasses
+
+    from core.backtest.metrics import run_warnings
+
+    outcome = run_backtest(sequence("WL" * 20), "home", FlatStaking())
+    many = dataclasses.replace(outcome, skipped_no_odds=10_147, skipped_bankrupt=2_500)
+    warnings = run_warnings(many, 7_274, 0)
+    assert "10,147 candidates had no usable home price and were not bet" in warnings
+    assert "bank exhausted: 2,500 bets skipped for lack of funds" in warnings
+    assert "no closing prices for these bets: CLV could not be measured" in warnings
+    assert not any("only 0 of" in warning for warning in warnings)
+    assert "closing prices for only 1,000 of 7,274 bets: CLV covers a subset" in run_warnings(
+        outcome, 7_274, 1_000
+    )
+
+
+def test_the_report_says_clv_was_not_measured_rather_than_over_0_percent() -> None:
+    from core.report import render_metrics
+
+    text = render_metrics(metrics_of(sequence("WL" * 20)), title="t", result_id=None)
+    assert "CLV  " in text
+    assert "not measured: no Pinnacle closing prices for these bets" in text
+    assert "over 0%" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -420,3 +422,104 @@ async def test_0010_keeps_football_runs_both_ways_and_the_ledger_trigger_on_sqli
     assert await rows("SELECT kind FROM backtest_results") == [("backtest",)]
     await rows("DELETE FROM backtest_results")
     assert await rows("SELECT count(*) FROM backtest_bets") == [(0,)]
+
+
+def test_every_revision_says_what_its_downgrade_deletes() -> None:
+    from core.downgrade import LOSSES
+
+    assert set(LOSSES) == migrate.known_revisions()
+
+
+async def _cli(settings: Settings, *args: str) -> int:
+    import sys
+
+    import core.cli
+
+    url = settings.database_url.render_as_string(hide_password=False)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core.cli, "_say", lambda m, stream=None: print(m, file=sys.stderr))
+        return await asyncio.to_thread(core.cli.main, ["--database-url", url, *args])
+
+
+async def _with_saved_settings(settings: Settings) -> None:
+    from core.filters import FilterStore
+
+    service = await FilterBetsService.open(settings)
+    try:
+        store = FilterStore(service.db, service.user_id)
+        await store.create("away band", [], backtest_settings={"market": "away"})
+    finally:
+        await service.close()
+
+
+async def test_a_downgrade_that_deletes_data_says_what_and_wants_yes(
+    empty_settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """0005 -> 0004 dropped the filters' saved settings with one line and exit 0."""
+    await _with_saved_settings(empty_settings)
+    backend = empty_settings.describe_backend()
+    capfd.readouterr()
+
+    assert await _cli(empty_settings, "db", "downgrade", "0004") == 2
+    err = capfd.readouterr().err
+    assert err.startswith(
+        f"downgrading {backend} from {migrate.SCHEMA_HEAD} to 0004 deletes:\n"
+        "  - the saved backtest settings of 1 filter\n"
+    )
+    assert err.endswith(
+        "filterbets: error: db downgrade: it deletes the data above; add --yes to go ahead\n"
+    )
+    assert await migrate.current_revision(empty_settings) == migrate.SCHEMA_HEAD
+
+    assert await _cli(empty_settings, "db", "downgrade", "0004", "--yes") == 0
+    err = capfd.readouterr().err
+    assert await migrate.current_revision(empty_settings) == "0004"
+    if empty_settings.sqlite_path is None:
+        assert "no copy is made on PostgreSQL" in err
+        return
+    backed_up = [line for line in err.splitlines() if line.startswith("backed up ")]
+    assert len(backed_up) == 1
+    copy = Path(backed_up[0].split(" to ", 1)[1])
+    assert copy.parent == empty_settings.sqlite_path.parent
+    mode, saved = await asyncio.to_thread(_saved_settings_in, copy)
+    assert mode == 0o600
+    assert saved["market"] == "away"
+
+
+def _saved_settings_in(copy: Path) -> tuple[int, dict[str, Any]]:
+    import json
+    import sqlite3
+
+    with sqlite3.connect(copy) as kept:
+        (saved,) = kept.execute("SELECT backtest_settings FROM filters").fetchone()
+    return copy.stat().st_mode & 0o777, json.loads(saved)
+
+
+async def test_a_downgrade_asks_at_a_terminal_and_no_changes_nothing(
+    empty_settings: Settings, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import sys
+
+    import core.cli
+
+    await _with_saved_settings(empty_settings)
+    monkeypatch.setattr(core.cli, "_stdin_is_terminal", lambda: True)
+    monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
+    assert await _cli(empty_settings, "db", "downgrade", "base") == 1
+    err = capfd.readouterr().err
+    assert "  - 1 filter (filters)\n" in err and "  - 1 user (users)\n" in err
+    assert "Delete it and downgrade? [y/N] downgrade cancelled; nothing changed" in err
+    assert await migrate.current_revision(empty_settings) == migrate.SCHEMA_HEAD
+    if empty_settings.sqlite_path is not None:  # no backup either: nothing was done
+        folder = empty_settings.sqlite_path.parent
+        assert await asyncio.to_thread(lambda: list(folder.glob("*before-downgrade*"))) == []
+
+
+async def test_a_downgrade_that_deletes_nothing_needs_no_yes(
+    empty_settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    await migrate.upgrade(empty_settings)
+    assert await _cli(empty_settings, "db", "downgrade", "0004") == 0
+    assert "deletes" not in capfd.readouterr().err
+    assert await migrate.current_revision(empty_settings) == "0004"

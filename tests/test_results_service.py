@@ -72,7 +72,8 @@ async def test_list_sorts_by_yield_profit_bets_and_date(service: FilterBetsServi
     await seed(service)
     away = await run(service, "away", AWAY_2_TO_3, "Away 2-3")  # 5 bets, +2.70, +54%
     home = await run(service, "home", HOME_UNDER_2, "Home fav")  # 2 bets, -0.50, -25%
-    empty = await run(service, "home", {"field": "league", "op": "=", "value": "D1"}, "None")
+    no_bets = {"field": "odds.pinnacle.home", "op": ">", "value": 999}
+    empty = await run(service, "home", no_bets, "None")
     results = ResultStore(service.db, service.user_id)
 
     by_date = await results.list_results("date")

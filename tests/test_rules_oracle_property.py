@@ -61,7 +61,10 @@ def _value_strategy(field: Field, seen: list[Any]) -> st.SearchStrategy[Any]:
         return st.one_of(exact, exact, neighbour, anywhere)
     if field.type == "integer":
         base = st.sampled_from(seen) if seen else st.integers(0, 23)
-        return st.one_of(base, base.map(lambda v: v + 1), base.map(lambda v: v - 1))
+        low, high = field.bounds or (-(10**6), 10**6)  # a month is 1-12, nothing else
+        return st.one_of(base, base.map(lambda v: v + 1), base.map(lambda v: v - 1)).map(
+            lambda v: min(max(v, low), high)
+        )
     if field.type == "date":
         dates = st.sampled_from(seen) if seen else st.dates()
         shifted = st.tuples(dates, st.integers(-3, 3)).map(lambda p: p[0] + dt.timedelta(p[1]))

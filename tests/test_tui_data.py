@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -537,10 +538,7 @@ async def test_an_unusable_database_exits_with_one_line_and_code_1(tmp_path: Pat
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
     assert app.return_code == 1
-    assert (
-        app.fatal_error
-        == f"cannot use the database SQLite {not_a_database}: file is not a database"
-    )
+    assert app.fatal_error == f"cannot use SQLite {not_a_database}: file is not a database"
 
 
 async def test_a_database_from_a_newer_version_exits_with_one_line_and_code_1(
@@ -625,6 +623,43 @@ def test_errors_are_described_in_one_line() -> None:
     assert "secret" not in message
     assert (
         describe_error(ValueError("boom\nmore"), settings) == "unexpected error: ValueError: boom"
+    )
+
+
+def test_the_dashboard_and_the_cli_word_a_connection_failure_the_same(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """The CLI said "[Errno 111] Connect call failed ('127.0.0.1', 1)" where the dashboard
+    said "connection refused (is the server running?)"; both now share core.dberrors."""
+    import core.cli
+    from core.cli import main
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    url = f"postgresql://someone:secret@127.0.0.1:{port}/nowhere"
+    capfd.readouterr()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(core.cli, "_say", lambda m, stream=None: print(m, file=sys.stderr))
+        assert main(["--database-url", url, "filters", "list"]) == 1
+    cli_line = capfd.readouterr().err.strip().removeprefix("filterbets: error: ")
+
+    settings = load_settings(url, "tester")
+
+    async def dashboard_line() -> str:
+        app = FilterBetsApp(settings)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+        assert app.fatal_error is not None
+        return app.fatal_error
+
+    assert (
+        asyncio.run(dashboard_line())
+        == cli_line
+        == (
+            f"cannot connect to PostgreSQL someone@127.0.0.1:{port}/nowhere:"
+            " connection refused (is the server running?)"
+        )
     )
 
 

@@ -6,13 +6,12 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
@@ -22,6 +21,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.config import Settings
+from core.dberrors import describe_database_error
 from core.errors import FilterBetsError
 from core.jobs.child import ChildRunner
 from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED
@@ -92,19 +92,9 @@ def describe_error(error: BaseException, settings: Settings) -> str:
     backend = settings.describe_backend()
     if isinstance(error, FilterBetsError):
         return _first_line(str(error))
-    if isinstance(error, DBAPIError):
-        reason = _first_line(str(error.orig)) or type(error.orig).__name__
-        return f"cannot use the database {backend}: {reason}"
-    if isinstance(error, socket.gaierror):
-        return f"cannot connect to {backend}: host not found"
-    if isinstance(error, ConnectionRefusedError):
-        return f"cannot connect to {backend}: connection refused (is the server running?)"
-    if isinstance(error, TimeoutError):
-        return f"cannot connect to {backend}: timed out"
-    if isinstance(error, OSError):
-        reason = error.strerror or _first_line(str(error)) or type(error).__name__
-        target = f" {error.filename}" if error.filename else ""
-        return f"cannot use {backend}{target}: {reason}"
+    database_failure = describe_database_error(error, backend)  # the CLI's wording too
+    if database_failure is not None:
+        return database_failure
     if isinstance(error, SQLAlchemyError):
         return f"database error on {backend}: {_first_line(str(error))}"
     from alembic.util.exc import CommandError  # imported here: alembic is slow to import

@@ -1,7 +1,7 @@
 """picks: the scanner's picks a user recorded as taken, for the live track record
 
 Revision ID: 0013
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0013"
-down_revision: str | Sequence[str] | None = "0010"
+down_revision: str | Sequence[str] | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -67,6 +67,11 @@ def upgrade() -> None:
     )
     for column in ("user_id", "filter_id", "fixture_id", "kickoff_date", "taken_at"):
         op.create_index(op.f(f"ix_picks_{column}"), "picks", [column], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # As revision 0011 does for every other table of a person's work.
+        mine = "user_id = (SELECT u.id FROM users u WHERE u.name = current_user)"
+        op.execute("ALTER TABLE picks ENABLE ROW LEVEL SECURITY")
+        op.execute(f"CREATE POLICY filterbets_own_rows ON picks USING ({mine}) WITH CHECK ({mine})")
 
 
 def downgrade() -> None:

@@ -48,6 +48,7 @@ from core.errors import FilterBetsError
 from core.frame import AnalysisFrame, frame_for
 from core.models import BacktestResult, League
 from core.rules.catalogue import fair_probabilities
+from core.rules.known import check_rules_against_data, unknown_value_message
 from core.rules.mask import rule_columns
 from core.rules.validate import CLOSING_PRICE_WARNING, parse_rules, uses_closing_prices
 
@@ -109,19 +110,16 @@ class BacktestEngine:
         parse_rules(saved.rules, params=params)
         return ResolvedFilter(saved.rules, saved.id, saved.name, saved.stake)
 
-    async def _check_scope(self, request: BacktestRequest) -> None:
-        """Unknown league codes are a mistake worth stopping for, with a suggestion."""
-        if not request.leagues:
-            return
-        async with self.db.session() as session:
-            known = list((await session.execute(select(League.code))).scalars())
-        for code in request.leagues:
-            if code not in known:
-                import difflib
-
-                close = difflib.get_close_matches(code, known, n=1, cutoff=0.5)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise RequestError(f"leagues: no league {code!r} in the database{hint}")
+    async def _check_scope(self, request: BacktestRequest, rules: Any) -> None:
+        """An unknown league code (in --leagues, or a league, country or team in the rules)
+        is a mistake worth stopping for, with a suggestion; the same words both ways."""
+        if request.leagues:
+            async with self.db.session() as session:
+                known = list((await session.execute(select(League.code))).scalars())
+            for code in request.leagues:
+                if code not in known:
+                    raise RequestError(f"leagues: {unknown_value_message('league', code, known)}")
+        await check_rules_against_data(self.db, rules)
 
     async def count(self, request: BacktestRequest) -> int:
         """How many fixtures the filter picks in scope (the editor's live count)."""
@@ -182,7 +180,7 @@ class BacktestEngine:
         request = request.validated()
         report(0.0, "resolving filter")
         resolved = await self.resolve_filter(request)
-        await self._check_scope(request)
+        await self._check_scope(request, resolved.rules)
         plan = staking_plan(request, resolved.stake)
         node = parse_rules(resolved.rules)
 

@@ -67,6 +67,7 @@ from core.backtest.staking import (
     FlatStaking,
     KellyStaking,
     PercentStaking,
+    StakingPlan,
     gc_paused,
 )
 from core.backtest.stats import TTest, normal_sf, one_sided_t_test
@@ -74,6 +75,8 @@ from core.backtest.stats import TTest, normal_sf, one_sided_t_test
 __all__ = [
     "FEW_BETS",
     "HUGE_MONEY",
+    "KELLY_AT_PINNACLE_WARNING",
+    "MAX_PRICES_WARNING",
     "ODDS_BANDS",
     "RATIO_CONTEXT",
     "assemble_metrics",
@@ -81,6 +84,7 @@ __all__ = [
     "finite_or_none",
     "money",
     "odds_band",
+    "price_source_warnings",
     "run_warnings",
     "split_tables",
 ]
@@ -386,7 +390,10 @@ def assemble_metrics(
         "clv_coverage": len(clv_ratios) / n if n else None,
         "splits": splits,
         "curve": curve,
-        "warnings": run_warnings(outcome, n, len(clv_ratios)),
+        "warnings": [
+            *price_source_warnings(odds_source, plan),
+            *run_warnings(outcome, n, len(clv_ratios)),
+        ],
     }
     top = max(extremes[0], -extremes[1]) + float(start) if n else 0.0
     if top > HUGE_MONEY:
@@ -529,6 +536,27 @@ def _curve(
     ]
 
 
+KELLY_AT_PINNACLE_WARNING = (
+    "Kelly sizes from Pinnacle's margin-free price, so Pinnacle's own price never shows an"
+    " edge and Kelly places no bet at it: use --odds b365, avg or max"
+)
+MAX_PRICES_WARNING = (
+    "maximum prices are the best of many bookmakers at one moment, seldom obtainable in"
+    " practice (stakes limited, lines gone, accounts needed everywhere): read the yield as"
+    " an upper bound"
+)
+
+
+def price_source_warnings(odds_source: str, plan: StakingPlan) -> list[str]:
+    """What the prices a run bets at mean for its figures, whatever happened in the run."""
+    warnings = []
+    if isinstance(plan, KellyStaking) and odds_source.startswith("pinnacle"):
+        warnings.append(KELLY_AT_PINNACLE_WARNING)  # its closing twin sizes from closing
+    if odds_source.startswith("max"):
+        warnings.append(MAX_PRICES_WARNING)
+    return warnings
+
+
 def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]:
     warnings: list[str] = []
     if n == 0:
@@ -537,25 +565,29 @@ def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]
         warnings.append(f"fewer than {FEW_BETS} bets: results are noise")
     if outcome.skipped_no_odds:
         warnings.append(
-            f"{outcome.skipped_no_odds} candidates had no usable {outcome.market} price "
+            f"{outcome.skipped_no_odds:,} candidates had no usable {outcome.market} price "
             "and were not bet"
         )
     if outcome.skipped_no_pinnacle_price:
         warnings.append(
-            f"{outcome.skipped_no_pinnacle_price} candidates had no Pinnacle probability "
+            f"{outcome.skipped_no_pinnacle_price:,} candidates had no Pinnacle probability "
             "for Kelly sizing and were not bet"
         )
     if outcome.skipped_bankrupt:
         warnings.append(
-            f"bank exhausted: {outcome.skipped_bankrupt} bets skipped for lack of funds"
+            f"bank exhausted: {outcome.skipped_bankrupt:,} bets skipped for lack of funds"
         )
     if outcome.day_funds_limited:
         warnings.append(
-            f"{outcome.day_funds_limited} stakes were cut or skipped because the same "
+            f"{outcome.day_funds_limited:,} stakes were cut or skipped because the same "
             "day's earlier stakes had already committed the bank"
         )
-    if n and with_close < n / 2:
-        warnings.append(f"closing prices for only {with_close} of {n} bets: CLV covers a subset")
+    if n and not with_close:
+        warnings.append("no closing prices for these bets: CLV could not be measured")
+    elif n and with_close < n / 2:
+        warnings.append(
+            f"closing prices for only {with_close:,} of {n:,} bets: CLV covers a subset"
+        )
     if outcome.market in AH_MARKETS:
         if isinstance(outcome.staking, KellyStaking):
             warnings.append(

@@ -9,6 +9,8 @@ from typing import Any
 
 from core.backtest.sources import DEFAULT_EXCHANGE_COMMISSION, SourceError, parse_source
 from core.errors import FilterBetsError
+from core.rules.validate import MAX_LIST_VALUES
+from core.text import quoted, text_problem
 
 MARKETS = ("home", "draw", "away", "over25", "under25", "ah_home", "ah_away")
 STAKING_KINDS = ("flat", "percent", "kelly")
@@ -17,6 +19,8 @@ DEFAULT_BANK = Decimal("100.00")
 DEFAULT_PERCENT = Decimal("1")
 DEFAULT_KELLY_FRACTION = 0.25
 DEFAULT_KELLY_CAP = 0.05
+MAX_AMOUNT = Decimal("99999999.99")
+"""Largest bank or stake: what the ledger's money columns hold with room for the profit."""
 
 
 class RequestError(FilterBetsError):
@@ -37,6 +41,8 @@ def _decimal(name: str, raw: Any) -> Decimal:
         raise RequestError(f"{name}: {raw!r} is not a number") from exc
     if not value.is_finite() or value <= 0:
         raise RequestError(f"{name}: must be a positive number, got {raw}")
+    if value > MAX_AMOUNT:
+        raise RequestError(f"{name}: at most {MAX_AMOUNT:,}, got {raw}")
     return value
 
 
@@ -108,6 +114,13 @@ class BacktestRequest:
             raise RequestError(
                 f"staking: unknown plan {self.staking!r}; choose flat, percent or kelly"
             )
+        for name, values in (("leagues", self.leagues), ("seasons", self.seasons)):
+            if len(values) > MAX_LIST_VALUES:
+                raise RequestError(f"{name}: at most {MAX_LIST_VALUES:,}, got {len(values):,}")
+            for value in values:
+                problem = text_problem(value)
+                if problem is not None:
+                    raise RequestError(f"{name}: {quoted(value)} {problem}")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise RequestError(f"from/to: {self.date_from} is after {self.date_to}")
         bank = _decimal("bank", self.bank)

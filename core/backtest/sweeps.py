@@ -186,7 +186,7 @@ class SweepEngine:
         resolved = await self.backtests.resolve_template(request.backtest)
         grid = parse_grid(request.grid)
         check_template(resolved.rules, grid)
-        await self.backtests._check_scope(request.backtest)
+        await self.backtests._check_scope(request.backtest, resolved.rules)
         return request, resolved, grid
 
     async def run(

@@ -157,9 +157,11 @@ async def _jobs(settings: Settings, args: argparse.Namespace) -> int:
             strategy_request = _strategy_request(args)
         else:
             check_request_args(args)
+            if args.filter is None:  # inline rules: checked before the database is opened
+                request = request_from_args(args)
     service = await _open_service(settings)
     try:
-        if args.jobs_command == "submit" and strategy_request is None:
+        if args.jobs_command == "submit" and strategy_request is None and request is None:
             request = request_from_args(args, await saved_backtest_settings(service, args))
         queue = JobQueue(service.db)
         user_id = service.user_id

@@ -52,6 +52,7 @@ from core.backtest.request import BacktestRequest
 from core.db import Database, utcnow
 from core.errors import FilterBetsError
 from core.models import BacktestJob, BacktestResult
+from core.text import quoted
 
 QUEUED = "queued"
 RUNNING = "running"
@@ -143,7 +144,7 @@ class JobInfo:
                 f"{self.request.get('strategy')}({params}) on"
                 f" {self.request.get('symbol')} {self.request.get('timeframe')}"
             )
-        name = repr(self.filter_name) if self.filter_name else "inline rules"
+        name = quoted(self.filter_name) if self.filter_name else "inline rules"
         if self.kind == "sweep_part":
             sweep = self.request.get("sweep_short_id") or f"#{self.request.get('sweep_job')}"
             return f"part {int(self.request.get('part', 0)) + 1} of sweep {sweep}"

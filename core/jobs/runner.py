@@ -43,6 +43,7 @@ from core.backtest.sweeps import SweepEngine, SweepRequest
 from core.candles.request import StrategyRequest, is_strategy_request
 from core.candles.service import StrategyCancelled, run_strategy_job
 from core.db import Database
+from core.dberrors import describe_database_error, is_transient
 from core.errors import FilterBetsError
 from core.jobs.queue import (
     CANCELLED,
@@ -70,36 +71,6 @@ _LOST = "lost"
 
 def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A lost or refused database connection, a busy SQLite file, a pool timeout: worth
-    retrying once the database answers again (as opposed to a bad request or a bug)."""
-    import asyncpg.exceptions as pg  # type: ignore[import-untyped]
-    from sqlalchemy import exc as sa
-
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sa.DBAPIError) and current.connection_invalidated:
-            return True
-        if isinstance(
-            current,
-            sa.OperationalError
-            | sa.InterfaceError
-            | sa.TimeoutError
-            | sa.DisconnectionError
-            | OSError
-            | ConnectionError
-            | TimeoutError
-            | pg.PostgresConnectionError
-            | pg.OperatorInterventionError
-            | pg.InterfaceError,
-        ):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def _consume(task: asyncio.Task[Any]) -> None:
@@ -616,6 +587,14 @@ class JobRunner:
             )
         if isinstance(error, FilterBetsError):
             return _Outcome(FAILED, "failed", error=_first_line(error))
+        refused = describe_database_error(error, self.db.settings.describe_backend())
+        if refused is not None:  # a statement the database refused: it would be refused again
+            return _Outcome(
+                FAILED,
+                "failed",
+                error=refused,
+                details="".join(traceback.format_exception(error)),
+            )
         return _Outcome(
             FAILED,
             "failed",

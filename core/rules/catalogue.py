@@ -130,6 +130,9 @@ class Field:
     """Reads a closing price: known only at kick-off, so a backtest using it is optimistic."""
     alternative: str | None = None
     """For post-match fields: the pre-match field(s) to use instead."""
+    bounds: tuple[int, int] | None = None
+    """For integer fields with a closed range (month 1-12): the values a rule may compare
+    with. Other integer fields take validation's general range."""
 
 
 def _column(name: str) -> VectorFn:
@@ -205,8 +208,15 @@ def _context_fields() -> list[Field]:
         time: dt.time | None = row["kickoff_time"]
         return None if time is None else time.hour
 
-    def ctx(name: str, type_: FieldType, description: str, vector: VectorFn, py: PyFn) -> Field:
-        return Field(name, type_, "Context", description, vector, py)
+    def ctx(
+        name: str,
+        type_: FieldType,
+        description: str,
+        vector: VectorFn,
+        py: PyFn,
+        bounds: tuple[int, int] | None = None,
+    ) -> Field:
+        return Field(name, type_, "Context", description, vector, py, bounds=bounds)
 
     return [
         ctx("league", "string", "League code, e.g. E0", _league_codes, _key("league")),
@@ -221,14 +231,16 @@ def _context_fields() -> list[Field]:
             "Day of the week, 1 = Monday ... 7 = Sunday",
             _weekdays,
             weekday_py,
+            (1, 7),
         ),
-        ctx("month", "integer", "Month of the match, 1-12", _months, month_py),
+        ctx("month", "integer", "Month of the match, 1-12", _months, month_py, (1, 12)),
         ctx(
             "kickoff_hour",
             "integer",
             "Kick-off hour, 0-23 (empty when the time is unknown)",
             _hours,
             hour_py,
+            (0, 23),
         ),
         ctx("home_team", "string", "Home team name", _home_teams, _key("home_team")),
         ctx("away_team", "string", "Away team name", _away_teams, _key("away_team")),
@@ -641,8 +653,13 @@ FIELDS: Mapping[str, Field] = MappingProxyType(_build())
 # --------------------------------------------------------------------------------------
 
 
+_LONGEST_GUESS = 64
+
+
 def did_you_mean(word: str, choices: list[str] | tuple[str, ...]) -> str | None:
     """The closest choice to a mistyped word, or None when nothing is close."""
+    if len(word) > _LONGEST_GUESS:
+        return None  # no name is this long, and matching it would take quadratic time
     lowered = {choice.lower(): choice for choice in choices}
     if word.lower() in lowered:
         return lowered[word.lower()]

@@ -27,10 +27,18 @@ from typing import Any, Literal, TypeAlias
 
 from core.errors import RuleError
 from core.rules.catalogue import FIELDS, Field, FieldType, did_you_mean, suggest_field
+from core.text import printable, text_problem
 
 MAX_DEPTH = 8
 """Most nodes on any root-to-leaf path (the root and the leaf included)."""
 MAX_LEAVES = 100
+INTEGER_RANGE = (-1_000_000, 1_000_000)
+"""What an integer field without bounds of its own may be compared with: past any real
+count or day span, and inside every database's integer types (PostgreSQL's int4)."""
+MAX_LIST_VALUES = 1_000
+"""Longest list for 'in'/'not_in': more than any league's teams, seasons or leagues."""
+MAX_TEXT = 200
+"""Longest string value: past any league, country, team or season name."""
 
 Op = Literal["=", "!=", "<", "<=", ">", ">=", "between", "in", "not_in", "is_null", "not_null"]
 OPS: tuple[Op, ...] = (
@@ -135,11 +143,25 @@ Node: TypeAlias = Leaf | Group | Not
 
 def _show(value: Any) -> str:
     """A short one-line rendering of a user value for messages."""
+    if isinstance(value, int) and value.bit_length() > 128:
+        if value.bit_length() > 14_000:  # str() refuses ints past 4,300 digits
+            return "a number of more than 4,000 digits"
+        return f"a number of {len(str(abs(value))):,} digits"
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
+    except (TypeError, ValueError, RecursionError):
+        return f"<{_kind(value)}>"
+    return _clipped(text)
+
+
+def _clipped(text: str) -> str:
+    text = printable(text)
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _word(value: Any) -> str:
+    """A key, field or op name from the user, for a message."""
+    return _clipped(str(value))
 
 
 def _kind(value: Any) -> str:
@@ -170,20 +192,37 @@ def _typed(field: Field, value: Any) -> Scalar:
     if field.type == "number":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
             raise ValueError(f"field '{field.name}' takes a finite number, got {_show(value)}")
-        return float(value)
+        return number
     if field.type == "integer":
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise wrong
         if isinstance(value, float):
             if not value.is_integer():
                 raise wrong
-            return int(value)
-        return value
+            value = int(value)
+        low, high = field.bounds or INTEGER_RANGE
+        if not low <= value <= high:
+            raise ValueError(
+                f"field '{field.name}' takes a whole number from {low:,} to {high:,},"
+                f" got {_show(value)}"
+            )
+        return int(value)
     if field.type == "string":
         if not isinstance(value, str):
             raise wrong
+        problem = text_problem(value)
+        if problem is not None:
+            raise ValueError(f"field '{field.name}': the value {problem}")
+        if len(value) > MAX_TEXT:
+            raise ValueError(
+                f"field '{field.name}' takes at most {MAX_TEXT} characters, got {len(value):,}"
+            )
         return value
     if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
         return value
@@ -208,7 +247,6 @@ def _ordered(low: Scalar, high: Scalar) -> bool:
 class _Parser:
     def __init__(self, *, params: bool = False) -> None:
         self.errors: list[RuleError] = []
-        self.leaves = 0
         self.params = params
         """Whether `{"param": NAME}` may stand for a value (a sweep's rule template)."""
 
@@ -235,7 +273,7 @@ class _Parser:
                 self.fail(
                     path,
                     f"a group has exactly one key ('all', 'any' or 'not'); "
-                    f"unexpected key '{extra[0]}'",
+                    f"unexpected key '{_word(extra[0])}'",
                 )
                 return None
             key = group_keys[0]
@@ -251,7 +289,7 @@ class _Parser:
         key = str(keys[0])
         self.fail(
             path,
-            f"unexpected key '{key}'{_suffix(did_you_mean(key, LEAF_KEYS + GROUP_KEYS))}; "
+            f"unexpected key '{_word(key)}'{_suffix(did_you_mean(key, LEAF_KEYS + GROUP_KEYS))}; "
             "expected 'field'/'op'/'value' or 'all'/'any'/'not'",
         )
         return None
@@ -282,12 +320,11 @@ class _Parser:
         return None if child is None else Not(path, child)
 
     def leaf(self, raw: dict[str, Any], path: str) -> Leaf | None:
-        self.leaves += 1
         before = len(self.errors)
         for key in raw:
             if key not in LEAF_KEYS:
                 hint = did_you_mean(str(key), LEAF_KEYS)
-                self.fail(path, f"unexpected key '{key}' in a rule{_suffix(hint)}")
+                self.fail(path, f"unexpected key '{_word(key)}' in a rule{_suffix(hint)}")
         field = self.leaf_field(raw, path)
         op = self.leaf_op(raw, path)
         if len(self.errors) > before or field is None or op is None:
@@ -305,7 +342,7 @@ class _Parser:
             return None
         field = FIELDS.get(name)
         if field is None:
-            self.fail(path, f"unknown field '{name}'{_suffix(suggest_field(name))}")
+            self.fail(path, f"unknown field '{_word(name)}'{_suffix(suggest_field(name))}")
             return None
         if not field.pre_match:
             self.fail(
@@ -329,7 +366,7 @@ class _Parser:
                 return known
         hint = _OP_ALIASES.get(op.strip().lower()) or did_you_mean(op, OPS)
         listing = "" if hint else f"; ops are {', '.join(OPS)}"
-        self.fail(path, f"unknown op '{op}'{_suffix(hint)}{listing}")
+        self.fail(path, f"unknown op '{_word(op)}'{_suffix(hint)}{listing}")
         return None
 
     def leaf_value(self, raw: dict[str, Any], path: str, field: Field, op: Op) -> Value:
@@ -361,6 +398,11 @@ class _Parser:
             return self.between(path, field, value)
         if not value:
             self.fail(path, f"op '{op}' takes a non-empty list of values, got []")
+            return None
+        if len(value) > MAX_LIST_VALUES:
+            self.fail(
+                path, f"op '{op}' takes at most {MAX_LIST_VALUES:,} values, got {len(value):,}"
+            )
             return None
         items = [
             self.typed(path, field, item, f"item {i} of the list: ") for i, item in enumerate(value)
@@ -408,14 +450,35 @@ class _Parser:
         return None
 
 
+def _count_leaves(rules: Any) -> int:
+    """How many rule objects the tree holds, down to MAX_DEPTH (the parser reports what lies
+    deeper): a walk without recursion, suggestions or type checks, so an oversized tree is
+    refused before the slow part of parsing it."""
+    leaves = 0
+    stack: list[tuple[Any, int]] = [(rules, 1)]
+    while stack:
+        raw, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            continue
+        if isinstance(raw, list):
+            stack.extend((item, depth + 1) for item in raw)
+        elif isinstance(raw, dict):
+            group = next((key for key in GROUP_KEYS if key in raw), None)
+            if group is None:
+                leaves += 1
+            elif isinstance(raw[group], list):
+                stack.extend((item, depth + 1) for item in raw[group])
+            else:
+                stack.append((raw[group], depth + 1))
+    return leaves
+
+
 def _parse(rules: Any, path: str, *, params: bool = False) -> tuple[Node | None, list[RuleError]]:
+    leaves = _count_leaves(rules)
+    if leaves > MAX_LEAVES:
+        return None, [RuleError(path, f"too many rules: {leaves:,} (the limit is {MAX_LEAVES})")]
     parser = _Parser(params=params)
-    tree = parser.node(rules, path, 1)
-    if parser.leaves > MAX_LEAVES:
-        parser.errors.insert(
-            0, RuleError(path, f"too many rules: {parser.leaves} (the limit is {MAX_LEAVES})")
-        )
-    return tree, parser.errors
+    return parser.node(rules, path, 1), parser.errors
 
 
 def rule_errors(rules: Any, *, path: str = "rules", params: bool = False) -> list[RuleError]:
