@@ -1,10 +1,31 @@
-"""Shared fixtures: every data-layer test runs on SQLite and on PostgreSQL.
+"""Shared fixtures and the tests' real data.
 
-PostgreSQL comes from FILTERBETS_TEST_POSTGRES_URL when set (a throwaway database
-is created on that server for the session). Otherwise a throwaway cluster is
-started from local initdb/pg_ctl binaries. Otherwise PostgreSQL tests are
-skipped with a reason, and FILTERBETS_REQUIRE_POSTGRES=1 turns that skip into
-a failure.
+Databases: every data-layer test runs on SQLite and on PostgreSQL (the `backend`, `settings`
+and `service` fixtures). PostgreSQL comes from FILTERBETS_TEST_POSTGRES_URL when set (a
+throwaway database is created on that server for the session). Otherwise a throwaway cluster
+is started from local initdb/pg_ctl binaries. Otherwise PostgreSQL tests are skipped with a
+reason, and FILTERBETS_REQUIRE_POSTGRES=1 turns that skip into a failure.
+
+Real data: two places hold real files, and this module alone decides where they are.
+
+* `tests/data/`: small real files shipped with the repository, in the shared folder's layout
+  (`football/E0_2012-13.csv`, `football-corrupt/...`); `tests/data/PROVENANCE.md` names the
+  origin of each. Always present, so a fresh clone anywhere passes.
+* the shared data folder: FILTERBETS_SHARED_DATA, else `<repo>/../shared/data` (its
+  `SOURCES.md` describes every file). Large: the whole 37,899-match corpus (`football/`),
+  recent seasons, upcoming fixtures, candles. Present on the developers' machines and in CI,
+  absent from a clone elsewhere.
+
+Tests ask for real data in one of two ways, inside a test or fixture (never at import time):
+
+* `real_file("football/E0_2012-13.csv")`: the shipped copy, else the shared one. A small
+  file a test needs wherever it runs belongs in tests/data (add its row to PROVENANCE.md).
+* `shared_data("football")` (or the `corpus_dir` fixture, the same folder): a path in the
+  shared folder, for corpus-wide tests.
+
+When the shared folder is absent, either call skips the test and says what it needed; with
+FILTERBETS_REQUIRE_CORPUS=1 (CI sets it) that skip is a failure instead. When the shared
+folder is there but the file is not, the test fails: a misspelt name is a bug, not a skip.
 """
 
 from __future__ import annotations
@@ -19,6 +40,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import delete
@@ -30,17 +52,73 @@ from core.models import Base
 from core.services import FilterBetsService
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+TEST_DATA = REPO_ROOT / "tests" / "data"
+"""Small real files shipped with the repository (tests/data/PROVENANCE.md)."""
+SHARED_DATA = Path(
+    os.environ.get("FILTERBETS_SHARED_DATA", "").strip() or REPO_ROOT.parent / "shared" / "data"
+)
+"""The shared data folder; it may be absent (ask through `real_file` or `shared_data`)."""
+# Kept for tests written before real_file/shared_data (branches in flight); new tests use
+# those. CORPUS_DIR is the shared corpus, which may be absent; CORRUPT_DIR is shipped.
 CORPUS_DIR = SHARED_DATA / "football"
-CORRUPT_DIR = SHARED_DATA / "football-corrupt"
+CORRUPT_DIR = TEST_DATA / "football-corrupt"
 
 BACKENDS = ("sqlite", "postgresql")
 # Why PostgreSQL is unavailable this session, for the skip message.
 _PG_UNAVAILABLE: dict[str, str] = {}
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")
+
+
 def _require_postgres() -> bool:
-    return os.environ.get("FILTERBETS_REQUIRE_POSTGRES", "") not in ("", "0", "false")
+    return _flag("FILTERBETS_REQUIRE_POSTGRES")
+
+
+# --- real data ------------------------------------------------------------------------
+
+
+def skip_or_fail_without_shared_data(what: str) -> NoReturn:
+    reason = (
+        f"needs {what} from the shared data folder, absent here ({SHARED_DATA}; "
+        "set FILTERBETS_SHARED_DATA or clone beside ../shared)"
+    )
+    if _flag("FILTERBETS_REQUIRE_CORPUS"):
+        pytest.fail(f"the shared data is required (FILTERBETS_REQUIRE_CORPUS=1): {reason}")
+    pytest.skip(f"shared data absent: {reason}")
+
+
+def shared_data(relative: str = "") -> Path:
+    """`<shared data folder>/<relative>`, such as the whole corpus `football`.
+
+    Skips the calling test when the shared folder is absent (fails instead under
+    FILTERBETS_REQUIRE_CORPUS=1); fails it when the folder is there but `relative` is not.
+    """
+    path = SHARED_DATA / relative
+    if not SHARED_DATA.is_dir():
+        skip_or_fail_without_shared_data(relative or "the shared data")
+    if not path.exists():
+        pytest.fail(f"no {relative} in the shared data folder {SHARED_DATA}")
+    return path
+
+
+def real_file(relative: str) -> Path:
+    """A real data file or folder: `tests/data/<relative>` when shipped, else the shared
+    folder's (see `shared_data` for when that is absent)."""
+    shipped = TEST_DATA / relative
+    if shipped.exists():
+        return shipped
+    return shared_data(relative)
+
+
+@pytest.fixture(scope="session")
+def corpus_dir() -> Path:
+    """The whole shared corpus: 103 season files, 37,899 matches (skips when absent)."""
+    return shared_data("football")
+
+
+# --- PostgreSQL -----------------------------------------------------------------------
 
 
 def _free_port() -> int:
