@@ -110,10 +110,11 @@ async def fixture_by_teams(service: FilterBetsService, home: str, away: str) -> 
 
 @pytest.mark.slow
 async def test_whole_corpus_imports_then_reimports_without_changing_anything(
-    service: FilterBetsService, corpus_dir: Path
+    corpus_import: ImportSummary, corpus_service: FilterBetsService, corpus_dir: Path
 ) -> None:
+    service = corpus_service
     files = expand_paths([corpus_dir])
-    first = await import_paths(service.db, files)
+    first = corpus_import  # the whole corpus into an empty database, once per session
     assert first.file_errors == []
     assert first.rejected_rows == []
     assert (first.files, first.files_imported, first.files_rejected) == (103, 103, 0)
