@@ -26,6 +26,14 @@ Tests ask for real data in one of two ways, inside a test or fixture (never at i
 When the shared folder is absent, either call skips the test and says what it needed; with
 FILTERBETS_REQUIRE_CORPUS=1 (CI sets it) that skip is a failure instead. When the shared
 folder is there but the file is not, the test fails: a misspelt name is a bug, not a skip.
+
+Databases built once: `database_templates.copy(backend, key, build, tmp_path)` builds a
+database once per session and backend and gives each test a copy of its own; the corpus
+fixtures (`corpus_settings`, `corpus_service`, `corpus_import`) are built on it.
+
+Workers: the whole suite runs on a pytest-xdist worker per core (`pytest_xdist_auto_num_workers`
+below); tests of a data set costly to build (`_WORKER_GROUPS`) share one worker, so it is
+built once. Each worker has its own databases (the names carry a random suffix).
 """
 
 from __future__ import annotations
