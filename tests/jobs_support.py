@@ -133,20 +133,29 @@ async def assert_results_match_jobs(db: Database) -> None:
 # -- the big data set ---------------------------------------------------------------------
 
 
+# Each test module that names these fixtures (big_settings = jobs_support.big_settings) gets
+# fixture definitions of its own, and pytest would build a session fixture once per module:
+# the data set is kept here instead, built once per backend per session (per xdist worker).
+_BIG_BUILT: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def big_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bench.synthetic import build
+    if "sqlite" not in _BIG_BUILT:
+        from bench.synthetic import build
 
-    path = tmp_path_factory.mktemp("jobs-big") / "big.db"
-    settings = load_settings(f"sqlite+aiosqlite:///{path}", "tester")
-    asyncio.run(build(settings, BIG_FIXTURES["sqlite"]))
-    return path
+        path = tmp_path_factory.mktemp("jobs-big") / "big.db"
+        settings = load_settings(f"sqlite+aiosqlite:///{path}", "tester")
+        asyncio.run(build(settings, BIG_FIXTURES["sqlite"]))
+        _BIG_BUILT["sqlite"] = path
+    built: Path = _BIG_BUILT["sqlite"]
+    return built
 
 
 @pytest.fixture(scope="session")
 def big_postgres_url(postgres_server_url: str | None) -> Iterator[str | None]:
-    if postgres_server_url is None:
-        yield None
+    if postgres_server_url is None or "postgresql" in _BIG_BUILT:
+        yield _BIG_BUILT.get("postgresql")
         return
     from bench.synthetic import build
 
@@ -156,8 +165,10 @@ def big_postgres_url(postgres_server_url: str | None) -> Iterator[str | None]:
     text = url.render_as_string(hide_password=False)
     try:
         asyncio.run(build(load_settings(text, "tester"), BIG_FIXTURES["postgresql"]))
+        _BIG_BUILT["postgresql"] = text
         yield text
-    finally:
+    finally:  # at the end of the session, after every module's tests
+        _BIG_BUILT.pop("postgresql", None)
         asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
