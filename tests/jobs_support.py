@@ -10,6 +10,7 @@ worker or job child the test starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ from core.models import BacktestBet, BacktestJob, BacktestResult, Filter
 from core.services import FilterBetsService
 from tests.conftest import _PG_UNAVAILABLE, REPO_ROOT, _admin, skip_or_fail_without_postgres
 from tests.factories import add_fixtures
-from tests.pacing.pace import DEFAULT_PACE_US, PACE_ENV, PACING_DIR, paced_steps
+from tests.pacing.pace import DEFAULT_PACE_US, HOLD_ENV, PACE_ENV, PACING_DIR, paced_steps
 
 BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 60_000}
 # Every fixture with a Pinnacle home price: the whole big data set is settled and stored.
@@ -194,6 +195,25 @@ def pace_jobs(monkeypatch: pytest.MonkeyPatch, microseconds: float = DEFAULT_PAC
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(PACING_DIR), path) if p))
 
 
+class JobHold:
+    """Holds paced jobs (see pace_jobs) in their settling step while `held()` lasts, here and
+    in the processes the test starts, so a job seen running is still running when the test
+    acts on it, however slow the machine. Make it before starting those processes (they
+    read where the switch is from their environment); the switch is a file."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+        self.path = folder / "jobs-held"
+        monkeypatch.setenv(HOLD_ENV, str(self.path))
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.path.touch()
+        try:
+            yield
+        finally:
+            self.path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def big_settings(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
@@ -238,8 +258,9 @@ class WorkerProcess:
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("FILTERBETS_")}
         env["FILTERBETS_USER"] = "worker"
-        if PACE_ENV in os.environ:
-            env[PACE_ENV] = os.environ[PACE_ENV]
+        for name in (PACE_ENV, HOLD_ENV):
+            if name in os.environ:
+                env[name] = os.environ[name]
         self.proc = subprocess.Popen(
             [
                 sys.executable,
