@@ -29,7 +29,10 @@ the first screen update (`App._display`, what a terminal would be sent) that sho
 on the row the key moves it to. Keys are sent one at a time, 20-40 ms apart (jittered, so
 they do not line up with the screen's timers). "idle" is with no job; "busy" is while a
 backtest over every fixture runs (a new one is queued whenever the previous one ends, so
-every busy key has one computing). Prints the median, 95th percentile and maximum in ms.
+every busy key has one computing). Prints the median, 90th and 95th percentiles and the
+maximum in ms, and whether the median and the 90th percentile meet the goal: a key on
+screen within 100 ms, idle or busy (the tests compare busy keys with idle ones only, since
+a loaded machine can slow both).
 """
 
 from __future__ import annotations
@@ -66,6 +69,8 @@ from core.services import FilterBetsService
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = 60_000
 SIZE = (80, 24)
+KEY_GOAL_MS = 100.0
+"""From a key to the screen that shows it: the median and the 90th percentile, idle or busy."""
 READY_MARK = "Synthetic Leag"
 """The start of the data set's league names, as the Data screen's table shows them."""
 ALL_HOMES = {"field": "odds.pinnacle.home", "op": "between", "value": [1.0, 1000.0]}
@@ -247,12 +252,17 @@ async def key_latency(settings: Settings, keys: int, *, in_child: bool) -> dict[
     return timings
 
 
-def summary(values: list[float]) -> dict[str, float]:
+def summary(values: list[float]) -> dict[str, Any]:
+    median_ms = statistics.median(values) * 1000
+    p90_ms = percentile(values, 0.9) * 1000
     return {
         "keys": len(values),
-        "median_ms": round(statistics.median(values) * 1000, 1),
+        "median_ms": round(median_ms, 1),
+        "p90_ms": round(p90_ms, 1),
         "p95_ms": round(percentile(values, 0.95) * 1000, 1),
         "max_ms": round(max(values) * 1000, 1),
+        "goal_ms": KEY_GOAL_MS,
+        "meets_goal": median_ms <= KEY_GOAL_MS and p90_ms <= KEY_GOAL_MS,
     }
 
 

@@ -10,6 +10,7 @@ worker or job child the test starts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -32,7 +33,7 @@ from core.models import BacktestBet, BacktestJob, BacktestResult, Filter
 from core.services import FilterBetsService
 from tests.conftest import _PG_UNAVAILABLE, REPO_ROOT, _admin, skip_or_fail_without_postgres
 from tests.factories import add_fixtures
-from tests.pacing.pace import DEFAULT_PACE_US, PACE_ENV, PACING_DIR, paced_steps
+from tests.pacing.pace import DEFAULT_PACE_US, HOLD_ENV, PACE_ENV, PACING_DIR, paced_steps
 
 BIG_FIXTURES = {"sqlite": 60_000, "postgresql": 60_000}
 # Every fixture with a Pinnacle home price: the whole big data set is settled and stored.
@@ -133,20 +134,29 @@ async def assert_results_match_jobs(db: Database) -> None:
 # -- the big data set ---------------------------------------------------------------------
 
 
+# Each test module that names these fixtures (big_settings = jobs_support.big_settings) gets
+# fixture definitions of its own, and pytest would build a session fixture once per module:
+# the data set is kept here instead, built once per backend per session (per xdist worker).
+_BIG_BUILT: dict[str, Any] = {}
+
+
 @pytest.fixture(scope="session")
 def big_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bench.synthetic import build
+    if "sqlite" not in _BIG_BUILT:
+        from bench.synthetic import build
 
-    path = tmp_path_factory.mktemp("jobs-big") / "big.db"
-    settings = load_settings(f"sqlite+aiosqlite:///{path}", "tester")
-    asyncio.run(build(settings, BIG_FIXTURES["sqlite"]))
-    return path
+        path = tmp_path_factory.mktemp("jobs-big") / "big.db"
+        settings = load_settings(f"sqlite+aiosqlite:///{path}", "tester")
+        asyncio.run(build(settings, BIG_FIXTURES["sqlite"]))
+        _BIG_BUILT["sqlite"] = path
+    built: Path = _BIG_BUILT["sqlite"]
+    return built
 
 
 @pytest.fixture(scope="session")
 def big_postgres_url(postgres_server_url: str | None) -> Iterator[str | None]:
-    if postgres_server_url is None:
-        yield None
+    if postgres_server_url is None or "postgresql" in _BIG_BUILT:
+        yield _BIG_BUILT.get("postgresql")
         return
     from bench.synthetic import build
 
@@ -156,8 +166,10 @@ def big_postgres_url(postgres_server_url: str | None) -> Iterator[str | None]:
     text = url.render_as_string(hide_password=False)
     try:
         asyncio.run(build(load_settings(text, "tester"), BIG_FIXTURES["postgresql"]))
+        _BIG_BUILT["postgresql"] = text
         yield text
-    finally:
+    finally:  # at the end of the session, after every module's tests
+        _BIG_BUILT.pop("postgresql", None)
         asyncio.run(_admin(postgres_server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
@@ -181,6 +193,25 @@ def pace_jobs(monkeypatch: pytest.MonkeyPatch, microseconds: float = DEFAULT_PAC
     monkeypatch.setenv(PACE_ENV, str(microseconds))
     path = os.environ.get("PYTHONPATH")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(PACING_DIR), path) if p))
+
+
+class JobHold:
+    """Holds paced jobs (see pace_jobs) in their settling step while `held()` lasts, here and
+    in the processes the test starts, so a job seen running is still running when the test
+    acts on it, however slow the machine. Make it before starting those processes (they
+    read where the switch is from their environment); the switch is a file."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+        self.path = folder / "jobs-held"
+        monkeypatch.setenv(HOLD_ENV, str(self.path))
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.path.touch()
+        try:
+            yield
+        finally:
+            self.path.unlink(missing_ok=True)
 
 
 @pytest.fixture
@@ -227,8 +258,9 @@ class WorkerProcess:
         self._log = self.log_path.open("w")
         env = {k: v for k, v in os.environ.items() if not k.startswith("FILTERBETS_")}
         env["FILTERBETS_USER"] = "worker"
-        if PACE_ENV in os.environ:
-            env[PACE_ENV] = os.environ[PACE_ENV]
+        for name in (PACE_ENV, HOLD_ENV):
+            if name in os.environ:
+                env[name] = os.environ[name]
         self.proc = subprocess.Popen(
             [
                 sys.executable,

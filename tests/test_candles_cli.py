@@ -10,7 +10,15 @@ import pytest
 from core.candles.metrics import METRIC_KEYS
 from core.candles.strategies import STRATEGIES
 from core.cli import main
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_data
+
+
+@pytest.fixture(autouse=True)
+def _needs_shared_data() -> None:
+    """Every test here reads the shared data folder: skipped without it (a failure under
+    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
+    shared_data("klines")
+
 
 JANUARY = SHARED_DATA / "klines/binance/BTCUSDT-1h-2023-01.spot-header.csv"
 

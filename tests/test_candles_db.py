@@ -22,8 +22,16 @@ from core.jobs.runner import JobRunner
 from core.models import BacktestResult, Candle, CandleSeries, StrategyTrade
 from core.results import ResultStore
 from core.services import FilterBetsService
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_data
 from tests.jobs_support import eventually
+
+
+@pytest.fixture(autouse=True)
+def _needs_shared_data() -> None:
+    """Every test here reads the shared data folder: skipped without it (a failure under
+    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
+    shared_data("klines")
+
 
 KLINES = SHARED_DATA / "klines"
 BYBIT_15M = KLINES / "bybit/BTCUSDT-15m-2023-11..2026-01.csv"

@@ -13,10 +13,7 @@ from core.candles.importing import infer_timeframe
 from core.candles.names import hints_from_path
 from core.candles.parse import CandleFileError, read_candle_file
 from core.candles.validate import check_candles, utc_text
-from tests.conftest import SHARED_DATA
-
-KLINES = SHARED_DATA / "klines"
-DEFECTS = SHARED_DATA / "klines-defects"
+from tests.conftest import shared_data
 
 
 @pytest.mark.parametrize(
@@ -66,7 +63,7 @@ DEFECTS = SHARED_DATA / "klines-defects"
 def test_every_layout_in_the_shared_klines_reads(
     relative: str, layout: str, rows: int, first: str
 ) -> None:
-    path = KLINES / relative
+    path = shared_data(f"klines/{relative}")
     hints = hints_from_path(path)
     assert hints.symbol is not None and hints.timeframe is not None
     checked = check_candles(read_candle_file(path), hints.timeframe)
@@ -79,8 +76,8 @@ def test_every_layout_in_the_shared_klines_reads(
 def test_binance_times_in_microseconds_from_2025_read_as_the_same_clock(tmp_path: Path) -> None:
     """data.binance.vision's spot files switch from ms to µs in 2025-01: a file holding
     December 2024 and January 2025 reads as one continuous hourly series."""
-    december = (KLINES / "binance/BTCUSDT-1h-2024-12.csv").read_text()
-    january = (KLINES / "binance/BTCUSDT-1h-2025-01.csv").read_text()
+    december = (shared_data("klines/binance/BTCUSDT-1h-2024-12.csv")).read_text()
+    january = (shared_data("klines/binance/BTCUSDT-1h-2025-01.csv")).read_text()
     assert january.split(",", 1)[0] == "1735689600000000"  # µs
     joined = tmp_path / "BTCUSDT-1h-2024-12..2025-01.csv"
     joined.write_text(december + january)
@@ -90,8 +87,10 @@ def test_binance_times_in_microseconds_from_2025_read_as_the_same_clock(tmp_path
 
 
 def test_the_feather_and_csv_copies_of_a_series_read_identically() -> None:
-    feather = read_candle_file(KLINES / "freqtrade-feather/BTCUSDT-1h-2023-11..2026-02.feather")
-    csv = read_candle_file(KLINES / "bybit/BTCUSDT-1h-2023-11..2026-02.csv")
+    feather = read_candle_file(
+        shared_data("klines/freqtrade-feather/BTCUSDT-1h-2023-11..2026-02.feather")
+    )
+    csv = read_candle_file(shared_data("klines/bybit/BTCUSDT-1h-2023-11..2026-02.csv"))
     for name in ("open_us", "open", "high", "low", "close", "volume"):
         assert np.array_equal(getattr(feather, name), getattr(csv, name)), name
 
@@ -137,7 +136,7 @@ def test_the_feather_and_csv_copies_of_a_series_read_identically() -> None:
 def test_each_damaged_file_is_refused_with_one_line_naming_file_line_and_problem(
     name: str, timeframe: str | None, message: str
 ) -> None:
-    path = DEFECTS / name
+    path = shared_data(f"klines-defects/{name}")
     with pytest.raises(CandleFileError) as caught:
         raw = read_candle_file(path)
         check_candles(raw, timeframe or hints_from_path(path).timeframe or infer_timeframe(raw))
@@ -147,13 +146,15 @@ def test_each_damaged_file_is_refused_with_one_line_naming_file_line_and_problem
 
 
 def test_damaged_files_that_read_report_their_gaps_and_keep_them() -> None:
-    path = DEFECTS / "BTCUSDT-15m-2025-10..2026-08.bybit-volume-is-turnover-gaps.csv"
+    path = shared_data(
+        "klines-defects/BTCUSDT-15m-2025-10..2026-08.bybit-volume-is-turnover-gaps.csv"
+    )
     checked = check_candles(read_candle_file(path), "15m")
     assert len(checked) == 28_191
     [gaps] = [note for note in checked.notes if "gap" in note]
     assert gaps.startswith(f"{path.name}:line ")
     assert "6 gaps, 261 missing bars (kept as gaps); the longest, 251 bars" in gaps
-    truncated = DEFECTS / "ETHUSDT-1h-2026-01..2026-02.truncated.feather"
+    truncated = shared_data("klines-defects/ETHUSDT-1h-2026-01..2026-02.truncated.feather")
     assert len(check_candles(read_candle_file(truncated), "1h")) == 993
 
 

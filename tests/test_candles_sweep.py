@@ -11,7 +11,15 @@ from core.candles.parse import read_candle_file
 from core.candles.run import run_strategy
 from core.candles.strategies import STRATEGIES
 from core.candles.sweep import SweepError, calendar_periods, expand_grid, sweep_strategy
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_data
+
+
+@pytest.fixture(autouse=True)
+def _needs_shared_data() -> None:
+    """Every test here reads the shared data folder: skipped without it (a failure under
+    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
+    shared_data("klines")
+
 
 HOURLY = SHARED_DATA / "klines/bybit/ETHUSDT-1h-2023-12..2026-02.csv"
 

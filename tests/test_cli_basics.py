@@ -12,7 +12,7 @@ import pytest
 
 from core.cli import main
 from core.config import Settings
-from tests.conftest import CORRUPT_DIR
+from tests.conftest import real_file
 
 
 def _run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -59,7 +59,7 @@ def test_db_commands_create_and_report_the_schema(tmp_path: Path) -> None:
 def test_import_lists_at_most_20_rejected_rows_per_file_unless_verbose(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    corrupt = CORRUPT_DIR
+    corrupt = real_file("football-corrupt")
     url = f"sqlite:///{tmp_path / 'x.db'}"
     assert main(["--database-url", url, "import", str(corrupt)]) == 1  # files refused
     captured = capfd.readouterr()

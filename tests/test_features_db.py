@@ -28,10 +28,8 @@ from core.rules.mask import rule_columns, rule_mask
 from core.rules.oracle import load_fixture_rows, matching_ids
 from core.rules.validate import parse_rules
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR, wipe_all_tables
+from tests.conftest import real_file, wipe_all_tables
 from tests.factories import add_fixtures
-
-pytestmark = pytest.mark.skipif(not CORPUS_DIR.is_dir(), reason="shared corpus missing")
 
 TEAM_FORM = [field for field in FIELDS.values() if field.group == "Team form"]
 
@@ -73,22 +71,24 @@ async def test_imports_keep_features_equal_to_a_recompute_from_scratch(
 
     monkeypatch.setattr(importing_service, "recompute_features", counting)
     db = service.db
-    await import_paths(db, [CORPUS_DIR / "E0_2012-13.csv", CORPUS_DIR / "E0_2013-14.csv"])
+    await import_paths(
+        db, [real_file("football/E0_2012-13.csv"), real_file("football/E0_2013-14.csv")]
+    )
     assert await _assert_in_step(db) == 760
-    # A later season, a second league whose teams meet E0 teams in other seasons.
-    await import_paths(db, [CORPUS_DIR / "E1_2013-14.csv", CORPUS_DIR / "E0_2014-15.csv"])
+    # A second league whose teams meet E0 teams in other seasons.
+    await import_paths(db, [real_file("football/E1_2013-14.csv")])
     await _assert_in_step(db)
-    await import_paths(db, [CORPUS_DIR / "E1_2014-15.csv"])
+    await import_paths(db, [real_file("football/E1_2014-15.csv")])
     await _assert_in_step(db)
     assert written[-1] < 1000  # the new season and little else, of 2,244 fixtures
     # An earlier season filled in afterwards: everything later of its teams changes.
-    await import_paths(db, [CORPUS_DIR / "E0_2011-12.csv"])
+    await import_paths(db, [real_file("football/E0_2011-12.csv")])
     total = await _assert_in_step(db)
     async with db.session() as session:
         assert total == await session.scalar(select(func.count(Fixture.id)))
     # Re-importing the same files changes nothing and rewrites nothing.
     calls = len(written)
-    await import_paths(db, [CORPUS_DIR / "E0_2011-12.csv"])
+    await import_paths(db, [real_file("football/E0_2011-12.csv")])
     await _assert_in_step(db)
     assert len(written) == calls
 
@@ -113,7 +113,9 @@ async def _matching(service: FilterBetsService, rules: Any) -> list[int]:
 
 async def test_filters_on_team_form_fields_match_the_oracle(service: FilterBetsService) -> None:
     db = service.db
-    await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv", CORPUS_DIR / "E1_2013-14.csv"])
+    await import_paths(
+        db, [real_file("football/E0_2013-14.csv"), real_file("football/E1_2013-14.csv")]
+    )
     rows = await load_fixture_rows(db)
     engine = BacktestEngine(db, service.user_id)
     for field in TEAM_FORM:
@@ -168,7 +170,9 @@ async def test_stored_position_and_last5_equal_a_recomputation_on_real_dates(
     from tests.test_features_compute import _last5_from_scratch, _position_from_scratch
 
     db = service.db
-    await import_paths(db, [CORPUS_DIR / "E0_2012-13.csv", CORPUS_DIR / "E0_2013-14.csv"])
+    await import_paths(
+        db, [real_file("football/E0_2012-13.csv"), real_file("football/E0_2013-14.csv")]
+    )
     async with db.session() as session:
         fixtures, names = await _load(await session.connection())
     stored = await _stored(db)
@@ -200,7 +204,7 @@ async def test_an_import_fills_in_features_missing_from_older_fixtures(
         ],
         features=False,
     )  # fmt: skip
-    await import_paths(service.db, [CORPUS_DIR / "E0_2012-13.csv"])
+    await import_paths(service.db, [real_file("football/E0_2012-13.csv")])
     await _assert_in_step(service.db)
 
 
@@ -243,23 +247,21 @@ async def test_imports_in_the_middle_of_history_resume_and_equal_recompute_all(
     await import_paths(
         db,
         [
-            CORPUS_DIR / "E0_2012-13.csv",
-            CORPUS_DIR / "E0_2014-15.csv",
-            CORPUS_DIR / "E1_2014-15.csv",
-            CORPUS_DIR / "E0_2015-16.csv",
+            real_file("football/E0_2012-13.csv"),
+            real_file("football/E1_2014-15.csv"),
         ],
     )
     assert summaries[-1].resumed
     await _assert_in_step(db)
     # A season between two stored ones: its league-season, and everything later of
     # its teams and of the teams they meet afterwards (E1 through relegation).
-    await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv"])
+    await import_paths(db, [real_file("football/E0_2013-14.csv")])
     middle = summaries[-1]
     assert middle.resumed
     assert 380 < middle.written < 1900
     await _assert_in_step(db)
     # The second division of that season: teams that are in E0 the year after.
-    await import_paths(db, [CORPUS_DIR / "E1_2013-14.csv"])
+    await import_paths(db, [real_file("football/E1_2013-14.csv")])
     assert summaries[-1].resumed
     total = await _assert_equal_to_recompute_all(db)
     async with db.session() as session:
@@ -273,7 +275,7 @@ async def test_a_changed_result_mid_history_resumes_and_equals_recompute_all(
     date on move; everything earlier stays; all equal to a recompute from scratch."""
     monkeypatch.setattr(features_service, "FULL_REWRITE_SHARE", 1.1)
     db = service.db
-    await import_paths(db, [CORPUS_DIR / "E0_2013-14.csv", CORPUS_DIR / "E0_2014-15.csv"])
+    await import_paths(db, [real_file("football/E0_2013-14.csv")])
     before = await _stored(db)
     async with db.session() as session:
         rows = (
@@ -314,10 +316,10 @@ async def test_an_import_over_rowless_fixtures_falls_back_to_a_full_replay(
           "away": "Burnley", "goals": (1, 0)}],
         features=False,
     )  # fmt: skip
-    await import_paths(service.db, [CORPUS_DIR / "E0_2012-13.csv"])
+    await import_paths(service.db, [real_file("football/E0_2012-13.csv")])
     assert not summaries[-1].resumed  # a row missing outside what the import rewrites
     await _assert_in_step(service.db)
-    await import_paths(service.db, [CORPUS_DIR / "E0_2013-14.csv"])
+    await import_paths(service.db, [real_file("football/E0_2013-14.csv")])
     assert summaries[-1].resumed
     await _assert_in_step(service.db)
 

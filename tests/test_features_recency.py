@@ -17,7 +17,7 @@ from core.features.compute import RECENT_DAYS
 from core.importing.service import import_paths
 from core.models import FEATURE_COLUMNS, Fixture, FixtureFeatures, Team
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR
+from tests.conftest import real_file
 from tests.test_features_compute import COL, _history_at
 
 NAMES = {1: "A", 2: "B", 3: "C", 4: "D"}
@@ -108,7 +108,7 @@ def test_a_resumed_replay_across_a_gap_equals_the_full_one(seed: int, at: float)
 
 async def test_real_seasons_with_a_gap_between_them(service: FilterBetsService) -> None:
     """E0 2013-14, then (2014-18 missing) 2018-19: Crystal Palace's first match back."""
-    files = [CORPUS_DIR / "E0_2013-14.csv", CORPUS_DIR / "E0_2018-19.csv"]
+    files = [real_file("football/E0_2013-14.csv"), real_file("football/E0_2018-19.csv")]
     assert (await import_paths(service.db, files)).file_errors == []
     home, away = aliased(Team), aliased(Team)
     query = (

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from core.config import Settings
@@ -21,9 +22,18 @@ from core.features.service import _load
 from core.importing.service import import_paths
 from core.models import FEATURE_COLUMNS, Fixture, FixtureFeatures
 from core.services import FilterBetsService
-from tests.conftest import REPO_ROOT, SHARED_DATA
+from tests.conftest import REPO_ROOT, SHARED_DATA, shared_data
 
 CRASHPOINTS = Path(__file__).resolve().parent / "crashpoints"
+
+
+@pytest.fixture(autouse=True)
+def _needs_shared_data() -> None:
+    """Every test here reads the shared data folder: skipped without it (a failure under
+    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
+    shared_data("upcoming")
+
+
 HISTORY = SHARED_DATA / "upcoming" / "history-2026-04-24"
 FILES = [HISTORY / "E0_2025-26.csv", HISTORY / "E1_2025-26.csv"]
 

@@ -23,7 +23,7 @@ from core.importing.service import (
 )
 from core.models import Fixture, FixtureOdds, League, Team, TeamLeague
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR, CORRUPT_DIR
+from tests.conftest import real_file
 
 CORPUS_FIXTURES = 37_899
 
@@ -110,10 +110,11 @@ async def fixture_by_teams(service: FilterBetsService, home: str, away: str) -> 
 
 @pytest.mark.slow
 async def test_whole_corpus_imports_then_reimports_without_changing_anything(
-    service: FilterBetsService,
+    corpus_import: ImportSummary, corpus_service: FilterBetsService, corpus_dir: Path
 ) -> None:
-    files = expand_paths([CORPUS_DIR])
-    first = await import_paths(service.db, files)
+    service = corpus_service
+    files = expand_paths([corpus_dir])
+    first = corpus_import  # the whole corpus into an empty database, once per session
     assert first.file_errors == []
     assert first.rejected_rows == []
     assert (first.files, first.files_imported, first.files_rejected) == (103, 103, 0)
@@ -153,7 +154,7 @@ async def test_a_file_with_bad_rows_is_refused_whole_and_the_database_is_untouch
 ) -> None:
     await import_paths(service.db, [small_season(tmp_path)])
     before = await table_snapshot(service)
-    corrupt = CORRUPT_DIR / "D1_2000-01.csv"
+    corrupt = real_file("football-corrupt/D1_2000-01.csv")
 
     summary = await import_paths(service.db, [corrupt])
 
@@ -173,7 +174,9 @@ async def test_a_file_with_bad_rows_is_refused_whole_and_the_database_is_untouch
 async def test_skip_bad_rows_imports_the_good_rows_and_lists_the_bad(
     service: FilterBetsService,
 ) -> None:
-    summary = await import_paths(service.db, [CORRUPT_DIR / "D1_2000-01.csv"], skip_bad_rows=True)
+    summary = await import_paths(
+        service.db, [real_file("football-corrupt/D1_2000-01.csv")], skip_bad_rows=True
+    )
     assert (summary.files_imported, summary.files_rejected, summary.file_errors) == (1, 0, [])
     assert summary.fixtures_added == 162
     assert len(summary.rejected_rows) == 144
@@ -186,7 +189,7 @@ async def test_skip_bad_rows_imports_the_good_rows_and_lists_the_bad(
 async def test_a_file_whose_every_row_is_bad_imports_nothing_even_when_skipping(
     service: FilterBetsService,
 ) -> None:
-    corrupt = CORRUPT_DIR / "D1_2001-02.csv"
+    corrupt = real_file("football-corrupt/D1_2001-02.csv")
     for skip in (False, True):
         summary = await import_paths(service.db, [corrupt], skip_bad_rows=skip)
         assert summary.files_rejected == 1
@@ -421,8 +424,8 @@ async def test_progress_reaches_every_file_and_row(
     folder = tmp_path / "seasons"
     folder.mkdir()
     for name in ("E0_2004-05.csv", "E0_1999-00.csv", "F1_2019-20.csv"):
-        shutil.copy(CORPUS_DIR / name, folder / name)
-    shutil.copy(CORRUPT_DIR / "D1_2000-01.csv", folder / "D1_2000-01.csv")
+        shutil.copy(real_file(f"football/{name}"), folder / name)
+    shutil.copy(real_file("football-corrupt/D1_2000-01.csv"), folder / "D1_2000-01.csv")
     events: list[ImportProgress] = []
 
     summary = await import_paths(service.db, expand_paths([folder]), on_progress=events.append)

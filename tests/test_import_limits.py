@@ -17,7 +17,7 @@ from core.importing import football_data
 from core.importing.football_data import KEPT_PER_FILE, MAX_FILE_BYTES, parse_file
 from core.importing.service import import_paths
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR
+from tests.conftest import real_file
 
 HEADER = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG"
 
@@ -50,7 +50,7 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
 def test_utf16_files_read_like_their_utf8_original(tmp_path: Path, encoding: str) -> None:
-    original = CORPUS_DIR / "E0_2019-20.csv"
+    original = real_file("football/E0_2019-20.csv")
     copy = tmp_path / original.name
     copy.write_bytes(original.read_text(encoding="utf-8").encode(encoding))
     assert parse_file(copy) == parse_file(original)
@@ -61,10 +61,10 @@ def test_a_file_read_in_many_chunks_parses_as_in_one(
     name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Quoted cells (E0_2001-02), CR CR LF line ends (F1_2019-20), bad cells (E2_2014-15)."""
-    whole = parse_file(CORPUS_DIR / name)
+    whole = parse_file(real_file(f"football/{name}"))
     monkeypatch.setattr(football_data, "CHUNK_LINES", 7)
     monkeypatch.setattr(football_data, "_LINE_BLOCK", 100)
-    assert parse_file(CORPUS_DIR / name) == whole
+    assert parse_file(real_file(f"football/{name}")) == whole
 
 
 def junk(folder: Path, *, bad: int, good: int) -> Path:
@@ -106,7 +106,7 @@ async def test_devices_pipes_and_huge_files_are_refused_and_the_others_imported(
     huge = tmp_path / "huge.csv"
     with huge.open("wb") as handle:
         handle.truncate(MAX_FILE_BYTES + 1)
-    good = CORPUS_DIR / "E0_2019-20.csv"
+    good = real_file("football/E0_2019-20.csv")
     summary = await import_paths(service.db, [Path("/dev/zero"), pipe, huge, good])
     assert summary.fixtures_added == 380
     assert [error.split(":")[0] for error in summary.file_errors] == [

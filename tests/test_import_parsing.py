@@ -18,7 +18,7 @@ from core.importing.football_data import (
     season_window,
 )
 from core.importing.leagues import LEAGUES, UNKNOWN_COUNTRY, known_league, league_for_code
-from tests.conftest import CORPUS_DIR, CORRUPT_DIR
+from tests.conftest import real_file
 
 OLD_HEADER = (
     "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,FTR,HTHG,HTAG,HTR,Referee,"
@@ -517,16 +517,24 @@ def test_a_missing_file_is_an_import_error_naming_it(tmp_path: Path) -> None:
 # --- leagues -------------------------------------------------------------------
 
 
-def test_every_division_code_in_the_corpus_and_the_common_others_is_known() -> None:
-    in_corpus = {path.name.split("_")[0] for path in CORPUS_DIR.glob("*.csv")}
+CORPUS_DIVISIONS = {"D1", "E0", "E1", "E2", "E3", "EC", "F1", "I1", "N1", "SP1"}
+
+
+def test_the_corpus_divisions_and_the_common_others_are_known() -> None:
     others = {"SC0", "SC1", "SC2", "SC3", "D2", "I2", "SP2", "F2", "B1", "P1", "T1", "G1"}
-    assert in_corpus >= {"D1", "E0", "E1", "E2", "E3", "EC", "F1", "I1", "N1", "SP1"}
-    for code in in_corpus | others:
+    for code in CORPUS_DIVISIONS | others:
         league = known_league(code)
         assert league is not None, code
         assert league.country != UNKNOWN_COUNTRY
     assert LEAGUES["E0"].name == "Premier League"
     assert (LEAGUES["SP1"].name, LEAGUES["SP1"].country) == ("La Liga", "Spain")
+
+
+def test_every_division_code_in_the_corpus_is_known(corpus_dir: Path) -> None:
+    in_corpus = {path.name.split("_")[0] for path in corpus_dir.glob("*.csv")}
+    assert in_corpus >= CORPUS_DIVISIONS
+    unknown = {code for code in in_corpus if known_league(code) is None}
+    assert unknown == set()
 
 
 def test_an_unknown_division_code_becomes_a_league_named_after_it() -> None:
@@ -539,34 +547,34 @@ def test_an_unknown_division_code_becomes_a_league_named_after_it() -> None:
 
 
 def test_real_files_known_bad_cells_are_warnings_with_their_lines() -> None:
-    e2 = parse_file(CORPUS_DIR / "E2_2014-15.csv")
+    e2 = parse_file(real_file("football/E2_2014-15.csv"))
     assert "E2_2014-15.csv:461: B365H: 0: decimal odds must be greater than 1.0" in e2.warnings
     assert len(e2.rows) == 552
-    sp1 = parse_file(CORPUS_DIR / "SP1_2013-14.csv")
+    sp1 = parse_file(real_file("football/SP1_2013-14.csv"))
     assert "SP1_2013-14.csv:224: BbAv<2.5: 0.277: decimal odds must be greater than 1.0" in (
         sp1.warnings
     )
 
 
 def test_real_cp1252_file_and_cr_cr_lf_file_parse_completely() -> None:
-    e0 = parse_file(CORPUS_DIR / "E0_2004-05.csv")
+    e0 = parse_file(real_file("football/E0_2004-05.csv"))
     assert (len(e0.rows), e0.bad_rows) == (380, [])
     assert value(e0.rows[335], "referee") == "U Rennie"  # line 337, after a cp1252 NBSP
-    f1 = parse_file(CORPUS_DIR / "F1_2019-20.csv")
+    f1 = parse_file(real_file("football/F1_2019-20.csv"))
     assert (len(f1.rows), f1.rows[0].line, f1.rows[-1].line) == (279, 2, 280)
     assert value(f1.rows[0], "kickoff_time") == dt.time(19, 45)
 
 
 def test_real_file_padded_with_comma_lines_keeps_its_380_matches() -> None:
-    parsed = parse_file(CORPUS_DIR / "E0_1999-00.csv")
+    parsed = parse_file(real_file("football/E0_1999-00.csv"))
     assert (len(parsed.rows), parsed.bad_rows, parsed.season) == (380, [], "1999-00")
     assert all(price is None for price in parsed.rows[0].odds)
 
 
 def test_corrupt_real_files_have_their_bad_lines_named() -> None:
-    d1 = parse_file(CORRUPT_DIR / "D1_2000-01.csv")
+    d1 = parse_file(real_file("football-corrupt/D1_2000-01.csv"))
     assert len(d1.rows) == 162
     assert [b.line for b in d1.bad_rows] == list(range(164, 308))
     assert d1.bad_rows[0].reason == "Date: 2026-1-1: not a dd/mm/yy or dd/mm/yyyy date"
-    whole = parse_file(CORRUPT_DIR / "D1_2001-02.csv")
+    whole = parse_file(real_file("football-corrupt/D1_2001-02.csv"))
     assert (len(whole.rows), len(whole.bad_rows), whole.season) == (0, 306, None)

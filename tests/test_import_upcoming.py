@@ -40,7 +40,15 @@ from core.models import (
 )
 from core.services import FilterBetsService
 from core.upcoming import missing_source_warning, upcoming_odds_sources, upcoming_summary
-from tests.conftest import SHARED_DATA, wipe_all_tables
+from tests.conftest import SHARED_DATA, shared_data, wipe_all_tables
+
+
+@pytest.fixture(autouse=True)
+def _needs_shared_data() -> None:
+    """Every test here reads the shared data folder: skipped without it (a failure under
+    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
+    shared_data("upcoming")
+
 
 UPCOMING = SHARED_DATA / "upcoming"
 NEW_LAYOUT = UPCOMING / "fixtures_2026-04-24..2026-04-27.nobom.csv"

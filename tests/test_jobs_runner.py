@@ -1,5 +1,6 @@
 """The in-process runner on SQLite and PostgreSQL: real progress, concurrency, cancel within
-a second with nothing stored, bad requests, release on stop, reaping on start."""
+a second (counted in the runner's own progress events) with nothing stored, bad requests,
+release on stop, reaping on start."""
 
 from __future__ import annotations
 
@@ -300,20 +301,24 @@ async def test_start_marks_stale_jobs_interrupted(
     assert [(job.job_id, job.status) for job in reaped] == [(info.job_id, "interrupted")]
 
 
+TICK = 0.02
+"""The period of the loop's ticker in these tests: what their timings are measured in."""
+
+
 async def test_long_jobs_publish_real_progress_every_250_ms_and_the_loop_stays_free(
     big_service: FilterBetsService, make_runner: RunnerFactory
 ) -> None:
     queue = JobQueue(big_service.db)
     runner = make_runner(big_service.db)
     events = Events(runner)
-    lags: list[float] = []
+    ticks: list[float] = []
     stop = asyncio.Event()
 
     async def ticker() -> None:
         while not stop.is_set():
             before = time.monotonic()
-            await asyncio.sleep(0.02)
-            lags.append(time.monotonic() - before - 0.02)
+            await asyncio.sleep(TICK)
+            ticks.append(time.monotonic() - before)
 
     ticking = asyncio.create_task(ticker())
     info = await queue.submit(big_service.user_id, big_request())
@@ -328,16 +333,21 @@ async def test_long_jobs_publish_real_progress_every_250_ms_and_the_loop_stays_f
     # At least three 250 ms intervals to judge the cadence by.
     assert span > 0.75, f"the job took {span:.2f} s; the data set is too small to judge"
     gaps = [b[0] - a[0] for a, b in itertools.pairwise(running)]
-    # 0.2 s cadence; a loaded 2-core machine may stretch single gaps, not the typical one.
-    assert statistics.median(gaps) <= 0.25, gaps
-    assert sum(gap > 0.25 for gap in gaps) <= len(gaps) // 5, gaps
+    # The cadence in ticks of the same loop, not against a clock: a gap is 0.2 s and a tick
+    # 20 ms, each plus the same wake-up delay, so a busier machine only brings the typical
+    # gap nearer to the typical tick. Ten ticks are due; 25% more are allowed.
+    limit = 1.25 * (runner.publish_interval / TICK) * statistics.median(ticks)
+    assert statistics.median(gaps) <= limit, (limit, gaps)
     progress = [e.progress for _, e in running]
     assert progress == sorted(progress)
     # Real phases, not one jump: the paced settling (0.5) is seen, and so is a later phase or
     # ledger chunk before the end (storing is fast, so how many of those show varies).
     assert progress[0] < 0.5 and 0.5 in progress, progress
     assert any(0.5 < p < 1.0 for p in progress), progress
-    assert max(lags) < 0.5, f"the event loop stalled for {max(lags):.2f} s"
+    # A job on the loop would hold it for its whole settling (1.8 s paced): no pause comes
+    # near half the job's span.
+    stall = max(ticks) - TICK
+    assert stall < span / 2, f"the event loop stalled for {stall:.2f} s of {span:.2f} s"
 
 
 @pytest.mark.parametrize("via", ["runner", "queue"])
@@ -366,9 +376,13 @@ async def test_cancelling_a_running_job_stops_it_within_a_second_leaving_nothing
         what="the job to stop",
         interval=0.01,
     )
-    seconds = next(t for t, e in events.of(info) if e.status != "running") - asked
+    ended = next(t for t, e in events.of(info) if e.status != "running")
     assert final is not None and final.status == CANCELLED
-    assert seconds < 1.0, f"the cancel took {seconds:.2f} s"
+    # Within a second, counted in the runner's own progress events (every 0.2 s), which a
+    # loaded machine slows as much as the cancel: at most five go out before it lands. The
+    # paced job has well over a second left to run here, so one that ran on would send more.
+    published = sum(asked < t < ended for t, e in events.of(info) if e.status == "running")
+    assert published <= 5, f"the cancel took {ended - asked:.2f} s, {published} progress events"
     done = await queue.get(info.job_id)
     assert done.status == CANCELLED and done.result_id is None and done.finished_at
     counts = await table_counts(big_service.db)

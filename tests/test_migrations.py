@@ -366,7 +366,7 @@ async def test_0010_keeps_football_runs_both_ways_and_the_ledger_trigger_on_sqli
     from core.candles.service import StrategyRunner
     from core.candles.store import CandleStore
     from core.db import Database
-    from tests.conftest import SHARED_DATA
+    from tests.conftest import shared_data
     from tests.factories import add_fixtures
 
     await migrate.upgrade(empty_settings)
@@ -394,7 +394,7 @@ async def test_0010_keeps_football_runs_both_ways_and_the_ledger_trigger_on_sqli
         )
         store = await CandleStore.open(empty_settings, service.db)
         await import_candle_files(
-            store, [SHARED_DATA / "klines/binance/BTCUSDT-1h-2023-01.spot-header.csv"]
+            store, [shared_data("klines/binance/BTCUSDT-1h-2023-01.spot-header.csv")]
         )
         await StrategyRunner(service.db, store, service.user_id).run(
             StrategyRequest("BTCUSDT", "1h", "sma_cross")

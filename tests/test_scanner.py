@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +17,7 @@ from core.filters import FilterStore
 from core.importing.service import import_paths
 from core.scanner import Scanner, ScanTarget
 from core.services import FilterBetsService
-from tests.conftest import SHARED_DATA
+from tests.conftest import SHARED_DATA, shared_data
 from tests.factories import add_fixtures
 
 UPCOMING = SHARED_DATA / "upcoming"
@@ -32,15 +31,12 @@ FAVOURITES = [
 DAY = dt.date(2026, 4, 24)
 
 
-def _need(*paths: Path) -> None:
-    missing = [path for path in paths if not path.exists()]
-    if missing:
-        pytest.skip(f"shared data missing: {missing[0]}")
-
-
 @pytest.fixture
 async def loaded(service: FilterBetsService) -> FilterBetsService:
-    _need(HISTORY, FIXTURES, *SEASONS)
+    """The history, then the fixtures file (skipped without the shared data folder, a
+    failure under FILTERBETS_REQUIRE_CORPUS=1, as in CI)."""
+    shared_data("upcoming")
+    shared_data("football-recent")
     await import_paths(service.db, sorted(HISTORY.glob("*.csv")))
     await import_paths(service.db, [FIXTURES])
     return service

@@ -24,7 +24,7 @@ from core.errors import DatabaseUnavailableError
 from core.migrate import SCHEMA_HEAD, upgrade
 from core.models import Fixture, FixtureFeatures, FixtureOdds, League, Team
 from core.services import FilterBetsService
-from tests.conftest import CORRUPT_DIR
+from tests.conftest import real_file
 from tui.app import FilterBetsApp, describe_error
 from tui.screens import SCREEN_MODES
 from tui.screens.data import COLUMNS, DataScreen, fit_columns, format_coverage
@@ -437,7 +437,7 @@ async def test_an_import_with_bad_rows_lists_them_and_skipping_imports_the_good_
         assert not data.check_action("import_report", ())  # no report before an import
         await pilot.press("i")
         assert isinstance(app.screen, ImportPrompt)
-        app.screen.query_one(Input).value = str(CORRUPT_DIR)
+        app.screen.query_one(Input).value = str(real_file("football-corrupt"))
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, ImportReport), "the report")
         report = app.screen
@@ -470,7 +470,7 @@ async def test_an_import_with_bad_rows_lists_them_and_skipping_imports_the_good_
         await pilot.press("escape")
 
         await pilot.press("i")
-        app.screen.query_one(Input).value = str(CORRUPT_DIR / "D1_2000-01.csv")
+        app.screen.query_one(Input).value = str(real_file("football-corrupt/D1_2000-01.csv"))
         await pilot.press("tab", "space", "enter")  # enter on the box imports, as the hint says
         await wait_for(pilot, lambda: isinstance(app.screen, ImportReport), "the second report")
         assert plain(app.screen.query_one("#import-report-summary", Static).render()).startswith(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,10 @@ PACING_DIR = Path(__file__).resolve().parent
 # 30 µs per candidate: the 60,000-fixture job data set spends ~1.8 s settling, whatever the
 # machine's own speed, so a test polling every 50 ms sees it at progress 0.5.
 DEFAULT_PACE_US = 30.0
+HOLD_ENV = "FILTERBETS_TEST_PACE_HOLD"
+"""A file: while it exists, a paced settling step waits after its pace, here and in the
+processes a test starts, so the test can act on a job that is certainly still running
+whatever the machine's load, then let it go by removing the file."""
 
 
 # The engine's two settling steps: the row path's, and the columnar path's (flat stakes).
@@ -27,6 +32,9 @@ def paced(settle: Callable[..., Any], microseconds_per_candidate: float) -> Call
 
     def run(candidates: Any, *args: Any, **kwargs: Any) -> Any:
         time.sleep(len(candidates) * microseconds_per_candidate / 1e6)
+        hold = os.environ.get(HOLD_ENV)
+        while hold and os.path.exists(hold):
+            time.sleep(0.01)
         return settle(candidates, *args, **kwargs)
 
     return run
