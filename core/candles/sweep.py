@@ -1,94 +1,164 @@
-"""Strategy sweeps: one strategy over a parameter grid, every variant over the same bars.
+"""Strategy sweeps: one strategy over a parameter grid, every variant over the same bars, and
+what the luck report (core.backtest.sweeps.luck_summary) reads from them.
 
-The grid gives each parameter a list of values or an inclusive range
-`{"from": 5, "to": 50, "step": 5}` (stepped in decimal, so `to` is reached without float
-drift); parameters not in the grid keep their defaults. Variants are the cartesian product in
-grid order, the last parameter varying fastest. A variant whose parameters break the
-strategy's rule (fast >= slow) is no error: it makes no trade and says why (`skipped`).
+The grid is a sweep grid like a football one (core.backtest.grid: lists or exact decimal
+ranges, grid order with the last parameter fastest); its parameters are the strategy's, and
+the others keep the request's values (`--params`) or their defaults. A variant whose
+parameters break the strategy's rule (fast >= slow) is no error: it makes no trade and says
+why (`skipped`). Indicators are shared: each distinct SMA (EMA, RSI, ...) is computed once.
 
-Indicators are shared: each distinct SMA (EMA, RSI, ...) is computed once for the whole grid.
+How a strategy's trades meet the luck report's definitions (issue 11, section 3), a trade
+being a bet:
 
-For the luck report (walk-forward, PBO, q-values) every variant also carries its trades as
-arrays (exit time, return, profit) and per-period aggregates by calendar month or quarter.
-A trade belongs to the period in which it exits: its profit is known then, and only then.
-Its stake is its entry value (units x entry price), so a period's yield is pooled profit over
-pooled entry value, as a football sweep's is profit over stake (`period_totals` gives the
-integer arrays core.backtest.luck.PeriodTotals takes). Its return is its profit over the
-equity it started with (independent of earlier trades);
-`t_stat`/`p_value` test the mean of those returns > 0 (one-sided), as a bet's return is
-tested in a football sweep.
+* a trade belongs to the bar it exits in (a forced close: the last bar): its profit is known
+  then, and only then. Its period is that bar's calendar month or quarter (UTC), its day
+  that bar's UTC day;
+* its stake is its entry value (units x entry price = size x equity at entry), so a yield is
+  pooled profit / pooled entry value, as a football yield is profit / stake. Money is counted
+  in exact integer units of 0.0001, each trade's profit and stake rounded once;
+* the walk-forward's periods are the months (quarters) in which at least one variant has a
+  trade exit, the PBO's dates the distinct exit days of the variants' trades;
+* a trade's return (for `t_stat`, `p_value` and the walk-forward's p) is its profit over the
+  equity it started with, independent of earlier trades.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from core.backtest.stats import one_sided_t_test
+from core.backtest.grid import Grid, GridError, parse_grid
+from core.backtest.luck import PeriodTotals, date_blocks
+from core.backtest.luck_report import (
+    DEFAULT_MIN_BETS,
+    DEFAULT_PBO_BLOCKS,
+    LuckInputs,
+    Vocabulary,
+    check_luck_options,
+)
+from core.backtest.metrics import money
+from core.backtest.request import RequestError
+from core.backtest.stats import one_sided_t_test_of_array
 from core.candles.execution import ExecutionOptions, PriceSeries
 from core.candles.indicators import Floats, Indicators
+from core.candles.metrics import METRIC_KEYS, json_safe
+from core.candles.request import StrategyRequest, StrategyRequestError
 from core.candles.run import run_strategy
-from core.candles.strategies import Strategy, StrategyParamError
+from core.candles.strategies import Strategy, StrategyParamError, get_strategy
 from core.errors import FilterBetsError
 
 Ints = npt.NDArray[np.int64]
 PeriodKind = Literal["month", "quarter"]
-MAX_VARIANTS = 1_000_000
+PERIOD_KINDS: Final = ("month", "quarter")
+_DAY_MS: Final = 86_400_000
+_EXACT_FLOAT_SUM: Final = 2**53
 
 
-class SweepError(FilterBetsError):
-    """A grid that cannot be swept; the message names the parameter."""
+class SweepTotalsError(FilterBetsError):
+    """A sweep's money is too large to total exactly in 0.0001 units."""
 
 
-def _range_values(name: str, spec: Mapping[str, Any]) -> list[Any]:
-    try:
-        start, stop, step = (Decimal(str(spec[key])) for key in ("from", "to", "step"))
-    except (KeyError, InvalidOperation) as exc:
-        raise SweepError(f"grid.{name}: a range needs numbers from, to and step") from exc
-    if step <= 0:
-        raise SweepError(f"grid.{name}: step must be more than 0, got {spec['step']}")
-    values: list[Any] = []
-    value = start
-    while value <= stop:
-        values.append(int(value) if value == value.to_integral_value() else float(value))
-        value += step
-    return values
-
-
-def expand_grid(strategy: Strategy, grid: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every variant's full parameters, in grid order with the last parameter fastest."""
+def check_strategy_grid(strategy: Strategy, raw: Any, fixed: dict[str, Any]) -> Grid:
+    """The grid with each value parsed as its parameter's type; GridError names the
+    parameter that is not the strategy's, fixed too, or has a value it cannot take."""
+    grid = parse_grid(raw)
     names = [param.name for param in strategy.params]
-    for key in grid:
-        if key not in names:
-            raise SweepError(
-                f"grid.{key}: {strategy.name} has no such parameter"
+    values: list[tuple[Any, ...]] = []
+    for name, raw_values in zip(grid.names, grid.values, strict=True):
+        if name not in names:
+            raise GridError(
+                f"grid: parameter {name!r}: {strategy.name} has no such parameter"
                 f" (it takes {', '.join(names) or 'none'})"
             )
-    axes: list[list[Any]] = []
-    for key, spec in grid.items():
-        raw = _range_values(key, spec) if isinstance(spec, Mapping) else spec
-        if not isinstance(raw, list) or not raw:
-            raise SweepError(f"grid.{key}: give a non-empty list of values or a range")
-        param = next(p for p in strategy.params if p.name == key)
+        if name in fixed:
+            raise GridError(f"grid: parameter {name!r} is also fixed in the params")
+        param = strategy.params[names.index(name)]
         try:
-            axes.append([param.parse(value, strategy.name) for value in raw])
+            values.append(tuple(param.parse(value, strategy.name) for value in raw_values))
         except StrategyParamError as exc:
-            raise SweepError(f"grid.{key}: {exc}") from exc
-    count = 1
-    for axis in axes:
-        count *= len(axis)
-    if count > MAX_VARIANTS:
-        raise SweepError(f"grid: {count:,} variants is over the limit of {MAX_VARIANTS:,}")
-    defaults = strategy.defaults()
-    keys = list(grid)
-    return [defaults | dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
+            problem = str(exc).removeprefix(f"params.{name}: ")
+            raise GridError(f"grid: parameter {name!r}: {problem}") from None
+    return Grid(grid.names, tuple(values), grid.spec)
+
+
+@dataclass(frozen=True)
+class StrategySweepRequest:
+    """A strategy request whose parameters in `grid` vary; its own `params` are the fixed
+    ones (the rest take their defaults)."""
+
+    base: StrategyRequest
+    grid: Any
+    min_bets: int = DEFAULT_MIN_BETS
+    walk_forward: bool = True
+    pbo_blocks: int = DEFAULT_PBO_BLOCKS
+    periods: PeriodKind = "month"
+
+    @property
+    def strategy(self) -> Strategy:
+        return get_strategy(self.base.strategy)
+
+    def validated(self) -> StrategySweepRequest:
+        """Every field checked (the strategy request's, the fixed parameters one by one, the
+        grid against the strategy); a fast >= slow is a variant's matter, not an error."""
+        checked = replace(self.base, params={}).validated()
+        strategy = get_strategy(checked.strategy)
+        fixed = dict(self.base.params)
+        try:
+            parsed = strategy.parse_params(fixed)
+        except StrategyParamError as exc:
+            raise StrategyRequestError(str(exc)) from exc
+        check_luck_options(self.min_bets, self.pbo_blocks)
+        if self.periods not in PERIOD_KINDS:
+            raise RequestError(f"periods: {self.periods!r} is not month or quarter")
+        check_strategy_grid(strategy, self.grid, parsed)
+        return replace(self, base=replace(checked, params=parsed))
+
+    def grid_of(self) -> Grid:
+        return check_strategy_grid(self.strategy, self.grid, self.base.params)
+
+    def variant_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A variant's full parameters: the defaults, the fixed ones, then its own."""
+        return self.strategy.defaults() | self.base.params | params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "sweep",
+            "strategy": self.base.to_dict(),
+            "grid": parse_grid(self.grid).spec,
+            "min_bets": self.min_bets,
+            "walk_forward": self.walk_forward,
+            "pbo_blocks": self.pbo_blocks,
+            "periods": self.periods,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StrategySweepRequest:
+        try:
+            raw = dict(data["strategy"])
+            base = StrategyRequest.from_dict(raw | {"params": {}})
+            return cls(
+                base=replace(base, params=dict(raw.get("params") or {})),
+                grid=data["grid"],
+                min_bets=int(data.get("min_bets", DEFAULT_MIN_BETS)),
+                walk_forward=bool(data.get("walk_forward", True)),
+                pbo_blocks=int(data.get("pbo_blocks", DEFAULT_PBO_BLOCKS)),
+                periods=data.get("periods", "month"),
+            ).validated()
+        except KeyError as exc:
+            raise RequestError(f"sweep request: missing field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f"sweep request: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------
+# Calendar periods
+# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -104,8 +174,8 @@ class Periods:
 
 
 def calendar_periods(first_ms: int, last_ms: int, kind: PeriodKind) -> Periods:
-    if kind not in ("month", "quarter"):
-        raise SweepError(f"periods: {kind!r} is not month or quarter")
+    if kind not in PERIOD_KINDS:
+        raise RequestError(f"periods: {kind!r} is not month or quarter")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     first = epoch + dt.timedelta(milliseconds=first_ms)
     last = epoch + dt.timedelta(milliseconds=last_ms)
@@ -125,151 +195,238 @@ def calendar_periods(first_ms: int, last_ms: int, kind: PeriodKind) -> Periods:
     return Periods(kind, tuple(labels), np.array(starts, dtype=np.int64))
 
 
+# --------------------------------------------------------------------------------------
+# Measuring variants
+# --------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class VariantOutcome:
     params: dict[str, Any]
+    """The grid's parameters of this variant."""
     metrics: dict[str, Any] | None
     """The single run's metrics (None for a skipped variant)."""
     skipped: str | None
-    trade_exit_ms: Ints
-    """Each trade's exit time (a forced close's: the end of the last bar), in trade order."""
-    trade_return: Floats
-    trade_profit: Floats
-    trade_staked: Floats
-    """Each trade's entry value (units x entry price = size x equity at entry): its stake."""
-    period_trades: Ints
-    period_profit: Floats
-    period_staked: Floats
-    period_return_sum: Floats
+    exit_ms: Ints
+    """Open time of each trade's exit bar, in trade order."""
+    returns: Floats
+    profit_units: Ints
+    """Each trade's profit in 0.0001 units of money."""
+    staked_units: Ints
+    """Each trade's entry value (its stake) in 0.0001 units, at least 1."""
+    longest_losing_run: int
     t_stat: float | None
     p_value: float | None
 
     @property
     def trades(self) -> int:
-        return len(self.trade_return)
+        return len(self.returns)
 
-    @property
-    def mean_trade_return(self) -> float | None:
-        return float(self.trade_return.mean()) if self.trades else None
-
-    def to_json(self) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
+        """The variant in `sweep --json`: its parameters, the strategy's metrics, and the
+        luck report's bets (its trades), profit, staked (entry values) and yield."""
+        profit, staked = int(self.profit_units.sum()), int(self.staked_units.sum())
+        metrics = self.metrics or {key: None for key in METRIC_KEYS} | {"trades": 0, "wins": 0}
         return {
             "params": self.params,
             "skipped": self.skipped,
-            **(self.metrics or {"trades": 0}),
-            "mean_trade_return": self.mean_trade_return,
+            "bets": self.trades,
+            **json_safe(metrics),
+            "profit": money(Decimal(profit).scaleb(-4)),
+            "staked": money(Decimal(staked).scaleb(-4)),
+            "yield": profit / staked if staked else None,
+            "longest_losing_run": self.longest_losing_run,
             "t_stat": self.t_stat,
             "p_value": self.p_value,
-            "periods": {
-                "trades": self.period_trades.tolist(),
-                "profit": self.period_profit.tolist(),
-                "staked": self.period_staked.tolist(),
-                "return_sum": self.period_return_sum.tolist(),
-            },
         }
+
+
+def _units(values: Floats) -> Ints:
+    scaled = np.rint(values * 10_000.0)
+    if scaled.size and float(np.abs(scaled).max()) >= _EXACT_FLOAT_SUM:
+        raise SweepTotalsError(
+            "a trade's money is too large to total exactly in 0.0001 units; use less --cash"
+        )
+    return scaled.astype(np.int64)
+
+
+def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
+    if not flags.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def _skipped(params: dict[str, Any], reason: str) -> VariantOutcome:
+    none_i = np.zeros(0, dtype=np.int64)
+    return VariantOutcome(params, None, reason, none_i, np.zeros(0), none_i, none_i, 0, None, None)
+
+
+def measure_variants(
+    prices: PriceSeries,
+    open_ms: Ints,
+    minutes_per_bar: int,
+    request: StrategySweepRequest,
+    grid: Grid,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[VariantOutcome]:
+    """Every variant of `grid` run over the same bars (in memory), in grid order."""
+    strategy = request.strategy
+    options = request.base.options()
+    indicators = Indicators(prices.close)
+    outcomes: list[VariantOutcome] = []
+    total = grid.size
+    for index in range(total):
+        own = grid.params(index)
+        params = request.variant_params(own)
+        problem = strategy.relation(params)
+        if problem is not None:
+            outcomes.append(_skipped(own, problem))
+        else:
+            outcomes.append(
+                _measure(
+                    prices, open_ms, minutes_per_bar, strategy, params, own, options, indicators
+                )
+            )
+        if progress is not None:
+            progress(index + 1, total)
+    return outcomes
+
+
+def _measure(
+    prices: PriceSeries,
+    open_ms: Ints,
+    minutes_per_bar: int,
+    strategy: Strategy,
+    params: dict[str, Any],
+    own: dict[str, Any],
+    options: ExecutionOptions,
+    indicators: Indicators,
+) -> VariantOutcome:
+    run = run_strategy(prices, strategy, params, options, minutes_per_bar, indicators)
+    execution = run.execution
+    returns = execution.trade_return
+    test = one_sided_t_test_of_array(returns)
+    return VariantOutcome(
+        params=own,
+        metrics=json_safe(run.metrics),
+        skipped=None,
+        exit_ms=open_ms[execution.fills.exit_bar],
+        returns=returns,
+        profit_units=_units(execution.profit),
+        staked_units=np.maximum(_units(execution.units * execution.fills.entry_price), 1),
+        longest_losing_run=_longest_run(execution.profit <= 0),
+        t_stat=None if test is None else test.t_stat,
+        p_value=None if test is None else test.p_value,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# What the luck report reads
+# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class StrategySweep:
-    strategy: str
-    grid: dict[str, Any]
-    periods: Periods
+    """A measured sweep: its variants in grid order over one calendar."""
+
+    calendar: Periods
     variants: list[VariantOutcome]
 
-    def period_totals(self) -> tuple[Ints, Ints, Ints]:
-        """(trades, profit, staked) per variant (rows) and period (columns), money in exact
-        integer units of 0.0001: the shape of core.backtest.luck.PeriodTotals, so the luck
-        report reads a strategy sweep as it reads a football one (a trade is a bet staking its
-        entry value; yield = pooled profit / pooled entry value)."""
-        trades = np.vstack([v.period_trades for v in self.variants]).astype(np.int64)
-        profit = np.rint(np.vstack([v.period_profit for v in self.variants]) * 10_000)
-        staked = np.rint(np.vstack([v.period_staked for v in self.variants]) * 10_000)
-        return trades, profit.astype(np.int64), staked.astype(np.int64)
+    def luck_inputs(self, pbo_blocks: int) -> LuckInputs:
+        variants = self.variants
+        counts = np.array([v.trades for v in variants], dtype=np.int64)
+        offsets = np.concatenate(([0], np.cumsum(counts)))
+        owner = np.repeat(np.arange(len(variants), dtype=np.int64), counts)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "strategy": self.strategy,
-            "grid": self.grid,
-            "trials": len(self.variants),
-            "periods": {"kind": self.periods.kind, "labels": list(self.periods.labels)},
-            "variants": [variant.to_json() for variant in self.variants],
-        }
+        def joined(name: str, dtype: Any) -> Any:
+            parts = [getattr(v, name) for v in variants]
+            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+        exit_ms = joined("exit_ms", np.int64)
+        profit = joined("profit_units", np.int64)
+        staked = joined("staked_units", np.int64)
+        returns = joined("returns", np.float64)
+        month = self.calendar.index(exit_ms)
+        used = np.unique(month)
+        period = np.searchsorted(used, month).astype(np.int64)
+        labels = [self.calendar.labels[int(i)] for i in used]
+        day = exit_ms // _DAY_MS
+        days = np.unique(day)
+        blocks = None
+        if len(days) >= pbo_blocks:
+            block = date_blocks(days, pbo_blocks)[np.searchsorted(days, day)]
+            blocks = _totals(owner, block, pbo_blocks, len(variants), profit, staked)
+
+        def out_of_sample_p(chosen: list[tuple[int, int]]) -> float | None:
+            picked = []
+            for at, variant in chosen:
+                start, stop = int(offsets[variant]), int(offsets[variant + 1])
+                picked.append(returns[start:stop][period[start:stop] == at])
+            test = one_sided_t_test_of_array(np.concatenate(picked)) if picked else None
+            return test.p_value if test else None
+
+        return LuckInputs(
+            variants=[v.row() for v in variants],
+            periods=_totals(owner, period, len(labels), len(variants), profit, staked),
+            period_labels=labels,
+            blocks=blocks,
+            bet_days=len(days),
+            out_of_sample_p=out_of_sample_p,
+            words=Vocabulary(
+                self.calendar.kind, f"{self.calendar.kind}s", "trades", "trade exit days"
+            ),
+        )
+
+
+def _totals(
+    owner: Ints, column: Ints, columns: int, variants: int, profit: Ints, staked: Ints
+) -> PeriodTotals:
+    cell = owner * columns + column
+    size = variants * columns
+
+    def summed(weights: Ints | None) -> Ints:
+        if weights is None:
+            return np.bincount(cell, minlength=size).astype(np.int64).reshape(variants, columns)
+        sums = np.bincount(cell, weights=weights, minlength=size)
+        if sums.size and float(np.abs(sums).max()) >= _EXACT_FLOAT_SUM:
+            raise SweepTotalsError(
+                "a variant's money is too large to total exactly in 0.0001 units; use less --cash"
+            )
+        return sums.astype(np.int64).reshape(variants, columns)
+
+    return PeriodTotals(summed(None), summed(profit), summed(staked))
 
 
 def sweep_strategy(
     prices: PriceSeries,
     open_ms: Ints,
     minutes_per_bar: int,
-    strategy: Strategy,
-    grid: Mapping[str, Any],
-    options: ExecutionOptions,
-    *,
-    periods: PeriodKind = "month",
+    request: StrategySweepRequest,
     progress: Callable[[int, int], None] | None = None,
 ) -> StrategySweep:
-    """Run every variant of `grid` over the same bars (in memory; nothing is stored)."""
-    variants = expand_grid(strategy, grid)
+    """Run every variant of a (validated) request over the same bars; nothing is stored."""
+    grid = request.grid_of()
     bar_ms = minutes_per_bar * 60_000
-    calendar = calendar_periods(int(open_ms[0]), int(open_ms[-1]) + bar_ms - 1, periods)
-    count = len(calendar.labels)
-    indicators = Indicators(prices.close)
-    outcomes: list[VariantOutcome] = []
-    for number, params in enumerate(variants, start=1):
-        problem = strategy.relation(params)
-        if problem is not None:
-            outcomes.append(_skipped(params, problem, count))
-        else:
-            run = run_strategy(prices, strategy, params, options, minutes_per_bar, indicators)
-            execution = run.execution
-            fills = execution.fills
-            exit_ms = open_ms[fills.exit_bar] + np.where(fills.reason == 3, bar_ms, 0)
-            returns = execution.trade_return
-            staked = execution.units * fills.entry_price
-            where = calendar.index(exit_ms)
-            test = one_sided_t_test(returns.tolist())
-            outcomes.append(
-                VariantOutcome(
-                    params=params,
-                    metrics=run.metrics,
-                    skipped=None,
-                    trade_exit_ms=exit_ms,
-                    trade_return=returns,
-                    trade_profit=execution.profit,
-                    trade_staked=staked,
-                    period_trades=np.bincount(where, minlength=count).astype(np.int64),
-                    period_profit=np.bincount(
-                        where, weights=execution.profit, minlength=count
-                    ).astype(np.float64),
-                    period_staked=np.bincount(where, weights=staked, minlength=count).astype(
-                        np.float64
-                    ),
-                    period_return_sum=np.bincount(where, weights=returns, minlength=count).astype(
-                        np.float64
-                    ),
-                    t_stat=None if test is None else test.t_stat,
-                    p_value=None if test is None else test.p_value,
-                )
-            )
-        if progress is not None:
-            progress(number, len(variants))
-    return StrategySweep(strategy.name, dict(grid), calendar, outcomes)
-
-
-def _skipped(params: dict[str, Any], reason: str, periods: int) -> VariantOutcome:
-    empty_i = np.zeros(0, dtype=np.int64)
-    empty_f = np.zeros(0)
-    return VariantOutcome(
-        params=params,
-        metrics=None,
-        skipped=reason,
-        trade_exit_ms=empty_i,
-        trade_return=empty_f,
-        trade_profit=empty_f,
-        trade_staked=empty_f,
-        period_trades=np.zeros(periods, dtype=np.int64),
-        period_profit=np.zeros(periods),
-        period_staked=np.zeros(periods),
-        period_return_sum=np.zeros(periods),
-        t_stat=None,
-        p_value=None,
+    calendar = calendar_periods(int(open_ms[0]), int(open_ms[-1]) + bar_ms - 1, request.periods)
+    return StrategySweep(
+        calendar, measure_variants(prices, open_ms, minutes_per_bar, request, grid, progress)
     )
+
+
+def variant_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A strategy variant's `sweep_variants` columns (the mapping is SweepVariant's)."""
+    return {
+        "params": row["params"],
+        "bets": row["bets"],
+        "wins": row["wins"],
+        "profit": Decimal(repr(row["profit"])),
+        "staked": Decimal(repr(row["staked"])),
+        "yield_": row["yield"],
+        "max_drawdown": row["max_drawdown"] or 0.0,
+        "longest_losing_run": row["longest_losing_run"],
+        "t_stat": row["t_stat"],
+        "p_value": row["p_value"],
+        "q_value": row["q_value"],
+        "metrics": {key: row[key] for key in METRIC_KEYS} | {"skipped": row["skipped"]},
+    }
