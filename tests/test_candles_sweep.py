@@ -14,6 +14,7 @@ import pytest
 from core.backtest.grid import GridError
 from core.backtest.luck_report import luck_summary
 from core.backtest.request import RequestError
+from core.backtest.stats import one_sided_t_test
 from core.candles.execution import PriceSeries
 from core.candles.parse import read_candle_file
 from core.candles.request import StrategyRequest
@@ -111,7 +112,7 @@ def test_each_variant_equals_its_single_run(bars: tuple[PriceSeries, np.ndarray]
     assert len(sweep.variants) == 6
     skipped = [v for v in sweep.variants if v.skipped]
     assert [v.params for v in skipped] == [{"fast": 30, "slow": 20}]
-    assert skipped[0].trades == 0 and "fast (30) must be less than slow (20)" in skipped[0].skipped
+    assert skipped[0].trades == 0 and skipped[0].skipped == "fast (30) must be less than slow (20)"
     assert skipped[0].row()["yield"] is None and skipped[0].row()["total_return"] is None
     for variant in sweep.variants:
         if variant.skipped:
@@ -134,6 +135,44 @@ def _month(ms: int) -> str:
     return f"{moment.year}-{moment.month:02d}"
 
 
+def _day(ms: int) -> dt.date:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).date()
+
+
+Cells = dict[Any, list[Any]]
+_TOTALS = ("bets", "profit_units", "staked_units")
+
+
+def _read_trades(
+    prices: PriceSeries, open_ms: np.ndarray, request: StrategySweepRequest, params: Any
+) -> tuple[Cells, Cells]:
+    """Independently of the sweep: a variant's single run, its trades placed by the month
+    and the day of their exit bars, each as [trades, profit, stake (0.0001 units), returns]."""
+    strategy = request.strategy
+    full = request.variant_params(params)
+    by_month: Cells = defaultdict(lambda: [0, 0, 0, []])
+    by_day: Cells = defaultdict(lambda: [0, 0, 0, []])
+    if strategy.relation(full) is not None:
+        return by_month, by_day
+    execution = run_strategy(prices, strategy, full, request.base.options(), 60).execution
+    for bar, profit, units, price, cash in zip(
+        execution.fills.exit_bar.tolist(),
+        execution.profit.tolist(),
+        execution.units.tolist(),
+        execution.fills.entry_price.tolist(),
+        execution.cash_before.tolist(),
+        strict=True,
+    ):
+        ms = int(open_ms[bar])
+        for cells, key in ((by_month, _month(ms)), (by_day, _day(ms))):
+            cell = cells[key]
+            cell[0] += 1
+            cell[1] += round(profit * 10_000)
+            cell[2] += max(round(units * price * 10_000), 1)
+            cell[3].append(profit / cash)
+    return by_month, by_day
+
+
 def test_periods_and_date_blocks_follow_the_exit_bars(
     bars: tuple[PriceSeries, np.ndarray],
 ) -> None:
@@ -141,39 +180,40 @@ def test_periods_and_date_blocks_follow_the_exit_bars(
     request = _request("rsi", {"period": [7, 14, 30]})
     sweep = sweep_strategy(prices, open_ms, 60, request)
     inputs = sweep.luck_inputs(pbo_blocks=10)
-    # Independently: month and day of each trade's exit bar.
-    months: set[str] = set()
-    days: set[dt.date] = set()
-    for variant in sweep.variants:
-        months |= {_month(int(ms)) for ms in variant.exit_ms}
-        days |= {dt.datetime.fromtimestamp(int(ms) / 1000, dt.UTC).date() for ms in variant.exit_ms}
-    assert inputs.period_labels == sorted(months)
+    read = [_read_trades(prices, open_ms, request, v.params) for v in sweep.variants]
+    months = sorted({month for by_month, _ in read for month in by_month})
+    days = sorted({day for _, by_day in read for day in by_day})
+    assert inputs.period_labels == months
     assert inputs.bet_days == len(days)
+    # 10 blocks of len(days) // 10 days, the first len(days) % 10 one day longer.
+    size, extra = divmod(len(days), 10)
+    block_of: dict[dt.date, int] = {}
+    start = 0
+    for block in range(10):
+        length = size + (block < extra)
+        block_of |= {day: block for day in days[start : start + length]}
+        start += length
     assert inputs.blocks is not None and inputs.blocks.periods == 10
-    for row, variant in enumerate(sweep.variants):
-        by_month: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for ms, profit, staked in zip(
-            variant.exit_ms.tolist(),
-            variant.profit_units.tolist(),
-            variant.staked_units.tolist(),
-            strict=True,
-        ):
-            cell = by_month[_month(ms)]
-            cell[0] += 1
-            cell[1] += profit
-            cell[2] += staked
-        for column, label in enumerate(inputs.period_labels):
+    for row, (by_month, by_day) in enumerate(read):
+        for column, label in enumerate(months):
             got = [
                 int(inputs.periods.bets[row, column]),
                 int(inputs.periods.profit_units[row, column]),
                 int(inputs.periods.staked_units[row, column]),
             ]
-            assert got == by_month.get(label, [0, 0, 0]), (row, label)
-        assert int(inputs.blocks.bets[row].sum()) == variant.trades
-        assert int(inputs.blocks.profit_units[row].sum()) == int(variant.profit_units.sum())
+            assert got == by_month.get(label, [0, 0, 0, []])[:3], (row, label)
+        blocks = [[0, 0, 0] for _ in range(10)]
+        for day, cell in by_day.items():
+            for i in range(3):
+                blocks[block_of[day]][i] += cell[i]
+        got_blocks = [
+            [int(getattr(inputs.blocks, name)[row, b]) for name in _TOTALS] for b in range(10)
+        ]
+        assert got_blocks == blocks
+        variant = sweep.variants[row]
+        assert variant.metrics is not None and variant.trades == variant.metrics["trades"]
         # Each trade's profit is rounded once to 0.0001: the total is off by half that each.
-        assert variant.metrics is not None
-        profit = int(variant.profit_units.sum()) / 1e4
+        profit = variant.profit_units / 1e4
         assert (
             abs(profit - (variant.metrics["final_equity"] - 10_000)) <= variant.trades * 5e-5 + 1e-6
         )
@@ -184,42 +224,34 @@ def test_the_walk_forward_matches_an_independent_reading_of_the_trades(
 ) -> None:
     """For each month from the third on: the variant with the highest pooled profit / entry
     value over ALL earlier months among those with at least min_bets trades there (ties to
-    the earliest), then its trades in that month."""
+    the earliest), then its trades in that month; p over all those trades' returns."""
     prices, open_ms = bars
     request = _request("ema_cross", {"fast": [5, 8, 12], "slow": [21, 26, 40]}, min_bets=20)
     sweep = sweep_strategy(prices, open_ms, 60, request)
     report = luck_summary(sweep.luck_inputs(10), min_bets=20, walk_forward=True, pbo_blocks=10)
     labels = report["seasons"]
-    totals: list[dict[str, list[int]]] = []
-    for variant in sweep.variants:
-        cells: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-        for ms, profit, staked in zip(
-            variant.exit_ms.tolist(),
-            variant.profit_units.tolist(),
-            variant.staked_units.tolist(),
-            strict=True,
-        ):
-            cell = cells[_month(ms)]
-            cell[0] += 1
-            cell[1] += profit
-            cell[2] += staked
-        totals.append(cells)
+    totals = [_read_trades(prices, open_ms, request, v.params)[0] for v in sweep.variants]
     expected = []
+    returns: list[float] = []
     for at in range(2, len(labels)):
         best, best_yield = None, None
         for index, cells in enumerate(totals):
             trades = sum(cells[m][0] for m in labels[:at])
-            staked = sum(cells[m][2] for m in labels[:at])
             if trades < 20:
                 continue
-            yield_ = sum(cells[m][1] for m in labels[:at]) / staked
+            yield_ = sum(cells[m][1] for m in labels[:at]) / sum(cells[m][2] for m in labels[:at])
             if best_yield is None or yield_ > best_yield:
                 best, best_yield = index, yield_
-        trades = 0 if best is None else totals[best][labels[at]][0]
-        expected.append((labels[at], None if best is None else sweep.variants[best].params, trades))
+        if best is None:
+            expected.append((labels[at], None, 0))
+            continue
+        expected.append((labels[at], sweep.variants[best].params, totals[best][labels[at]][0]))
+        returns += totals[best][labels[at]][3]
     walk = report["walk_forward"]
     assert [(r["season"], r["chosen"], r["bets"]) for r in walk["seasons"]] == expected
-    assert walk["bets"] == sum(trades for *_, trades in expected) > 0
+    assert walk["bets"] == len(returns) > 0
+    test = one_sided_t_test(returns)
+    assert test is not None and walk["p_value"] == pytest.approx(test.p_value, rel=1e-9)
     assert len(report["variants"]) == 9 and all("q_value" in v for v in report["variants"])
 
 

@@ -21,7 +21,7 @@ from core.candles.request import StrategyRequest, StrategyRequestError
 from core.candles.service import StrategyRunner
 from core.candles.store import CandleDataError, CandleStore
 from core.candles.sweep import StrategySweepRequest
-from core.jobs.queue import SUCCEEDED, JobQueue
+from core.jobs.queue import CANCELLED, SUCCEEDED, JobQueue
 from core.jobs.runner import JobRunner
 from core.jobs.sweep_jobs import submit_sweep
 from core.models import BacktestJob, BacktestResult, StrategyTrade, SweepVariant
@@ -180,4 +180,32 @@ async def test_a_sweep_that_cannot_run_is_refused_before_it_is_queued(
         await SweepEngine(service.db, service.user_id).run(elsewhere)
     async with service.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(BacktestJob)) == 0
+        assert await session.scalar(select(func.count()).select_from(BacktestResult)) == 0
+
+
+async def test_cancelling_a_strategy_sweep_job_stops_it_leaving_no_result(
+    service: FilterBetsService, candles: CandleStore
+) -> None:
+    # About 19,000 variants over two years of hourly bars: far longer than the cancel takes.
+    base = StrategyRequest("BTCUSDT", "1h", "sma_cross")
+    grid = {"fast": {"from": 2, "to": 101, "step": 1}, "slow": {"from": 20, "to": 400, "step": 2}}
+    queue = JobQueue(service.db)
+    info = await submit_sweep(queue, service.user_id, StrategySweepRequest(base, grid))
+    runner = JobRunner(service.db, poll_interval=0.05, concurrency=1)
+    await runner.start()
+    try:
+        await eventually(
+            lambda: queue.get(info.job_id),
+            lambda job: job.status == "running" and "measuring" in job.message,
+            within=60,
+            what="the sweep to be measuring",
+        )
+        await queue.cancel(info.job_id)
+        done = await eventually(
+            lambda: queue.get(info.job_id), lambda job: job.is_finished, within=60, what="job"
+        )
+    finally:
+        await runner.stop()
+    assert done.status == CANCELLED and done.result_id is None
+    async with service.db.session() as session:
         assert await session.scalar(select(func.count()).select_from(BacktestResult)) == 0

@@ -20,6 +20,9 @@ being a bet:
   trade exit, the PBO's dates the distinct exit days of the variants' trades;
 * a trade's return (for `t_stat`, `p_value` and the walk-forward's p) is its profit over the
   equity it started with, independent of earlier trades.
+
+Memory stays small however many variants: each keeps its totals per period and per exit
+day, not its trades; the walk-forward's p reruns the few variants it chose.
 """
 
 from __future__ import annotations
@@ -45,11 +48,11 @@ from core.backtest.luck_report import (
 from core.backtest.metrics import money
 from core.backtest.request import RequestError
 from core.backtest.stats import one_sided_t_test_of_array
-from core.candles.execution import ExecutionOptions, PriceSeries
+from core.candles.execution import PriceSeries
 from core.candles.indicators import Floats, Indicators
 from core.candles.metrics import METRIC_KEYS, json_safe
 from core.candles.request import StrategyRequest, StrategyRequestError
-from core.candles.run import run_strategy
+from core.candles.run import StrategyOutcome, run_strategy
 from core.candles.strategies import Strategy, StrategyParamError, get_strategy
 from core.errors import FilterBetsError
 
@@ -202,36 +205,39 @@ def calendar_periods(first_ms: int, last_ms: int, kind: PeriodKind) -> Periods:
 
 @dataclass(frozen=True)
 class VariantOutcome:
+    """One variant's numbers, its trades already totalled per calendar period and per exit
+    day (a sweep of thousands of variants keeps no per-trade arrays)."""
+
     params: dict[str, Any]
     """The grid's parameters of this variant."""
     metrics: dict[str, Any] | None
     """The single run's metrics (None for a skipped variant)."""
     skipped: str | None
-    exit_ms: Ints
-    """Open time of each trade's exit bar, in trade order."""
-    returns: Floats
-    profit_units: Ints
-    """Each trade's profit in 0.0001 units of money."""
-    staked_units: Ints
-    """Each trade's entry value (its stake) in 0.0001 units, at least 1."""
+    trades: int
+    profit_units: int
+    """Its trades' profits, each rounded to 0.0001 units of money, summed."""
+    staked_units: int
+    """Its trades' entry values (their stakes), each rounded to 0.0001 units (at least 1)."""
+    period: PeriodTotals
+    """Trades, profit and stake per calendar period of the sweep (one row)."""
+    days: Ints
+    """The distinct days its trades exit on (days since 1970, UTC), ascending."""
+    by_day: PeriodTotals
+    """Trades, profit and stake on each of `days` (one row)."""
     longest_losing_run: int
     t_stat: float | None
     p_value: float | None
 
-    @property
-    def trades(self) -> int:
-        return len(self.returns)
-
     def row(self) -> dict[str, Any]:
         """The variant in `sweep --json`: its parameters, the strategy's metrics, and the
         luck report's bets (its trades), profit, staked (entry values) and yield."""
-        profit, staked = int(self.profit_units.sum()), int(self.staked_units.sum())
+        profit, staked = self.profit_units, self.staked_units
         metrics = self.metrics or {key: None for key in METRIC_KEYS} | {"trades": 0, "wins": 0}
         return {
             "params": self.params,
             "skipped": self.skipped,
             "bets": self.trades,
-            **json_safe(metrics),
+            **metrics,
             "profit": money(Decimal(profit).scaleb(-4)),
             "staked": money(Decimal(staked).scaleb(-4)),
             "yield": profit / staked if staked else None,
@@ -257,68 +263,127 @@ def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
     return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
 
 
-def _skipped(params: dict[str, Any], reason: str) -> VariantOutcome:
-    none_i = np.zeros(0, dtype=np.int64)
-    return VariantOutcome(params, None, reason, none_i, np.zeros(0), none_i, none_i, 0, None, None)
+def _totals(column: Ints, columns: int, profit: Ints, staked: Ints) -> PeriodTotals:
+    """One row of exact totals: trades, profit and stake by `column`."""
 
-
-def measure_variants(
-    prices: PriceSeries,
-    open_ms: Ints,
-    minutes_per_bar: int,
-    request: StrategySweepRequest,
-    grid: Grid,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[VariantOutcome]:
-    """Every variant of `grid` run over the same bars (in memory), in grid order."""
-    strategy = request.strategy
-    options = request.base.options()
-    indicators = Indicators(prices.close)
-    outcomes: list[VariantOutcome] = []
-    total = grid.size
-    for index in range(total):
-        own = grid.params(index)
-        params = request.variant_params(own)
-        problem = strategy.relation(params)
-        if problem is not None:
-            outcomes.append(_skipped(own, problem))
-        else:
-            outcomes.append(
-                _measure(
-                    prices, open_ms, minutes_per_bar, strategy, params, own, options, indicators
-                )
+    def summed(weights: Ints) -> Ints:
+        sums = np.bincount(column, weights=weights, minlength=columns)
+        if sums.size and float(np.abs(sums).max()) >= _EXACT_FLOAT_SUM:
+            raise SweepTotalsError(
+                "a variant's money is too large to total exactly in 0.0001 units; use less --cash"
             )
-        if progress is not None:
-            progress(index + 1, total)
-    return outcomes
+        return sums.astype(np.int64).reshape(1, columns)
+
+    bets = np.bincount(column, minlength=columns).astype(np.int64).reshape(1, columns)
+    return PeriodTotals(bets, summed(profit), summed(staked))
 
 
-def _measure(
-    prices: PriceSeries,
-    open_ms: Ints,
-    minutes_per_bar: int,
-    strategy: Strategy,
-    params: dict[str, Any],
-    own: dict[str, Any],
-    options: ExecutionOptions,
-    indicators: Indicators,
-) -> VariantOutcome:
-    run = run_strategy(prices, strategy, params, options, minutes_per_bar, indicators)
-    execution = run.execution
-    returns = execution.trade_return
-    test = one_sided_t_test_of_array(returns)
-    return VariantOutcome(
-        params=own,
-        metrics=json_safe(run.metrics),
-        skipped=None,
-        exit_ms=open_ms[execution.fills.exit_bar],
-        returns=returns,
-        profit_units=_units(execution.profit),
-        staked_units=np.maximum(_units(execution.units * execution.fills.entry_price), 1),
-        longest_losing_run=_longest_run(execution.profit <= 0),
-        t_stat=None if test is None else test.t_stat,
-        p_value=None if test is None else test.p_value,
-    )
+@dataclass(frozen=True)
+class TradeList:
+    """A variant's trades as the luck report reads them."""
+
+    period: Ints
+    """The calendar period of each trade's exit bar."""
+    day: Ints
+    """The UTC day of each trade's exit bar (days since 1970)."""
+    returns: Floats
+    profit_units: Ints
+    staked_units: Ints
+
+
+class StrategySweeper:
+    """Runs a (validated) request's variants over one set of bars, sharing indicators."""
+
+    def __init__(
+        self,
+        prices: PriceSeries,
+        open_ms: Ints,
+        minutes_per_bar: int,
+        request: StrategySweepRequest,
+    ) -> None:
+        self.prices = prices
+        self.open_ms = open_ms
+        self.minutes_per_bar = minutes_per_bar
+        self.request = request
+        self.grid = request.grid_of()
+        self.strategy = request.strategy
+        self.options = request.base.options()
+        self.indicators = Indicators(prices.close)
+        bar_ms = minutes_per_bar * 60_000
+        self.calendar = calendar_periods(
+            int(open_ms[0]), int(open_ms[-1]) + bar_ms - 1, request.periods
+        )
+
+    def problem(self, index: int) -> str | None:
+        """Why variant `index` cannot trade (its parameters break the strategy's rule)."""
+        return self.strategy.relation(self.request.variant_params(self.grid.params(index)))
+
+    def trades(self, index: int) -> tuple[TradeList, StrategyOutcome]:
+        """Variant `index` run in full (it must have no problem)."""
+        params = self.request.variant_params(self.grid.params(index))
+        run = run_strategy(
+            self.prices, self.strategy, params, self.options, self.minutes_per_bar, self.indicators
+        )
+        execution = run.execution
+        exit_ms = self.open_ms[execution.fills.exit_bar]
+        trades = TradeList(
+            period=self.calendar.index(exit_ms),
+            day=exit_ms // _DAY_MS,
+            returns=execution.trade_return,
+            profit_units=_units(execution.profit),
+            staked_units=np.maximum(_units(execution.units * execution.fills.entry_price), 1),
+        )
+        return trades, run
+
+    def measure(self, index: int) -> VariantOutcome:
+        own = self.grid.params(index)
+        periods = len(self.calendar.labels)
+        problem = self.problem(index)
+        if problem is not None:
+            empty = np.zeros(0, dtype=np.int64)
+            return VariantOutcome(
+                params=own,
+                metrics=None,
+                skipped=problem,
+                trades=0,
+                profit_units=0,
+                staked_units=0,
+                period=_totals(empty, periods, empty, empty),
+                days=empty,
+                by_day=_totals(empty, 0, empty, empty),
+                longest_losing_run=0,
+                t_stat=None,
+                p_value=None,
+            )
+        trades, run = self.trades(index)
+        days, on_day = np.unique(trades.day, return_inverse=True)
+        test = one_sided_t_test_of_array(trades.returns)
+        return VariantOutcome(
+            params=own,
+            metrics=json_safe(run.metrics),
+            skipped=None,
+            trades=len(trades.returns),
+            profit_units=int(trades.profit_units.sum()),
+            staked_units=int(trades.staked_units.sum()),
+            period=_totals(trades.period, periods, trades.profit_units, trades.staked_units),
+            days=days.astype(np.int64),
+            by_day=_totals(
+                on_day.astype(np.int64), len(days), trades.profit_units, trades.staked_units
+            ),
+            longest_losing_run=_longest_run(run.execution.profit <= 0),
+            t_stat=None if test is None else test.t_stat,
+            p_value=None if test is None else test.p_value,
+        )
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> StrategySweep:
+        """Every variant, in grid order (nothing is stored)."""
+        total = self.grid.size
+        outcomes = []
+        for index in range(total):
+            outcomes.append(self.measure(index))
+            if progress is not None:
+                progress(index + 1, total)
+        return StrategySweep(self, outcomes)
 
 
 # --------------------------------------------------------------------------------------
@@ -328,74 +393,65 @@ def _measure(
 
 @dataclass(frozen=True)
 class StrategySweep:
-    """A measured sweep: its variants in grid order over one calendar."""
+    """A measured sweep: its variants in grid order, and the sweeper that ran them."""
 
-    calendar: Periods
+    sweeper: StrategySweeper
     variants: list[VariantOutcome]
+
+    @property
+    def calendar(self) -> Periods:
+        return self.sweeper.calendar
 
     def luck_inputs(self, pbo_blocks: int) -> LuckInputs:
         variants = self.variants
-        counts = np.array([v.trades for v in variants], dtype=np.int64)
-        offsets = np.concatenate(([0], np.cumsum(counts)))
-        owner = np.repeat(np.arange(len(variants), dtype=np.int64), counts)
-
-        def joined(name: str, dtype: Any) -> Any:
-            parts = [getattr(v, name) for v in variants]
-            return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
-
-        exit_ms = joined("exit_ms", np.int64)
-        profit = joined("profit_units", np.int64)
-        staked = joined("staked_units", np.int64)
-        returns = joined("returns", np.float64)
-        month = self.calendar.index(exit_ms)
-        used = np.unique(month)
-        period = np.searchsorted(used, month).astype(np.int64)
+        count = len(variants)
+        by_period = PeriodTotals(
+            *(
+                np.vstack([getattr(v.period, name) for v in variants])
+                for name in ("bets", "profit_units", "staked_units")
+            )
+        )
+        used = np.flatnonzero(by_period.bets.sum(axis=0) > 0)
+        periods = PeriodTotals(
+            by_period.bets[:, used],
+            by_period.profit_units[:, used],
+            by_period.staked_units[:, used],
+        )
         labels = [self.calendar.labels[int(i)] for i in used]
-        day = exit_ms // _DAY_MS
-        days = np.unique(day)
+        all_days = [v.days for v in variants]
+        days = np.unique(np.concatenate(all_days)) if all_days else np.zeros(0, dtype=np.int64)
         blocks = None
         if len(days) >= pbo_blocks:
-            block = date_blocks(days, pbo_blocks)[np.searchsorted(days, day)]
-            blocks = _totals(owner, block, pbo_blocks, len(variants), profit, staked)
+            block_of_day = date_blocks(days, pbo_blocks)
+            arrays = {name: np.zeros((count, pbo_blocks), np.int64) for name in _TOTALS}
+            for row, variant in enumerate(variants):
+                block = block_of_day[np.searchsorted(days, variant.days)]
+                for name in _TOTALS:
+                    np.add.at(arrays[name][row], block, getattr(variant.by_day, name)[0])
+            blocks = PeriodTotals(*(arrays[name] for name in _TOTALS))
 
         def out_of_sample_p(chosen: list[tuple[int, int]]) -> float | None:
+            """Rerun each chosen variant (a few) for its trades' returns in its period."""
             picked = []
             for at, variant in chosen:
-                start, stop = int(offsets[variant]), int(offsets[variant + 1])
-                picked.append(returns[start:stop][period[start:stop] == at])
+                trades, _run = self.sweeper.trades(variant)
+                picked.append(trades.returns[trades.period == used[at]])
             test = one_sided_t_test_of_array(np.concatenate(picked)) if picked else None
             return test.p_value if test else None
 
+        kind = self.calendar.kind
         return LuckInputs(
             variants=[v.row() for v in variants],
-            periods=_totals(owner, period, len(labels), len(variants), profit, staked),
+            periods=periods,
             period_labels=labels,
             blocks=blocks,
             bet_days=len(days),
             out_of_sample_p=out_of_sample_p,
-            words=Vocabulary(
-                self.calendar.kind, f"{self.calendar.kind}s", "trades", "trade exit days"
-            ),
+            words=Vocabulary(kind, f"{kind}s", "trades", "trade exit days"),
         )
 
 
-def _totals(
-    owner: Ints, column: Ints, columns: int, variants: int, profit: Ints, staked: Ints
-) -> PeriodTotals:
-    cell = owner * columns + column
-    size = variants * columns
-
-    def summed(weights: Ints | None) -> Ints:
-        if weights is None:
-            return np.bincount(cell, minlength=size).astype(np.int64).reshape(variants, columns)
-        sums = np.bincount(cell, weights=weights, minlength=size)
-        if sums.size and float(np.abs(sums).max()) >= _EXACT_FLOAT_SUM:
-            raise SweepTotalsError(
-                "a variant's money is too large to total exactly in 0.0001 units; use less --cash"
-            )
-        return sums.astype(np.int64).reshape(variants, columns)
-
-    return PeriodTotals(summed(None), summed(profit), summed(staked))
+_TOTALS: Final = ("bets", "profit_units", "staked_units")
 
 
 def sweep_strategy(
@@ -406,12 +462,7 @@ def sweep_strategy(
     progress: Callable[[int, int], None] | None = None,
 ) -> StrategySweep:
     """Run every variant of a (validated) request over the same bars; nothing is stored."""
-    grid = request.grid_of()
-    bar_ms = minutes_per_bar * 60_000
-    calendar = calendar_periods(int(open_ms[0]), int(open_ms[-1]) + bar_ms - 1, request.periods)
-    return StrategySweep(
-        calendar, measure_variants(prices, open_ms, minutes_per_bar, request, grid, progress)
-    )
+    return StrategySweeper(prices, open_ms, minutes_per_bar, request).run(progress)
 
 
 def variant_columns(row: dict[str, Any]) -> dict[str, Any]:
