@@ -66,6 +66,14 @@ class StrategyRun:
         }
 
 
+@dataclass(frozen=True)
+class StrategyReplay:
+    run: StrategyRun
+    """The run again, unstored: its bars, execution (fills, equity per bar) and metrics."""
+    changed: bool
+    """The candles differ from those the stored run read."""
+
+
 def _iso(ms: int) -> str:
     moment = from_ms(ms)
     assert moment is not None
@@ -255,6 +263,26 @@ class StrategyRunner:
             if before_commit is not None:
                 await before_commit(session, result_id)
         return result_id
+
+    async def replay(self, result_id: int) -> StrategyReplay:
+        """A stored strategy run again over its candles, for its charts: each bar's price,
+        position and equity (the stored result keeps only its metrics and trades).
+        `changed` says the candles are not the ones it ran on (imported over since)."""
+        async with self.db.session() as session:
+            found = await session.execute(
+                select(BacktestResult.request, BacktestResult.data_fingerprint).where(
+                    BacktestResult.id == result_id,
+                    BacktestResult.user_id == self.user_id,
+                    BacktestResult.kind == STRATEGY_KIND,
+                )
+            )
+            row = found.one_or_none()
+        if row is None:
+            raise CandleDataError(f"no strategy result #{result_id}")
+        request = StrategyRequest.from_dict(dict(row.request))
+        run = await self.run(request, store=False)
+        changed = bars_fingerprint(run.bars) != dict(row.data_fingerprint or {})
+        return StrategyReplay(run, changed)
 
     async def trades(self, result_id: int) -> list[StrategyTrade]:
         """A stored run's ledger in trade order (plain rows, detached)."""
