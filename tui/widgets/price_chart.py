@@ -44,6 +44,7 @@ BASELINE = "┈"
 AXIS_STYLE = "dim"
 LINE_STYLE = "bold"
 MIN_WIDTH, MIN_HEIGHT = 24, 6
+STRIP_LABEL = "trades"
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,8 @@ def _label_lines(
     labels = [""] * height
     labels[0] = format_price(high, span)
     labels[-1] = format_price(low, span)
-    for at, value in marks.items():
-        if 0 < at < height - 1:
-            labels[at] = format_price(value, span)
+    for at, value in marks.items():  # a mark (the starting cash) wins over an end label
+        labels[at] = format_price(value, span)
     return labels, max(len(label) for label in labels)
 
 
@@ -222,6 +222,7 @@ def render_price(data: RunData, window: tuple[int, int], width: int, height: int
     low, high = _range(close)
     plot_h = height - 3  # the trades strip and the two axis lines
     labels, label_width = _label_lines(high, low, {}, plot_h, high - low)
+    label_width = max(label_width, len(STRIP_LABEL))
     plot_w = width - label_width - 1
     cells = _braille(close, low, high, plot_w, plot_h)
     styles: dict[tuple[int, int], str] = {}
@@ -252,6 +253,14 @@ def render_price(data: RunData, window: tuple[int, int], width: int, height: int
     in_view = (data.entry_bar < stop) & (data.exit_bar >= start)
     shown = np.flatnonzero(in_view)
     on_line = len(shown) <= max(1, plot_w // 4)
+
+    def mark(at: tuple[int, int], glyph: str, style: str) -> None:
+        """A mark on the line; two in one cell make one ◆."""
+        if at in styles and cells[at[0]][at[1]] != glyph:
+            glyph, style = SEVERAL, ""
+        cells[at[0]][at[1]] = glyph
+        styles[at] = f"bold {style}".strip()
+
     for trade in shown.tolist():
         entry, leave = int(data.entry_bar[trade]), int(data.exit_bar[trade])
         won = float(data.profit[trade]) > 0
@@ -259,16 +268,12 @@ def render_price(data: RunData, window: tuple[int, int], width: int, height: int
             glyph = LONG_ENTRY if data.side[trade] > 0 else SHORT_ENTRY
             events.setdefault(column(entry), []).append((glyph, GOOD))
             if on_line:
-                at = (cell_row(float(data.entry_price[trade])), column(entry))
-                cells[at[0]][at[1]] = glyph
-                styles[at] = f"bold {GOOD}"
+                mark((cell_row(float(data.entry_price[trade])), column(entry)), glyph, GOOD)
         if start <= leave < stop:
             style = GOOD if won else BAD
             events.setdefault(column(leave), []).append((EXIT, style))
             if on_line:
-                at = (cell_row(float(data.exit_price[trade])), column(leave))
-                cells[at[0]][at[1]] = EXIT
-                styles[at] = f"bold {style}"
+                mark((cell_row(float(data.exit_price[trade])), column(leave)), EXIT, style)
     for x, found in events.items():
         if len(found) == 1:
             strip[x], strip_styles[x] = found[0]
@@ -285,7 +290,7 @@ def render_price(data: RunData, window: tuple[int, int], width: int, height: int
             else:
                 line.append(cell or " ", LINE_STYLE if cell else "")
         lines.append(line)
-    trades_line = Text("trades".rjust(label_width)[-label_width:], AXIS_STYLE)
+    trades_line = Text(STRIP_LABEL.rjust(label_width), AXIS_STYLE)
     trades_line.append("│", AXIS_STYLE)
     for glyph, style in zip(strip, strip_styles, strict=True):
         trades_line.append(glyph, style or (AXIS_STYLE if glyph in (LONG_HELD, SHORT_HELD) else ""))
