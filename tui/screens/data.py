@@ -478,8 +478,8 @@ class DataScreen(Screen[None]):
             return None
         if action == "import_report":  # listed in help, usable once an import has run
             return True if self.last_import is not None else None
-        if action == "run_strategy":  # once there are candles to run it on
-            return True if self.query_one(CandleSetsPanel).series else None
+        if action == "run_strategy":  # shown once there are candles to run it on
+            return bool(self.query_one(CandleSetsPanel).series)
         return True
 
     def action_run_strategy(self) -> None:
