@@ -20,8 +20,10 @@ from textual.worker import Worker, WorkerState
 from core.importing.service import ImportProgress, ImportSummary, import_paths
 from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary
 from tui.keymap import key_for
+from tui.widgets.candle_sets import CandleSetsPanel
 from tui.widgets.import_prompt import ImportPrompt, ImportRequest
 from tui.widgets.import_report import ImportReport, has_problems
+from tui.widgets.strategy_prompt import StrategyJob, StrategyPrompt, queue_strategy_job
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -209,6 +211,7 @@ class DataScreen(Screen[None]):
         Binding("s", "next_sort", "Sort", id="data.sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="data.sort_reverse"),
         Binding("i", "import_files", "Import", id="data.import"),
+        Binding("n", "run_strategy", "Strategy", id="data.run_strategy"),
         # Not in the footer (it would not fit 80 columns); the import's toast names the key.
         Binding("v", "import_report", "Import report", show=False, id="data.import_report"),
     ]
@@ -240,6 +243,7 @@ class DataScreen(Screen[None]):
         with Middle(id="data-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="data-empty-message")
         yield Static(LEGEND, id="data-legend")
+        yield CandleSetsPanel(id="data-candles")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -265,6 +269,7 @@ class DataScreen(Screen[None]):
         else:
             self.query_one("#data-sort", Static).update("refreshing…")
         self._load(service)
+        self.query_one(CandleSetsPanel).reload()
 
     @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
     async def _load(self, service: FilterBetsService) -> None:
@@ -486,7 +491,20 @@ class DataScreen(Screen[None]):
             return None
         if action == "import_report":  # listed in help, usable once an import has run
             return True if self.last_import is not None else None
+        if action == "run_strategy":  # shown once there are candles to run it on
+            return bool(self.query_one(CandleSetsPanel).series)
         return True
+
+    def action_run_strategy(self) -> None:
+        panel = self.query_one(CandleSetsPanel)
+        if not panel.series:
+            return
+
+        def chosen(job: StrategyJob | None) -> None:
+            if job is not None:
+                self.run_worker(queue_strategy_job(self.app, job), exit_on_error=False)
+
+        self.app.push_screen(StrategyPrompt(panel.series, chosen=panel.selected()), chosen)
 
     def action_next_sort(self) -> None:
         visible = list(self._layout) or ["code"]

@@ -45,6 +45,7 @@ from core.jobs.queue import (
 from core.jobs.runner import JobEvent
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
+from tui.widgets.result_kinds import job_market_cell, job_name_cell
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -232,8 +233,8 @@ def _bets_cell(row: JobRow, _now: dt.datetime) -> Text:
 JOB_COLUMNS: tuple[JobColumn, ...] = (
     JobColumn("id", "Job", 8, lambda r, _n: Text(r.info.short_id, style="dim"), wide_only=True),
     JobColumn("status", "Status", 11, _status_cell, live=True),
-    JobColumn("filter", "Filter", 0, lambda r, _n: Text(r.info.filter_name or "inline rules")),
-    JobColumn("market", "Market", 6, lambda r, _n: Text(str(r.info.request.get("market", "?")))),
+    JobColumn("filter", "Filter", 0, lambda r, _n: job_name_cell(r.info)),
+    JobColumn("market", "Market", 6, lambda r, _n: job_market_cell(r.info)),
     JobColumn("progress", "Progress", 10, _progress_cell, live=True),
     JobColumn(
         "elapsed",
