@@ -1,10 +1,12 @@
-"""upcoming fixtures (no result yet) and team name aliases
+"""upcoming fixtures (no result yet), team name aliases, and imports that can be undone
 
 A fixture imported from football-data's fixtures.csv has no goals and no result until a
 season file settles it, so those columns become nullable, all three NULL together (a
 check). A partial index finds the few upcoming ones. team_aliases maps other spellings
 of a team's name to the name it is stored under, seeded with the spellings football-data's
-fixtures files are known to use.
+fixtures files are known to use. `imports` records each file's import that added
+fixtures, and fixtures.import_id the import that added each, so a partial import can be
+deleted (fixtures imported before this revision have none).
 
 Downgrade deletes the upcoming fixtures (with their odds and features): the older schema
 cannot hold a fixture without a result.
@@ -59,9 +61,34 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_team_aliases_team_name"), "team_aliases", ["team_name"])
     op.bulk_insert(aliases, [{"alias": a, "team_name": t} for a, t in SEEDED_ALIASES])
+    op.create_table(
+        "imports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("file_name", sa.String(length=255), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("fixtures_added", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_imports")),
+    )
+    op.create_index(op.f("ix_imports_imported_at"), "imports", ["imported_at"])
+    with op.batch_alter_table("fixtures") as batch_op:
+        batch_op.add_column(sa.Column("import_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_fixtures_import_id"), ["import_id"])
+        batch_op.create_foreign_key(
+            batch_op.f("fk_fixtures_import_id_imports"),
+            "imports",
+            ["import_id"],
+            ["id"],
+            ondelete="SET NULL",
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("fixtures") as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_fixtures_import_id_imports"), type_="foreignkey")
+        batch_op.drop_index(batch_op.f("ix_fixtures_import_id"))
+        batch_op.drop_column("import_id")
+    op.drop_index(op.f("ix_imports_imported_at"), table_name="imports")
+    op.drop_table("imports")
     op.drop_index(op.f("ix_team_aliases_team_name"), table_name="team_aliases")
     op.drop_table("team_aliases")
     # The migration connection may not enforce SQLite's cascades: children first.

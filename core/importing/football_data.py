@@ -148,7 +148,7 @@ BOOKSUM_RANGE = (0.98, 1.30)
 # MAX_PRICE_PROBABILITY_GAP below the average's (BbMxAHH = 9 against an average of 1.92;
 # a long shot's maximum of 60 against an average of 30 is ordinary). It alone is stored as
 # missing.
-MAX_PRICE_WINNINGS_RATIO = 2.0
+MAX_PRICE_WINNINGS_RATIO = 3.0
 MAX_PRICE_PROBABILITY_GAP = 0.10
 MAX_AH_LINE = 10.0
 MAX_GOALS = 99

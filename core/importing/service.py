@@ -72,7 +72,7 @@ from core.importing.football_data import (
     parse_file,
 )
 from core.importing.leagues import known_league, league_for_code
-from core.models import Base, TeamAlias
+from core.models import Base, ImportRecord, TeamAlias
 
 _T = TypeVar("_T")
 
@@ -87,6 +87,7 @@ _TEAMS: Table = Base.metadata.tables["teams"]
 _LEAGUES: Table = Base.metadata.tables["leagues"]
 _TEAM_LEAGUES: Table = Base.metadata.tables["team_leagues"]
 _ALIASES: Table = TeamAlias.__table__  # type: ignore[assignment]
+_IMPORTS: Table = ImportRecord.__table__  # type: ignore[assignment]
 
 _HOME_GOALS = FIXTURE_VALUE_COLUMNS.index("home_goals")
 _SEASON = FIXTURE_VALUE_COLUMNS.index("season")
@@ -147,6 +148,8 @@ class ImportSummary:
     """File name -> bad rows counted but not kept."""
     file_errors: list[str] = field(default_factory=list)
     """One line per file that was refused whole."""
+    import_ids: list[int] = field(default_factory=list)
+    """The `imports` records of the files that added fixtures (what an undo deletes)."""
     seconds: float = 0.0
 
     @property
@@ -469,6 +472,8 @@ class _ImportRun:
             self._finish_file(name)
             return
         summary.files_imported += 1
+        if counts.import_id is not None:
+            summary.import_ids.append(counts.import_id)
         summary.fixtures_added += counts.added
         summary.fixtures_updated += counts.updated
         summary.fixtures_unchanged += counts.unchanged
@@ -522,6 +527,12 @@ class _ImportRun:
                 await self._write_league(
                     bulk, conn, parsed, league_id, division_rows, team_ids, counts, affected
                 )
+            if counts.import_id is not None:
+                await conn.execute(
+                    update(_IMPORTS)
+                    .where(_IMPORTS.c.id == counts.import_id)
+                    .values(fixtures_added=counts.added + counts.settled)
+                )
             await record_data_change(conn, f"import {parsed.name}")
         # Committed: the new ids are real now.
         self.league_ids.update(league_ids)
@@ -557,6 +568,8 @@ class _ImportRun:
         changed: list[tuple[int, _Prepared]] = []
         unmatched: list[_Prepared] = []
         matched: set[int] = set()
+        settled: list[int] = []
+        """Upcoming fixtures this file gives their result."""
         unchanged = 0
         for row in rows:
             prepared = _Prepared(
@@ -577,7 +590,8 @@ class _ImportRun:
                 unchanged += 1
             else:
                 changed.append((stored[0], merged))
-                counts.settled += _settles(stored, merged)
+                if _settles(stored, merged):
+                    settled.append(stored[0])
         if unmatched:
             # A row with no fixture at its key may be a postponed match: it takes over an
             # upcoming fixture of the same teams and season (the nearest in date).
@@ -604,18 +618,33 @@ class _ImportRun:
                 assert moved is not None
                 changed.append((stored[0], moved))
                 counts.moved += 1
-                counts.settled += _settles(stored, moved)
+                if _settles(stored, moved):
+                    settled.append(stored[0])
         rows_base = self.rows_done
         self.rows_done += unchanged
         stamp = bulk.converter(_FIXTURES.c.updated_at.type)(utcnow())
+        if (new or settled) and counts.import_id is None:
+            counts.import_id = await self._record_import(conn, parsed.name)
         for chunk in _chunks(new, CHUNK_ROWS):
-            await self._insert(bulk, parsed, league_id, chunk, stamp, (first, last))
+            assert counts.import_id is not None
+            await self._insert(
+                bulk, parsed, league_id, chunk, stamp, (first, last), counts.import_id
+            )
             self.rows_done += len(chunk)
             self.report(name)
         for chunk_changed in _chunks(changed, CHUNK_ROWS):
             await self._update(conn, name, chunk_changed)
             self.rows_done += len(chunk_changed)
             self.report(name)
+        # A settled fixture now belongs to the import that completed it: undoing the
+        # fixtures file that announced it must not take the played match away.
+        for chunk_ids in _chunks(settled, LOOKUP_CHUNK):
+            await conn.execute(
+                update(_FIXTURES)
+                .where(_FIXTURES.c.id.in_(chunk_ids))
+                .values(import_id=counts.import_id)
+            )
+        counts.settled += len(settled)
         self.rows_done = rows_base + len(rows)
         for prepared in (*new, *(p for _, p in changed)):
             key, row = prepared.key, prepared.row
@@ -658,6 +687,13 @@ class _ImportRun:
                         )
                     )
         return notes
+
+    async def _record_import(self, conn: AsyncConnection, file_name: str) -> int:
+        """The record of this file's import, for the fixtures it adds to point to."""
+        insert = _IMPORTS.insert().values(
+            file_name=file_name[:255], imported_at=utcnow(), fixtures_added=0
+        )
+        return int((await conn.execute(insert.returning(_IMPORTS.c.id))).scalar_one())
 
     async def _has_history(self, league_id: int) -> bool:
         """Whether the league has played matches stored (asked once per league and run)."""
@@ -764,6 +800,7 @@ class _ImportRun:
         chunk: Sequence[_Prepared],
         stamp: Any,
         dates: tuple[dt.date, dt.date],
+        import_id: int,
     ) -> None:
         # Columns the file cannot fill are left out (they default to NULL):
         # binding fewer parameters is most of the cost on SQLite.
@@ -774,7 +811,10 @@ class _ImportRun:
         await bulk.insert(
             _FIXTURES,
             _FIXTURE_INSERT_COLUMNS,
-            [(league_id, *p.key, *p.values, source, p.row.line, stamp, stamp) for p in chunk],
+            [
+                (league_id, *p.key, *p.values, source, p.row.line, stamp, stamp, import_id)
+                for p in chunk
+            ],
             omit=absent_values,
         )
         fixture_ids = await bulk.consecutive_ids(_FIXTURES, len(chunk))
@@ -843,6 +883,8 @@ class _FileCounts:
     unchanged: int = 0
     settled: int = 0
     moved: int = 0
+    import_id: int | None = None
+    """The file's record in `imports`, once it adds a fixture."""
     notes: list[ImportWarning] = field(default_factory=list)
     """Warnings about the file as a whole (team names to alias)."""
 
@@ -961,6 +1003,7 @@ _FIXTURE_INSERT_COLUMNS = (
     "source_line",
     "imported_at",
     "updated_at",
+    "import_id",
 )
 _ODDS_INSERT_COLUMNS = ("fixture_id", *ODDS_VALUE_COLUMNS)
 _KEY_COLUMNS = (

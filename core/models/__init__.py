@@ -12,6 +12,7 @@ from core.models.fixtures import (
     ODDS_TIMINGS,
     Fixture,
     FixtureOdds,
+    ImportRecord,
     is_settled,
     odds_column_name,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "Fixture",
     "FixtureFeatures",
     "FixtureOdds",
+    "ImportRecord",
     "League",
     "Team",
     "TeamAlias",
