@@ -40,6 +40,7 @@ from core.models import (
 from core.services import FilterBetsService
 from core.upcoming import missing_source_warning, upcoming_odds_sources, upcoming_summary
 from tests.conftest import SHARED_DATA, wipe_all_tables
+from tui.widgets.import_report import report_rows
 
 UPCOMING = SHARED_DATA / "upcoming"
 NEW_LAYOUT = UPCOMING / "fixtures_2026-04-24..2026-04-27.nobom.csv"
@@ -412,6 +413,8 @@ async def test_an_unknown_name_gets_a_did_you_mean_and_the_alias_merges_it(
         await session.execute(delete(TeamAlias))
     summary = await run_import(service, OTHER_SPELLINGS)
     hints = [w.detail for w in summary.warnings if "did you mean" in w]
+    # In the dashboard's import report, as a team to alias, not a value stored as missing.
+    assert {row.kind for row in report_rows(summary) if "did you mean" in row.reason} == {"team"}
     assert hints == [
         "HomeTeam: Atl. Madrid: not a team known in SP1; did you mean 'Ath Madrid'? If so:"
         " filterbets teams alias 'Atl. Madrid' 'Ath Madrid'",

@@ -205,14 +205,16 @@ class ImportWarning(str):
     line: int
     detail: str
     """`column: value: reason`, or what else was wrong."""
+    kind: str
+    """"missing" (a cell stored as missing), "team" (a name to alias) or "note"."""
 
-    def __new__(cls, file: str, line: int, detail: str) -> ImportWarning:
+    def __new__(cls, file: str, line: int, detail: str, kind: str = "missing") -> ImportWarning:
         warning = super().__new__(cls, f"{file}:{line}: {detail}")
-        warning.file, warning.line, warning.detail = file, line, detail
+        warning.file, warning.line, warning.detail, warning.kind = file, line, detail, kind
         return warning
 
-    def __reduce__(self) -> tuple[type[ImportWarning], tuple[str, int, str]]:
-        return (ImportWarning, (self.file, self.line, self.detail))
+    def __reduce__(self) -> tuple[type[ImportWarning], tuple[str, int, str, str]]:
+        return (ImportWarning, (self.file, self.line, self.detail, self.kind))
 
 
 @dataclass

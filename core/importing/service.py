@@ -456,7 +456,7 @@ class _ImportRun:
             else:
                 summary.files_imported += 1
                 summary.warnings.append(
-                    ImportWarning(name, 1, "rows: 0: no match rows after the header")
+                    ImportWarning(name, 1, "rows: 0: no match rows after the header", "note")
                 )
             self.rows_done += parsed.data_rows
             self._finish_file(name)
@@ -499,6 +499,7 @@ class _ImportRun:
                         first_line[division],
                         f"Div: {division}: unknown division code, "
                         f"imported as league {division!r} in country Unknown",
+                        kind="note",
                     )
                 )
         self.rows_done = rows_before + parsed.data_rows
@@ -696,6 +697,7 @@ class _ImportRun:
                             f"{header}: {team}: not a team known in {row.division}; "
                             f"did you mean {best!r}? If so: filterbets teams alias "
                             f"{shlex.quote(team)} {shlex.quote(best)}",
+                            kind="team",
                         )
                     )
         return notes
