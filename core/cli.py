@@ -126,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
 
+    data = commands.add_parser("data", help="stored fixtures: list imports, delete some")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    data_commands.add_parser("imports", help="list the imports that added fixtures")
+    remove = data_commands.add_parser(
+        "delete", help="delete a league-season, or the fixtures an import added"
+    )
+    remove.add_argument("--league", metavar="CODE", help="with --season: one league-season")
+    remove.add_argument("--season", metavar="SEASON", help="e.g. 2019-20")
+    remove.add_argument(
+        "--import", dest="import_ids", metavar="ID", type=int, action="append",
+        help="the fixtures import ID added (see `data imports`); repeatable",
+    )  # fmt: skip
+    remove.add_argument("--yes", action="store_true", help="delete without asking")
+
     teams = commands.add_parser("teams", help="team names: aliases for other spellings")
     team_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
     alias = team_commands.add_parser(
@@ -610,6 +624,53 @@ async def _cmd_teams(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _cmd_data(settings: Settings, args: argparse.Namespace) -> int:
+    from core.importing import removal
+
+    if args.data_command == "delete":
+        by_season = args.league is not None or args.season is not None
+        if by_season == bool(args.import_ids) or (by_season and not (args.league and args.season)):
+            raise UsageError("give --league CODE --season SEASON, or --import ID (one of them)")
+    service = await _open_service(settings)
+    try:
+        if args.data_command == "imports":
+            imports = await removal.list_imports(service.db)
+            if not imports:
+                print("no imports recorded yet")
+            for info in imports:
+                when = info.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+                left = (
+                    ""
+                    if info.fixtures_left == info.fixtures_added
+                    else (f", {info.fixtures_left:,} left")
+                )
+                print(
+                    f"{info.id:>5}  {when}  {info.file_name}"
+                    f"  {info.fixtures_added:,} fixtures added{left}"
+                )
+            return EXIT_OK
+        if args.import_ids:
+            plan = await removal.plan_imports(service.db, args.import_ids)
+        else:
+            plan = await removal.plan_league_season(service.db, args.league, args.season)
+        if plan.fixtures == 0:
+            print(plan.describe())
+            return EXIT_OK
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"{plan.describe()}; add --yes to delete")
+            question = f"{plan.describe()}.\nDelete? [y/N] "
+            answer = (await asyncio.to_thread(input, question)).strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing deleted")
+                return EXIT_OK
+        deleted = await removal.remove(service.db, plan)
+    finally:
+        await service.close()
+    print(f"deleted {deleted:,} fixtures of {plan.label}; backtest results and ledgers kept")
+    return EXIT_OK
+
+
 async def _cmd_features(settings: Settings) -> int:
     from core.features import recompute_all
 
@@ -665,6 +726,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return run_candle_command(settings, args)
     if command == "teams":
         return _run(_cmd_teams(settings, args))
+    if command == "data":
+        return _run(_cmd_data(settings, args))
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 
@@ -682,7 +745,7 @@ def _usage_errors() -> tuple[type[Exception], ...]:
     from core.backtest.request import RequestError
     from core.candles.request import StrategyRequestError
     from core.candles.timeframes import TimeframeError
-    from core.errors import ConfigError, RuleError, ScanError, TeamError
+    from core.errors import ConfigError, RemovalError, RuleError, ScanError, TeamError
     from core.filters import FilterError
 
     return (
@@ -696,6 +759,7 @@ def _usage_errors() -> tuple[type[Exception], ...]:
         TimeframeError,
         TeamError,
         ScanError,
+        RemovalError,
     )
 
 

@@ -190,6 +190,7 @@ LOSSES: dict[str, Probe] = {
     "0013": _tables(("picks", "recorded pick", "recorded picks")),
     "0014": _tables(("fixture_book_prices", "bookmaker price row", "bookmaker price rows")),
     "0015": _strategy_sweeps,
+    "0016": _tables(("imports", "import record (undo)", "import records (undo)")),  # fixtures stay
 }
 """revision -> what its downgrade() deletes, counted on the database before it runs."""
 

@@ -557,9 +557,10 @@ def _ledger_row(row: Any) -> LedgerRow:
         seq=int(row.seq),
         fixture_id=int(row.fixture_id),
         kickoff_date=_as_date(row.kickoff_date),
-        league=str(row.league),
-        home=str(row.home),
-        away=str(row.away),
+        # Blank, not "None", for a bet whose fixture has since been deleted.
+        league=row.league or "",
+        home=row.home or "",
+        away=row.away or "",
         odds=float(row.odds),
         stake=_money(row.stake),
         outcome=str(row.outcome),
