@@ -280,7 +280,15 @@ class _Store:
                     self.probe = _open_read_only(path)
                 return _sqlite_version(self.probe, dialect)
 
+        if self.probe is None:
+            db.close_on_dispose(self.close_probe)
         return await asyncio.to_thread(check)
+
+    def close_probe(self) -> None:
+        with self.probe_lock:
+            if self.probe is not None:
+                self.probe.close()
+                self.probe = None
 
 
 _STORES: weakref.WeakKeyDictionary[Database, _Store] = weakref.WeakKeyDictionary()
@@ -288,7 +296,9 @@ _STORES: weakref.WeakKeyDictionary[Database, _Store] = weakref.WeakKeyDictionary
 
 def forget_frame(db: Database) -> None:
     """Drop this process's frame of `db` (the next use reloads it)."""
-    _STORES.pop(db, None)
+    store = _STORES.pop(db, None)
+    if store is not None:
+        store.close_probe()  # blocking, but only a close: no query in flight under its lock
 
 
 async def frame_for(db: Database, columns: Iterable[str] = ()) -> AnalysisFrame:
