@@ -347,9 +347,13 @@ async def test_help_lists_every_binding_and_closes(
             *Binding.make_bindings(DataScreen.BINDINGS),
             *Binding.make_bindings(VimDataTable.BINDINGS),
         ]
+        data_screen = app.screen_stack[-2]
+        assert isinstance(data_screen, DataScreen)
         for binding in ours:
             assert binding.id, f"binding {binding.key!r} has no id"
             assert binding.description, f"binding {binding.id} has no description"
+            if data_screen.check_action(binding.action, ()) is False:
+                continue  # a key that does nothing here (n: no candle sets) is not listed
             assert app.get_key_display(binding) in keys_listed, binding.id
         for description in ("Quit", "Help", "Refresh", "Sort", "Reverse sort", "Data"):
             assert description in actions_listed

@@ -331,7 +331,7 @@ class StrategyPrompt(ModalScreen[StrategyJob | None]):
         self.action_submit()
 
     def values(self) -> PromptValues:
-        def text(selector: str) -> str:
+        def typed(selector: str) -> str:
             return self.query_one(selector, Input).value
 
         index = self.query_one("#strategy-series", Select).value
@@ -339,14 +339,14 @@ class StrategyPrompt(ModalScreen[StrategyJob | None]):
             series=self.series[cast(int, index)],
             strategy=self.strategy,
             params={
-                param.name: text(f"#param-{param.name}")
+                param.name: typed(f"#param-{param.name}")
                 for param in STRATEGIES[self.strategy].params
             },
-            date_from=text("#strategy-from"),
-            date_to=text("#strategy-to"),
-            fee=text("#strategy-fee"),
-            stop_loss=text("#strategy-stop"),
-            take_profit=text("#strategy-target"),
+            date_from=typed("#strategy-from"),
+            date_to=typed("#strategy-to"),
+            fee=typed("#strategy-fee"),
+            stop_loss=typed("#strategy-stop"),
+            take_profit=typed("#strategy-target"),
             long_short=self.query_one("#strategy-long-short", Checkbox).value,
         )
 
