@@ -472,11 +472,20 @@ async def saved_backtest_settings(service: Any, args: argparse.Namespace) -> Any
     return (await FilterStore(service.db, service.user_id).get(args.filter)).backtest_settings
 
 
-def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None = None) -> Any:
+def _rules_argument(raw: str, *, template: bool) -> Any:
+    from core.rules.validate import parse_rules
+
+    rules = _read_rules_argument(raw)
+    parse_rules(rules, params=template)
+    return rules
+
+
+def request_from_args(
+    args: argparse.Namespace, saved: Mapping[str, Any] | None = None, *, template: bool = False
+) -> Any:
     """The request: each option as given, else the saved filter's setting, else the
-    request default."""
+    request default. `template`: the rules are a sweep's, checked with its grid."""
     from core.backtest.request import BacktestRequest, parse_date
-    from core.rules import validate_rules
 
     check_request_args(args)
     saved = saved or {}
@@ -498,7 +507,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     return BacktestRequest(
         market=str(market),
         filter_ref=args.filter,
-        rules=None if args.rules is None else validate_rules(_read_rules_argument(args.rules)),
+        rules=None if args.rules is None else _rules_argument(args.rules, template=template),
         odds_source=str(pick(args.odds, "odds_source", defaults.odds_source)),
         leagues=tuple(split),
         seasons=tuple(seasons),

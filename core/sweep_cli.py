@@ -74,7 +74,7 @@ def sweep_request_from_args(args: argparse.Namespace, saved: Any) -> Any:
 
     if args.staking not in (None, "flat"):
         raise UsageError("--staking: sweeps bet flat stakes")
-    backtest = request_from_args(args, saved)
+    backtest = request_from_args(args, saved, template=True)
     return SweepRequest(
         backtest=backtest,
         grid=read_json_argument(args.grid, "--grid"),
