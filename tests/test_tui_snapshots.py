@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import shutil
 import time
 import uuid
@@ -35,6 +36,7 @@ from core.backtest.request import BacktestRequest
 from core.cli import demo_files
 from core.config import Settings, load_settings
 from core.filters import FilterStore
+from core.frame import forget_frame
 from core.importing.service import import_paths
 from core.jobs.queue import CANCELLED, FAILED, INTERRUPTED, SUCCEEDED, JobQueue
 from core.jobs.runner import JobRunner
@@ -118,7 +120,16 @@ async def _build(path: Path) -> None:
         assert (await queue.get(cancelled.job_id)).status == CANCELLED
         await _fix_times(service, [*jobs, bad, cancelled, interrupted, queued])
     finally:
-        await service.close()
+        await close_for_copy(service)
+
+
+async def close_for_copy(service: FilterBetsService) -> None:
+    """Close a SQLite database that tests then copy as one file. The analysis frame keeps a
+    read-only connection open past the service's close; while it is, the last writes stay
+    in the -wal file (not copied), so it is dropped first and the close folds them in."""
+    forget_frame(service.db)
+    gc.collect()
+    await service.close()
 
 
 async def _fix_times(service: FilterBetsService, jobs: list[Any]) -> None:

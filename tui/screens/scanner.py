@@ -330,8 +330,7 @@ class ScannerScreen(Screen[None]):
                     empty.display = False
                     yield Static("", id="picks-empty-message", classes="empty-message")
                 yield Static(
-                    "Backtest: the filter's yield before its first pick"
-                    " · CLV: against the closing prices",
+                    "Backtest: its yield before the first pick · CLV: against closing prices",
                     id="picks-legend",
                     classes="bar hint",
                 )
@@ -679,8 +678,7 @@ class ScannerScreen(Screen[None]):
         self.query_one("#scan-bank", Input).focus()
 
     def action_leave_input(self) -> None:
-        table_id = "#scan-table" if self._active_tab() == "upcoming" else "#records-table"
-        table = self.query_one(table_id, VimDataTable)
+        table = self.query_one("#scan-table", VimDataTable)
         if table.display:
             table.focus()
         else:
@@ -714,6 +712,9 @@ class ScannerScreen(Screen[None]):
             table = self.query_one("#scan-table", VimDataTable)
         if table.display:
             table.focus()
+        elif self.focused is not None and not isinstance(self.focused, Input):
+            # Focus left in the other tab's table would bring that tab back.
+            self.query_one(TabbedContent).query_one("Tabs").focus()
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
