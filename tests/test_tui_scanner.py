@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Static, TabbedContent
 
 from core.config import Settings, load_settings
+from core.filters import FilterStore
 from core.importing.service import import_paths
 from core.migrate import upgrade
 from core.models import Filter, Pick
@@ -157,6 +158,42 @@ async def test_upcoming_matches_by_day_with_filter_price_and_stake(
         assert aways and all(p.stake == Decimal("5.00") for p in aways)
         assert "give a bank" not in text_of(screen, "#scan-warnings")
         assert app.focused is table  # enter scanned and went back to the table
+
+        # Leaving a box another way (escape, tab) scans with it too.
+        await pilot.press("b")
+        box = app.focused
+        assert isinstance(box, Input)
+        box.value = ""
+        await pilot.press("4", "0", "0", "escape")
+        await settle(pilot)
+        assert screen.board is not None and screen.board.bank == Decimal("400.00")
+        assert app.focused is table
+        aways = [p for p in screen.board.result.picks if p.filter == "Away value"]
+        assert aways and all(p.stake == Decimal("8.00") for p in aways)
+
+
+async def test_a_match_two_filters_pick_is_one_match_with_two_bets(
+    loaded: FilterBetsService, settings: Settings
+) -> None:
+    service = loaded
+    await FilterStore(service.db, service.user_id).create(
+        "Short homes",
+        [{"field": "odds.b365.home", "op": "<", "value": 1.5}],
+        backtest_settings={"market": "home", "odds_source": "b365"},
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_scanner(pilot)
+        assert screen.board is not None
+        picks = screen.board.result.picks
+        pairs = [i for i in range(1, len(picks)) if picks[i].fixture_id == picks[i - 1].fixture_id]
+        assert pairs  # favourites and Short homes share the short-priced home sides
+        for i in pairs:
+            first = cells(screen, "#scan-table", f"pick:{i - 1}")
+            second = cells(screen, "#scan-table", f"pick:{i}")
+            assert picks[i - 1].home_team in first["match"] and first["time"]
+            assert (second["time"], second["match"].strip()) == ("", "〃")
+            assert {first["filter"], second["filter"]} == {"favourites", "Short homes"}
 
 
 async def test_dates_choose_the_matches_and_bad_input_is_one_line(

@@ -289,6 +289,8 @@ class ScannerScreen(Screen[None]):
         self.records: tuple[list[PickRecord], list[FilterRecord]] | None = None
         self._records_stale = True
         self._problem: str | None = None
+        self._requested: ScanInputs | None = None
+        """What the last scan asked for (a box left unchanged does not scan again)."""
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -374,6 +376,7 @@ class ScannerScreen(Screen[None]):
             self._set_summary(Text(f"⚠ {problem}", style=PROBLEM))
             return
         self._problem = None
+        self._requested = inputs
         if self.board is None:
             self._set_summary(Text("Scanning…"))
         self._scan(service, inputs, focus)
@@ -663,7 +666,18 @@ class ScannerScreen(Screen[None]):
         event.stop()
         self.rescan()
         if self._problem is None:
-            self.query_one("#scan-table", VimDataTable).focus()
+            self.action_leave_input()
+
+    @on(Input.Blurred)
+    def _left_box(self, event: Input.Blurred) -> None:
+        """Leaving a box by tab, escape or the mouse scans with what it holds, if new."""
+        event.stop()
+        try:
+            wanted = self._inputs()
+        except InputProblem:
+            wanted = None
+        if wanted is None or wanted != self._requested:
+            self.rescan(focus=False)
 
     def on_descendant_focus(self) -> None:
         self._show_hint()
