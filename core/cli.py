@@ -126,6 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
 
+    fields = commands.add_parser(
+        "fields", help="the fields rules can use, with what each means (no database needed)"
+    )
+    fields.add_argument(
+        "query", nargs="?", default="", help="only fields whose name or meaning holds this"
+    )
+    fields.add_argument("--json", action="store_true", help="print one JSON list")
+
     data = commands.add_parser("data", help="stored fixtures: list imports, delete some")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     data_commands.add_parser("imports", help="list the imports that added fixtures")
@@ -697,6 +705,8 @@ async def _cmd_features(settings: Settings) -> int:
 
 def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     command = args.command or "dashboard"
+    if command == "fields":  # the catalogue alone: no database is opened, or made
+        return _cmd_fields(args)
     if not (command == "db" and args.db_command == "history"):
         created = prepare_sqlite_file(settings)
         if created is not None:
@@ -747,6 +757,44 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
             return _open_dashboard(settings)
         return code
     raise AssertionError(f"unhandled command {command!r}")
+
+
+def _cmd_fields(args: argparse.Namespace) -> int:
+    """Pre-match fields only: the others are refused in filters, and say what to use."""
+    import json
+
+    from core.rules.catalogue import FIELDS
+
+    needle = args.query.strip().lower()
+    chosen = [
+        field
+        for field in FIELDS.values()
+        if field.pre_match
+        and (
+            not needle
+            or needle in field.name.lower()
+            or needle in field.description.lower()
+            or needle in field.group.lower()
+        )
+    ]
+    if args.json:
+        rows = [
+            {"name": f.name, "type": f.type, "group": f.group, "description": f.description}
+            for f in chosen
+        ]
+        print(json.dumps(rows))
+        return EXIT_OK
+    if not chosen:
+        _say(f"filterbets: no field holds {args.query!r}; try a shorter word, e.g. 'points'")
+        return EXIT_USAGE
+    width = max(len(f.name) for f in chosen)
+    group = None
+    for field in chosen:
+        if field.group != group:
+            group = field.group
+            print(f"{'' if group == chosen[0].group else chr(10)}{group}")
+        print(f"  {field.name:<{width}}  {field.type:<7}  {field.description}")
+    return EXIT_OK
 
 
 def _usage_errors() -> tuple[type[Exception], ...]:
