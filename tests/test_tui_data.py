@@ -617,3 +617,8 @@ def test_the_import_report_lists_rejected_rows_and_missing_values_by_file_and_li
         ReportRow("E0.csv", 4, "rejected", "Date: x: not a date"),
         ReportRow("E0.csv", 9, "missing", "B365H: 0: decimal odds must be greater than 1.0"),
     ]
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The screen as it is drawn now, one string per terminal line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -22,7 +22,7 @@ from core.filters import FilterStore
 from core.results import ResultStore
 from core.services import FilterBetsService
 from tests.factories import add_fixtures
-from tests.test_tui_data import plain, record_notifications, settle
+from tests.test_tui_data import plain, record_notifications, screen_lines, settle
 from tui.app import FilterBetsApp
 from tui.screens.results import CompareScreen, ResultDetailScreen, ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
@@ -248,6 +248,72 @@ async def test_detail_shows_metrics_chart_splits_and_a_paged_sortable_ledger(
         await pilot.press("escape")
         await settle(pilot)
         assert isinstance(app.screen, ResultsScreen)
+
+
+async def seed_seasons_and_months(service: FilterBetsService) -> None:
+    """25 seasons (more than a screen of rows) of E0 and SP1 games, one in every month of each
+    season, so the last rows of the splits are 2017-18, SP1 and December."""
+    specs = []
+    for season_index in range(25):
+        first_year = 1993 + season_index
+        for month in range(1, 13):
+            year = first_year if month >= 7 else first_year + 1
+            n = len(specs)
+            specs.append(
+                {
+                    "league": ("E0", "SP1")[n % 2],
+                    "season": f"{first_year}-{(first_year + 1) % 100:02d}",
+                    "date": dt.date(year, month, 10),
+                    "home": f"Home {n:03d}",
+                    "away": f"Away {n:03d}",
+                    "goals": (2, 0) if n % 4 else (0, 1),
+                    "odds": {"pinnacle_home": 1.8 if n % 3 else 3.5},
+                }
+            )
+    await add_fixtures(service, specs, features=False)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_every_split_row_can_be_seen_and_the_cursor_scrolls_to_it(
+    service: FilterBetsService, settings: Settings, size: tuple[int, int]
+) -> None:
+    """Issue 14 item 4: "By season" hid its last season and "By month" December, and moving
+    the cursor onto the hidden row did not scroll it into view."""
+    await seed_seasons_and_months(service)
+    await run_filter(
+        service, "All homes", {"field": "odds.pinnacle.home", "op": ">", "value": 1}, "home"
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=size) as pilot:
+        await open_results(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, ResultDetailScreen)
+        for name, last in (
+            ("season", "2017-18"),
+            ("league", "SP1"),
+            ("month", "Dec"),
+            ("odds_band", "3-5"),
+        ):
+            table = detail.query_one(f"#split-{name}", VimDataTable)
+            labels = column(app, f"#split-{name}", "key")
+            assert labels[-1] == last
+            # The table is as tall as its rows: none is cut off by its box.
+            box = table.parent
+            assert box is not None
+            assert box.size.height >= table.size.height + 1  # the title line above it
+            table.focus()
+            await pilot.press("G")  # the last row
+            await settle(pilot)
+            assert table.cursor_row == len(labels) - 1
+            shown = [line for line in screen_lines(app) if f" {last} " in line]
+            assert shown, f"the cursor is on {last} in 'By {name}' but it is not on screen"
+            await pilot.press("g")  # back to the first row: its header shows again
+            await settle(pilot)
+            assert any(f" {labels[0]} " in line for line in screen_lines(app))
 
 
 async def test_closing_price_and_small_sample_warnings_stand_out(
