@@ -37,7 +37,7 @@ from tui import app as app_module
 from tui.app import FilterBetsApp
 from tui.screens.filters import FiltersScreen
 from tui.screens.jobs import JobsScreen, duration, eta_seconds, progress_bar
-from tui.screens.results import ResultsScreen
+from tui.screens.results import ResultDetailScreen, ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen
 from tui.widgets.vim_table import VimDataTable
@@ -172,11 +172,58 @@ async def test_run_from_filters_follows_the_job_live_and_opens_its_result(
         assert info.result_id is not None
         assert "result #" in str(jobs.query_one("#jobs-detail").render())
 
-        await pilot.press("enter")
+        await pilot.press("enter")  # the result itself, with the list under it
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, ResultDetailScreen)
+        assert detail.result_id == info.result_id
+        await pilot.press("escape")
         await settle(pilot)
         results = app.screen
         assert isinstance(results, ResultsScreen)
         assert results.selected_id() == info.result_id
+
+
+async def test_enter_on_a_job_opens_its_own_result_whatever_results_showed(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """Issue 14 item 5: the status line said result #5, but enter showed result #1, whose
+    detail was still open under Results."""
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    first = await queue.submit(service.user_id, small_request())
+    second = await queue.submit(service.user_id, small_request(market="home"))
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await open_jobs(pilot)
+        await wait_until(pilot, lambda: statuses(app) == [SUCCEEDED] * 2, "both jobs to succeed")
+        results = {
+            info.job_id: info.result_id for info in await queue.list(user_id=service.user_id)
+        }
+        assert None not in results.values() and results[first.job_id] != results[second.job_id]
+
+        for job, _ in ((first, "no detail open yet"), (second, "the first one's still open")):
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.screen is jobs
+            assert jobs.select_job(job.job_id)
+            await settle(pilot)
+            wanted = results[job.job_id]
+            assert f"result #{wanted}: enter opens it" in str(
+                jobs.query_one("#jobs-detail").render()
+            )
+            await pilot.press("enter")
+            await settle(pilot)
+            detail = app.screen
+            assert isinstance(detail, ResultDetailScreen)
+            assert detail.result_id == wanted
+            assert detail.detail is not None and detail.detail.summary.id == wanted
+
+        await pilot.press("escape")  # one detail deep: the list, on that result
+        await settle(pilot)
+        listing = app.screen
+        assert isinstance(listing, ResultsScreen)
+        assert listing.selected_id() == results[second.job_id]
 
 
 async def test_cancel_a_queued_job_after_confirming(

@@ -30,6 +30,7 @@ from core.services import FilterBetsService
 from tui.keymap import apply_user_keymap
 from tui.screens import DEFAULT_MODE, SCREEN_MODES
 from tui.screens.jobs import JobsScreen
+from tui.screens.results import ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen, help_entries
 
@@ -391,6 +392,15 @@ class FilterBetsApp(App[None]):
             ),
             answered,
         )
+
+    async def open_result(self, result_id: int) -> None:
+        """Show a stored result's detail on the Results screen, whatever that screen showed
+        (a detail or comparison opened there before is closed first)."""
+        await self.switch_mode("results")
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ResultsScreen):
+            await self.pop_screen()
+        if isinstance(self.screen, ResultsScreen):
+            self.screen.open_result(result_id)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

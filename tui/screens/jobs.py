@@ -584,13 +584,7 @@ class JobsScreen(Screen[None]):
         row = self.selected()
         if row is None or row.info.result_id is None:
             return
-        from tui.screens.results import ResultsScreen
-
-        result_id = row.info.result_id
-        await self.app.switch_mode("results")
-        screen = self.app.screen
-        if isinstance(screen, ResultsScreen):
-            screen.show_result(result_id)
+        await _filterbets(self).open_result(row.info.result_id)
 
     @on(DataTable.RowSelected, "#jobs-table")
     async def _row_selected(self, event: DataTable.RowSelected) -> None:

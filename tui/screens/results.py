@@ -391,10 +391,16 @@ class ResultsScreen(Screen[None]):
         return int(str(table.ordered_rows[table.cursor_row].key.value))
 
     def show_result(self, result_id: int) -> None:
-        """Re-read the list and put the cursor on `result_id` (the Jobs screen's enter)."""
+        """Re-read the list and put the cursor on `result_id`."""
         store = _store(self)
         if store is not None:
             self._load(store, self.sort_by, self.sort_desc, result_id)
+
+    def open_result(self, result_id: int) -> None:
+        """Open `result_id`'s detail, with the cursor on it in the list below (escape goes
+        back to it)."""
+        self.show_result(result_id)
+        self.app.push_screen(ResultDetailScreen(result_id))
 
     def _selected(self) -> ResultSummary | None:
         wanted = self.selected_id()
