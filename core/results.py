@@ -105,6 +105,11 @@ class ResultSummary:
     created_at: dt.datetime
     request: dict[str, Any] = field(default_factory=dict, compare=False)
     """The request as run (market, odds source, staking, stake, bank, scope)."""
+    warnings: tuple[str, ...] = ()
+    """The run's metrics warnings (no bets, a price no one gets, ...), in their order."""
+    plan: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The staking plan as run, with its defaults filled in (the metrics' `staking`: kind,
+    stake, percent or fraction and cap, bank); empty for a result stored without one."""
 
     @property
     def title(self) -> str:
@@ -201,7 +206,14 @@ def _summary_columns() -> tuple[Any, ...]:
         BacktestResult.profit,
         BacktestResult.yield_,
         BacktestResult.created_at,
+        # Only these two out of the metrics document (its curve can be megabytes).
+        BacktestResult.metrics["warnings"].label("warnings"),
+        BacktestResult.metrics["staking"].label("plan"),
     )
+
+
+def _warnings(value: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 def _summary(row: Any) -> ResultSummary:
@@ -218,6 +230,8 @@ def _summary(row: Any) -> ResultSummary:
         yield_=None if row.yield_ is None else float(row.yield_),
         created_at=row.created_at,
         request=request,
+        warnings=_warnings(row.warnings),
+        plan=_json_dict(row.plan),
     )
 
 

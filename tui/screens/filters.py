@@ -35,6 +35,7 @@ from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
 from tui.widgets.rule_text import summarize_rules
 from tui.widgets.styles import BAD, GOOD
+from tui.widgets.text import clip, clip_middle
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -53,10 +54,6 @@ EMPTY_MESSAGE = """\
 Press [b]{new}[/b] to write one in the rule editor: pick fields,
 operators and values, and watch the live preview count
 the matching fixtures as you type."""
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def updated_text(moment: dt.datetime, now: dt.datetime | None = None) -> str:
@@ -373,8 +370,8 @@ class FiltersScreen(Screen[None]):
         for info in self.shown_filters():
             yld = info.last_yield
             table.add_row(
-                Text(_clip(info.name, name_w), style="bold"),
-                Text(_clip(summarize_rules(info.rules), rules_w)),
+                Text(clip_middle(info.name, name_w), style="bold"),
+                Text(clip(summarize_rules(info.rules), rules_w)),
                 Text(
                     fmt_pct(yld) if info.last_result_id else "-",
                     justify="right",
