@@ -146,7 +146,11 @@ async def test_create_preview_save_run_open_and_export(
         await settle(pilot)
         assert app.screen is filters  # r stays on the screen
         assert any("Backtest: Backtest of 'Away in E0' (away @ pinnacle" in n for n in notes)
-        assert any(n.startswith("information: Backtest done: 'Away in E0'") for n in notes)
+        (done,) = [n for n in notes if "Backtest done: 'Away in E0'" in n]
+        (run,) = await ResultStore(service.db, service.user_id).list_results()
+        # With the run's warnings, if any (no closing prices for CLV here).
+        assert done.startswith("warning: " if run.warnings else "information: ")
+        assert all(f"⚠ {warning}" in done for warning in run.warnings)
         assert app.running_jobs == 0
         # The list shows the new result without being asked.
         assert column(app, "#filters-table", "bets") == ["30"]
@@ -804,3 +808,50 @@ async def test_a_saved_any_group_opens_as_any_and_previews_what_a_backtest_bets(
         await settle(pilot)
         assert editor.query_one("#editor-kind", Select).value == "any"
         assert editor.root.kind == "any" and not editor.dirty
+
+
+async def test_the_preview_shows_a_kelly_run_that_never_bets_and_the_runs_warnings(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """Issue 14 item 7: Kelly at Pinnacle's own prices never bets (it sizes from Pinnacle's
+    margin-free price, so that price never shows an edge), and nothing said so. The editor
+    previews the Kelly run too, and shows the preview runs' warnings as a result does."""
+    await seed_season(service, matches=12)
+    await FilterStore(service.db, service.user_id).create(
+        "Kelly homes",
+        [{"field": "odds.pinnacle.home", "op": "<", "value": 2.0}],
+        backtest_settings={"market": "home", "odds_source": "pinnacle", "staking": "kelly"},
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await wait_for(pilot, lambda: editor.preview_kelly is not None, "the Kelly preview")
+        kelly = editor.preview_kelly
+        assert kelly is not None and kelly["bets"] == 0 and kelly["skipped_no_edge"] == 12
+        text = preview(app)
+        assert "flat 1u: 12 bets" in text and "kelly: 0 bets" in text
+        shown = " ".join(static_text(app, "#editor-warnings").split())
+        assert kelly["warnings"], "a run with no bets says so"
+        for warning in kelly["warnings"]:
+            assert f"⚠ WARNING {' '.join(warning.split())}" in shown
+
+        # Maximum prices: whatever the flat run warns about is shown, once.
+        editor.query_one("#editor-staking", Select).value = "flat"
+        editor.query_one("#editor-odds", Select).value = "max"
+        await wait_for(
+            pilot,
+            lambda: (
+                editor.preview_metrics is not None
+                and editor.preview_metrics["odds_source"] == "max"
+            ),
+            "the preview at maximum prices",
+        )
+        assert editor.preview_kelly is None and "kelly" not in preview(app)
+        warnings = editor.preview_metrics["warnings"]  # type: ignore[index]
+        shown = " ".join(static_text(app, "#editor-warnings").split())
+        assert all(" ".join(w.split()) in shown for w in warnings)
+        assert shown.count("⚠ WARNING") == len(set(warnings))

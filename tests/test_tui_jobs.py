@@ -22,6 +22,7 @@ from textual import events
 from textual.binding import Binding
 from textual.pilot import Pilot
 
+from core.backtest.request import BacktestRequest
 from core.config import Settings
 from core.db import utcnow
 from core.filters import FilterStore
@@ -33,6 +34,8 @@ from core.services import FilterBetsService
 from tests import jobs_support
 from tests.jobs_support import AWAY_2_TO_3, big_request, seed_small, small_request
 from tests.test_tui_data import plain, record_notifications, settle
+from tests.test_tui_results import HOME as HOME_SHORT
+from tests.test_tui_results import seed_season
 from tui import app as app_module
 from tui.app import FilterBetsApp
 from tui.screens.filters import FiltersScreen
@@ -224,6 +227,35 @@ async def test_enter_on_a_job_opens_its_own_result_whatever_results_showed(
         listing = app.screen
         assert isinstance(listing, ResultsScreen)
         assert listing.selected_id() == results[second.job_id]
+
+
+async def test_a_finished_jobs_warnings_show_in_its_toast_and_on_jobs(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 7: a Kelly run at Pinnacle's prices said "succeeded (0 bets, yield -)"
+    and nothing about why; the run's own warnings now go wherever the job is shown."""
+    await seed_season(service, matches=12)
+    queue = JobQueue(service.db)
+    job = await queue.submit(
+        service.user_id,
+        BacktestRequest(market="home", rules=HOME_SHORT, odds_source="pinnacle", staking="kelly"),
+    )
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: any("Backtest done" in n for n in notes), "the toast")
+        info = await queue.get(job.job_id)
+        assert info.status == SUCCEEDED and info.bets == 0
+        assert info.warnings, "a run with no bets says so"
+        (toast,) = [n for n in notes if "Backtest done" in n]
+        assert toast.startswith("warning: ")
+        assert all(f"⚠ {w}" in toast for w in info.warnings)
+
+        jobs = await open_jobs(pilot)
+        assert jobs_table(app)[0]["bets"] == "0"
+        shown = " ".join(str(jobs.query_one("#jobs-warnings").render()).split())
+        for warning in info.warnings:
+            assert f"⚠ WARNING {' '.join(warning.split())}" in shown
 
 
 async def test_cancel_a_queued_job_after_confirming(

@@ -24,7 +24,7 @@ from textual.worker import Worker, WorkerState
 from core.config import Settings
 from core.errors import FilterBetsError
 from core.jobs.child import ChildRunner
-from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED
+from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED, JobQueue
 from core.jobs.runner import JobEvent, JobRunner
 from core.services import FilterBetsService
 from tui.keymap import apply_user_keymap
@@ -36,6 +36,7 @@ from tui.widgets.help import HelpScreen, help_entries
 
 SERVICE_WORKER_GROUP = "service"
 JOBS_WORKER_GROUP = "job-runner"
+ANNOUNCE_WORKER_GROUP = "job-announce"
 ENV_JOB_CONCURRENCY = "FILTERBETS_JOB_CONCURRENCY"
 DEFAULT_JOB_CONCURRENCY = 2
 QUIT_GRACE = 0.5
@@ -330,10 +331,7 @@ class FilterBetsApp(App[None]):
         if self._jobs_screens() and event.status in (SUCCEEDED, CANCELLED):
             return  # the table shows it
         if event.status == SUCCEEDED:
-            self.notify(
-                f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3).",
-                title="Backtest done",
-            )
+            self._announce_done(event)
         elif event.status == FAILED:
             self.notify(
                 f"Job {event.short_id} failed: {event.error or event.message}",
@@ -343,6 +341,23 @@ class FilterBetsApp(App[None]):
             )
         elif event.status == CANCELLED:
             self.notify(f"Job {event.short_id} cancelled.", title="Jobs")
+
+    @work(group=ANNOUNCE_WORKER_GROUP, exit_on_error=False)
+    async def _announce_done(self, event: JobEvent) -> None:
+        """Say a job is done, with its result's warnings (why it placed no bets, say)."""
+        done = f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3)."
+        warnings: tuple[str, ...] = ()
+        service = self.service
+        if service is not None:
+            try:
+                warnings = (await JobQueue(service.db).get(event.job_id)).warnings
+            except (FilterBetsError, SQLAlchemyError, OSError) as error:
+                self.log.error(f"reading the warnings of job {event.short_id}: {error!r}")
+        if warnings:
+            lines = "\n".join(f"⚠ {warning}" for warning in warnings)
+            self.notify(f"{done}\n{lines}", title="Backtest done", severity="warning", timeout=15)
+        else:
+            self.notify(done, title="Backtest done")
 
     def _jobs_screens(self) -> list[JobsScreen]:
         """The Jobs screen if it is showing, perhaps under a modal (a hidden one re-reads when

@@ -160,11 +160,13 @@ async def _run_now(
     finally:
         fb.running_jobs -= 1
     metrics = run.metrics
+    warnings = "".join(f"\n⚠ {warning}" for warning in metrics.get("warnings") or ())
     app.notify(
         f"{label}: {int(metrics.get('bets') or 0):,} bets, yield {fmt_pct(metrics.get('yield'))}."
-        f" Result #{run.result_id} is on the Results screen (3).",
+        f" Result #{run.result_id} is on the Results screen (3).{warnings}",
         title="Backtest done",
-        timeout=10,
+        severity="warning" if warnings else "information",
+        timeout=15 if warnings else 10,
     )
     if reply_to is not None and reply_to.is_attached:
         reply_to.post_message(BacktestFinished(run.result_id, label, metrics))

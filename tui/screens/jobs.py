@@ -44,7 +44,7 @@ from core.jobs.queue import (
 )
 from core.jobs.runner import JobEvent
 from tui.widgets.confirm import ConfirmScreen
-from tui.widgets.metrics_panel import fmt_pct
+from tui.widgets.metrics_panel import fmt_pct, warning_texts
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -302,11 +302,12 @@ class JobsScreen(Screen[None]):
         with Middle(id="jobs-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="jobs-empty-message", classes="empty-message")
         yield Static("", id="jobs-detail", classes="bar hint")
+        yield Static("", id="jobs-warnings")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#jobs-table").display = False
-        self.query_one("#jobs-empty").display = False
+        for hidden in ("#jobs-table", "#jobs-empty", "#jobs-warnings"):
+            self.query_one(hidden).display = False
         self._set_summary("Connecting…")
         self.watch(self.app, "service", self._service_changed, init=True)
 
@@ -549,6 +550,14 @@ class JobsScreen(Screen[None]):
     def _show_detail(self) -> None:
         row = self.selected()
         self._set_text("#jobs-detail", row.detail if row else "")
+        # A finished run's warnings (why it placed no bets, say), as its result shows them.
+        warnings = row.info.warnings if row and row.status == SUCCEEDED else ()
+        shown = "\n".join(warnings)
+        if self._texts_shown.get("#jobs-warnings") != shown:
+            self._texts_shown["#jobs-warnings"] = shown
+            box = self.query_one("#jobs-warnings", Static)
+            box.update(Text("\n").join(warning_texts({"warnings": list(warnings)})))
+            box.display = bool(warnings)
 
     def _selected_key(self) -> str | None:
         table = self.query_one("#jobs-table", VimDataTable)

@@ -43,7 +43,6 @@ from core.backtest.request import (
 from core.errors import FilterBetsError
 from core.filters import SETTINGS_FIELDS, FilterInfo, FilterStore
 from core.rules import (
-    CLOSING_PRICE_WARNING,
     FIELDS,
     OPS,
     RULE_ODDS_SOURCES,
@@ -55,7 +54,7 @@ from tui.keymap import key_for
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.equity_chart import EquityChart, chart_data
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
-from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units
+from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units, warning_texts
 from tui.widgets.rule_text import OP_WORDS, value_text
 from tui.widgets.styles import GOOD, PROBLEM, signed_style
 from tui.widgets.vim_table import VimDataTable
@@ -528,6 +527,16 @@ class PreviewRan(Message):
         self.metrics = metrics
 
 
+class PreviewStaked(Message):
+    """The preview's second run, under the filter's Kelly staking (Kelly decides bet by bet
+    whether to bet at all, so it may bet far fewer of the matches than flat 1u does)."""
+
+    def __init__(self, generation: int, metrics: dict[str, Any]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.metrics = metrics
+
+
 class PreviewFailed(Message):
     def __init__(self, generation: int, error: BaseException) -> None:
         super().__init__()
@@ -583,11 +592,13 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.problems: dict[int, list[str]] = {}
         self.rules: Any = None
         self._baseline: tuple[str, str, str] | None = None
-        self._previewed: tuple[object, object] | None = None
+        self._previewed: tuple[object, ...] | None = None
         self._staking_shown = self.settings.staking
         self.generation = 0
         self.preview_count: int | None = None
         self.preview_metrics: dict[str, Any] | None = None
+        self.preview_kelly: dict[str, Any] | None = None
+        """The metrics of the preview's Kelly run, when the filter stakes by Kelly."""
         self._timer: Timer | None = None
         self._panel_node: RuleNode = self.root
         """The row the panel below the table shows and edits."""
@@ -675,6 +686,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             yield Static("", id="editor-hint", classes="hint")
             yield Static("", id="editor-problem")
         yield Static("", id="editor-preview", classes="bar")
+        warnings = Static("", id="editor-warnings")
+        warnings.display = False
+        yield warnings
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -990,10 +1004,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 else DEFAULT_STAKES.get(staking, Decimal("1"))
             )
             self._staking_shown = staking
-        market = self.query_one("#editor-market", Select).value
-        odds = self.query_one("#editor-odds", Select).value
-        if self.is_mounted and (market, odds) != self._previewed:
-            self.schedule_preview()  # the preview bets flat 1u: only these two change it
+        if self.is_mounted and self._preview_key() != self._previewed:
+            self.schedule_preview()  # flat 1u, and Kelly's fraction: the rest changes nothing
 
     def _state(self) -> tuple[str, str, str]:
         """What saving would store (name, rules, run settings), to tell unsaved changes."""
@@ -1039,8 +1051,28 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     def _set_preview(self, text: Text) -> None:
         self.query_one("#editor-preview", Static).update(Text.assemble(("Preview ", "bold"), text))
 
+    def _show_warnings(self, *runs: dict[str, Any] | None) -> None:
+        """The preview runs' warnings (prices no one gets, a Kelly run that never bets...),
+        each once, as a result shows them."""
+        warnings = list(dict.fromkeys(w for run in runs if run for w in run.get("warnings") or ()))
+        box = self.query_one("#editor-warnings", Static)
+        box.update(Text("\n").join(warning_texts({"warnings": warnings})))
+        box.display = bool(warnings)
+
+    def _preview_key(self) -> tuple[object, ...]:
+        """What the preview depends on besides the rules: the market and prices it bets at,
+        and, for the Kelly run, the fraction."""
+        staking = self.query_one("#editor-staking", Select).value
+        kelly = self.query_one("#editor-stake", Input).value if staking == "kelly" else None
+        return (
+            self.query_one("#editor-market", Select).value,
+            self.query_one("#editor-odds", Select).value,
+            kelly,
+        )
+
     def _start_preview(self) -> None:
         self._timer = None
+        self._show_warnings()
         if any(self.problems.values()):
             self.workers.cancel_group(self, PREVIEW_GROUP)
             self._show_totals()
@@ -1051,7 +1083,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self.workers.cancel_group(self, PREVIEW_GROUP)
             self._set_preview(Text(f"⚠ {error}", style=PROBLEM))
             return
-        self._previewed = (settings.market, settings.odds_source)
+        self._previewed = self._preview_key()
         request = BacktestRequest(
             market=settings.market,
             odds_source=settings.odds_source,
@@ -1059,23 +1091,29 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             staking="flat",
             stake=Decimal("1"),
         )
+        kelly = settings.request(rules=self.rules) if settings.staking == "kelly" else None
         self.preview_count = None
         self.preview_metrics = None
+        self.preview_kelly = None
         self._set_preview(Text("counting…", style="dim"))
         self.query_one("#editor-chart").display = False
-        self._preview(request, self.generation)
+        self._preview(request, kelly, self.generation)
 
     @work(exclusive=True, group=PREVIEW_GROUP, exit_on_error=False)
-    async def _preview(self, request: BacktestRequest, generation: int) -> None:
+    async def _preview(
+        self, request: BacktestRequest, kelly: BacktestRequest | None, generation: int
+    ) -> None:
         engine = BacktestEngine(self.service.db, self.service.user_id)
         try:
             count = await engine.count(request)
             self.post_message(PreviewCounted(generation, count))
             run = await engine.run(request, store=False)
+            self.post_message(PreviewRan(generation, run.metrics))
+            if kelly is not None:
+                staked = await engine.run(kelly, store=False)
+                self.post_message(PreviewStaked(generation, staked.metrics))
         except FilterBetsError as error:  # a rule or request problem: shown inline
             self.post_message(PreviewFailed(generation, error))
-            return
-        self.post_message(PreviewRan(generation, run.metrics))
 
     @on(PreviewCounted)
     def _counted(self, message: PreviewCounted) -> None:
@@ -1090,7 +1128,21 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     def _ran(self, message: PreviewRan) -> None:
         if message.generation != self.generation:
             return
-        self.preview_metrics = metrics = message.metrics
+        self.preview_metrics = message.metrics
+        self._show_preview_runs()
+        self._show_chart()
+
+    @on(PreviewStaked)
+    def _staked(self, message: PreviewStaked) -> None:
+        if message.generation != self.generation:
+            return
+        self.preview_kelly = message.metrics
+        self._show_preview_runs()
+
+    def _show_preview_runs(self) -> None:
+        metrics = self.preview_metrics
+        if metrics is None:
+            return
         profit, yld = metrics.get("profit"), metrics.get("yield")
         style = signed_style(profit or 0)
         parts = Text.assemble(
@@ -1102,10 +1154,18 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             ", yield ",
             (fmt_pct(yld), style),
         )
-        if CLOSING_PRICE_WARNING in (metrics.get("warnings") or ()):
-            parts.append(" · ⚠ uses closing prices", style="bold")
+        kelly = self.preview_kelly
+        if kelly is not None:
+            bets = int(kelly.get("bets") or 0)
+            parts.append(" · kelly: ")
+            parts.append(f"{bets:,} bets", style="bold" if bets else PROBLEM)
+            if bets:
+                parts.append(", yield ")
+                parts.append(fmt_pct(kelly.get("yield")), style=signed_style(kelly.get("yield")))
+        elif str(self.query_one("#editor-staking", Select).value) == "kelly":
+            parts.append(" · kelly…", style="dim")
         self._set_preview(parts)
-        self._show_chart()
+        self._show_warnings(metrics, kelly)
 
     @on(PreviewFailed)
     def _preview_failed(self, message: PreviewFailed) -> None:
