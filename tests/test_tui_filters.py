@@ -31,6 +31,7 @@ from tui.screens.rule_editor import (
     check_tree,
     flatten,
     move_node,
+    parse_value,
     rules_from_tree,
     tree_from_rules,
 )
@@ -530,13 +531,61 @@ def test_rules_round_trip_through_the_tree() -> None:
 
 
 def test_errors_map_to_the_row_at_fault() -> None:
-    bad = RuleLeaf("odds.pinnacle.home", ">=", "1,8")
+    bad = RuleLeaf("odds.pinnacle.home", ">=", "1.8x")
     empty = RuleLeaf()
     root = RuleGroupNode("all", [RuleLeaf("league", "=", "E0"), RuleGroupNode("any", [bad]), empty])
     _rules, problems = check_tree(root)
-    assert problems[id(bad)] == ['takes a number, got string "1,8"']
+    assert problems[id(bad)] == ['takes a number, got string "1.8x"']
     assert problems[id(empty)] == ["pick a field (f)"]
     assert id(root.children[0]) not in problems
+
+
+def test_price_ranges_as_bettors_write_them() -> None:
+    """Issue 14 item 10: `1.5-2.0` (how bettors write it) gave "a list of 1", `1,5..2,0` "a
+    list of 4"; the editor took only `1.5..2.0`."""
+    price = "odds.pinnacle.home"
+    for typed in ("1.5..2.0", "1.5-2.0", "1,5..2,0", "1.5 - 2", "1.5 .. 2", "1,5-2", "1.5 to 2"):
+        leaf = RuleLeaf(price, "between", typed)
+        assert parse_value(leaf) == (True, [1.5, 2.0] if "2." in typed else [1.5, 2]), typed
+        assert check_tree(RuleGroupNode("all", [leaf]))[1] == {}, typed
+    # A negative Asian handicap line, months, a single price with a decimal comma.
+    assert parse_value(RuleLeaf("ah_line", "between", "-1.5--0.5")) == (True, [-1.5, -0.5])
+    assert parse_value(RuleLeaf("month", "between", "1-3")) == (True, [1, 3])
+    assert parse_value(RuleLeaf(price, ">=", "1,85")) == (True, 1.85)
+    # Dates keep their hyphens; ranges of them use "..".
+    dates = RuleLeaf("date", "between", "2019-08-01..2020-05-31")
+    assert parse_value(dates) == (True, ["2019-08-01", "2020-05-31"])
+    # Anything else says exactly which form to write.
+    for typed in ("1.5", "1.5 2.0", "1,5, 2,0", "1.5..2.0..3"):
+        leaf = RuleLeaf(price, "between", typed)
+        (problem,) = check_tree(RuleGroupNode("all", [leaf]))[1][id(leaf)]
+        assert problem == (
+            "write the range as low..high, e.g. 1.5..2.2 (1.5-2.2 and 1,5..2,2 work too)"
+        ), typed
+
+
+async def test_a_range_typed_with_a_hyphen_previews_in_the_editor(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_season(service, matches=12)  # home 1.60 / away 2.50
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await pilot.press("enter")  # from the name to the rules
+        await add_rule(pilot, "odds.pinnacle.away", "")
+        editor.query_one("#editor-op", Select).value = "between"
+        await pilot.pause()
+        editor.query_one("#editor-value", Input).focus()
+        await pilot.press(*"2,4 - 2,6", "escape")
+        assert rule_rows(app)[1] == ("  • odds.pinnacle.away between 2,4 - 2,6", "✓")
+        assert "12 fixtures match" in await wait_for_preview(pilot, editor)
+        assert rules_from_tree(editor.root)[0] == {
+            "all": [{"field": "odds.pinnacle.away", "op": "between", "value": [2.4, 2.6]}]
+        }
 
 
 def test_moving_rows_through_groups() -> None:

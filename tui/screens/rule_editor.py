@@ -138,10 +138,16 @@ def _node_from_rules(raw: Any, *, top: bool = False) -> RuleNode:
     return RuleLeaf(str(raw.get("field", "")), op, value_to_text(op, raw.get("value")))
 
 
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+
+
 def _typed_item(field_type: str | None, text: str) -> Any:
-    """One typed value; text that is not of the field's type is kept for validation to name."""
+    """One typed value; text that is not of the field's type is kept for validation to name.
+    A number may have a decimal comma ("1,85")."""
     text = text.strip()
     if field_type in ("number", "integer"):
+        if _DECIMAL_COMMA.match(text):
+            text = text.replace(",", ".")
         try:
             return int(text)
         except ValueError:
@@ -154,6 +160,13 @@ def _typed_item(field_type: str | None, text: str) -> Any:
 
 
 _BETWEEN_SPLIT = re.compile(r"\s*\.\.\s*|\s*,\s*")
+_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+NUMBER_RANGE = re.compile(
+    rf"^\s*({_NUMBER})\s*(?:\.\.|-|\u2013|\u2014|\bto\b)\s*({_NUMBER})\s*$", re.IGNORECASE
+)
+"""A range of numbers as bettors write it: 1.5..2.0, 1.5-2.0 (or an en or em dash), 1.5 - 2,
+1,5..2,0, 1.5 to 2."""
+RANGE_FORMS = "low..high, e.g. 1.5..2.2 (1.5-2.2 and 1,5..2,2 work too)"
 
 
 def parse_value(leaf: RuleLeaf) -> tuple[bool, Any]:
@@ -166,7 +179,9 @@ def parse_value(leaf: RuleLeaf) -> tuple[bool, Any]:
     if leaf.op in LIST_OPS:
         return True, [_typed_item(field_type, part) for part in text.split(",") if part.strip()]
     if leaf.op == "between":
-        parts = [p for p in _BETWEEN_SPLIT.split(text) if p]
+        numeric = field_type in ("number", "integer")
+        matched = NUMBER_RANGE.match(text) if numeric else None
+        parts = list(matched.groups()) if matched else [p for p in _BETWEEN_SPLIT.split(text) if p]
         return True, [_typed_item(field_type, part) for part in parts]
     return True, _typed_item(field_type, text)
 
@@ -220,6 +235,13 @@ def _local_problem(node: RuleNode) -> str | None:
     if node.op not in NULL_OPS and not node.value.strip():
         hint = {"between": "low..high", "in": "values, comma-separated"}.get(node.op, "a value")
         return f"type {hint}"
+    if node.op == "between":
+        _has, value = parse_value(node)
+        if not isinstance(value, list) or len(value) != 2:
+            found = FIELDS.get(node.field)
+            numeric = found is not None and found.type in ("number", "integer")
+            example = RANGE_FORMS if numeric else f"low..high, e.g. {_EXAMPLES[_type_of(found)][1]}"
+            return f"write the range as {example}"
     return None
 
 
@@ -353,17 +375,26 @@ def leaf_label(leaf: RuleLeaf) -> str:
     return f"{words} {leaf.value.strip() or '…'}"
 
 
+_EXAMPLES = {
+    "number": ("1.85", "1.5..2.2", "1.5, 2"),
+    "integer": ("3", "1..3", "6, 7"),
+    "string": ("E0", "A..M", "E0, SP1"),
+    "date": ("2020-01-31", "2019-08-01..2020-05-31", "2020-01-01, 2020-01-02"),
+}
+
+
+def _type_of(found: Field | None) -> str:
+    return found.type if found is not None and found.type in _EXAMPLES else "string"
+
+
 def value_hint(found: Field | None, op: str) -> str:
     if op in NULL_OPS:
         return "no value needed"
     kind = TYPE_WORDS[found.type] if found else "value"
-    example = {
-        "number": ("1.85", "1.5..2.2", "1.5, 2"),
-        "integer": ("3", "1..3", "6, 7"),
-        "string": ("E0", "A..M", "E0, SP1"),
-        "date": ("2020-01-31", "2019-08-01..2020-05-31", "2020-01-01, 2020-01-02"),
-    }[found.type if found else "string"]
+    example = _EXAMPLES[_type_of(found)]
     if op == "between":
+        if _type_of(found) == "number":
+            return f"{kind}s {RANGE_FORMS}"
         return f"{kind}s low..high, e.g. {example[1]}"
     if op in LIST_OPS:
         return f"{kind}s separated by commas, e.g. {example[2]}"
