@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from decimal import Decimal
 from pathlib import Path
@@ -758,6 +759,63 @@ async def test_saved_settings_load_in_the_editor_and_r_runs_with_them(
         "pinnacle",
         "flat",
     )
+
+
+async def test_no_false_no_filters_yet_while_the_list_reloads(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 17: after the first filter was saved and the editor left, the Filters
+    screen said "No filters yet" until the list arrived (over a second under load)."""
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        filters = await open_filters(pilot)
+        assert static_text(app, "#filters-summary") == "No filters yet"
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await pilot.press(*"First one", "enter")
+        await pilot.press("s")
+        await settle(pilot)
+
+        # From now on the list arrives only when the test says so.
+        gate = asyncio.Event()
+        original = FilterStore.list
+
+        async def slow_list(store: FilterStore) -> list[Any]:
+            await gate.wait()
+            return await original(store)
+
+        monkeypatch.setattr(FilterStore, "list", slow_list)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is filters
+        assert static_text(app, "#filters-summary") != "No filters yet"
+        assert not filters.query_one("#filters-empty").display
+        assert column(app, "#filters-table", "name") == ["First one"]
+        gate.set()
+        await settle(pilot)
+        assert column(app, "#filters-table", "name") == ["First one"]
+        assert static_text(app, "#filters-summary") == "1 filter"
+
+        # A screen that was empty says nothing about it until the list arrives.
+        await FilterStore(service.db, service.user_id).delete("First one")
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        assert static_text(app, "#filters-summary") == "No filters yet"
+        await FilterStore(service.db, service.user_id).create("From the CLI", [])
+        gate.clear()
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("1")
+        await pilot.pause()
+        assert static_text(app, "#filters-summary") == "Loading…"
+        assert not filters.query_one("#filters-empty").display
+        gate.set()
+        await settle(pilot)
+        assert column(app, "#filters-table", "name") == ["From the CLI"]
 
 
 def test_field_search_takes_several_words() -> None:

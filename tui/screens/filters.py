@@ -266,6 +266,14 @@ class FiltersScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         if self.filters is not None:
             self.reload()
+            if not self.filters:
+                # "No filters yet" may no longer be true (one saved from the CLI, say):
+                # say nothing until the list arrives.
+                self._show_loading()
+
+    def _show_loading(self) -> None:
+        self.query_one("#filters-empty").display = False
+        self._set_summary("Loading…")
 
     # Loading ---------------------------------------------------------------------------
 
@@ -451,8 +459,14 @@ class FiltersScreen(Screen[None]):
 
     def _edited(self, result: EditorResult | None) -> None:
         if result is not None and result.saved is not None:
-            self.run_settings[result.saved.id] = result.settings  # until the reload lands
-            self.reload(select=result.saved.id)
+            saved = result.saved
+            self.run_settings[saved.id] = result.settings  # until the reload lands
+            if self.filters is not None:
+                # Listed at once, first (the list is newest first): the reload that brings
+                # its last result may take a while, and the old list may say "No filters".
+                self.filters = [saved, *(f for f in self.filters if f.id != saved.id)]
+                self._show(select=saved.id)
+            self.reload(select=saved.id)
 
     def action_new(self) -> None:
         self._open_editor(None)
