@@ -34,12 +34,13 @@ from core.services import FilterBetsService
 from tests import jobs_support
 from tests.jobs_support import AWAY_2_TO_3, big_request, seed_small, small_request
 from tests.test_tui_data import plain, record_notifications, settle
+from tests.test_tui_footer import footer_keys
 from tests.test_tui_results import HOME as HOME_SHORT
 from tests.test_tui_results import seed_season
 from tui import app as app_module
 from tui.app import FilterBetsApp
 from tui.screens.filters import FiltersScreen
-from tui.screens.jobs import JobsScreen, duration, eta_seconds, progress_bar
+from tui.screens.jobs import FOOTER_DELAY, JobsScreen, duration, eta_seconds, progress_bar
 from tui.screens.results import ResultDetailScreen, ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen
@@ -256,6 +257,63 @@ async def test_a_finished_jobs_warnings_show_in_its_toast_and_on_jobs(
         shown = " ".join(str(jobs.query_one("#jobs-warnings").render()).split())
         for warning in info.warnings:
             assert f"⚠ WARNING {' '.join(warning.split())}" in shown
+
+
+async def test_jobs_offers_only_the_keys_that_apply_and_says_why_not(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 20: the footer offered cancel and retry on a succeeded job, and the keys
+    did nothing and said nothing. The CLI says why (the queue's own refusal)."""
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    good = await queue.submit(service.user_id, small_request())
+    bad = await queue.submit_raw(service.user_id, {"market": "away", "filter": "nope"})
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await open_jobs(pilot)
+        await wait_until(
+            pilot, lambda: sorted(statuses(app)) == [FAILED, SUCCEEDED], "both jobs to end"
+        )
+
+        def offered() -> set[str]:
+            return {key for key, shown in footer_keys(app).items() if shown}
+
+        async def footer_follows() -> None:
+            await pilot.pause(FOOTER_DELAY)
+            await wait_until(pilot, lambda: jobs._footer_timer is None, "the footer")
+            await settle(pilot)
+
+        assert jobs.select_job(good.job_id)
+        await footer_follows()
+        assert "?" in offered() and not {"c", "t"} & offered()
+        notes.clear()
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.screen is jobs  # no question about cancelling a finished job
+        await pilot.press("t")
+        await settle(pilot)
+        short = good.job_id.hex[:8]
+        assert notes == [
+            f"warning: Jobs: job {short} already succeeded; nothing to cancel",
+            f"warning: Jobs: job {short} is succeeded; only failed, cancelled or interrupted"
+            " jobs can be retried",
+        ]
+        assert (await queue.get(good.job_id)).status == SUCCEEDED
+
+        assert jobs.select_job(bad.job_id)
+        await footer_follows()
+        assert "t" in offered() and "c" not in offered()
+        notes.clear()
+        await pilot.press("enter", "c")
+        await settle(pilot)
+        short = bad.job_id.hex[:8]
+        assert notes == [
+            f"warning: Jobs: Job {short} is failed: it has no result to open"
+            " (a job has one once it has succeeded).",
+            f"warning: Jobs: job {short} already failed; nothing to cancel",
+        ]
+        assert app.screen is jobs
 
 
 async def test_cancel_a_queued_job_after_confirming(
@@ -586,5 +644,7 @@ async def test_help_lists_the_jobs_bindings_with_ids(
             assert binding.id and binding.id.startswith("jobs."), binding
             assert binding.description, binding.id
             if binding.key != "enter":  # the focused table's enter (Select) opens it too
-                assert binding.description in listed, (binding.id, " | ".join(listed))
+                # No job to act on: listed, marked as doing nothing now (the footer hides it).
+                expected = f"{binding.description} (not now)"
+                assert expected in listed, (binding.id, " | ".join(listed))
         assert "Jobs" in listed

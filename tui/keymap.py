@@ -200,3 +200,11 @@ def key_for(node: DOMNode, binding_id: str, default: str) -> str:
     if not keys:
         return default
     return app.get_key_display(Binding(keys.split(",")[0].strip(), ""))
+
+
+def keys_of(node: DOMNode, binding: Binding) -> set[str]:
+    """The keys (as Textual names them in key events) that run `binding` now: the keymap's
+    for its id, else its own."""
+    keymap: dict[str, str] = getattr(node.app, "_keymap", {})
+    keys = keymap.get(binding.id or "", binding.key)
+    return {key.strip() for key in _normalize_key_list(keys).split(",")}

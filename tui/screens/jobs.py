@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Middle
@@ -39,10 +39,12 @@ from core.jobs.queue import (
     RETRYABLE,
     RUNNING,
     SUCCEEDED,
+    JobError,
     JobInfo,
     JobQueue,
 )
 from core.jobs.runner import JobEvent
+from tui.keymap import keys_of
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct, warning_texts
 from tui.widgets.vim_table import VimDataTable
@@ -580,14 +582,43 @@ class JobsScreen(Screen[None]):
     # Actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers only what applies to the selected job; a key pressed anyway
+        says why not (`on_key`)."""
         row = self.selected()
         if action == "open":
-            return True if row and row.status == SUCCEEDED and row.info.result_id else None
+            return bool(row and row.status == SUCCEEDED and row.info.result_id)
         if action == "cancel_job":
-            return True if row and row.status in (QUEUED, RUNNING) else None
+            return bool(row and row.status in (QUEUED, RUNNING))
         if action == "retry":
-            return True if row and row.status in RETRYABLE else None
+            return bool(row and row.status in RETRYABLE)
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key of a job action that does not apply to the selected job: say why, in the
+        CLI's words (the queue's own refusal), instead of doing nothing."""
+        row = self.selected()
+        if row is None:
+            return
+        for binding in (b for bs in self._bindings.key_to_bindings.values() for b in bs):
+            action = binding.action
+            if action not in ROW_ACTIONS or event.key not in keys_of(self, binding):
+                continue
+            if self.check_action(action, ()):
+                return  # it applies: the binding runs it
+            event.stop()
+            event.prevent_default()
+            if action == "open":
+                self.notify(
+                    f"Job {row.info.short_id} is {row.shown_status}: it has no result to open"
+                    " (a job has one once it has succeeded).",
+                    title="Jobs",
+                    severity="warning",
+                )
+            elif action == "cancel_job":
+                self._cancel(row.info.job_id)
+            else:
+                self._retry(row.info.job_id)
+            return
 
     async def action_open(self) -> None:
         row = self.selected()
@@ -620,17 +651,22 @@ class JobsScreen(Screen[None]):
         service = fb.service
         if service is None:
             return
-        if fb.job_runner is not None:
-            info = await fb.job_runner.cancel(job_id, user_id=service.user_id)
-        else:
-            info = await JobQueue(service.db).cancel(job_id, user_id=service.user_id)
+        try:
+            if fb.job_runner is not None:
+                info = await fb.job_runner.cancel(job_id, user_id=service.user_id)
+            else:
+                info = await JobQueue(service.db).cancel(job_id, user_id=service.user_id)
+        except JobError as refused:  # it has finished (perhaps since the question)
+            self.notify(str(refused), title="Jobs", severity="warning")
+            self.poll_now()
+            return
         state = "cancelled" if info.status == CANCELLED else "cancelling"
         self.notify(f"Job {info.short_id} {state}.", title="Jobs")
         self.poll_now()
 
     def action_retry(self) -> None:
         row = self.selected()
-        if row is not None and row.status in RETRYABLE:
+        if row is not None:
             self._retry(row.info.job_id)
 
     @work(group=ACTION_GROUP, exit_on_error=False, name="retry")
@@ -639,7 +675,12 @@ class JobsScreen(Screen[None]):
         service = fb.service
         if service is None:
             return
-        info = await JobQueue(service.db).retry(job_id, user_id=service.user_id)
+        try:
+            info = await JobQueue(service.db).retry(job_id, user_id=service.user_id)
+        except JobError as refused:
+            self.notify(str(refused), title="Jobs", severity="warning")
+            self.poll_now()
+            return
         if fb.job_runner is not None:
             fb.job_runner.wake()
         self.notify(f"Job {info.short_id} queued again.", title="Jobs")
