@@ -8,14 +8,15 @@ from __future__ import annotations
 import os
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from textual import on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
@@ -27,6 +28,7 @@ from core.jobs.child import ChildRunner
 from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED, JobQueue
 from core.jobs.runner import JobEvent, JobRunner
 from core.services import FilterBetsService
+from tui.commands import FilterBetsCommands
 from tui.keymap import apply_user_keymap
 from tui.screens import DEFAULT_MODE, SCREEN_MODES
 from tui.screens.jobs import JobsScreen
@@ -166,6 +168,11 @@ class FilterBetsApp(App[None]):
             id="app.command_palette",
         ),
     ]
+
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        *App.COMMANDS,
+        FilterBetsCommands,
+    }
 
     service: var[FilterBetsService | None] = var(None)
     """The open service, or None until the startup worker has opened it."""
@@ -416,6 +423,12 @@ class FilterBetsApp(App[None]):
             await self.pop_screen()
         if isinstance(self.screen, ResultsScreen):
             self.screen.open_result(result_id)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's, less its Keys panel: the palette's Keys opens the same help as ?."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

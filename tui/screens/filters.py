@@ -126,6 +126,19 @@ def launch_backtest(
     app.notify(f"Backtest of {label} started.", title="Backtest")
 
 
+def run_filter(
+    app: App[Any],
+    service: FilterBetsService,
+    info: FilterInfo,
+    settings: RunSettings,
+    reply_to: MessagePump | None = None,
+) -> None:
+    """Backtest a saved filter with its run settings (`r` on the Filters screen)."""
+    request = settings.request(filter_ref=str(info.id))
+    label = f"{info.name!r} ({settings.describe()})"
+    launch_backtest(app, service, request, label, reply_to=reply_to)
+
+
 async def _queue(
     app: App[Any],
     runner: JobSubmitter,
@@ -179,6 +192,22 @@ async def _run_now(
 class FiltersLoaded:
     filters: list[FilterInfo]
     settings: dict[int, RunSettings]
+
+
+async def load_filters(service: FilterBetsService) -> FiltersLoaded:
+    """The user's filters, newest first, and how `r` runs each: its saved settings, else
+    its last run's, else the defaults."""
+    filters = await FilterStore(service.db, service.user_id).list()
+    last_requests: dict[int, dict[str, Any]] = {}
+    if any(info.backtest_settings is None for info in filters):
+        results = await ResultStore(service.db, service.user_id).list_results("date")
+        for result in results:  # newest first: the first one seen per filter wins
+            if result.filter_id is not None:
+                last_requests.setdefault(result.filter_id, result.request)
+    settings = {
+        info.id: RunSettings.for_filter(info, last_requests.get(info.id)) for info in filters
+    }
+    return FiltersLoaded(filters, settings)
 
 
 class FiltersReady(Message):
@@ -290,17 +319,7 @@ class FiltersScreen(Screen[None]):
 
     @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
     async def _load(self, service: FilterBetsService) -> None:
-        filters = await FilterStore(service.db, service.user_id).list()
-        last_requests: dict[int, dict[str, Any]] = {}
-        if any(info.backtest_settings is None for info in filters):
-            results = await ResultStore(service.db, service.user_id).list_results("date")
-            for result in results:  # newest first: the first one seen per filter wins
-                if result.filter_id is not None:
-                    last_requests.setdefault(result.filter_id, result.request)
-        settings = {
-            info.id: RunSettings.for_filter(info, last_requests.get(info.id)) for info in filters
-        }
-        self.post_message(FiltersReady(FiltersLoaded(filters, settings)))
+        self.post_message(FiltersReady(await load_filters(service)))
 
     @on(FiltersReady)
     def _loaded(self, message: FiltersReady) -> None:
@@ -468,6 +487,10 @@ class FiltersScreen(Screen[None]):
                 self._show(select=saved.id)
             self.reload(select=saved.id)
 
+    def edit_filter(self, info: FilterInfo | None) -> None:
+        """Open `info` (None: a new filter) in the rule editor."""
+        self._open_editor(info)
+
     def action_new(self) -> None:
         self._open_editor(None)
 
@@ -487,9 +510,7 @@ class FiltersScreen(Screen[None]):
         if info is None or service is None:
             return
         settings = self.run_settings.get(info.id) or RunSettings.for_filter(info)
-        request = settings.request(filter_ref=str(info.id))
-        label = f"{info.name!r} ({settings.describe()})"
-        launch_backtest(self.app, service, request, label, reply_to=self)
+        run_filter(self.app, service, info, settings, reply_to=self)
 
     @on(BacktestFinished)
     def _backtest_finished(self) -> None:
