@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.command import Provider
@@ -28,6 +28,7 @@ from core.jobs.child import ChildRunner
 from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED, JobQueue
 from core.jobs.runner import JobEvent, JobRunner
 from core.services import FilterBetsService
+from tui import compat
 from tui.commands import FilterBetsCommands
 from tui.keymap import apply_user_keymap
 from tui.screens import DEFAULT_MODE, SCREEN_MODES
@@ -35,6 +36,8 @@ from tui.screens.jobs import JobsScreen
 from tui.screens.results import ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen, help_entries
+
+compat.apply()
 
 SERVICE_WORKER_GROUP = "service"
 JOBS_WORKER_GROUP = "job-runner"
@@ -370,6 +373,13 @@ class FilterBetsApp(App[None]):
         """The Jobs screen if it is showing, perhaps under a modal (a hidden one re-reads when
         shown again)."""
         return [screen for screen in self.screen_stack if isinstance(screen, JobsScreen)]
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._exit and isinstance(event, events.InputEvent):
+            # Quitting: a key typed after q (say i) must not open a screen now, which would
+            # never be composed and fail on its first query of its own widgets.
+            return
+        await super().on_event(event)
 
     # Errors ----------------------------------------------------------------------------
 

@@ -294,13 +294,16 @@ class JobsScreen(Screen[None]):
         self._texts_shown: dict[str, str] = {}
         self.polls = 0
         """Polls finished so far (tests watch it)."""
+        self.table = VimDataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+        """Kept, not queried: the footer and its timer ask which job is selected, and may
+        ask while the app closes and the screen's widgets are gone."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="jobs-bar", classes="bar"):
             yield Static("", id="jobs-summary", classes="bar-summary")
             yield Static("", id="jobs-runner", classes="bar-status")
-        yield VimDataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+        yield self.table
         with Middle(id="jobs-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="jobs-empty-message", classes="empty-message")
         yield Static("", id="jobs-detail", classes="bar hint")
@@ -432,7 +435,7 @@ class JobsScreen(Screen[None]):
             rows.append(row)
         self.rows = rows
         self._by_key = {row.key: row for row in rows}
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         empty = not rows
         table.display = not empty
         self.query_one("#jobs-empty").display = empty
@@ -502,7 +505,7 @@ class JobsScreen(Screen[None]):
         columns = self._columns()
         layout = tuple(f"{c.key}:{w}" for c, w in columns)
         keys = tuple(row.key for row in self.rows)
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if not force and layout == self._layout and keys == self._keys:
             # Same rows in the same order: rewrite the changed cells in place (no flicker,
             # cursor kept).
@@ -526,7 +529,7 @@ class JobsScreen(Screen[None]):
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 
     def _update_live_cells(self, row: JobRow) -> None:
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if row.key not in table.rows:
             return
         columns = self._columns()
@@ -562,7 +565,7 @@ class JobsScreen(Screen[None]):
             box.display = bool(warnings)
 
     def _selected_key(self) -> str | None:
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if not self.rows or not table.is_valid_row_index(table.cursor_row):
             return None
         return str(table.ordered_rows[table.cursor_row].key.value)
@@ -573,7 +576,7 @@ class JobsScreen(Screen[None]):
 
     def select_job(self, job_id: uuid.UUID) -> bool:
         """Put the cursor on a job; False when it is not listed (yet)."""
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if job_id.hex not in table.rows:
             return False
         table.move_cursor(row=table.get_row_index(job_id.hex), animate=False)

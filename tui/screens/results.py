@@ -906,17 +906,21 @@ class ResultDetailScreen(Screen[None]):
 
     # Actions ---------------------------------------------------------------------------
 
+    def _on_ledger(self) -> bool:
+        tabs = next(self.query(TabbedContent).results(TabbedContent), None)
+        return tabs is not None and tabs.active == "ledger"  # none while the app closes
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "page":
             page = self.page
-            if page is None or self.query_one(TabbedContent).active != "ledger":
+            if page is None or not self._on_ledger():
                 return False
             step = cast(int, parameters[0])
             if step > 0:
                 return True if page.offset + page.limit < page.total else None
             return True if page.offset > 0 else None
         if action in ("ledger_sort", "ledger_reverse"):
-            return self.query_one(TabbedContent).active == "ledger"
+            return self._on_ledger()
         return True
 
     @on(TabbedContent.TabActivated)
@@ -933,7 +937,7 @@ class ResultDetailScreen(Screen[None]):
             self.query_one(TabbedContent).query_one("Tabs").focus()
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
     def load_page(self, offset: int, sort_by: LedgerSort, desc: bool) -> None:
         store = _store(self)
@@ -1177,7 +1181,7 @@ class CompareScreen(Screen[None]):
             self.show(self.details[1], self.details[0])
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
 
 def compare_lines(

@@ -394,7 +394,7 @@ def value_hint(found: Field | None, op: str) -> str:
     example = _EXAMPLES[_type_of(found)]
     if op == "between":
         if _type_of(found) == "number":
-            return f"{kind}s {RANGE_FORMS}"
+            return f"{kind}s low..high, e.g. 1.5..2.2 or 1.5-2.2"
         return f"{kind}s low..high, e.g. {example[1]}"
     if op in LIST_OPS:
         return f"{kind}s separated by commas, e.g. {example[2]}"
@@ -827,7 +827,10 @@ class RuleEditorScreen(Screen[EditorResult | None]):
 
     def cursor_node(self) -> RuleNode:
         """The row under the table's cursor (what row actions act on)."""
-        table = self.query_one("#editor-rules", VimDataTable)
+        tables = self.query("#editor-rules").results(VimDataTable)
+        table = next(tables, None)  # none while the app closes (the footer still asks)
+        if table is None:
+            return self.root
         index = table.cursor_row
         return self.rows[index].node if 0 <= index < len(self.rows) else self.root
 
