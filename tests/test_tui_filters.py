@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
 from core.config import Settings
 from core.filters import FilterStore
+from core.jobs.queue import SUCCEEDED
+from core.jobs.runner import JobEvent
 from core.results import ResultStore
 from core.services import FilterBetsService
 from tests.test_tui_data import plain, record_notifications, settle, wait_for
 from tests.test_tui_results import column, open_results, seed_season, static_text
-from tui.app import FilterBetsApp
+from tui.app import FilterBetsApp, JobEventMessage
 from tui.screens.filters import FiltersScreen, matches, updated_text
 from tui.screens.results import ResultDetailScreen, ResultsScreen
 from tui.screens.rule_editor import (
@@ -878,6 +881,31 @@ async def test_the_list_shows_a_job_result_when_the_job_ends(
         )
         app.running_jobs = 0
         await settle(pilot)
+        assert column(app, "#filters-table", "bets") == ["12"]
+
+
+async def test_the_list_shows_a_job_result_even_when_the_job_was_too_quick_to_see_running(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """A job can start and end between two of the runner's looks: running_jobs never moves,
+    but the job's end still brings the filter's last result into the list."""
+    await seed_season(service, matches=12)
+    saved = await FilterStore(service.db, service.user_id).create(
+        "Aways", [{"field": "odds.pinnacle.away", "op": ">=", "value": 2.0}]
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        assert column(app, "#filters-table", "bets") == ["-"]
+        run = await BacktestEngine(service.db, service.user_id).run(
+            BacktestRequest(market="away", filter_ref=str(saved.id))
+        )
+        event = JobEvent(
+            uuid.uuid4(), service.user_id, SUCCEEDED, 1.0, "done", 0.1, None, run.result_id
+        )
+        app.post_message(JobEventMessage(event))
+        await settle(pilot)
+        assert app.running_jobs == 0
         assert column(app, "#filters-table", "bets") == ["12"]
 
 

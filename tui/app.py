@@ -181,6 +181,9 @@ class FilterBetsApp(App[None]):
     """The open service, or None until the startup worker has opened it."""
     running_jobs: var[int] = var(0)
     """Backtest jobs running now; shown in the header when there are any."""
+    jobs_done: var[int] = var(0)
+    """Jobs of the app's runner that have succeeded so far: screens showing last results
+    re-read on it (a quick job can start and end between two looks at running_jobs)."""
 
     def __init__(
         self,
@@ -338,6 +341,8 @@ class FilterBetsApp(App[None]):
         self.running_jobs = len(runner.running) if runner is not None else 0
         for screen in self._jobs_screens():
             screen.runner_event(event)
+        if event.status == SUCCEEDED:
+            self.jobs_done += 1
         if self._jobs_screens() and event.status in (SUCCEEDED, CANCELLED):
             return  # the table shows it
         if event.status == SUCCEEDED:

@@ -283,12 +283,13 @@ class FiltersScreen(Screen[None]):
         self.watch(self.app, "service", self._service_changed, init=True)
         # A job ending here may be a new last result for a filter in the list.
         self.watch(self.app, "running_jobs", self._jobs_changed, init=False)
+        self.watch(self.app, "jobs_done", self._jobs_changed, init=False)
 
     def _service_changed(self, service: FilterBetsService | None) -> None:
         if service is not None:
             self.reload()
 
-    def _jobs_changed(self, running: int) -> None:
+    def _jobs_changed(self, _count: int) -> None:
         if self.filters is not None and self.is_current:
             self.reload()
 
