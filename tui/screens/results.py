@@ -230,15 +230,15 @@ def staking_short(row: ResultSummary, wide: bool) -> str:
 def describe_run(row: ResultSummary) -> str:
     """The selected run in full, for the line under the list (the table abbreviates)."""
     request = row.request
-    parts = [
-        f"#{row.id} {row.title}",
-        f"{row.market} @ {row.odds_source}",
-        staking_label(_plan_of(row)),
-    ]
-    leagues, seasons = request.get("leagues") or [], request.get("seasons") or []
-    parts.append(f"leagues {', '.join(leagues)}" if leagues else "all leagues")
-    if seasons:
-        parts.append(f"seasons {', '.join(seasons)}")
+    parts = [f"#{row.id} {row.title}"]
+    if row.is_strategy:  # a candle run or sweep: no market, odds or staking plan
+        parts.append("strategy sweep" if row.kind == "sweep" else "strategy run")
+    else:
+        parts += [f"{row.market} @ {row.odds_source}", staking_label(_plan_of(row))]
+        leagues, seasons = request.get("leagues") or [], request.get("seasons") or []
+        parts.append(f"leagues {', '.join(leagues)}" if leagues else "all leagues")
+        if seasons:
+            parts.append(f"seasons {', '.join(seasons)}")
     start, end = request.get("from"), request.get("to")
     if start or end:
         parts.append(f"{start or '…'} to {end or '…'}")
