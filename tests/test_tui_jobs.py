@@ -432,7 +432,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
-    big_service: FilterBetsService, big_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    big_service: FilterBetsService,
+    big_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """From the key event to the screen update that shows it: while a backtest runs in the
     app's job runner (a child process, the app's default), the same keys take about what
@@ -441,6 +444,9 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
     queue = JobQueue(big_service.db)
     for name in ("one", "two", "three"):  # rows to move between (they fail at once)
         await queue.submit_raw(big_service.user_id, {"market": "away", "filter": name})
+    # The first long job stays running until the busy keys are done, however slow the
+    # machine: seen [queued, queued, running] it cannot have moved on before the keys.
+    hold = JobHold(monkeypatch, tmp_path)  # before the app starts its job child
     app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
     async with app.run_test(size=SIZE) as pilot:
         await open_jobs(pilot)
@@ -474,18 +480,19 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
         runner = app.job_runner
         assert isinstance(runner, ChildRunner)  # the default: jobs run out of process
         # A backtest takes the child about a second: three in a row keep it busy throughout.
-        infos = [
-            await runner.submit(big_service.user_id, big_request(stake=Decimal(stake)))
-            for stake in ("1", "2", "3")
-        ]
-        running = [QUEUED, QUEUED, RUNNING] + [FAILED] * 3
-        await wait_until(pilot, lambda: statuses(app) == running, "the first long job to run")
-        assert table.cursor_row == 3  # the cursor stayed on its job when the new ones came in
-        table.move_cursor(row=0)
-        # Across the jobs' rows and the failed ones (their footer keys differ).
-        busy = await key_timings("jjjkkkGg" * 3, (1, 2, 3, 2, 1, 0, 5, 0) * 3)
-        last = await queue.get(infos[-1].job_id)
-        assert last.status in (QUEUED, RUNNING), "the jobs ended before the keys did"
+        with hold.held():
+            infos = [
+                await runner.submit(big_service.user_id, big_request(stake=Decimal(stake)))
+                for stake in ("1", "2", "3")
+            ]
+            running = [QUEUED, QUEUED, RUNNING] + [FAILED] * 3
+            await wait_until(pilot, lambda: statuses(app) == running, "the first long job to run")
+            assert table.cursor_row == 3  # the cursor stayed on its job as the new ones came in
+            table.move_cursor(row=0)
+            # Across the jobs' rows and the failed ones (their footer keys differ).
+            busy = await key_timings("jjjkkkGg" * 3, (1, 2, 3, 2, 1, 0, 5, 0) * 3)
+            last = await queue.get(infos[-1].job_id)
+            assert last.status == QUEUED, "the jobs ended before the keys did"
 
         await wait_until(pilot, lambda: statuses(app)[:3] == [SUCCEEDED] * 3, "the jobs to end")
         table.move_cursor(row=0)
