@@ -29,7 +29,7 @@ from core.backtest.market import (
 )
 from core.backtest.metrics import ODDS_BANDS, RATIO_CONTEXT, assemble_metrics, split_tables
 from core.backtest.staking import BacktestOutcome, FlatStaking
-from core.backtest.stats import one_sided_t_test_of_array
+from core.backtest.stats import exact_weighted_sum, grouped_one_sided_t_test
 from core.frame import AnalysisFrame
 
 __all__ = [
@@ -178,7 +178,10 @@ def _flat_metrics(
     longest_below = _longest_run(below)
 
     stake_float = float(plan.stake)
-    pair_returns = np.array([float(p) / stake_float for p in settled.pair_profit] or [0.0])
+    pair_returns = [float(p) / stake_float for p in settled.pair_profit]
+    # Over the distinct (price, outcome) pairs with their counts: the same sums, to the last
+    # bit, as over every bet (math.fsum), without a Python float per bet.
+    pair_counts = np.bincount(settled.pair, minlength=len(pair_returns)).tolist()
     closing = settled.closing_fair_odds
     with_close = (closing > 1.0) & (closing < math.inf)  # NaN fails both
     return assemble_metrics(
@@ -186,10 +189,10 @@ def _flat_metrics(
         odds_source=odds_source,
         bets=n,
         outcome_counts=(wins, losses, pushes, half_wins, half_losses),
-        odds_sum=math.fsum(settled.price.tolist()),
+        odds_sum=exact_weighted_sum(settled.pair_price.tolist(), pair_counts),
         drawdown=(max_dd, None, longest_below),
         runs=(longest_win, longest_loss),
-        test=one_sided_t_test_of_array(pair_returns[settled.pair]),
+        test=grouped_one_sided_t_test(pair_returns, pair_counts),
         clv_ratios=(settled.price[with_close] / closing[with_close]).tolist(),
         splits=_flat_splits(settled),
         curve=_curve(settled, cum, curve_max_points),
@@ -201,11 +204,11 @@ def _flat_splits(settled: FlatSettlement) -> dict[str, list[dict[str, Any]]]:
     """Bets and exact profit per key: each bet's profit as integer units of 0.0001, summed
     per key (in float64, exact while a key's total stays under 2**53 units)."""
     stake = settled.plan.stake
-    units = settled.units
+    weights = settled.units.astype(np.float64)  # once, not once per split
 
     def group(keys: Ints, labels: Sequence[Any]) -> dict[Any, list[Any]]:
         bets = np.bincount(keys, minlength=len(labels)).tolist()
-        sums = np.bincount(keys, weights=units, minlength=len(labels))
+        sums = np.bincount(keys, weights=weights, minlength=len(labels))
         if np.abs(sums).max(initial=0.0) >= 2.0**53:
             raise OverflowError("a split's profit is too large to total exactly")
         out: dict[Any, list[Any]] = {}
@@ -214,13 +217,15 @@ def _flat_splits(settled: FlatSettlement) -> dict[str, list[dict[str, Any]]]:
                 out[labels[key]] = [count, stake * count, Decimal(int(total)).scaleb(-4)]
         return out
 
-    league_ids, league_index = np.unique(settled.league_id, return_inverse=True)
-    league_labels = [settled.league_codes[i] for i in league_ids.tolist()]
+    # League ids are small: counted by id (no sort), in id order as before.
+    league_id = settled.league_id.astype(np.int64)
+    top = int(league_id.max(initial=-1)) + 1
+    league_labels = [settled.league_codes.get(i) for i in range(top)]
     months = _months(settled.day)
     bands = np.searchsorted(_BAND_EDGES, settled.price, side="right")
     return split_tables(
         group(settled.season, settled.season_labels),
-        group(league_index.astype(np.int64), league_labels),
+        group(league_id, league_labels),
         group(months - 1, list(range(1, 13))),
         group(bands.astype(np.int64), list(range(len(_BAND_EDGES) + 1))),
     )
