@@ -130,7 +130,7 @@ def _validated_rules(rules: Any) -> Any:
     return rules
 
 
-def _info(row: Filter, last: BacktestResult | None = None) -> FilterInfo:
+def _info(row: Filter, last: Any = None) -> FilterInfo:
     return FilterInfo(
         id=row.id,
         name=row.name,
@@ -401,12 +401,13 @@ def _not_found(wanted: str, names: list[str]) -> str:
     return f"no filter named {quoted(wanted)}{hint}"
 
 
-async def _last_result(session: Any, filter_id: int) -> BacktestResult | None:
+async def _last_result(session: Any, filter_id: int) -> Any:
     return (await _last_results(session, [filter_id])).get(filter_id)
 
 
-async def _last_results(session: Any, filter_ids: list[int]) -> dict[int, BacktestResult]:
-    """The newest result of each filter (ids grow with time, so the max id is the newest)."""
+async def _last_results(session: Any, filter_ids: list[int]) -> dict[int, Any]:
+    """The newest result of each filter (ids grow with time, so the max id is the newest):
+    its id, bets and yield only, never its metrics document (the curve can be megabytes)."""
     if not filter_ids:
         return {}
     newest = (
@@ -414,9 +415,8 @@ async def _last_results(session: Any, filter_ids: list[int]) -> dict[int, Backte
         .where(BacktestResult.filter_id.in_(filter_ids))
         .group_by(BacktestResult.filter_id)
     )
-    rows = (
-        (await session.execute(select(BacktestResult).where(BacktestResult.id.in_(newest))))
-        .scalars()
-        .all()
+    r = BacktestResult
+    rows = await session.execute(
+        select(r.id, r.filter_id, r.bets, r.yield_).where(r.id.in_(newest))
     )
     return {row.filter_id: row for row in rows if row.filter_id is not None}
