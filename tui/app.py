@@ -325,12 +325,12 @@ class FilterBetsApp(App[None]):
         if event.status == SUCCEEDED:
             self.notify(
                 f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3).",
-                title="Backtest done",
+                title="Job done",  # a backtest or a sweep
             )
         elif event.status == FAILED:
             self.notify(
                 f"Job {event.short_id} failed: {event.error or event.message}",
-                title="Backtest failed",
+                title="Job failed",
                 severity="error",
                 timeout=10,
             )

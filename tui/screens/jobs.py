@@ -229,11 +229,24 @@ def _bets_cell(row: JobRow, _now: dt.datetime) -> Text:
     return Text("" if bets is None else f"{bets:,}", justify="right")
 
 
+def _job_filter(info: JobInfo) -> str:
+    """The filter's name; a sweep (or a part of one) says so."""
+    if info.kind in ("sweep", "sweep_part"):
+        return info.title
+    return info.filter_name or "inline rules"
+
+
+def _job_market(request: dict[str, Any]) -> str:
+    """A backtest's market; a sweep's is its backtest's (a part's, its sweep's)."""
+    sweep = request.get("sweep") or request
+    return str((sweep.get("backtest") or request).get("market", "?"))
+
+
 JOB_COLUMNS: tuple[JobColumn, ...] = (
     JobColumn("id", "Job", 8, lambda r, _n: Text(r.info.short_id, style="dim"), wide_only=True),
     JobColumn("status", "Status", 11, _status_cell, live=True),
-    JobColumn("filter", "Filter", 0, lambda r, _n: Text(r.info.filter_name or "inline rules")),
-    JobColumn("market", "Market", 6, lambda r, _n: Text(str(r.info.request.get("market", "?")))),
+    JobColumn("filter", "Filter", 0, lambda r, _n: Text(_job_filter(r.info))),
+    JobColumn("market", "Market", 6, lambda r, _n: Text(_job_market(r.info.request))),
     JobColumn("progress", "Progress", 10, _progress_cell, live=True),
     JobColumn(
         "elapsed",

@@ -188,8 +188,13 @@ def _yield_cell(row: ResultSummary) -> Text:
     return Text(fmt_pct(row.yield_), style=_signed_style(row.yield_), justify="right")
 
 
+KIND_LABELS = {"backtest": "test", "sweep": "sweep"}
+"""The Kind column: a backtest of one rule set, or a sweep of many variants."""
+
+
 RESULT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("id", "#", 4, lambda r: Text(str(r.id), justify="right"), numeric=True),
+    ResultColumn("kind", "Kind", 5, lambda r: Text(KIND_LABELS.get(r.kind, r.kind))),
     ResultColumn("filter", "Filter", 0, lambda r: Text(r.title)),
     ResultColumn("market", "Market", 7, lambda r: Text(r.market)),
     ResultColumn("odds", "Odds", 14, lambda r: Text(r.odds_source), wide_only=True),
@@ -658,6 +663,11 @@ class ResultDetailScreen(Screen[None]):
 
     @on(ResultLoaded)
     def _loaded(self, message: ResultLoaded) -> None:
+        if message.detail.summary.kind == "sweep":  # however it was opened
+            from tui.screens.sweep_result import SweepResultScreen
+
+            self.app.switch_screen(SweepResultScreen(self.result_id))
+            return
         self.show_detail(message.detail)
         self.show_page(message.page)
 
@@ -687,7 +697,9 @@ class ResultDetailScreen(Screen[None]):
             (f" · {_when(summary.created_at, with_time=True)}", "dim"),
         )
         self.query_one("#result-title", Static).update(title)
-        self.query_one(MetricsPanel).metrics = metrics
+        panel = self.query_one(MetricsPanel)
+        panel.trials = detail.trials
+        panel.metrics = metrics
         rules = detail.rules
         self.query_one("#result-rules", Static).update(
             Text.assemble(("Rules as run: ", "bold"), describe_rules(rules))
