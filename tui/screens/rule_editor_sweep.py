@@ -92,15 +92,11 @@ def check_cell(leaf: RuleLeaf, grid: dict[str, Any]) -> Text | None:
     names = params_in(leaf)
     if not names:
         return None
-    text = Text("✓ sweeps ", style=GOOD)
-    for n, name in enumerate(names):
-        if n:
-            text.append(", ")
-        if name in grid:
-            text.append(f"${name} ({len(expand(grid[name])):,})")
-        else:
-            text.append(f"${name}: no values (p)", style=PROBLEM)
-    return text
+    missing = [f"${name}" for name in names if name not in grid]
+    if missing:
+        return Text(f"{', '.join(missing)} need{'s' if len(missing) == 1 else ''} values (p)", PROBLEM)
+    sizes = ", ".join(f"${name} ({len(expand(grid[name])):,})" for name in names)
+    return Text.assemble(("✓ ", GOOD), f"sweeps {sizes}")
 
 
 def param_hint(leaf: RuleLeaf, grid: dict[str, Any]) -> Text | None:

@@ -369,17 +369,15 @@ class SweepResultScreen(Screen[None]):
             for index in cut.cells[r]:
                 cells.append(self._heat_cell(self.variants[index], best, scale))
             table.add_row(*cells, key=f"r{r}")
-        if table.is_valid_coordinate(cursor):
-            table.move_cursor(row=cursor.row, column=cursor.column, animate=False)
-        else:
-            table.move_cursor(row=0, column=1, animate=False)
+        # The first column names the rows: the cursor starts on (and keeps to) the cells.
+        row = min(cursor.row, table.row_count - 1)
+        column = min(max(cursor.column, 1), len(table.columns) - 1)
+        table.move_cursor(row=row, column=column, animate=False)
         self._show_heatmap_title(cut)
         self.query_one("#sweep-heatmap-legend", Static).update(
             Text(
                 f"Yield % (· no bets, dim: under {max(self.min_bets, 1):,} bets, * best in"
                 " sample) · enter promotes"
-                + (" · a other axes · t swap" if len(grid.names) > 2 else "")
-                + (" · t swap" if len(grid.names) == 2 else "")
                 + (" · [ ] held value" if held_params(grid, axes) else "")
             )
         )
@@ -441,7 +439,10 @@ class SweepResultScreen(Screen[None]):
         )
 
     @on(DataTable.CellHighlighted, "#sweep-heatmap")
-    def _cell_highlighted(self) -> None:
+    def _cell_highlighted(self, event: DataTable.CellHighlighted) -> None:
+        if event.coordinate.column == 0:  # the row's name, not a variant
+            event.data_table.move_cursor(column=1, animate=False)
+            return
         self._show_heat_cell()
 
     # The walk-forward ------------------------------------------------------------------
@@ -476,7 +477,7 @@ class SweepResultScreen(Screen[None]):
                     _money(row.get("profit")),
                     _yield(row.get("yield")),
                     Text(
-                        params_text(chosen) if chosen else "none eligible",
+                        params_text(self._in_grid_order(chosen)) if chosen else "none eligible",
                         style="" if chosen else "dim",
                     ),
                 )
@@ -494,6 +495,11 @@ class SweepResultScreen(Screen[None]):
         notes.append(self._pbo_note(metrics))
         notes.append(self._trials_note(metrics))
         self.query_one("#sweep-walk-notes", Static).update(Text("\n").join(notes))
+
+    def _in_grid_order(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Parameters in the grid's order (JSONB keeps an object's keys in an order of its own)."""
+        names = self.grid.names if self.grid is not None else ()
+        return {name: params[name] for name in names if name in params} | params
 
     def _pbo_note(self, metrics: dict[str, Any]) -> Text:
         detail = metrics.get("pbo_detail") or {}
