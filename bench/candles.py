@@ -7,7 +7,9 @@
 
 * import: the 74k-row Bybit BTCUSDT 15m file into a fresh SQLite database, end to end;
 * sma_cross: one warm in-memory run over those 74k bars (signals, fills, metrics);
-* sweep: sma_cross, fast 5..54 x slow 20..210 step 10 (1,000 variants) over the same bars;
+* sweep: sma_cross, fast 5..54 x slow 20..210 step 10 (1,000 variants) over the same bars,
+  with its luck report, in process; and end to end through `filterbets sweep --strategy`
+  (a fresh process reading the candles from SQLite and storing the result);
 * backtesting.py: the same run (FractionalBacktest, trading whole satoshis) fed the same
   signals, so only the execution differs, and once more with its own crossover() and pandas
   SMAs as a user would write it; trades and final equity are compared with ours. Its
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,13 +44,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.backtest.luck_report import luck_summary  # noqa: E402
 from core.candles.execution import ExecutionOptions, PriceSeries  # noqa: E402
 from core.candles.importing import import_candle_files  # noqa: E402
 from core.candles.parse import read_candle_file  # noqa: E402
+from core.candles.request import StrategyRequest  # noqa: E402
 from core.candles.run import run_strategy  # noqa: E402
 from core.candles.store import CandleStore  # noqa: E402
 from core.candles.strategies import STRATEGIES  # noqa: E402
-from core.candles.sweep import sweep_strategy  # noqa: E402
+from core.candles.sweep import StrategySweepRequest, sweep_strategy  # noqa: E402
 from core.config import load_settings  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
 
@@ -93,19 +98,60 @@ def bench_run(prices: PriceSeries, repeat: int) -> dict[str, Any]:
 
 
 def bench_sweep(prices: PriceSeries, open_ms: np.ndarray, repeat: int) -> dict[str, Any]:
-    samples = []
+    """In process: every variant measured, then the luck report (q-values, walk-forward by
+    month, PBO over 10 blocks of exit days)."""
+    request = StrategySweepRequest(StrategyRequest("BTCUSDT", "15m", "sma_cross"), GRID)
+    request = request.validated()
+    samples, cpu = [], []
     for _ in range(repeat):
-        started = time.perf_counter()
-        sweep = sweep_strategy(
-            prices, open_ms, 15, STRATEGIES["sma_cross"], GRID, ExecutionOptions(), periods="month"
-        )
+        started, started_cpu = time.perf_counter(), time.process_time()
+        sweep = sweep_strategy(prices, open_ms, 15, request)
+        report = luck_summary(sweep.luck_inputs(10), min_bets=50, walk_forward=True, pbo_blocks=10)
         samples.append(time.perf_counter() - started)
+        cpu.append(time.process_time() - started_cpu)
     ran = sum(1 for v in sweep.variants if not v.skipped)
     return {
         "variants": len(sweep.variants),
         "ran": ran,
         "skipped_fast_not_below_slow": len(sweep.variants) - ran,
+        "pbo": report["pbo"],
         "median_s": round(statistics.median(samples), 2),
+        "median_cpu_s": round(statistics.median(cpu), 2),
+    }
+
+
+def bench_sweep_cli(repeat: int) -> dict[str, Any]:
+    """End to end: `filterbets sweep --strategy sma_cross ... --json` over the 74k bars in
+    SQLite, as a user runs it (start-up, candles read, sweep, luck report, 1,000 variant rows
+    stored); CPU is the child's user + system time."""
+    samples, cpu = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{folder}/sweep.db"
+
+        async def load() -> None:
+            settings = load_settings(url, "bench")
+            await upgrade(settings)
+            store = await CandleStore.open(settings)
+            await import_candle_files(store, [DATA])
+            await store.close()
+
+        asyncio.run(load())
+        argv = [sys.executable, "-m", "core.cli", "--database-url", url, "sweep"]
+        argv += ["--strategy", "sma_cross", "--symbol", "BTCUSDT", "--timeframe", "15m"]
+        argv += ["--grid", json.dumps(GRID), "--json"]
+        for _ in range(repeat):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.perf_counter()
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=True)
+            samples.append(time.perf_counter() - started)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            assert json.loads(done.stdout)["trials"] == 1_000
+    return {
+        "variants": 1_000,
+        "median_s": round(statistics.median(samples), 2),
+        "median_cpu_s": round(statistics.median(cpu), 2),
+        "runs": repeat,
     }
 
 
@@ -285,6 +331,7 @@ def main() -> None:
     report["sma_cross_run"] = bench_run(prices, args.repeat * 4)
     if not args.skip_sweep:
         report["sma_cross_sweep"] = bench_sweep(prices, open_ms, 1)
+        report["sma_cross_sweep_cli"] = bench_sweep_cli(3)
     report["backtesting_py"] = bench_backtesting_py(prices, open_ms)
     if args.vectorbt:
         report["vectorbt"] = bench_vectorbt(args.vectorbt, prices)

@@ -126,6 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     feature_commands.add_parser("recompute", help="recompute every fixture's features from scratch")
 
+    fields = commands.add_parser(
+        "fields", help="the fields rules can use, with what each means (no database needed)"
+    )
+    fields.add_argument(
+        "query", nargs="?", default="", help="only fields whose name or meaning holds this"
+    )
+    fields.add_argument("--json", action="store_true", help="print one JSON list")
+
+    data = commands.add_parser("data", help="stored fixtures: list imports, delete some")
+    data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    data_commands.add_parser("imports", help="list the imports that added fixtures")
+    remove = data_commands.add_parser(
+        "delete", help="delete a league-season, or the fixtures an import added"
+    )
+    remove.add_argument("--league", metavar="CODE", help="with --season: one league-season")
+    remove.add_argument("--season", metavar="SEASON", help="e.g. 2019-20")
+    remove.add_argument(
+        "--import", dest="import_ids", metavar="ID", type=int, action="append",
+        help="the fixtures import ID added (see `data imports`); repeatable",
+    )  # fmt: skip
+    remove.add_argument("--yes", action="store_true", help="delete without asking")
+
     teams = commands.add_parser("teams", help="team names: aliases for other spellings")
     team_commands = teams.add_subparsers(dest="teams_command", metavar="ACTION", required=True)
     alias = team_commands.add_parser(
@@ -458,11 +480,20 @@ async def saved_backtest_settings(service: Any, args: argparse.Namespace) -> Any
     return (await FilterStore(service.db, service.user_id).get(args.filter)).backtest_settings
 
 
-def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None = None) -> Any:
+def _rules_argument(raw: str, *, template: bool) -> Any:
+    from core.rules.validate import parse_rules
+
+    rules = _read_rules_argument(raw)
+    parse_rules(rules, params=template)
+    return rules
+
+
+def request_from_args(
+    args: argparse.Namespace, saved: Mapping[str, Any] | None = None, *, template: bool = False
+) -> Any:
     """The request: each option as given, else the saved filter's setting, else the
-    request default."""
+    request default. `template`: the rules are a sweep's, checked with its grid."""
     from core.backtest.request import BacktestRequest, parse_date
-    from core.rules import validate_rules
 
     check_request_args(args)
     saved = saved or {}
@@ -484,7 +515,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
     return BacktestRequest(
         market=str(market),
         filter_ref=args.filter,
-        rules=None if args.rules is None else validate_rules(_read_rules_argument(args.rules)),
+        rules=None if args.rules is None else _rules_argument(args.rules, template=template),
         odds_source=str(pick(args.odds, "odds_source", defaults.odds_source)),
         leagues=tuple(split),
         seasons=tuple(seasons),
@@ -610,6 +641,53 @@ async def _cmd_teams(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def _cmd_data(settings: Settings, args: argparse.Namespace) -> int:
+    from core.importing import removal
+
+    if args.data_command == "delete":
+        by_season = args.league is not None or args.season is not None
+        if by_season == bool(args.import_ids) or (by_season and not (args.league and args.season)):
+            raise UsageError("give --league CODE --season SEASON, or --import ID (one of them)")
+    service = await _open_service(settings)
+    try:
+        if args.data_command == "imports":
+            imports = await removal.list_imports(service.db)
+            if not imports:
+                print("no imports recorded yet")
+            for info in imports:
+                when = info.imported_at.strftime("%Y-%m-%d %H:%M UTC")
+                left = (
+                    ""
+                    if info.fixtures_left == info.fixtures_added
+                    else (f", {info.fixtures_left:,} left")
+                )
+                print(
+                    f"{info.id:>5}  {when}  {info.file_name}"
+                    f"  {info.fixtures_added:,} fixtures added{left}"
+                )
+            return EXIT_OK
+        if args.import_ids:
+            plan = await removal.plan_imports(service.db, args.import_ids)
+        else:
+            plan = await removal.plan_league_season(service.db, args.league, args.season)
+        if plan.fixtures == 0:
+            print(plan.describe())
+            return EXIT_OK
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise UsageError(f"{plan.describe()}; add --yes to delete")
+            question = f"{plan.describe()}.\nDelete? [y/N] "
+            answer = (await asyncio.to_thread(input, question)).strip().lower()
+            if answer not in ("y", "yes"):
+                print("nothing deleted")
+                return EXIT_OK
+        deleted = await removal.remove(service.db, plan)
+    finally:
+        await service.close()
+    print(f"deleted {deleted:,} fixtures of {plan.label}; backtest results and ledgers kept")
+    return EXIT_OK
+
+
 async def _cmd_features(settings: Settings) -> int:
     from core.features import recompute_all
 
@@ -627,6 +705,8 @@ async def _cmd_features(settings: Settings) -> int:
 
 def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     command = args.command or "dashboard"
+    if command == "fields":  # the catalogue alone: no database is opened, or made
+        return _cmd_fields(args)
     if not (command == "db" and args.db_command == "history"):
         created = prepare_sqlite_file(settings)
         if created is not None:
@@ -665,6 +745,8 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
         return run_candle_command(settings, args)
     if command == "teams":
         return _run(_cmd_teams(settings, args))
+    if command == "data":
+        return _run(_cmd_data(settings, args))
     if command in ("jobs", "worker"):
         from core.jobs.cli import run_command
 
@@ -677,12 +759,50 @@ def _dispatch(settings: Settings, args: argparse.Namespace) -> int:
     raise AssertionError(f"unhandled command {command!r}")
 
 
+def _cmd_fields(args: argparse.Namespace) -> int:
+    """Pre-match fields only: the others are refused in filters, and say what to use."""
+    import json
+
+    from core.rules.catalogue import FIELDS
+
+    needle = args.query.strip().lower()
+    chosen = [
+        field
+        for field in FIELDS.values()
+        if field.pre_match
+        and (
+            not needle
+            or needle in field.name.lower()
+            or needle in field.description.lower()
+            or needle in field.group.lower()
+        )
+    ]
+    if args.json:
+        rows = [
+            {"name": f.name, "type": f.type, "group": f.group, "description": f.description}
+            for f in chosen
+        ]
+        print(json.dumps(rows))
+        return EXIT_OK
+    if not chosen:
+        _say(f"filterbets: no field holds {args.query!r}; try a shorter word, e.g. 'points'")
+        return EXIT_USAGE
+    width = max(len(f.name) for f in chosen)
+    group = None
+    for field in chosen:
+        if field.group != group:
+            group = field.group
+            print(f"{'' if group == chosen[0].group else chr(10)}{group}")
+        print(f"  {field.name:<{width}}  {field.type:<7}  {field.description}")
+    return EXIT_OK
+
+
 def _usage_errors() -> tuple[type[Exception], ...]:
     from core.access import AccessError
     from core.backtest.request import RequestError
     from core.candles.request import StrategyRequestError
     from core.candles.timeframes import TimeframeError
-    from core.errors import ConfigError, RuleError, ScanError, TeamError
+    from core.errors import ConfigError, RemovalError, RuleError, ScanError, TeamError
     from core.filters import FilterError
 
     return (
@@ -696,6 +816,7 @@ def _usage_errors() -> tuple[type[Exception], ...]:
         TimeframeError,
         TeamError,
         ScanError,
+        RemovalError,
     )
 
 

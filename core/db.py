@@ -174,6 +174,13 @@ class Database:
             self.engine, expire_on_commit=False
         )
         self._checkpoint: asyncio.Task[None] | None = None
+        self._closers: list[Callable[[], None]] = []
+
+    def close_on_dispose(self, close: Callable[[], None]) -> None:
+        """Have dispose() call `close` (blocking; run in a thread): for connections opened
+        beside the engine. A reader left open keeps SQLite from folding its WAL into the
+        file when the last writer closes, so a copy of the file alone missed recent writes."""
+        self._closers.append(close)
 
     @property
     def dialect_name(self) -> str:
@@ -207,6 +214,9 @@ class Database:
     async def dispose(self) -> None:
         if self._checkpoint is not None:
             await asyncio.gather(self._checkpoint, return_exceptions=True)
+        closers, self._closers = self._closers, []
+        for close in closers:
+            await asyncio.to_thread(close)
         await self.engine.dispose()
 
 

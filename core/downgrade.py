@@ -165,6 +165,16 @@ def _strategy_runs(connection: Connection) -> list[str]:
     )(connection)
 
 
+def _strategy_sweeps(connection: Connection) -> list[str]:
+    results = table("backtest_results", column("kind"), column("strategy_type"))
+    sweeps = connection.execute(
+        select(func.count())
+        .select_from(results)
+        .where(results.c.kind == "sweep", results.c.strategy_type.is_not(None))
+    ).scalar_one()
+    return [f"{_plural(int(sweeps), 'strategy sweep')} and their variants"] if sweeps else []
+
+
 LOSSES: dict[str, Probe] = {
     "0001": _everything,
     "0002": _ledger,
@@ -179,6 +189,8 @@ LOSSES: dict[str, Probe] = {
     "0011": _nothing,  # row-level security policies; no data
     "0013": _tables(("picks", "recorded pick", "recorded picks")),
     "0014": _tables(("fixture_book_prices", "bookmaker price row", "bookmaker price rows")),
+    "0015": _strategy_sweeps,
+    "0016": _tables(("imports", "import record (undo)", "import records (undo)")),  # fixtures stay
 }
 """revision -> what its downgrade() deletes, counted on the database before it runs."""
 

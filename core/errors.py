@@ -23,6 +23,10 @@ class TeamError(FilterBetsError):
     """A team or team alias a command cannot use (a usage error)."""
 
 
+class RemovalError(FilterBetsError):
+    """Fixtures a delete command cannot find, or that changed before it ran (usage error)."""
+
+
 class RuleError(FilterBetsError):
     """A filter rule that cannot be used.
 

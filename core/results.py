@@ -13,7 +13,7 @@ import datetime as dt
 import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -115,11 +115,28 @@ class ResultSummary:
     request: dict[str, Any] = field(default_factory=dict, compare=False)
     """The request as run (market, odds source, staking, stake, bank, scope)."""
     kind: str = "backtest"
-    """"backtest", or "sweep" (its bets, profit and yield are the walk-forward's)."""
+    """"backtest", "sweep" (its bets, profit and yield are the walk-forward's) or
+    "strategy" (a candle strategy run: its trades, profit and total return)."""
+    symbol: str | None = None
+    """A candle strategy's run or sweep: the candles' symbol and timeframe, the strategy
+    and its parameters (a sweep's fixed ones)."""
+    timeframe: str | None = None
+    strategy_type: str | None = None
+    strategy_params: dict[str, Any] | None = None
+
+    @property
+    def is_strategy(self) -> bool:
+        """A candle strategy's run or sweep (not a football filter's)."""
+        return self.strategy_type is not None
 
     @property
     def title(self) -> str:
-        """The filter's name at run time, or "inline rules" for an unsaved rule set."""
+        """The filter's name at run time, or "inline rules" for an unsaved rule set; a
+        strategy's name and parameters with its candles."""
+        if self.strategy_type is not None:
+            params = ",".join(str(value) for value in (self.strategy_params or {}).values())
+            shown = f"{self.strategy_type}({params})" if params else self.strategy_type
+            return f"{shown} {self.symbol} {self.timeframe}"
         return self.filter_name or "inline rules"
 
 
@@ -167,6 +184,8 @@ class SweepVariantRow:
     t_stat: float | None
     p_value: float | None
     q_value: float | None
+    metrics: dict[str, Any] | None = None
+    """A strategy sweep's variant: the strategy's metrics (total_return, sharpe, ...)."""
 
 
 @dataclass(frozen=True)
@@ -249,13 +268,18 @@ def _summary_columns() -> tuple[Any, ...]:
         BacktestResult.yield_,
         BacktestResult.created_at,
         BacktestResult.kind,
+        BacktestResult.symbol,
+        BacktestResult.timeframe,
+        BacktestResult.strategy_type,
+        BacktestResult.strategy_params,
     )
 
 
 def _summary(row: Any) -> ResultSummary:
     request = _json_dict(row.request)
     if row.kind == "sweep":
-        request = _json_dict(request.get("backtest")) | {"sweep": request}
+        inner = request.get("backtest") or request.get("strategy")
+        request = _json_dict(inner) | {"sweep": request}
     return ResultSummary(
         id=int(row.id),
         filter_id=row.filter_id,
@@ -269,6 +293,10 @@ def _summary(row: Any) -> ResultSummary:
         created_at=row.created_at,
         request=request,
         kind=str(row.kind),
+        symbol=row.symbol,
+        timeframe=row.timeframe,
+        strategy_type=row.strategy_type,
+        strategy_params=None if row.strategy_params is None else _json_dict(row.strategy_params),
     )
 
 
@@ -306,7 +334,7 @@ class ResultStore:
     ) -> list[ResultSummary]:
         """The user's results, sorted (ties newest first when `desc`, oldest first otherwise).
 
-        Candle strategy runs (kind "strategy", no market) are left out unless asked for.
+        Candle strategy runs and sweeps (no market) are left out unless asked for.
         """
         if sort_by not in RESULT_SORTS:
             raise ResultError(f"sort: {sort_by!r} is not one of {', '.join(RESULT_SORTS)}")
@@ -318,7 +346,7 @@ class ResultStore:
         if filter_id is not None:
             query = query.where(BacktestResult.filter_id == filter_id)
         if not include_strategy_runs:
-            query = query.where(BacktestResult.kind != "strategy")
+            query = query.where(BacktestResult.strategy_type.is_(None))
         if limit is not None:
             query = query.limit(limit)
         async with self.db.session() as session:
@@ -416,6 +444,7 @@ class ResultStore:
                     t_stat=row.t_stat,
                     p_value=row.p_value,
                     q_value=row.q_value,
+                    metrics=None if row.metrics is None else _json_dict(row.metrics),
                 )
                 for row in rows
             ]
@@ -442,14 +471,16 @@ class ResultStore:
         return {str(pair[0]): pair[1] for pair in grid if isinstance(pair, list) and len(pair) == 2}
 
     async def variant_request(self, result_id: int, index: int) -> Any:
-        """The backtest of one variant of a sweep: its parameters written into the rules,
-        the sweep's market, odds, scope and stake."""
+        """The run of one variant of a sweep: a football sweep's variant as a backtest (its
+        parameters written into the rules, the sweep's market, odds, scope and stake), a
+        strategy sweep's as a strategy run (the sweep's candles and options, its fixed
+        parameters and the variant's)."""
         from core.backtest.request import BacktestRequest
         from core.backtest.sweep import bind_rules
 
         detail = await self.get(result_id)
         if detail.summary.kind != "sweep":
-            raise ResultError(f"result #{result_id} is a backtest, not a sweep")
+            raise ResultError(f"result #{result_id} is a {detail.summary.kind}, not a sweep")
         async with self.db.session() as session:
             params = await session.scalar(
                 select(SweepVariant.params).where(
@@ -458,6 +489,11 @@ class ResultStore:
             )
         if params is None:
             raise ResultError(f"sweep #{result_id} has no variant {index}")
+        if detail.summary.is_strategy:
+            from core.candles.sweep import StrategySweepRequest
+
+            sweep = StrategySweepRequest.from_dict(detail.request)
+            return replace(sweep.base, params=sweep.base.params | dict(params)).validated()
         data = dict(detail.summary.request)
         data.pop("sweep", None)
         stake = data.get("stake") or detail.metrics.get("stake")
@@ -611,9 +647,10 @@ def _ledger_row(row: Any) -> LedgerRow:
         seq=int(row.seq),
         fixture_id=int(row.fixture_id),
         kickoff_date=_as_date(row.kickoff_date),
-        league=str(row.league),
-        home=str(row.home),
-        away=str(row.away),
+        # Blank, not "None", for a bet whose fixture has since been deleted.
+        league=row.league or "",
+        home=row.home or "",
+        away=row.away or "",
         odds=float(row.odds),
         stake=_money(row.stake),
         outcome=str(row.outcome),

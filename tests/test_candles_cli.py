@@ -21,6 +21,7 @@ def _needs_shared_data() -> None:
 
 
 JANUARY = SHARED_DATA / "klines/binance/BTCUSDT-1h-2023-01.spot-header.csv"
+SWEEP = ["sweep", "--strategy", "sma_cross", "--symbol", "BTCUSDT", "--timeframe", "1h"]
 
 
 @pytest.fixture
@@ -106,14 +107,78 @@ def test_a_damaged_file_exits_1_with_its_line(
             ],
             "a strategy run takes no --market",
         ),
+        (
+            [*SWEEP, "--grid", '{"fast": [5]}', "--leagues", "E0"],
+            "--strategy: a strategy sweep takes no --leagues",
+        ),
+        (
+            [*SWEEP, "--grid", '{"fast": [5], "slow": {"from": 20, "to": 10, "step": 5}}'],
+            "grid: parameter 'slow': range from 20 to 10 is empty",
+        ),
+        ([*SWEEP, "--grid", '{"lower": [5]}'], "grid: parameter 'lower': sma_cross has no such"),
+        ([*SWEEP, "--grid", "{}", "--periods", "week"], "argument --periods: invalid choice"),
+        (
+            ["sweep", "--rules", "{}", "--market", "home", "--grid", "{}", "--symbol", "X"],
+            "--symbol: only with --strategy",
+        ),
+        (
+            ["sweep", "--rules", "{}", "--market", "home", "--grid", "{}", "--periods", "month"],
+            "--periods: only with --strategy",
+        ),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(
     db: list[str], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
+    assert main([*db, "db", "upgrade"]) == 0  # so no "created a new database" note
+    capsys.readouterr()
+    if "--periods" in argv and "week" in argv:  # argparse's own usage error
+        with pytest.raises(SystemExit) as stopped:
+            main([*db, *argv])
+        assert stopped.value.code == 2
+        assert message in capsys.readouterr().err
+        return
     assert main([*db, *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
+
+
+def test_a_strategy_sweep_and_a_promoted_variant(
+    db: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*db, "candles", "import", str(JANUARY)]) == 0
+    capsys.readouterr()
+    grid = '{"fast": {"from": 4, "to": 12, "step": 4}, "slow": [24, 48]}'
+    argv = [*db, *SWEEP, "--grid", grid, "--min-bets", "2", "--pbo-blocks", "4"]
+    assert main([*argv, "--json", "--fee", "0.001"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["trials"] == 6 and report["strategy"] == "sma_cross"
+    assert report["fee"] == 0.001 and report["period_kind"] == "month"
+    assert [v["params"] for v in report["variants"]][:2] == [
+        {"fast": 4, "slow": 24},
+        {"fast": 4, "slow": 48},
+    ]
+    for variant in report["variants"]:
+        assert set(METRIC_KEYS) <= set(variant)
+        assert {"bets", "profit", "staked", "yield", "p_value", "q_value"} <= set(variant)
+    # January alone is one month: no walk-forward, and the report says why.
+    assert report["walk_forward"] is None and report["seasons"] == ["2023-01"]
+    assert any("at least 3 months" in warning for warning in report["warnings"])
+    assert report["pbo"] is not None
+    assert main([*db, "promote", str(report["result_id"]), "5", "--json"]) == 0
+    promoted = json.loads(capsys.readouterr().out)
+    assert promoted["params"] == {"fast": 12, "slow": 48}
+    # The same run as in the sweep (its fee of 0.001 too), now stored with its ledger.
+    assert promoted["total_return"] == report["variants"][5]["total_return"]
+    assert main([*argv, "--periods", "quarter"]) == 0
+    text = capsys.readouterr().out
+    assert "Sweep of 6 variants of sma_cross on binance-spot BTCUSDT 1h" in text
+    assert "filterbets promote" in text
+    assert main([*argv, "--job"]) == 0
+    job = capsys.readouterr().out.strip()
+    assert main([*db, "jobs", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert job[:8] in listed and "sweep of sma_cross on BTCUSDT 1h" in listed
 
 
 def test_strategies_lists_each_with_its_parameters(capsys: pytest.CaptureFixture[str]) -> None:

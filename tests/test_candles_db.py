@@ -260,22 +260,3 @@ async def test_a_strategy_job_runs_on_a_worker_and_stores_its_result(
         ).scalar_one()
     assert row.kind == "strategy" and row.strategy_type == "macd"
     assert row.request["long_short"] is True
-
-
-async def test_a_sweep_runs_over_the_stored_candles_of_a_request(
-    service: FilterBetsService, store: CandleStore
-) -> None:
-    import datetime as dt
-
-    await import_candle_files(store, [BYBIT_1H])
-    runner = StrategyRunner(service.db, store, service.user_id)
-    request = StrategyRequest(
-        "BTCUSDT", "1h", "ema_cross", date_from=dt.date(2024, 1, 1), date_to=dt.date(2024, 6, 30)
-    )
-    sweep = await runner.sweep(request, {"fast": [5, 12], "slow": [26, 50]}, periods="quarter")
-    assert sweep.periods.labels == ("2024Q1", "2024Q2")
-    assert [v.params["fast"] for v in sweep.variants] == [5, 5, 12, 12]
-    single = await runner.run(
-        dataclasses.replace(request, params={"fast": 12, "slow": 50}), store=False
-    )
-    assert sweep.variants[3].metrics == single.metrics

@@ -152,3 +152,24 @@ def test_a_closed_pipe_ends_the_command_quietly(settings: Settings) -> None:
     ):
         code, err = _with_reader_gone(*args)
         assert (code, err) == (141, ""), args
+
+
+def test_fields_lists_what_rules_can_use_with_their_meaning(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import json
+
+    from core.rules.catalogue import FIELDS
+
+    nowhere = ["--database-url", f"sqlite:///{tmp_path / 'none.db'}"]
+    assert main([*nowhere, "fields", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert {row["name"] for row in listed} == {n for n, f in FIELDS.items() if f.pre_match}
+    assert not (tmp_path / "none.db").exists()  # no database is made to list them
+    assert main([*nowhere, "fields", "william hill"]) == 0
+    out = capsys.readouterr().out
+    assert "odds.wh.home" in out and "odds.wh_close.away" in out and "odds.b365" not in out
+    assert main([*nowhere, "fields", "team form"]) == 0
+    assert "home.points_last5" in capsys.readouterr().out
+    assert main([*nowhere, "fields", "goals_scored_in_match"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1

@@ -41,6 +41,7 @@ from core.models import (
 from core.services import FilterBetsService
 from core.upcoming import missing_source_warning, upcoming_odds_sources, upcoming_summary
 from tests.conftest import SHARED_DATA, shared_data, wipe_all_tables
+from tui.widgets.import_report import report_rows
 
 
 @pytest.fixture(autouse=True)
@@ -421,6 +422,8 @@ async def test_an_unknown_name_gets_a_did_you_mean_and_the_alias_merges_it(
         await session.execute(delete(TeamAlias))
     summary = await run_import(service, OTHER_SPELLINGS)
     hints = [w.detail for w in summary.warnings if "did you mean" in w]
+    # In the dashboard's import report, as a team to alias, not a value stored as missing.
+    assert {row.kind for row in report_rows(summary) if "did you mean" in row.reason} == {"team"}
     assert hints == [
         "HomeTeam: Atl. Madrid: not a team known in SP1; did you mean 'Ath Madrid'? If so:"
         " filterbets teams alias 'Atl. Madrid' 'Ath Madrid'",

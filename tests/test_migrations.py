@@ -523,3 +523,73 @@ async def test_a_downgrade_that_deletes_nothing_needs_no_yes(
     assert await _cli(empty_settings, "db", "downgrade", "0004") == 0
     assert "deletes" not in capfd.readouterr().err
     assert await migrate.current_revision(empty_settings) == "0004"
+
+
+async def test_0015_downgrade_drops_strategy_sweeps_and_keeps_football_sweeps(
+    empty_settings: Settings,
+) -> None:
+    """0015 adds the variants' strategy metrics; going back, the strategy sweeps (which the
+    older schema cannot show) go with their variants, and football sweeps stay whole."""
+    from sqlalchemy import text
+
+    from core.backtest.request import BacktestRequest
+    from core.backtest.sweeps import SweepEngine, SweepRequest
+    from core.candles.importing import import_candle_files
+    from core.candles.request import StrategyRequest
+    from core.candles.store import CandleStore
+    from core.candles.sweep import StrategySweepRequest
+    from core.db import Database
+    from tests.conftest import shared_data
+    from tests.factories import add_fixtures
+
+    await migrate.upgrade(empty_settings)
+    service = await FilterBetsService.open(empty_settings, migrate=False)
+    try:
+        await add_fixtures(
+            service,
+            [
+                {
+                    "league": "E0",
+                    "season": "2019-20",
+                    "date": f"2019-08-{day:02d}",
+                    "home": f"Home {day}",
+                    "away": f"Away {day}",
+                    "goals": (day % 3, 1),
+                    "odds": {"pinnacle_home": 2.0 + day / 10},
+                }
+                for day in range(1, 5)
+            ],
+            features=False,
+        )
+        sweeps = SweepEngine(service.db, service.user_id)
+        rules = {"field": "odds.pinnacle.home", "op": ">", "value": {"param": "lo"}}
+        await sweeps.run(
+            SweepRequest(BacktestRequest(market="home", rules=rules), {"lo": [1.0, 2.2]})
+        )
+        store = await CandleStore.open(empty_settings, service.db)
+        await import_candle_files(
+            store, [shared_data("klines/binance/BTCUSDT-1h-2023-01.spot-header.csv")]
+        )
+        await store.close()
+        base = StrategyRequest("BTCUSDT", "1h", "sma_cross")
+        await sweeps.run(StrategySweepRequest(base, {"fast": [5, 10, 15]}))
+    finally:
+        await service.close()
+
+    async def rows(query: str) -> list[tuple[object, ...]]:
+        database = Database(empty_settings)
+        try:
+            async with database.engine.begin() as conn:
+                result = await conn.execute(text(query))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            await database.dispose()
+
+    variants = "SELECT r.strategy_type, count(*) FROM sweep_variants v JOIN backtest_results r"
+    variants += " ON r.id = v.result_id GROUP BY r.strategy_type ORDER BY r.strategy_type"
+    assert sorted(await rows(variants), key=str) == sorted([(None, 2), ("sma_cross", 3)], key=str)
+    await migrate.downgrade(empty_settings, "0014")
+    assert await rows("SELECT kind, market FROM backtest_results") == [("sweep", "home")]
+    assert await rows("SELECT count(*) FROM sweep_variants") == [(2,)]
+    await migrate.upgrade(empty_settings)
+    assert await rows("SELECT count(*) FROM sweep_variants WHERE metrics IS NULL") == [(2,)]

@@ -389,3 +389,38 @@ async def test_a_sweep_is_stored_as_one_result_and_counts_its_trials(
         assert backtest.metrics[key] == run.report["variants"][1][key]
     assert (await results.get(backtest.result_id)).summary.kind == "backtest"
     assert json.dumps(run.report)  # the CLI's --json object is plain JSON
+
+
+def _cli(service: FilterBetsService, *args: str) -> tuple[int, str]:
+    """`filterbets --database-url URL ARGS...` in this process; (exit code, stdout)."""
+    import contextlib
+    import io
+
+    import core.cli
+
+    url = service.settings.database_url.render_as_string(hide_password=False)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = core.cli.main(["--database-url", url, *args])
+    return code, out.getvalue()
+
+
+async def test_the_sweep_command_takes_a_template_inline_and_promotes_a_variant(
+    service: FilterBetsService,
+) -> None:
+    """`--rules` holding {"param": ...} was refused by the backtest's rules check."""
+    await add_fixtures(service, random_fixture_specs(120, seed=5))
+    grid = {"league": ["E0", "D1"], "lo": [1.5, 2.0], "hi": [3.0]}
+    args = ["sweep", "--rules", json.dumps(BAND), "--market", "home", "--grid", json.dumps(grid)]
+    code, out = await asyncio.to_thread(_cli, service, *args, "--json")
+    assert code == 0
+    report = json.loads(out)
+    expected = await SweepEngine(service.db, service.user_id).run(_sweep(BAND, grid))
+    assert report["variants"] == expected.report["variants"]
+    code, out = await asyncio.to_thread(
+        _cli, service, "promote", str(report["result_id"]), "2", "--json"
+    )
+    assert code == 0
+    promoted = json.loads(out)
+    for key in SUMMARY_KEYS:
+        assert promoted[key] == report["variants"][2][key], key

@@ -387,11 +387,14 @@ async def test_the_sweep_result_shows_its_variants_heatmap_and_walk_forward(
     service: FilterBetsService, settings: Settings
 ) -> None:
     await seed_bands(service)
+    await BacktestEngine(service.db, service.user_id).run(
+        BacktestRequest(market="away", rules=BAND)
+    )
     sweep_id = await run_sweep(service)
     app = FilterBetsApp(settings, service=service)
     async with app.run_test(size=SIZE) as pilot:
         await open_results(pilot)
-        assert column(app, "#results-table", "kind") == ["sweep"]
+        assert column(app, "#results-table", "kind") == ["sweep", "filter"]
         screen = await open_sweep(pilot)
         assert screen.result_id == sweep_id
         headline = static_text(app, "#sweep-headline")

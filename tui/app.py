@@ -64,7 +64,7 @@ def job_concurrency() -> int:
 
 
 SCREENS_GROUP = Binding.Group("Screens", compact=True)
-"""The footer shows the mode keys as one item, "1234 Screens", to leave room at 80 columns."""
+"""The footer shows the mode keys as one item, "12345 Screens", to leave room at 80 columns."""
 FOOTER_PALETTE_FROM = 100
 """Terminal columns from which the footer also shows ^p Commands."""
 
@@ -120,7 +120,7 @@ class FilterBetsApp(App[None]):
     Screen.-narrow FooterKey.-command-palette {
         display: none;
     }
-    /* A space after a key group's label ("1234 Screens"), as after any other key. */
+    /* A space after a key group's label ("12345 Screens"), as after any other key. */
     Footer.-compact FooterLabel {
         margin: 0 1 0 0;
     }

@@ -15,12 +15,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from decimal import Decimal, localcontext
-from typing import Any, Final
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, Union
 
 import numpy as np
 from sqlalchemy import func, insert, select
@@ -34,15 +33,15 @@ from core.backtest.engine import (
     ResolvedFilter,
 )
 from core.backtest.grid import Grid, parse_grid
-from core.backtest.luck import (
-    PeriodTotals,
-    benjamini_hochberg,
-    best_in_sample_yield,
-    probability_of_backtest_overfitting,
-    walk_forward_choices,
+from core.backtest.luck import PeriodTotals
+from core.backtest.luck_report import (
+    DEFAULT_MIN_BETS,
+    DEFAULT_PBO_BLOCKS,
+    LuckInputs,
+    check_luck_options,
+    luck_summary,
 )
 from core.backtest.market import market_columns
-from core.backtest.metrics import RATIO_CONTEXT, money
 from core.backtest.request import BacktestRequest, RequestError
 from core.backtest.stats import grouped_one_sided_t_test
 from core.backtest.sweep import (
@@ -60,10 +59,19 @@ from core.models import BacktestResult, FilterTrial, SweepVariant
 from core.rules.mask import rule_columns
 from core.rules.validate import CLOSING_PRICE_WARNING, parse_rules, uses_closing_prices
 
-__all__ = ["SweepEngine", "SweepRequest", "SweepRun", "variant_key"]
+if TYPE_CHECKING:
+    from core.candles.sweep import StrategySweepRequest
 
-DEFAULT_MIN_BETS: Final = 50
-DEFAULT_PBO_BLOCKS: Final = 10
+__all__ = [
+    "AnySweepRequest",
+    "SweepEngine",
+    "SweepRequest",
+    "SweepRun",
+    "store_sweep",
+    "sweep_request_from_dict",
+    "variant_key",
+]
+
 # Progress: planning (the OR of every mask) takes the first share, measuring the rest.
 _PLAN_SHARE: Final = 0.25
 _MEASURE_END: Final = 0.9
@@ -89,17 +97,7 @@ class SweepRequest:
             raise RequestError(
                 "staking: sweeps bet flat stakes (percent and Kelly: run a backtest)"
             )
-        if (
-            isinstance(self.min_bets, bool)
-            or not isinstance(self.min_bets, int)
-            or self.min_bets < 0
-        ):
-            raise RequestError(
-                f"min-bets: must be a whole number of 0 or more, got {self.min_bets!r}"
-            )
-        blocks = self.pbo_blocks
-        if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 2 or blocks % 2:
-            raise RequestError(f"pbo-blocks: must be an even number of at least 2, got {blocks!r}")
+        check_luck_options(self.min_bets, self.pbo_blocks)
         if self.parts is not None and (
             isinstance(self.parts, bool) or not isinstance(self.parts, int) or self.parts < 1
         ):
@@ -133,6 +131,19 @@ class SweepRequest:
             raise RequestError(f"sweep request: missing field {exc.args[0]!r}") from exc
         except (TypeError, ValueError) as exc:
             raise RequestError(f"sweep request: {exc}") from exc
+
+
+AnySweepRequest = Union[SweepRequest, "StrategySweepRequest"]
+"""A football sweep (a rule template over the frame) or a candle strategy's."""
+
+
+def sweep_request_from_dict(data: dict[str, Any]) -> AnySweepRequest:
+    """A stored or queued sweep request of either kind (a strategy sweep holds "strategy")."""
+    if "strategy" in data:
+        from core.candles.sweep import StrategySweepRequest
+
+        return StrategySweepRequest.from_dict(data)
+    return SweepRequest.from_dict(data)
 
 
 @dataclass(frozen=True)
@@ -191,13 +202,25 @@ class SweepEngine:
 
     async def run(
         self,
-        request: SweepRequest,
+        request: AnySweepRequest,
         *,
         progress: Progress | None = None,
         is_cancelled: Callable[[], bool] | None = None,
         store: bool = True,
         before_commit: BeforeCommit | None = None,
     ) -> SweepRun:
+        if not isinstance(request, SweepRequest):
+            from core.candles.service import run_strategy_sweep
+
+            return await run_strategy_sweep(
+                self.db,
+                self.user_id,
+                request,
+                progress=progress,
+                is_cancelled=is_cancelled,
+                store=store,
+                before_commit=before_commit,
+            )
         started = time.perf_counter()
 
         def report(fraction: float, message: str) -> None:
@@ -258,39 +281,30 @@ class SweepEngine:
         before_commit: BeforeCommit | None,
     ) -> int:
         backtest = request.backtest
-        headline = summary.get("walk_forward") or {}
-        stored_metrics = {key: value for key, value in summary.items() if key != "variants"}
-        async with self.db.session() as session:
-            result = BacktestResult(
-                user_id=self.user_id,
-                filter_id=resolved.filter_id,
-                filter_name=resolved.filter_name,
-                kind="sweep",
-                request=request.to_dict(),
-                rules_snapshot={
-                    "rules": resolved.rules,
-                    "filter_id": resolved.filter_id,
-                    "filter_name": resolved.filter_name,
-                    "filter_stake": str(resolved.stake),
-                },
-                data_fingerprint=fingerprint,
-                metrics=stored_metrics,
-                market=backtest.market,
-                odds_source=backtest.odds_source,
-                bets=int(headline.get("bets") or 0),
-                profit=Decimal(str(headline.get("profit") or 0)),
-                yield_=headline.get("yield"),
-                created_at=utcnow(),
-            )
-            session.add(result)
-            await session.flush()
-            result_id = int(result.id)
-            await _insert_variants(session, result_id, summary["variants"])
+        result = BacktestResult(
+            user_id=self.user_id,
+            filter_id=resolved.filter_id,
+            filter_name=resolved.filter_name,
+            request=request.to_dict(),
+            rules_snapshot={
+                "rules": resolved.rules,
+                "filter_id": resolved.filter_id,
+                "filter_name": resolved.filter_name,
+                "filter_stake": str(resolved.stake),
+            },
+            data_fingerprint=fingerprint,
+            market=backtest.market,
+            odds_source=backtest.odds_source,
+        )
+        rows = [_variant_columns(row) for row in summary["variants"]]
+
+        async def count_trials(session: AsyncSession) -> None:
             if resolved.filter_id is not None:
                 await self._count_trials(session, resolved, backtest, totals)
-            if before_commit is not None:
-                await before_commit(session, result_id)
-        return result_id
+
+        return await store_sweep(
+            self.db, result, summary, rows, also=count_trials, before_commit=before_commit
+        )
 
     async def _count_trials(
         self,
@@ -307,6 +321,43 @@ class SweepEngine:
             for row in totals.rows
         }
         await record_trials(session, resolved.filter_id, keys)
+
+
+async def store_sweep(
+    db: Database,
+    result: BacktestResult,
+    summary: dict[str, Any],
+    variant_rows: list[dict[str, Any]],
+    *,
+    also: Callable[[AsyncSession], Awaitable[None]] | None = None,
+    before_commit: BeforeCommit | None = None,
+) -> int:
+    """Keep a sweep of either kind as one result (kind "sweep"): `result` with what its kind
+    fills in (request, fingerprint, filter or candle fields), the luck report but its
+    variants as `metrics`, the walk-forward's out-of-sample bets, profit and yield as its
+    headline numbers, and one `sweep_variants` row per variant (`variant_rows`: their
+    columns, in grid order). `also(session)` runs in the same transaction."""
+    walk = summary.get("walk_forward") or {}
+    result.kind = "sweep"
+    result.metrics = {key: value for key, value in summary.items() if key != "variants"}
+    result.bets = int(walk.get("bets") or 0)
+    result.profit = Decimal(str(walk.get("profit") or 0))
+    result.yield_ = walk.get("yield")
+    result.created_at = utcnow()
+    async with db.session() as session:
+        session.add(result)
+        await session.flush()
+        result_id = int(result.id)
+        rows = [
+            {"result_id": result_id, "idx": index, **row} for index, row in enumerate(variant_rows)
+        ]
+        for start in range(0, len(rows), 5_000):
+            await session.execute(insert(SweepVariant), rows[start : start + 5_000])
+        if also is not None:
+            await also(session)
+        if before_commit is not None:
+            await before_commit(session, result_id)
+    return result_id
 
 
 async def record_trials(session: AsyncSession, filter_id: int, keys: set[str]) -> None:
@@ -330,29 +381,21 @@ async def filter_trials(db: Database, filter_id: int) -> int:
     return int(count or 0)
 
 
-async def _insert_variants(
-    session: AsyncSession, result_id: int, variants: list[dict[str, Any]]
-) -> None:
-    rows = [
-        {
-            "result_id": result_id,
-            "idx": index,
-            "params": row["params"],
-            "bets": row["bets"],
-            "wins": row["wins"],
-            "profit": Decimal(repr(row["profit"])),
-            "staked": Decimal(repr(row["staked"])),
-            "yield_": row["yield"],
-            "max_drawdown": row["max_drawdown"],
-            "longest_losing_run": row["longest_losing_run"],
-            "t_stat": row["t_stat"],
-            "p_value": row["p_value"],
-            "q_value": row["q_value"],
-        }
-        for index, row in enumerate(variants)
-    ]
-    for start in range(0, len(rows), 5_000):
-        await session.execute(insert(SweepVariant), rows[start : start + 5_000])
+def _variant_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A football variant's `sweep_variants` columns (its flat-stake summary)."""
+    return {
+        "params": row["params"],
+        "bets": row["bets"],
+        "wins": row["wins"],
+        "profit": Decimal(repr(row["profit"])),
+        "staked": Decimal(repr(row["staked"])),
+        "yield_": row["yield"],
+        "max_drawdown": row["max_drawdown"],
+        "longest_losing_run": row["longest_losing_run"],
+        "t_stat": row["t_stat"],
+        "p_value": row["p_value"],
+        "q_value": row["q_value"],
+    }
 
 
 # --------------------------------------------------------------------------------------
@@ -363,131 +406,44 @@ async def _insert_variants(
 def luck_report(
     plan: SweepPlan, totals: VariantTotals, request: SweepRequest, rules: Any
 ) -> dict[str, Any]:
-    """The `sweep --json` object: every variant with its q-value, the walk-forward over
-    seasons, and the PBO over date blocks."""
-    variants = [dict(row) for row in totals.rows]
-    for row, q in zip(
-        variants, benjamini_hochberg([row["p_value"] for row in variants]), strict=True
-    ):
-        row["q_value"] = q
+    """A football sweep's `sweep --json` object: every variant with its q-value, the
+    walk-forward over seasons, and the PBO over date blocks."""
     stake_units = plan.stake_units
-    whole = PeriodTotals(
-        bets=totals.season_bets.sum(axis=1, keepdims=True),
-        profit_units=totals.season_units.sum(axis=1, keepdims=True),
-        staked_units=totals.season_bets.sum(axis=1, keepdims=True) * stake_units,
+
+    def out_of_sample_p(chosen: list[tuple[int, int]]) -> float | None:
+        counts = np.zeros(len(plan.pairs.returns), dtype=np.int64)
+        for period, variant in chosen:
+            rows_bet = plan.variant_rows(totals.start + variant)
+            in_season = rows_bet[plan.season_rank[rows_bet] == period]
+            counts += np.bincount(plan.pairs.pair[in_season], minlength=len(counts))
+        test = grouped_one_sided_t_test(plan.pairs.returns, counts.tolist())
+        return test.p_value if test else None
+
+    inputs = LuckInputs(
+        variants=totals.rows,
+        periods=PeriodTotals(
+            totals.season_bets, totals.season_units, totals.season_bets * stake_units
+        ),
+        period_labels=season_labels(plan),
+        blocks=PeriodTotals(totals.block_bets, totals.block_units, totals.block_bets * stake_units)
+        if plan.blocks
+        else None,
+        bet_days=plan.bet_days,
+        out_of_sample_p=out_of_sample_p,
     )
-    best = best_in_sample_yield(
-        whole.bets[:, 0], whole.profit_units[:, 0], whole.staked_units[:, 0], request.min_bets
+    summary = luck_summary(
+        inputs,
+        min_bets=request.min_bets,
+        walk_forward=request.walk_forward,
+        pbo_blocks=request.pbo_blocks,
     )
-    seasons = season_labels(plan)
-    walk = None
-    if request.walk_forward and len(seasons) >= 3:
-        walk = _walk_forward(plan, totals, seasons, request.min_bets, best)
-    pbo = None
-    pbo_detail: dict[str, Any] = {"blocks": plan.blocks, "bet_days": plan.bet_days}
-    if plan.blocks:
-        result = probability_of_backtest_overfitting(
-            PeriodTotals(totals.block_bets, totals.block_units, totals.block_bets * stake_units)
-        )
-        pbo = result.pbo
-        pbo_detail |= {
-            "evaluated_splits": result.evaluated_splits,
-            "overfit_splits": result.overfit_splits,
-        }
     backtest = request.backtest
-    warnings = []
     if uses_closing_prices(parse_rules(rules, params=True)) or backtest.price_timing:
-        warnings.append(CLOSING_PRICE_WARNING)
-    if request.walk_forward and len(seasons) < 3:
-        warnings.append(
-            f"walk-forward needs bets in at least 3 seasons; these variants bet in {len(seasons)}"
-        )
-    if plan.blocks == 0:
-        warnings.append(
-            f"PBO needs at least {request.pbo_blocks} bet days; these variants bet on"
-            f" {plan.bet_days}"
-        )
+        summary["warnings"].insert(0, CLOSING_PRICE_WARNING)
     return {
         "trials": plan.grid.size,
         "market": backtest.market,
         "odds_source": backtest.odds_source,
         "stake": str(plan.pairs.stake),
-        "min_bets": request.min_bets,
-        "seasons": seasons,
-        "variants": variants,
-        "best_in_sample_yield": best,
-        "walk_forward": walk,
-        "pbo": pbo,
-        "pbo_detail": pbo_detail,
-        "pbo_reading": pbo_reading(pbo),
-        "headline": headline(walk, best),
-        "warnings": warnings,
+        **summary,
     }
-
-
-def _walk_forward(
-    plan: SweepPlan,
-    totals: VariantTotals,
-    seasons: list[str],
-    min_bets: int,
-    best: float | None,
-) -> dict[str, Any]:
-    stake_units = plan.stake_units
-    periods = PeriodTotals(
-        totals.season_bets, totals.season_units, totals.season_bets * stake_units
-    )
-    choices = walk_forward_choices(periods, min_bets)
-    rows = []
-    bets = units = 0
-    counts = np.zeros(len(plan.pairs.returns), dtype=np.int64)
-    for period, chosen in enumerate(choices, start=2):
-        entry: dict[str, Any] = {"season": seasons[period], "chosen": None, "bets": 0}
-        season_units = 0
-        if chosen is not None:
-            entry["chosen"] = totals.rows[chosen]["params"]
-            entry["bets"] = int(totals.season_bets[chosen, period])
-            season_units = int(totals.season_units[chosen, period])
-            rows_bet = plan.variant_rows(totals.start + chosen)
-            in_season = rows_bet[plan.season_rank[rows_bet] == period]
-            counts += np.bincount(plan.pairs.pair[in_season], minlength=len(counts))
-        entry |= _money_and_yield(season_units, entry["bets"], plan)
-        bets += entry["bets"]
-        units += season_units
-        rows.append(entry)
-    test = grouped_one_sided_t_test(plan.pairs.returns, counts.tolist())
-    return {
-        "seasons": rows,
-        "bets": bets,
-        **_money_and_yield(units, bets, plan),
-        "p_value": test.p_value if test else None,
-        "best_in_sample_yield": best,
-    }
-
-
-def _money_and_yield(units: int, bets: int, plan: SweepPlan) -> dict[str, Any]:
-    profit = Decimal(units).scaleb(-4)
-    staked = plan.pairs.stake * bets
-    with localcontext(RATIO_CONTEXT):
-        return {"profit": money(profit), "yield": float(profit / staked) if staked else None}
-
-
-def pbo_reading(pbo: float | None) -> str:
-    if pbo is None:
-        return "PBO could not be estimated (too few variants with bets, or too few bet days)"
-    return (
-        f"the best variant in sample is at or below the median out of sample {pbo:.0%} of the time"
-    )
-
-
-def headline(walk: dict[str, Any] | None, best: float | None) -> str:
-    """The sweep's one-line verdict: out-of-sample yield against the best in-sample one."""
-
-    def percent(value: float | None) -> str:
-        return "-" if value is None or not math.isfinite(value) else f"{value:+.2%}"
-
-    if walk is None:
-        return f"best in-sample yield {percent(best)}; no walk-forward (fewer than 3 seasons)"
-    return (
-        f"walk-forward out-of-sample yield {percent(walk['yield'])} over {walk['bets']:,} bets,"
-        f" against the best in-sample yield {percent(best)}"
-    )

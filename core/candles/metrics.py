@@ -50,6 +50,15 @@ METRIC_KEYS = (
 )
 
 
+def json_safe(value: Any) -> Any:
+    """JSON has no NaN or infinity: an undefined number is null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: json_safe(item) for key, item in value.items()}
+    return value
+
+
 def _longest_run(flags: np.ndarray[Any, np.dtype[np.bool_]]) -> int:
     if not flags.any():
         return 0

@@ -173,9 +173,10 @@ def _params_argument(raw: str | None) -> dict[str, Any]:
     return value
 
 
-def request_from_args(args: argparse.Namespace) -> StrategyRequest:
-    """The request from `strategy run` / `jobs submit --strategy` arguments, validated."""
-    return StrategyRequest(
+def request_from_args(args: argparse.Namespace, *, checked: bool = True) -> StrategyRequest:
+    """The request from `strategy run` / `jobs submit --strategy` / `sweep --strategy`
+    arguments, validated unless `checked` is False (a sweep checks its own)."""
+    request = StrategyRequest(
         symbol=args.symbol or "",
         timeframe=args.timeframe or "",
         strategy=args.strategy or "",
@@ -190,4 +191,5 @@ def request_from_args(args: argparse.Namespace) -> StrategyRequest:
         size=1.0 if args.size is None else args.size,
         long_short=bool(args.long_short),
         cash=DEFAULT_CASH if args.cash is None else args.cash,
-    ).validated()
+    )
+    return request.validated() if checked else request

@@ -8,26 +8,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.candles.execution import REASONS, Execution, PriceSeries
+from core.candles.metrics import json_safe
 from core.candles.request import STRATEGY_KIND, StrategyRequest
 from core.candles.run import run_strategy
 from core.candles.store import Bars, CandleDataError, CandleStore, SeriesInfo, from_ms, to_ms
 from core.candles.strategies import get_strategy
-from core.candles.sweep import PeriodKind, StrategySweep, sweep_strategy
+from core.candles.sweep import StrategySweepRequest, sweep_strategy, variant_columns
 from core.config import Settings
 from core.db import Database, utcnow
 from core.errors import FilterBetsError
 from core.models import BacktestResult, StrategyTrade
+
+if TYPE_CHECKING:
+    from core.backtest.sweeps import SweepRun
 
 Progress = Callable[[float, str], None]
 BeforeCommit = Callable[[AsyncSession, int], Awaitable[None]]
@@ -63,19 +66,18 @@ class StrategyRun:
         }
 
 
+@dataclass(frozen=True)
+class StrategyReplay:
+    run: StrategyRun
+    """The run again, unstored: its bars, execution (fills, equity per bar) and metrics."""
+    changed: bool
+    """The candles differ from those the stored run read."""
+
+
 def _iso(ms: int) -> str:
     moment = from_ms(ms)
     assert moment is not None
     return moment.isoformat()
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN or infinity: an undefined number is null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    return value
 
 
 def _money(value: float) -> Decimal:
@@ -141,7 +143,7 @@ class StrategyRunner:
         outcome = await asyncio.to_thread(
             run_strategy, prices, strategy, request.params, request.options(), bars.minutes
         )
-        metrics = _finite(outcome.metrics)
+        metrics = json_safe(outcome.metrics)
         result_id = None
         if store:
             report(0.8, f"storing {metrics['trades']:,} trades")
@@ -157,30 +159,74 @@ class StrategyRunner:
             seconds=time.perf_counter() - started,
         )
 
-    async def sweep(
+    async def run_sweep(
         self,
-        request: StrategyRequest,
-        grid: dict[str, Any],
+        request: StrategySweepRequest,
         *,
-        periods: PeriodKind = "month",
-        progress: Callable[[int, int], None] | None = None,
-    ) -> StrategySweep:
-        """`request`'s strategy over `grid` on its candles and options (nothing stored): the
-        variants' metrics, trades and per-period aggregates for the luck report."""
+        progress: Progress | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+        store: bool = True,
+        before_commit: BeforeCommit | None = None,
+    ) -> SweepRun:
+        """Sweep a strategy over its grid on the request's candles, with the luck report,
+        and keep it as one sweep result (see core.backtest.sweeps.store_sweep)."""
+        from core.backtest.luck_report import luck_summary
+        from core.backtest.sweeps import SweepRun, store_sweep
+
+        started = time.perf_counter()
+
+        def report(fraction: float, message: str) -> None:
+            if is_cancelled is not None and is_cancelled():
+                raise StrategyCancelled("cancelled")
+            if progress is not None:
+                progress(fraction, message)
+
         request = request.validated()
-        bars = await self.load(request)
+        total = request.grid_of().size
+        report(0.0, f"loading candles for {total:,} variants")
+        bars = await self.load(request.base)
+        every = max(1, total // 200)
+
+        def measured(done: int, total: int) -> None:
+            if done % every == 0 or done == total:
+                report(0.05 + 0.8 * done / total, f"measuring: {done:,} of {total:,} variants")
+
         prices = PriceSeries(bars.open, bars.high, bars.low, bars.close)
-        return await asyncio.to_thread(
-            sweep_strategy,
-            prices,
-            bars.open_ms,
-            bars.minutes,
-            get_strategy(request.strategy),
-            grid,
-            request.options(),
-            periods=periods,
-            progress=progress,
+        sweep = await asyncio.to_thread(
+            sweep_strategy, prices, bars.open_ms, bars.minutes, request, measured
         )
+        report(0.85, "luck report")
+
+        def luck() -> dict[str, Any]:
+            summary = luck_summary(
+                sweep.luck_inputs(request.pbo_blocks),
+                min_bets=request.min_bets,
+                walk_forward=request.walk_forward,
+                pbo_blocks=request.pbo_blocks,
+            )
+            return _sweep_header(request, bars, total) | summary
+
+        summary = await asyncio.to_thread(luck)
+        result_id = 0
+        if store:
+            report(0.95, f"storing {total:,} variants")
+            base = request.base
+            result = BacktestResult(
+                user_id=self.user_id,
+                request=request.to_dict(),
+                rules_snapshot={"strategy": base.strategy, "params": base.params},
+                data_fingerprint=bars_fingerprint(bars),
+                symbol=bars.series.symbol,
+                timeframe=bars.series.timeframe,
+                strategy_type=base.strategy,
+                strategy_params=base.params,
+            )
+            rows = [variant_columns(row) for row in summary["variants"]]
+            result_id = await store_sweep(
+                self.db, result, summary, rows, before_commit=before_commit
+            )
+        report(1.0, "done")
+        return SweepRun(result_id, summary, time.perf_counter() - started)
 
     async def _store(
         self,
@@ -191,22 +237,13 @@ class StrategyRunner:
         before_commit: BeforeCommit | None,
     ) -> int:
         series = bars.series
-        fingerprint = {
-            "exchange": series.exchange,
-            "symbol": series.symbol,
-            "timeframe": series.timeframe,
-            "bars": len(bars),
-            "first": _iso(int(bars.open_ms[0])),
-            "last": _iso(int(bars.open_ms[-1])),
-            "series_updated_at": series.updated_at.isoformat(),
-        }
         async with self.db.session() as session:
             result = BacktestResult(
                 user_id=self.user_id,
                 kind=STRATEGY_KIND,
                 request=request.to_dict(),
                 rules_snapshot={"strategy": request.strategy, "params": request.params},
-                data_fingerprint=fingerprint,
+                data_fingerprint=bars_fingerprint(bars),
                 metrics=metrics,
                 bets=int(metrics["trades"]),
                 profit=_money(execution.final_equity - request.cash).quantize(Decimal("0.0001")),
@@ -227,6 +264,26 @@ class StrategyRunner:
                 await before_commit(session, result_id)
         return result_id
 
+    async def replay(self, result_id: int) -> StrategyReplay:
+        """A stored strategy run again over its candles, for its charts: each bar's price,
+        position and equity (the stored result keeps only its metrics and trades).
+        `changed` says the candles are not the ones it ran on (imported over since)."""
+        async with self.db.session() as session:
+            found = await session.execute(
+                select(BacktestResult.request, BacktestResult.data_fingerprint).where(
+                    BacktestResult.id == result_id,
+                    BacktestResult.user_id == self.user_id,
+                    BacktestResult.kind == STRATEGY_KIND,
+                )
+            )
+            row = found.one_or_none()
+        if row is None:
+            raise CandleDataError(f"no strategy result #{result_id}")
+        request = StrategyRequest.from_dict(dict(row.request))
+        run = await self.run(request, store=False)
+        changed = bars_fingerprint(run.bars) != dict(row.data_fingerprint or {})
+        return StrategyReplay(run, changed)
+
     async def trades(self, result_id: int) -> list[StrategyTrade]:
         """A stored run's ledger in trade order (plain rows, detached)."""
         async with self.db.session() as session:
@@ -245,6 +302,39 @@ class StrategyRunner:
                 .order_by(StrategyTrade.seq)
             )
             return list(found.scalars().all())
+
+
+def bars_fingerprint(bars: Bars) -> dict[str, Any]:
+    """Which candles a run read: the series, its range and when it last changed."""
+    series = bars.series
+    return {
+        "exchange": series.exchange,
+        "symbol": series.symbol,
+        "timeframe": series.timeframe,
+        "bars": len(bars),
+        "first": _iso(int(bars.open_ms[0])),
+        "last": _iso(int(bars.open_ms[-1])),
+        "series_updated_at": series.updated_at.isoformat(),
+    }
+
+
+def _sweep_header(request: StrategySweepRequest, bars: Bars, trials: int) -> dict[str, Any]:
+    """What a strategy sweep's report says first: what was swept, on which candles."""
+    base = request.base
+    return {
+        "trials": trials,
+        "strategy": base.strategy,
+        "exchange": bars.series.exchange,
+        "symbol": bars.series.symbol,
+        "timeframe": bars.series.timeframe,
+        "params": base.params,
+        "bars": len(bars),
+        "start": _iso(int(bars.open_ms[0])),
+        "end": _iso(int(bars.open_ms[-1])),
+        "cash": base.cash,
+        "fee": base.fee,
+        "period_kind": request.periods,
+    }
 
 
 def trade_rows(result_id: int, bars: Bars, execution: Execution) -> list[dict[str, Any]]:
@@ -306,6 +396,43 @@ async def open_runner(settings: Settings) -> tuple[Any, CandleStore, StrategyRun
     service = await FilterBetsService.open(settings)
     store = await CandleStore.open(settings, service.db)
     return service, store, StrategyRunner(service.db, store, service.user_id)
+
+
+async def check_strategy_sweep(db: Database, request: StrategySweepRequest) -> None:
+    """Refuse a strategy sweep that could never run (bad fields or grid, no such candles)
+    before it is queued."""
+    request = request.validated()
+    candles = await CandleStore.open(db.settings, db)
+    try:
+        base = request.base
+        await candles.find_series(base.symbol, base.timeframe, base.exchange)
+    finally:
+        await candles.close()
+
+
+async def run_strategy_sweep(
+    db: Database,
+    user_id: int,
+    request: StrategySweepRequest,
+    *,
+    progress: Progress | None = None,
+    is_cancelled: Callable[[], bool] | None = None,
+    store: bool = True,
+    before_commit: BeforeCommit | None = None,
+) -> SweepRun:
+    """A strategy sweep (SweepEngine.run's, so a job's too): the candles from this database
+    or FILTERBETS_CANDLES_URL's."""
+    candles = await CandleStore.open(db.settings, db)
+    try:
+        return await StrategyRunner(db, candles, user_id).run_sweep(
+            request,
+            progress=progress,
+            is_cancelled=is_cancelled,
+            store=store,
+            before_commit=before_commit,
+        )
+    finally:
+        await candles.close()
 
 
 async def run_strategy_job(

@@ -81,9 +81,8 @@ class Strategy:
     def defaults(self) -> dict[str, Any]:
         return {param.name: param.default for param in self.params}
 
-    def resolve(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
-        """The full parameters: the given ones checked, the rest at their defaults."""
-        given = dict(given or {})
+    def parse_params(self, given: Mapping[str, Any]) -> dict[str, Any]:
+        """The given parameters, each checked and typed (no rule between them checked)."""
         names = [param.name for param in self.params]
         unknown = [name for name in given if name not in names]
         if unknown:
@@ -91,12 +90,15 @@ class Strategy:
             raise StrategyParamError(
                 f"params.{unknown[0]}: {self.name} has no such parameter (it takes {expected})"
             )
-        resolved = {
+        return {
             param.name: param.parse(given[param.name], self.name)
-            if param.name in given
-            else param.default
             for param in self.params
+            if param.name in given
         }
+
+    def resolve(self, given: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The full parameters: the given ones checked, the rest at their defaults."""
+        resolved = self.defaults() | self.parse_params(dict(given or {}))
         problem = self.relation(resolved)
         if problem is not None:
             raise StrategyParamError(f"params: {problem}")

@@ -1,94 +1,167 @@
-"""Strategy sweeps: one strategy over a parameter grid, every variant over the same bars.
+"""Strategy sweeps: one strategy over a parameter grid, every variant over the same bars, and
+what the luck report (core.backtest.sweeps.luck_summary) reads from them.
 
-The grid gives each parameter a list of values or an inclusive range
-`{"from": 5, "to": 50, "step": 5}` (stepped in decimal, so `to` is reached without float
-drift); parameters not in the grid keep their defaults. Variants are the cartesian product in
-grid order, the last parameter varying fastest. A variant whose parameters break the
-strategy's rule (fast >= slow) is no error: it makes no trade and says why (`skipped`).
+The grid is a sweep grid like a football one (core.backtest.grid: lists or exact decimal
+ranges, grid order with the last parameter fastest); its parameters are the strategy's, and
+the others keep the request's values (`--params`) or their defaults. A variant whose
+parameters break the strategy's rule (fast >= slow) is no error: it makes no trade and says
+why (`skipped`). Indicators are shared: each distinct SMA (EMA, RSI, ...) is computed once.
 
-Indicators are shared: each distinct SMA (EMA, RSI, ...) is computed once for the whole grid.
+How a strategy's trades meet the luck report's definitions (issue 11, section 3), a trade
+being a bet:
 
-For the luck report (walk-forward, PBO, q-values) every variant also carries its trades as
-arrays (exit time, return, profit) and per-period aggregates by calendar month or quarter.
-A trade belongs to the period in which it exits: its profit is known then, and only then.
-Its stake is its entry value (units x entry price), so a period's yield is pooled profit over
-pooled entry value, as a football sweep's is profit over stake (`period_totals` gives the
-integer arrays core.backtest.luck.PeriodTotals takes). Its return is its profit over the
-equity it started with (independent of earlier trades);
-`t_stat`/`p_value` test the mean of those returns > 0 (one-sided), as a bet's return is
-tested in a football sweep.
+* a trade belongs to the bar it exits in (a forced close: the last bar): its profit is known
+  then, and only then. Its period is that bar's calendar month or quarter (UTC), its day
+  that bar's UTC day;
+* its stake is its entry value (units x entry price = size x equity at entry), so a yield is
+  pooled profit / pooled entry value, as a football yield is profit / stake. Money is counted
+  in exact integer units of 0.0001, each trade's profit and stake rounded once;
+* the walk-forward's periods are the months (quarters) in which at least one variant has a
+  trade exit, the PBO's dates the distinct exit days of the variants' trades;
+* a trade's return (for `t_stat`, `p_value` and the walk-forward's p) is its profit over the
+  equity it started with, independent of earlier trades.
+
+Memory stays small however many variants: each keeps its totals per period and per exit
+day, not its trades; the walk-forward's p reruns the few variants it chose.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any, Literal
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from typing import Any, Final, Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from core.backtest.stats import one_sided_t_test
-from core.candles.execution import ExecutionOptions, PriceSeries
+from core.backtest.grid import Grid, GridError, parse_grid
+from core.backtest.luck import PeriodTotals, date_blocks
+from core.backtest.luck_report import (
+    DEFAULT_MIN_BETS,
+    DEFAULT_PBO_BLOCKS,
+    LuckInputs,
+    Vocabulary,
+    check_luck_options,
+)
+from core.backtest.metrics import money
+from core.backtest.request import RequestError
+from core.backtest.stats import one_sided_t_test_of_array
+from core.candles.execution import PriceSeries
 from core.candles.indicators import Floats, Indicators
-from core.candles.run import run_strategy
-from core.candles.strategies import Strategy, StrategyParamError
+from core.candles.metrics import METRIC_KEYS, json_safe
+from core.candles.request import StrategyRequest, StrategyRequestError
+from core.candles.run import StrategyOutcome, run_strategy
+from core.candles.strategies import Strategy, StrategyParamError, get_strategy
 from core.errors import FilterBetsError
 
 Ints = npt.NDArray[np.int64]
 PeriodKind = Literal["month", "quarter"]
-MAX_VARIANTS = 1_000_000
+PERIOD_KINDS: Final = ("month", "quarter")
+_DAY_MS: Final = 86_400_000
+_EXACT_FLOAT_SUM: Final = 2**53
 
 
-class SweepError(FilterBetsError):
-    """A grid that cannot be swept; the message names the parameter."""
+class SweepTotalsError(FilterBetsError):
+    """A sweep's money is too large to total exactly in 0.0001 units."""
 
 
-def _range_values(name: str, spec: Mapping[str, Any]) -> list[Any]:
-    try:
-        start, stop, step = (Decimal(str(spec[key])) for key in ("from", "to", "step"))
-    except (KeyError, InvalidOperation) as exc:
-        raise SweepError(f"grid.{name}: a range needs numbers from, to and step") from exc
-    if step <= 0:
-        raise SweepError(f"grid.{name}: step must be more than 0, got {spec['step']}")
-    values: list[Any] = []
-    value = start
-    while value <= stop:
-        values.append(int(value) if value == value.to_integral_value() else float(value))
-        value += step
-    return values
-
-
-def expand_grid(strategy: Strategy, grid: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every variant's full parameters, in grid order with the last parameter fastest."""
+def check_strategy_grid(strategy: Strategy, raw: Any, fixed: dict[str, Any]) -> Grid:
+    """The grid with each value parsed as its parameter's type; GridError names the
+    parameter that is not the strategy's, fixed too, or has a value it cannot take."""
+    grid = parse_grid(raw)
     names = [param.name for param in strategy.params]
-    for key in grid:
-        if key not in names:
-            raise SweepError(
-                f"grid.{key}: {strategy.name} has no such parameter"
+    values: list[tuple[Any, ...]] = []
+    for name, raw_values in zip(grid.names, grid.values, strict=True):
+        if name not in names:
+            raise GridError(
+                f"grid: parameter {name!r}: {strategy.name} has no such parameter"
                 f" (it takes {', '.join(names) or 'none'})"
             )
-    axes: list[list[Any]] = []
-    for key, spec in grid.items():
-        raw = _range_values(key, spec) if isinstance(spec, Mapping) else spec
-        if not isinstance(raw, list) or not raw:
-            raise SweepError(f"grid.{key}: give a non-empty list of values or a range")
-        param = next(p for p in strategy.params if p.name == key)
+        if name in fixed:
+            raise GridError(f"grid: parameter {name!r} is also fixed in the params")
+        param = strategy.params[names.index(name)]
         try:
-            axes.append([param.parse(value, strategy.name) for value in raw])
+            values.append(tuple(param.parse(value, strategy.name) for value in raw_values))
         except StrategyParamError as exc:
-            raise SweepError(f"grid.{key}: {exc}") from exc
-    count = 1
-    for axis in axes:
-        count *= len(axis)
-    if count > MAX_VARIANTS:
-        raise SweepError(f"grid: {count:,} variants is over the limit of {MAX_VARIANTS:,}")
-    defaults = strategy.defaults()
-    keys = list(grid)
-    return [defaults | dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
+            problem = str(exc).removeprefix(f"params.{name}: ")
+            raise GridError(f"grid: parameter {name!r}: {problem}") from None
+    return Grid(grid.names, tuple(values), grid.spec)
+
+
+@dataclass(frozen=True)
+class StrategySweepRequest:
+    """A strategy request whose parameters in `grid` vary; its own `params` are the fixed
+    ones (the rest take their defaults)."""
+
+    base: StrategyRequest
+    grid: Any
+    min_bets: int = DEFAULT_MIN_BETS
+    walk_forward: bool = True
+    pbo_blocks: int = DEFAULT_PBO_BLOCKS
+    periods: PeriodKind = "month"
+
+    @property
+    def strategy(self) -> Strategy:
+        return get_strategy(self.base.strategy)
+
+    def validated(self) -> StrategySweepRequest:
+        """Every field checked (the strategy request's, the fixed parameters one by one, the
+        grid against the strategy); a fast >= slow is a variant's matter, not an error."""
+        checked = replace(self.base, params={}).validated()
+        strategy = get_strategy(checked.strategy)
+        fixed = dict(self.base.params)
+        try:
+            parsed = strategy.parse_params(fixed)
+        except StrategyParamError as exc:
+            raise StrategyRequestError(str(exc)) from exc
+        check_luck_options(self.min_bets, self.pbo_blocks)
+        if self.periods not in PERIOD_KINDS:
+            raise RequestError(f"periods: {self.periods!r} is not month or quarter")
+        check_strategy_grid(strategy, self.grid, parsed)
+        return replace(self, base=replace(checked, params=parsed))
+
+    def grid_of(self) -> Grid:
+        return check_strategy_grid(self.strategy, self.grid, self.base.params)
+
+    def variant_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A variant's full parameters: the defaults, the fixed ones, then its own."""
+        return self.strategy.defaults() | self.base.params | params
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "sweep",
+            "strategy": self.base.to_dict(),
+            "grid": parse_grid(self.grid).spec,
+            "min_bets": self.min_bets,
+            "walk_forward": self.walk_forward,
+            "pbo_blocks": self.pbo_blocks,
+            "periods": self.periods,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> StrategySweepRequest:
+        try:
+            raw = dict(data["strategy"])
+            base = StrategyRequest.from_dict(raw | {"params": {}})
+            return cls(
+                base=replace(base, params=dict(raw.get("params") or {})),
+                grid=data["grid"],
+                min_bets=int(data.get("min_bets", DEFAULT_MIN_BETS)),
+                walk_forward=bool(data.get("walk_forward", True)),
+                pbo_blocks=int(data.get("pbo_blocks", DEFAULT_PBO_BLOCKS)),
+                periods=data.get("periods", "month"),
+            ).validated()
+        except KeyError as exc:
+            raise RequestError(f"sweep request: missing field {exc.args[0]!r}") from exc
+        except (TypeError, ValueError) as exc:
+            raise RequestError(f"sweep request: {exc}") from exc
+
+
+# --------------------------------------------------------------------------------------
+# Calendar periods
+# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -104,8 +177,8 @@ class Periods:
 
 
 def calendar_periods(first_ms: int, last_ms: int, kind: PeriodKind) -> Periods:
-    if kind not in ("month", "quarter"):
-        raise SweepError(f"periods: {kind!r} is not month or quarter")
+    if kind not in PERIOD_KINDS:
+        raise RequestError(f"periods: {kind!r} is not month or quarter")
     epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
     first = epoch + dt.timedelta(milliseconds=first_ms)
     last = epoch + dt.timedelta(milliseconds=last_ms)
@@ -125,151 +198,286 @@ def calendar_periods(first_ms: int, last_ms: int, kind: PeriodKind) -> Periods:
     return Periods(kind, tuple(labels), np.array(starts, dtype=np.int64))
 
 
+# --------------------------------------------------------------------------------------
+# Measuring variants
+# --------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class VariantOutcome:
+    """One variant's numbers, its trades already totalled per calendar period and per exit
+    day (a sweep of thousands of variants keeps no per-trade arrays)."""
+
     params: dict[str, Any]
+    """The grid's parameters of this variant."""
     metrics: dict[str, Any] | None
     """The single run's metrics (None for a skipped variant)."""
     skipped: str | None
-    trade_exit_ms: Ints
-    """Each trade's exit time (a forced close's: the end of the last bar), in trade order."""
-    trade_return: Floats
-    trade_profit: Floats
-    trade_staked: Floats
-    """Each trade's entry value (units x entry price = size x equity at entry): its stake."""
-    period_trades: Ints
-    period_profit: Floats
-    period_staked: Floats
-    period_return_sum: Floats
+    trades: int
+    profit_units: int
+    """Its trades' profits, each rounded to 0.0001 units of money, summed."""
+    staked_units: int
+    """Its trades' entry values (their stakes), each rounded to 0.0001 units (at least 1)."""
+    period: PeriodTotals
+    """Trades, profit and stake per calendar period of the sweep (one row)."""
+    days: Ints
+    """The distinct days its trades exit on (days since 1970, UTC), ascending."""
+    by_day: PeriodTotals
+    """Trades, profit and stake on each of `days` (one row)."""
+    longest_losing_run: int
     t_stat: float | None
     p_value: float | None
 
-    @property
-    def trades(self) -> int:
-        return len(self.trade_return)
-
-    @property
-    def mean_trade_return(self) -> float | None:
-        return float(self.trade_return.mean()) if self.trades else None
-
-    def to_json(self) -> dict[str, Any]:
+    def row(self) -> dict[str, Any]:
+        """The variant in `sweep --json`: its parameters, the strategy's metrics, and the
+        luck report's bets (its trades), profit, staked (entry values) and yield."""
+        profit, staked = self.profit_units, self.staked_units
+        metrics = self.metrics or {key: None for key in METRIC_KEYS} | {"trades": 0, "wins": 0}
         return {
             "params": self.params,
             "skipped": self.skipped,
-            **(self.metrics or {"trades": 0}),
-            "mean_trade_return": self.mean_trade_return,
+            "bets": self.trades,
+            **metrics,
+            "profit": money(Decimal(profit).scaleb(-4)),
+            "staked": money(Decimal(staked).scaleb(-4)),
+            "yield": profit / staked if staked else None,
+            "longest_losing_run": self.longest_losing_run,
             "t_stat": self.t_stat,
             "p_value": self.p_value,
-            "periods": {
-                "trades": self.period_trades.tolist(),
-                "profit": self.period_profit.tolist(),
-                "staked": self.period_staked.tolist(),
-                "return_sum": self.period_return_sum.tolist(),
-            },
         }
+
+
+def _units(values: Floats) -> Ints:
+    scaled = np.rint(values * 10_000.0)
+    if scaled.size and float(np.abs(scaled).max()) >= _EXACT_FLOAT_SUM:
+        raise SweepTotalsError(
+            "a trade's money is too large to total exactly in 0.0001 units; use less --cash"
+        )
+    return scaled.astype(np.int64)
+
+
+def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
+    if not flags.any():
+        return 0
+    edges = np.diff(np.concatenate(([0], flags.astype(np.int8), [0])))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
+def _totals(column: Ints, columns: int, profit: Ints, staked: Ints) -> PeriodTotals:
+    """One row of exact totals: trades, profit and stake by `column`."""
+
+    def summed(weights: Ints) -> Ints:
+        sums = np.bincount(column, weights=weights, minlength=columns)
+        if sums.size and float(np.abs(sums).max()) >= _EXACT_FLOAT_SUM:
+            raise SweepTotalsError(
+                "a variant's money is too large to total exactly in 0.0001 units; use less --cash"
+            )
+        return sums.astype(np.int64).reshape(1, columns)
+
+    bets = np.bincount(column, minlength=columns).astype(np.int64).reshape(1, columns)
+    return PeriodTotals(bets, summed(profit), summed(staked))
+
+
+@dataclass(frozen=True)
+class TradeList:
+    """A variant's trades as the luck report reads them."""
+
+    period: Ints
+    """The calendar period of each trade's exit bar."""
+    day: Ints
+    """The UTC day of each trade's exit bar (days since 1970)."""
+    returns: Floats
+    profit_units: Ints
+    staked_units: Ints
+
+
+class StrategySweeper:
+    """Runs a (validated) request's variants over one set of bars, sharing indicators."""
+
+    def __init__(
+        self,
+        prices: PriceSeries,
+        open_ms: Ints,
+        minutes_per_bar: int,
+        request: StrategySweepRequest,
+    ) -> None:
+        self.prices = prices
+        self.open_ms = open_ms
+        self.minutes_per_bar = minutes_per_bar
+        self.request = request
+        self.grid = request.grid_of()
+        self.strategy = request.strategy
+        self.options = request.base.options()
+        self.indicators = Indicators(prices.close)
+        bar_ms = minutes_per_bar * 60_000
+        self.calendar = calendar_periods(
+            int(open_ms[0]), int(open_ms[-1]) + bar_ms - 1, request.periods
+        )
+
+    def problem(self, index: int) -> str | None:
+        """Why variant `index` cannot trade (its parameters break the strategy's rule)."""
+        return self.strategy.relation(self.request.variant_params(self.grid.params(index)))
+
+    def trades(self, index: int) -> tuple[TradeList, StrategyOutcome]:
+        """Variant `index` run in full (it must have no problem)."""
+        params = self.request.variant_params(self.grid.params(index))
+        run = run_strategy(
+            self.prices, self.strategy, params, self.options, self.minutes_per_bar, self.indicators
+        )
+        execution = run.execution
+        exit_ms = self.open_ms[execution.fills.exit_bar]
+        trades = TradeList(
+            period=self.calendar.index(exit_ms),
+            day=exit_ms // _DAY_MS,
+            returns=execution.trade_return,
+            profit_units=_units(execution.profit),
+            staked_units=np.maximum(_units(execution.units * execution.fills.entry_price), 1),
+        )
+        return trades, run
+
+    def measure(self, index: int) -> VariantOutcome:
+        own = self.grid.params(index)
+        periods = len(self.calendar.labels)
+        problem = self.problem(index)
+        if problem is not None:
+            empty = np.zeros(0, dtype=np.int64)
+            return VariantOutcome(
+                params=own,
+                metrics=None,
+                skipped=problem,
+                trades=0,
+                profit_units=0,
+                staked_units=0,
+                period=_totals(empty, periods, empty, empty),
+                days=empty,
+                by_day=_totals(empty, 0, empty, empty),
+                longest_losing_run=0,
+                t_stat=None,
+                p_value=None,
+            )
+        trades, run = self.trades(index)
+        days, on_day = np.unique(trades.day, return_inverse=True)
+        test = one_sided_t_test_of_array(trades.returns)
+        return VariantOutcome(
+            params=own,
+            metrics=json_safe(run.metrics),
+            skipped=None,
+            trades=len(trades.returns),
+            profit_units=int(trades.profit_units.sum()),
+            staked_units=int(trades.staked_units.sum()),
+            period=_totals(trades.period, periods, trades.profit_units, trades.staked_units),
+            days=days.astype(np.int64),
+            by_day=_totals(
+                on_day.astype(np.int64), len(days), trades.profit_units, trades.staked_units
+            ),
+            longest_losing_run=_longest_run(run.execution.profit <= 0),
+            t_stat=None if test is None else test.t_stat,
+            p_value=None if test is None else test.p_value,
+        )
+
+    def run(self, progress: Callable[[int, int], None] | None = None) -> StrategySweep:
+        """Every variant, in grid order (nothing is stored)."""
+        total = self.grid.size
+        outcomes = []
+        for index in range(total):
+            outcomes.append(self.measure(index))
+            if progress is not None:
+                progress(index + 1, total)
+        return StrategySweep(self, outcomes)
+
+
+# --------------------------------------------------------------------------------------
+# What the luck report reads
+# --------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class StrategySweep:
-    strategy: str
-    grid: dict[str, Any]
-    periods: Periods
+    """A measured sweep: its variants in grid order, and the sweeper that ran them."""
+
+    sweeper: StrategySweeper
     variants: list[VariantOutcome]
 
-    def period_totals(self) -> tuple[Ints, Ints, Ints]:
-        """(trades, profit, staked) per variant (rows) and period (columns), money in exact
-        integer units of 0.0001: the shape of core.backtest.luck.PeriodTotals, so the luck
-        report reads a strategy sweep as it reads a football one (a trade is a bet staking its
-        entry value; yield = pooled profit / pooled entry value)."""
-        trades = np.vstack([v.period_trades for v in self.variants]).astype(np.int64)
-        profit = np.rint(np.vstack([v.period_profit for v in self.variants]) * 10_000)
-        staked = np.rint(np.vstack([v.period_staked for v in self.variants]) * 10_000)
-        return trades, profit.astype(np.int64), staked.astype(np.int64)
+    @property
+    def calendar(self) -> Periods:
+        return self.sweeper.calendar
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "strategy": self.strategy,
-            "grid": self.grid,
-            "trials": len(self.variants),
-            "periods": {"kind": self.periods.kind, "labels": list(self.periods.labels)},
-            "variants": [variant.to_json() for variant in self.variants],
-        }
+    def luck_inputs(self, pbo_blocks: int) -> LuckInputs:
+        variants = self.variants
+        count = len(variants)
+        by_period = PeriodTotals(
+            *(
+                np.vstack([getattr(v.period, name) for v in variants])
+                for name in ("bets", "profit_units", "staked_units")
+            )
+        )
+        used = np.flatnonzero(by_period.bets.sum(axis=0) > 0)
+        periods = PeriodTotals(
+            by_period.bets[:, used],
+            by_period.profit_units[:, used],
+            by_period.staked_units[:, used],
+        )
+        labels = [self.calendar.labels[int(i)] for i in used]
+        all_days = [v.days for v in variants]
+        days = np.unique(np.concatenate(all_days)) if all_days else np.zeros(0, dtype=np.int64)
+        blocks = None
+        if len(days) >= pbo_blocks:
+            block_of_day = date_blocks(days, pbo_blocks)
+            arrays = {name: np.zeros((count, pbo_blocks), np.int64) for name in _TOTALS}
+            for row, variant in enumerate(variants):
+                block = block_of_day[np.searchsorted(days, variant.days)]
+                for name in _TOTALS:
+                    np.add.at(arrays[name][row], block, getattr(variant.by_day, name)[0])
+            blocks = PeriodTotals(*(arrays[name] for name in _TOTALS))
+
+        def out_of_sample_p(chosen: list[tuple[int, int]]) -> float | None:
+            """Rerun each chosen variant (a few) for its trades' returns in its period."""
+            picked = []
+            for at, variant in chosen:
+                trades, _run = self.sweeper.trades(variant)
+                picked.append(trades.returns[trades.period == used[at]])
+            test = one_sided_t_test_of_array(np.concatenate(picked)) if picked else None
+            return test.p_value if test else None
+
+        kind = self.calendar.kind
+        return LuckInputs(
+            variants=[v.row() for v in variants],
+            periods=periods,
+            period_labels=labels,
+            blocks=blocks,
+            bet_days=len(days),
+            out_of_sample_p=out_of_sample_p,
+            words=Vocabulary(kind, f"{kind}s", "trades", "trade exit days"),
+        )
+
+
+_TOTALS: Final = ("bets", "profit_units", "staked_units")
 
 
 def sweep_strategy(
     prices: PriceSeries,
     open_ms: Ints,
     minutes_per_bar: int,
-    strategy: Strategy,
-    grid: Mapping[str, Any],
-    options: ExecutionOptions,
-    *,
-    periods: PeriodKind = "month",
+    request: StrategySweepRequest,
     progress: Callable[[int, int], None] | None = None,
 ) -> StrategySweep:
-    """Run every variant of `grid` over the same bars (in memory; nothing is stored)."""
-    variants = expand_grid(strategy, grid)
-    bar_ms = minutes_per_bar * 60_000
-    calendar = calendar_periods(int(open_ms[0]), int(open_ms[-1]) + bar_ms - 1, periods)
-    count = len(calendar.labels)
-    indicators = Indicators(prices.close)
-    outcomes: list[VariantOutcome] = []
-    for number, params in enumerate(variants, start=1):
-        problem = strategy.relation(params)
-        if problem is not None:
-            outcomes.append(_skipped(params, problem, count))
-        else:
-            run = run_strategy(prices, strategy, params, options, minutes_per_bar, indicators)
-            execution = run.execution
-            fills = execution.fills
-            exit_ms = open_ms[fills.exit_bar] + np.where(fills.reason == 3, bar_ms, 0)
-            returns = execution.trade_return
-            staked = execution.units * fills.entry_price
-            where = calendar.index(exit_ms)
-            test = one_sided_t_test(returns.tolist())
-            outcomes.append(
-                VariantOutcome(
-                    params=params,
-                    metrics=run.metrics,
-                    skipped=None,
-                    trade_exit_ms=exit_ms,
-                    trade_return=returns,
-                    trade_profit=execution.profit,
-                    trade_staked=staked,
-                    period_trades=np.bincount(where, minlength=count).astype(np.int64),
-                    period_profit=np.bincount(
-                        where, weights=execution.profit, minlength=count
-                    ).astype(np.float64),
-                    period_staked=np.bincount(where, weights=staked, minlength=count).astype(
-                        np.float64
-                    ),
-                    period_return_sum=np.bincount(where, weights=returns, minlength=count).astype(
-                        np.float64
-                    ),
-                    t_stat=None if test is None else test.t_stat,
-                    p_value=None if test is None else test.p_value,
-                )
-            )
-        if progress is not None:
-            progress(number, len(variants))
-    return StrategySweep(strategy.name, dict(grid), calendar, outcomes)
+    """Run every variant of a (validated) request over the same bars; nothing is stored."""
+    return StrategySweeper(prices, open_ms, minutes_per_bar, request).run(progress)
 
 
-def _skipped(params: dict[str, Any], reason: str, periods: int) -> VariantOutcome:
-    empty_i = np.zeros(0, dtype=np.int64)
-    empty_f = np.zeros(0)
-    return VariantOutcome(
-        params=params,
-        metrics=None,
-        skipped=reason,
-        trade_exit_ms=empty_i,
-        trade_return=empty_f,
-        trade_profit=empty_f,
-        trade_staked=empty_f,
-        period_trades=np.zeros(periods, dtype=np.int64),
-        period_profit=np.zeros(periods),
-        period_staked=np.zeros(periods),
-        period_return_sum=np.zeros(periods),
-        t_stat=None,
-        p_value=None,
-    )
+def variant_columns(row: dict[str, Any]) -> dict[str, Any]:
+    """A strategy variant's `sweep_variants` columns (the mapping is SweepVariant's)."""
+    return {
+        "params": row["params"],
+        "bets": row["bets"],
+        "wins": row["wins"],
+        "profit": Decimal(repr(row["profit"])),
+        "staked": Decimal(repr(row["staked"])),
+        "yield_": row["yield"],
+        "max_drawdown": row["max_drawdown"] or 0.0,
+        "longest_losing_run": row["longest_losing_run"],
+        "t_stat": row["t_stat"],
+        "p_value": row["p_value"],
+        "q_value": row["q_value"],
+        "metrics": {key: row[key] for key in METRIC_KEYS} | {"skipped": row["skipped"]},
+    }

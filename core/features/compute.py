@@ -171,7 +171,7 @@ def _add_at_venue(form: _Form, home: bool, pts: int, day: int) -> None:
 
 
 def _form_values(
-    form: _Form | None, home: bool, date: dt.date
+    form: _Form | None, home: bool, date: dt.date, oldest: int
 ) -> tuple[
     int | None,
     int | None,
@@ -183,10 +183,9 @@ def _form_values(
     int | None,
 ]:
     """points_last5, points_last10, gf_avg5, ga_avg5, venue_points5, sot_avg5, streak, rest;
-    each over recent matches only (RECENT_DAYS), else None."""
+    each over recent matches only: `oldest` is the earliest day (ordinal) they may be on."""
     if form is None or form.last_date is None:
         return None, None, None, None, None, None, None, None
-    oldest = date.toordinal() - RECENT_DAYS
     days = form.days
     if days[-1] < oldest:
         return None, None, None, None, None, None, None, None
@@ -305,6 +304,8 @@ def _replay(
     out: list[FeatureRow] = []
     for date, group in groupby(ordered, key=lambda f: f.kickoff_date):
         day = list(group)
+        day_number = date.toordinal()
+        oldest = day_number - RECENT_DAYS
         positions: dict[tuple[int, str], dict[int, int]] = {}
         for f in day:
             if only is not None and f.id not in only:
@@ -337,7 +338,7 @@ def _replay(
                         pts,
                         ppg,
                         pos,
-                        *_form_values(forms.get(team), home, date),
+                        *_form_values(forms.get(team), home, date, oldest),
                         elo.get(team, ELO_START),
                     )
                 )
@@ -350,7 +351,6 @@ def _replay(
             out.append((f.id, *sides[0], *sides[1], *h2h_values))
         # Apply the date's results, Elo from the ratings before the date.
         elo_delta: dict[int, float] = {}
-        day_number = date.toordinal()
         for f in day:
             hg, ag = f.home_goals, f.away_goals
             if hg is None or ag is None:
@@ -369,7 +369,12 @@ def _replay(
                 if form is None:
                     form = forms[team] = _Form()
                 form.add_match(pts, gf, ga, sot, day_number)
-                _add_at_venue(form, home, pts, day_number)
+                if home:
+                    form.cum_home.append(form.cum_home[-1] + pts)
+                    form.home_days.append(day_number)
+                else:
+                    form.cum_away.append(form.cum_away[-1] + pts)
+                    form.away_days.append(day_number)
                 if form.last_date is not None and (date - form.last_date).days > RECENT_DAYS:
                     form.streak = 0  # a long gap ends a run
                 form.streak = _next_streak(form.streak, pts)

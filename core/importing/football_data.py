@@ -136,6 +136,20 @@ AH_LINE_COLUMNS = frozenset({"ah_line", "ah_line_close"})
 
 # Plausibility limits for optional cells.
 MAX_ODDS = 1000.0  # Betfair's ceiling; anything above is a typo
+# A bookmaker's prices for the outcomes of one market (1X2, over/under, Asian handicap)
+# imply probabilities summing to 1 + its margin. One bookmaker's group (Bet365, Pinnacle)
+# or the market average's, pre-match or closing, summing outside this range holds a typo
+# (a real file: BbAv>2.5 = 7.30 beside BbAv<2.5 = 1.87, a sum of 0.67); which price is
+# wrong cannot be told, so the whole group is stored as missing. (Maximum prices come from
+# several bookmakers: their sum may legitimately fall below 1.)
+BOOKSUM_RANGE = (0.98, 1.30)
+# A market maximum is a typo when its winnings (price - 1) are more than this many times
+# the average's for the same selection, and its implied probability is more than
+# MAX_PRICE_PROBABILITY_GAP below the average's (BbMxAHH = 9 against an average of 1.92;
+# a long shot's maximum of 60 against an average of 30 is ordinary). It alone is stored as
+# missing.
+MAX_PRICE_WINNINGS_RATIO = 3.0
+MAX_PRICE_PROBABILITY_GAP = 0.10
 MAX_AH_LINE = 10.0
 MAX_GOALS = 99
 MAX_STAT = 999
@@ -191,14 +205,16 @@ class ImportWarning(str):
     line: int
     detail: str
     """`column: value: reason`, or what else was wrong."""
+    kind: str
+    """"missing" (a cell stored as missing), "team" (a name to alias) or "note"."""
 
-    def __new__(cls, file: str, line: int, detail: str) -> ImportWarning:
+    def __new__(cls, file: str, line: int, detail: str, kind: str = "missing") -> ImportWarning:
         warning = super().__new__(cls, f"{file}:{line}: {detail}")
-        warning.file, warning.line, warning.detail = file, line, detail
+        warning.file, warning.line, warning.detail, warning.kind = file, line, detail, kind
         return warning
 
-    def __reduce__(self) -> tuple[type[ImportWarning], tuple[str, int, str]]:
-        return (ImportWarning, (self.file, self.line, self.detail))
+    def __reduce__(self) -> tuple[type[ImportWarning], tuple[str, int, str, str]]:
+        return (ImportWarning, (self.file, self.line, self.detail, self.kind))
 
 
 @dataclass
@@ -509,6 +525,108 @@ class ColumnMap:
 
 _PRICE_COLUMNS = tuple(c for c in ODDS_VALUE_COLUMNS if c not in AH_LINE_COLUMNS)
 _LINE_COLUMNS = tuple(c for c in ODDS_VALUE_COLUMNS if c in AH_LINE_COLUMNS)
+_MARKET_SELECTIONS = {
+    market: tuple(s for s, m in _MARKET.items() if m == market) for market in ("1x2", "ou", "ah")
+}
+
+
+class _PriceChecks:
+    """The typo checks (BOOKSUM_RANGE, MAX_PRICE_*) a file's columns allow, as odds slots."""
+
+    def __init__(self, cols: ColumnMap) -> None:
+        slot = {name: i for i, name in enumerate(ODDS_VALUE_COLUMNS)}
+        present = set(cols.odds_slots())
+        self.headers = [header for _index, header in cols.prices]
+        self.groups: list[tuple[int, ...]] = []
+        for source in ("b365", "pinnacle", "avg"):
+            for timing in ("", "_close"):
+                for selections in _MARKET_SELECTIONS.values():
+                    slots = tuple(slot[odds_column_name(source + timing, s)] for s in selections)
+                    if present.issuperset(slots):
+                        self.groups.append(slots)
+        self.maxima: list[tuple[int, int]] = []
+        for timing in ("", "_close"):
+            for selection in _SELECTION_SUFFIX:
+                pair = (
+                    slot[odds_column_name("max" + timing, selection)],
+                    slot[odds_column_name("avg" + timing, selection)],
+                )
+                if present.issuperset(pair):
+                    self.maxima.append(pair)
+
+    def fix(self, odds: tuple[float | None, ...]) -> tuple[tuple[float | None, ...], list[str]]:
+        """The odds with typos made missing, and a warning detail for each."""
+        low, high = BOOKSUM_RANGE
+        gone: set[int] = set()
+        details: list[str] = []
+        for slots in self.groups:
+            prices = [price for i in slots if (price := odds[i]) is not None]
+            if len(prices) < len(slots):
+                continue
+            booksum = sum(1 / price for price in prices)
+            if not low <= booksum <= high:
+                gone.update(slots)
+                details.append(
+                    f"{'/'.join(self.headers[i] for i in slots)}: "
+                    f"{'/'.join(f'{price:g}' for price in prices)}: the prices imply a "
+                    f"bookmaker margin of {booksum - 1:+.1%}, outside {low - 1:+.0%} to "
+                    f"{high - 1:+.0%}, a typo? (stored as missing)"
+                )
+        for most, average in self.maxima:
+            top, mean = odds[most], odds[average]
+            if (
+                top is not None
+                and mean is not None
+                and top - 1 > MAX_PRICE_WINNINGS_RATIO * (mean - 1)
+                and 1 / mean - 1 / top > MAX_PRICE_PROBABILITY_GAP
+            ):
+                gone.add(most)
+                details.append(
+                    f"{self.headers[most]}: {top:g}: far above the average price {mean:g}"
+                    f" ({self.headers[average]}), a typo? (stored as missing)"
+                )
+        if not gone:
+            return odds, details
+        return tuple(None if i in gone else price for i, price in enumerate(odds)), details
+
+    def screen(self, texts: list[tuple[str, ...]], value_of: Callable[[str], float]) -> set[int]:
+        """Rows some check fails, from the rows' price texts and each text's value (NaN
+        when blank or bad, which compares false: a group with a price missing passes).
+        A column at a time, each check one comprehension: measured faster than numpy
+        once its import is counted, and than chained map() calls."""
+        if not texts:
+            return set()
+        used = {i for slots in self.groups for i in slots}
+        used.update(i for pair in self.maxima for i in pair)
+        columns = list(zip(*texts, strict=True))
+        values = {i: list(map(value_of, columns[i])) for i in used}
+        low, high = BOOKSUM_RANGE
+        failing: set[int] = set()
+        for slots in self.groups:
+            if len(slots) == 3:
+                a, b, c = (values[i] for i in slots)
+                failing.update(
+                    n
+                    for n, (x, y, z) in enumerate(zip(a, b, c, strict=True))
+                    if (booksum := 1 / x + 1 / y + 1 / z) < low or booksum > high
+                )
+            else:
+                a, b = (values[i] for i in slots)
+                failing.update(
+                    n
+                    for n, (x, y) in enumerate(zip(a, b, strict=True))
+                    if (booksum := 1 / x + 1 / y) < low or booksum > high
+                )
+        ratio, gap = MAX_PRICE_WINNINGS_RATIO, MAX_PRICE_PROBABILITY_GAP
+        for most, average in self.maxima:
+            failing.update(
+                n
+                for n, (top, mean) in enumerate(zip(values[most], values[average], strict=True))
+                if top - 1 > ratio * (mean - 1) and 1 / mean - 1 / top > gap
+            )
+        return failing
+
+
 # MatchRow.odds is prices then lines, so both must be in that order already.
 assert ODDS_VALUE_COLUMNS == _PRICE_COLUMNS + _LINE_COLUMNS
 _STAT_HEADER_OF = {column: header for header, column in STAT_HEADERS.items()}
@@ -911,6 +1029,7 @@ class _Validator:
         self.referee_cache: dict[str, str | None] = {"": None}
         self.season_of: dict[dt.date, str] = {}
         self.seen: dict[tuple[str, dt.date, str, str], int] = {}
+        self.price_checks = _PriceChecks(cols)
 
     def date_of(self, text: str) -> dt.date | None:
         cache = self.date_cache
@@ -1143,6 +1262,7 @@ class _Validator:
         season_of = self.season_of
         season = self.season
         good = self.result.rows
+        first_new = len(good)
         for (
             line,
             cells,
@@ -1245,6 +1365,16 @@ class _Validator:
                     (*map(price_of, texts[0]), *map(line_of, texts[1])),
                 )
             )
+        if self.price_checks.groups or self.price_checks.maxima:
+            nan = float("nan")
+            value_of = {t: nan if v is None else v for t, v in prices.values.items()}
+            new = good[first_new:]
+            for n in sorted(self.price_checks.screen(price_texts, value_of.__getitem__)):
+                row = new[n]
+                odds, details = self.price_checks.fix(row.odds)
+                good[first_new + n] = row._replace(odds=odds)
+                for detail in details:
+                    add_warning(row.line, detail)
 
 
 def _half_time_goals(

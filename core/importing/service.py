@@ -72,7 +72,7 @@ from core.importing.football_data import (
     parse_file,
 )
 from core.importing.leagues import known_league, league_for_code
-from core.models import Base, TeamAlias
+from core.models import Base, ImportRecord, TeamAlias
 
 _T = TypeVar("_T")
 
@@ -87,6 +87,7 @@ _TEAMS: Table = Base.metadata.tables["teams"]
 _LEAGUES: Table = Base.metadata.tables["leagues"]
 _TEAM_LEAGUES: Table = Base.metadata.tables["team_leagues"]
 _ALIASES: Table = TeamAlias.__table__  # type: ignore[assignment]
+_IMPORTS: Table = ImportRecord.__table__  # type: ignore[assignment]
 
 _HOME_GOALS = FIXTURE_VALUE_COLUMNS.index("home_goals")
 _SEASON = FIXTURE_VALUE_COLUMNS.index("season")
@@ -147,6 +148,8 @@ class ImportSummary:
     """File name -> bad rows counted but not kept."""
     file_errors: list[str] = field(default_factory=list)
     """One line per file that was refused whole."""
+    import_ids: list[int] = field(default_factory=list)
+    """The `imports` records of the files that added fixtures (what an undo deletes)."""
     seconds: float = 0.0
 
     @property
@@ -368,6 +371,8 @@ class _ImportRun:
         self.aliases: dict[str, str] = {}
         """Another spelling -> the name the team is stored under."""
         self.played_leagues: dict[int, bool] = {}
+        self.upcoming_leagues: set[int] = set()
+        """Leagues with upcoming fixtures (only there can a row be a postponed match)."""
         # Fixtures added or changed by committed files, for the feature recompute.
         self.affected = AffectedFixtures()
 
@@ -384,6 +389,9 @@ class _ImportRun:
                 self.league_teams.setdefault(int(league_id), set()).add(int(team_id))
             aliases = await conn.execute(select(_ALIASES.c.alias, _ALIASES.c.team_name))
             self.aliases = {str(alias): str(name) for alias, name in aliases}
+            f = _FIXTURES.c
+            waiting = select(f.league_id).where(f.result.is_(None)).distinct()
+            self.upcoming_leagues = {int(i) for i in (await conn.execute(waiting)).scalars()}
 
     # -- progress -----------------------------------------------------------
 
@@ -448,7 +456,7 @@ class _ImportRun:
             else:
                 summary.files_imported += 1
                 summary.warnings.append(
-                    ImportWarning(name, 1, "rows: 0: no match rows after the header")
+                    ImportWarning(name, 1, "rows: 0: no match rows after the header", "note")
                 )
             self.rows_done += parsed.data_rows
             self._finish_file(name)
@@ -469,6 +477,8 @@ class _ImportRun:
             self._finish_file(name)
             return
         summary.files_imported += 1
+        if counts.import_id is not None:
+            summary.import_ids.append(counts.import_id)
         summary.fixtures_added += counts.added
         summary.fixtures_updated += counts.updated
         summary.fixtures_unchanged += counts.unchanged
@@ -489,17 +499,18 @@ class _ImportRun:
                         first_line[division],
                         f"Div: {division}: unknown division code, "
                         f"imported as league {division!r} in country Unknown",
+                        kind="note",
                     )
                 )
         self.rows_done = rows_before + parsed.data_rows
         self._finish_file(name)
 
     async def _write(self, parsed: ParsedFile) -> _FileCounts:
-        """Upsert one file's good rows in one transaction, league by league."""
+        """Upsert one file's good rows in one transaction, league by league: every league
+        compared first, then written (so the file's import record is one statement)."""
         rows = parsed.rows
         counts = _FileCounts()
         new_team_ids: dict[str, int] = {}
-        affected: list[tuple[int, str, int, int, dt.date]] = []
         by_division: dict[str, list[MatchRow]] = {}
         for row in rows:
             by_division.setdefault(row.division, []).append(row)
@@ -509,6 +520,7 @@ class _ImportRun:
             counts.notes = await self._suggest_aliases(parsed, stored_as)
         links: dict[int, set[int]] = {}
         league_ids: dict[str, int] = {}
+        plans: list[_LeaguePlan] = []
         async with self.db.session() as session:
             conn = await session.connection()
             bulk = await _Bulk.open(conn)
@@ -519,31 +531,31 @@ class _ImportRun:
                 teams = {team_ids[r.home_team] for r in division_rows}
                 teams |= {team_ids[r.away_team] for r in division_rows}
                 links[league_id] = await self._link_teams(conn, league_id, teams)
-                await self._write_league(
-                    bulk, conn, parsed, league_id, division_rows, team_ids, counts, affected
-                )
+                plans.append(await self._plan(bulk, league_id, division_rows, team_ids))
+            owned = sum(len(plan.new) + len(plan.settled) for plan in plans)
+            if owned:
+                counts.import_id = await bulk.record_import(parsed.name, owned)
+            for plan in plans:
+                await self._apply(bulk, conn, parsed, plan, counts)
             await record_data_change(conn, f"import {parsed.name}")
         # Committed: the new ids are real now.
         self.league_ids.update(league_ids)
         self.team_ids.update(new_team_ids)
         self.league_teams.update(links)
-        for league_id, season, home, away, day in affected:
-            self.affected.add(league_id, season, home, away, day)
+        for plan in plans:
+            for prepared in (*plan.new, *(p for _, p in plan.changed)):
+                key, row = prepared.key, prepared.row
+                self.affected.add(
+                    plan.league_id, str(row.values[_SEASON]), key[1], key[2], row.kickoff_date
+                )
+            if parsed.upcoming and plan.new:
+                self.upcoming_leagues.add(plan.league_id)
         return counts
 
-    async def _write_league(
-        self,
-        bulk: _Bulk,
-        conn: AsyncConnection,
-        parsed: ParsedFile,
-        league_id: int,
-        rows: list[MatchRow],
-        team_ids: dict[str, int],
-        counts: _FileCounts,
-        affected: list[tuple[int, str, int, int, dt.date]],
-    ) -> None:
-        """One league's rows of a file: insert the new, rewrite the changed."""
-        name = parsed.name
+    async def _plan(
+        self, bulk: _Bulk, league_id: int, rows: list[MatchRow], team_ids: dict[str, int]
+    ) -> _LeaguePlan:
+        """One league's rows of a file against what is stored: new, changed, unchanged."""
         # Rows are compared in the driver's form (dates are text on SQLite), so stored
         # rows need no conversion on the way out. A file has few distinct dates and
         # times, so each is converted once.
@@ -552,12 +564,10 @@ class _ImportRun:
         stored_date = {day: to_driver_date(day) for day in dates}
         to_driver = _DriverValues(bulk)
         first, last = min(dates), max(dates)
+        plan = _LeaguePlan(league_id, rows, first, last)
         existing = await self._stored(bulk, league_id, first, last)
-        new: list[_Prepared] = []
-        changed: list[tuple[int, _Prepared]] = []
         unmatched: list[_Prepared] = []
         matched: set[int] = set()
-        unchanged = 0
         for row in rows:
             prepared = _Prepared(
                 (stored_date[row.kickoff_date], team_ids[row.home_team], team_ids[row.away_team]),
@@ -570,15 +580,16 @@ class _ImportRun:
                 continue
             matched.add(stored[0])
             if stored[1] == prepared.values and stored[2] == row.odds:
-                unchanged += 1
+                plan.unchanged += 1
                 continue
             merged = _merge(stored, prepared, to_driver)
             if merged is None:
-                unchanged += 1
+                plan.unchanged += 1
             else:
-                changed.append((stored[0], merged))
-                counts.settled += _settles(stored, merged)
-        if unmatched:
+                plan.changed.append((stored[0], merged))
+                if _settles(stored, merged):
+                    plan.settled.append(stored[0])
+        if unmatched and league_id in self.upcoming_leagues:
             # A row with no fixture at its key may be a postponed match: it takes over an
             # upcoming fixture of the same teams and season (the nearest in date).
             around = dt.timedelta(days=POSTPONED_SEARCH_DAYS)
@@ -595,34 +606,65 @@ class _ImportRun:
                     if stored[1][_SEASON] == row.values[_SEASON]
                 ]
                 if not pool:
-                    new.append(prepared)
+                    plan.new.append(prepared)
                     continue
                 ordinal = row.kickoff_date.toordinal()
                 stored = min(pool, key=lambda s: abs(s[5].toordinal() - ordinal))
                 by_pair[prepared.key[1:]].remove(stored)
                 moved = _merge(stored, prepared, to_driver, force=True)
                 assert moved is not None
-                changed.append((stored[0], moved))
-                counts.moved += 1
-                counts.settled += _settles(stored, moved)
+                plan.changed.append((stored[0], moved))
+                plan.moved += 1
+                if _settles(stored, moved):
+                    plan.settled.append(stored[0])
+        else:
+            plan.new.extend(unmatched)
+        return plan
+
+    async def _apply(
+        self,
+        bulk: _Bulk,
+        conn: AsyncConnection,
+        parsed: ParsedFile,
+        plan: _LeaguePlan,
+        counts: _FileCounts,
+    ) -> None:
+        """Write one league's plan: insert the new, rewrite the changed."""
+        name = parsed.name
         rows_base = self.rows_done
-        self.rows_done += unchanged
+        self.rows_done += plan.unchanged
         stamp = bulk.converter(_FIXTURES.c.updated_at.type)(utcnow())
-        for chunk in _chunks(new, CHUNK_ROWS):
-            await self._insert(bulk, parsed, league_id, chunk, stamp, (first, last))
+        for chunk in _chunks(plan.new, CHUNK_ROWS):
+            assert counts.import_id is not None
+            await self._insert(
+                bulk,
+                parsed,
+                plan.league_id,
+                chunk,
+                stamp,
+                (plan.first, plan.last),
+                counts.import_id,
+            )
             self.rows_done += len(chunk)
             self.report(name)
-        for chunk_changed in _chunks(changed, CHUNK_ROWS):
+        for chunk_changed in _chunks(plan.changed, CHUNK_ROWS):
             await self._update(conn, name, chunk_changed)
             self.rows_done += len(chunk_changed)
             self.report(name)
-        self.rows_done = rows_base + len(rows)
-        for prepared in (*new, *(p for _, p in changed)):
-            key, row = prepared.key, prepared.row
-            affected.append((league_id, str(row.values[_SEASON]), key[1], key[2], row.kickoff_date))
-        counts.added += len(new)
-        counts.updated += len(changed)
-        counts.unchanged += unchanged
+        # A settled fixture now belongs to the import that completed it: undoing the
+        # fixtures file that announced it must not take the played match away.
+        for chunk_ids in _chunks(plan.settled, LOOKUP_CHUNK):
+            await conn.execute(
+                update(_FIXTURES)
+                .where(_FIXTURES.c.id.in_(chunk_ids))
+                .values(import_id=counts.import_id)
+            )
+        self.rows_done = rows_base + len(plan.rows)
+        counts.added += len(plan.new)
+        counts.updated += len(plan.changed)
+        counts.unchanged += plan.unchanged
+        counts.settled += len(plan.settled)
+        counts.moved += plan.moved
 
     async def _suggest_aliases(
         self, parsed: ParsedFile, stored_as: dict[str, str]
@@ -655,6 +697,7 @@ class _ImportRun:
                             f"{header}: {team}: not a team known in {row.division}; "
                             f"did you mean {best!r}? If so: filterbets teams alias "
                             f"{shlex.quote(team)} {shlex.quote(best)}",
+                            kind="team",
                         )
                     )
         return notes
@@ -764,6 +807,7 @@ class _ImportRun:
         chunk: Sequence[_Prepared],
         stamp: Any,
         dates: tuple[dt.date, dt.date],
+        import_id: int,
     ) -> None:
         # Columns the file cannot fill are left out (they default to NULL):
         # binding fewer parameters is most of the cost on SQLite.
@@ -774,7 +818,10 @@ class _ImportRun:
         await bulk.insert(
             _FIXTURES,
             _FIXTURE_INSERT_COLUMNS,
-            [(league_id, *p.key, *p.values, source, p.row.line, stamp, stamp) for p in chunk],
+            [
+                (league_id, *p.key, *p.values, source, p.row.line, stamp, stamp, import_id)
+                for p in chunk
+            ],
             omit=absent_values,
         )
         fixture_ids = await bulk.consecutive_ids(_FIXTURES, len(chunk))
@@ -837,12 +884,30 @@ class _ImportRun:
 
 
 @dataclass
+class _LeaguePlan:
+    """What one league's rows of a file do to the stored fixtures."""
+
+    league_id: int
+    rows: list[MatchRow]
+    first: dt.date
+    last: dt.date
+    new: list[_Prepared] = field(default_factory=list)
+    changed: list[tuple[int, _Prepared]] = field(default_factory=list)
+    settled: list[int] = field(default_factory=list)
+    """Upcoming fixtures the file gives their result."""
+    moved: int = 0
+    unchanged: int = 0
+
+
+@dataclass
 class _FileCounts:
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     settled: int = 0
     moved: int = 0
+    import_id: int | None = None
+    """The file's record in `imports`, when it adds or settles fixtures."""
     notes: list[ImportWarning] = field(default_factory=list)
     """Warnings about the file as a whole (team names to alias)."""
 
@@ -961,8 +1026,10 @@ _FIXTURE_INSERT_COLUMNS = (
     "source_line",
     "imported_at",
     "updated_at",
+    "import_id",
 )
 _ODDS_INSERT_COLUMNS = ("fixture_id", *ODDS_VALUE_COLUMNS)
+_IMPORT_COLUMNS = ("file_name", "imported_at", "fixtures_added")
 _KEY_COLUMNS = (
     _FIXTURES.c.id,
     _FIXTURES.c.kickoff_date,
@@ -1088,6 +1155,20 @@ class _Bulk:
             return [tuple(record) for record in await self.driver.fetch(compiled.sql, *args)]
         async with self.driver.execute(compiled.sql, args) as cursor:
             return list(await cursor.fetchall())
+
+    async def record_import(self, file_name: str, fixtures: int) -> int:
+        """A row in `imports` for a file that adds (or settles) `fixtures`; its id. One
+        statement through the driver: SQLAlchemy's would cost several round trips."""
+        stamp = self.converter(_IMPORTS.c.imported_at.type)(utcnow())
+        insert = _IMPORTS.insert().returning(_IMPORTS.c.id)
+        compiled = self._compile("record import", insert, column_keys=_IMPORT_COLUMNS)
+        values = {"file_name": file_name[:255], "imported_at": stamp, "fixtures_added": fixtures}
+        args = [values[name] for name in compiled.names]
+        if self.postgres:
+            return int(await self.driver.fetchval(compiled.sql, *args))
+        async with self.driver.execute(compiled.sql, args) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0])
 
     async def consecutive_ids(self, table: Table, count: int) -> list[int] | None:
         """Ids of the `count` rows just inserted into `table`, in order, when knowable.

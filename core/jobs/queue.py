@@ -148,6 +148,12 @@ class JobInfo:
         if self.kind == "sweep_part":
             sweep = self.request.get("sweep_short_id") or f"#{self.request.get('sweep_job')}"
             return f"part {int(self.request.get('part', 0)) + 1} of sweep {sweep}"
+        if self.kind == "sweep" and "strategy" in self.request:
+            strategy = self.request.get("strategy") or {}
+            return (
+                f"sweep of {strategy.get('strategy')} on"
+                f" {strategy.get('symbol')} {strategy.get('timeframe')}"
+            )
         if self.kind == "sweep":
             backtest = self.request.get("backtest") or {}
             return f"sweep of {name} on {backtest.get('market', '?')}"

@@ -39,7 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.backtest.engine import BacktestCancelled, BacktestEngine, ResolvedFilter
 from core.backtest.request import BacktestRequest
-from core.backtest.sweeps import SweepEngine, SweepRequest
+from core.backtest.sweeps import SweepEngine, sweep_request_from_dict
 from core.candles.request import StrategyRequest, is_strategy_request
 from core.candles.service import StrategyCancelled, run_strategy_job
 from core.db import Database
@@ -443,6 +443,8 @@ class JobRunner:
         market = claim.request.get("market") or (claim.request.get("backtest") or {}).get("market")
         if is_strategy_request(claim.request):
             title = f"strategy {claim.request.get('strategy', '?')}"
+        elif isinstance(claim.request.get("strategy"), dict):
+            title = f"{kind}, strategy {claim.request['strategy'].get('strategy', '?')}"
         else:
             title = f"{kind}, market {market}" if market else kind
         self._log(f"job {claim.short_id} started (attempt {claim.attempt}, {title})")
@@ -538,7 +540,7 @@ class JobRunner:
                 request, progress=progress, is_cancelled=cancelled, before_commit=before_commit
             )
         if kind == SWEEP_KIND:
-            sweep = SweepRequest.from_dict(claim.request)
+            sweep = sweep_request_from_dict(claim.request)
             coordinator = SweepCoordinator(
                 self.queue, claim, self.worker_name, self.heartbeat_interval
             )

@@ -43,7 +43,7 @@ from core.backtest.sweep import (
     season_labels,
     set_periods,
 )
-from core.backtest.sweeps import SweepRequest
+from core.backtest.sweeps import AnySweepRequest, SweepRequest
 from core.db import Database, utcnow
 from core.errors import FilterBetsError
 from core.frame import frame_for
@@ -67,11 +67,17 @@ PART_KIND: Final = "sweep_part"
 _POLL_SECONDS: Final = 0.2
 
 
-async def submit_sweep(queue: JobQueue, user_id: int, request: SweepRequest) -> JobInfo:
+async def submit_sweep(queue: JobQueue, user_id: int, request: AnySweepRequest) -> JobInfo:
     """Queue a sweep, checked first as it would run (grid, template, scope), with a saved
-    filter snapshotted now: later edits don't change it."""
+    filter snapshotted now: later edits don't change it. A strategy sweep is checked
+    against its strategy and candles, and runs in one part."""
     from core.backtest.sweeps import SweepEngine
 
+    if not isinstance(request, SweepRequest):
+        from core.candles.service import check_strategy_sweep
+
+        await check_strategy_sweep(queue.db, request)
+        return await queue.submit_raw(user_id, request.validated().to_dict())
     request, resolved, _ = await SweepEngine(queue.db, user_id).prepare(request)
     snapshot: FilterSnapshot | None = None
     if resolved.filter_id is not None:

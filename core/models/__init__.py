@@ -18,6 +18,7 @@ from core.models.fixtures import (
     Fixture,
     FixtureBookPrices,
     FixtureOdds,
+    ImportRecord,
     is_settled,
     odds_column_name,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "FixtureBookPrices",
     "FixtureFeatures",
     "FixtureOdds",
+    "ImportRecord",
     "League",
     "Pick",
     "StrategyTrade",

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Time,
@@ -111,6 +112,21 @@ MATCH_STAT_COLUMNS = (
 )
 
 
+class ImportRecord(Base):
+    """One file's import that added fixtures: what `filterbets data delete --import` and
+    the Data screen can take back. Its fixtures are those it added, and the upcoming ones
+    it gave their result (taken over from the fixtures file's import); fixtures it only
+    corrected existed before it and stay."""
+
+    __tablename__ = "imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    fixtures_added: Mapped[int] = mapped_column(Integer)
+    """Fixtures added, or settled, by it."""
+
+
 class Fixture(Base):
     __tablename__ = "fixtures"
     __table_args__ = (
@@ -165,6 +181,10 @@ class Fixture(Base):
     referee: Mapped[str | None] = mapped_column(String(120))
     source_file: Mapped[str | None] = mapped_column(String(255))
     source_line: Mapped[int | None] = mapped_column()
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("imports.id", ondelete="SET NULL"), index=True
+    )
+    """The import that added the fixture, or settled it (NULL before revision 0009)."""
     imported_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 

@@ -78,7 +78,12 @@ class BacktestBet(Base):
 
 class SweepVariant(Base):
     """One variant of a sweep: its parameters and its flat-stake summary. A sweep keeps no
-    per-bet ledger; promoting a variant runs it as a backtest with one."""
+    per-bet ledger; promoting a variant runs it as a backtest with one.
+
+    A candle strategy sweep's variant maps onto the same columns: bets = its trades, profit
+    = final equity less cash, staked = the trades' entry values, yield = profit / staked,
+    max_drawdown = the strategy's (a fraction of the equity peak, not money),
+    longest_losing_run = in trades; `metrics` keeps the strategy's own metrics."""
 
     __tablename__ = "sweep_variants"
 
@@ -98,3 +103,5 @@ class SweepVariant(Base):
     t_stat: Mapped[float | None] = mapped_column(Float)
     p_value: Mapped[float | None] = mapped_column(Float)
     q_value: Mapped[float | None] = mapped_column(Float)
+    metrics: Mapped[Any | None] = mapped_column(JSONType)
+    """A strategy sweep's variant: its strategy metrics (null for a football variant)."""

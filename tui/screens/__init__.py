@@ -16,6 +16,7 @@ from tui.screens.data import DataScreen
 from tui.screens.filters import FiltersScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.results import ResultsScreen
+from tui.screens.scanner import ScannerScreen
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ SCREEN_MODES: tuple[ScreenMode, ...] = (
     ScreenMode("jobs", "2", "Jobs", JobsScreen),
     ScreenMode("results", "3", "Results", ResultsScreen),
     ScreenMode("data", "4", "Data", DataScreen),
+    ScreenMode("scanner", "5", "Scanner", ScannerScreen),
 )
 
 DEFAULT_MODE = "data"
@@ -45,5 +47,6 @@ __all__ = [
     "FiltersScreen",
     "JobsScreen",
     "ResultsScreen",
+    "ScannerScreen",
     "ScreenMode",
 ]

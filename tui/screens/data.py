@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -17,11 +17,15 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
+from core.importing.removal import Removal, plan_imports, plan_league_season, remove
 from core.importing.service import ImportProgress, ImportSummary, import_paths
 from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary
 from tui.keymap import key_for
+from tui.widgets.candle_sets import CandleSetsPanel
+from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.import_prompt import ImportPrompt, ImportRequest
 from tui.widgets.import_report import ImportReport, has_problems
+from tui.widgets.strategy_prompt import StrategyJob, StrategyPrompt, queue_strategy_job
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -31,6 +35,7 @@ CELL_PADDING = 1
 """DataTable's default padding on each side of a cell."""
 LOAD_GROUP = "data-load"
 IMPORT_GROUP = "data-import"
+REMOVE_GROUP = "data-remove"
 SCROLLBAR_WIDTH = 1
 SUMMARY_RESERVE = 2 + len("sort: Country ▼") + 1
 """The summary bar's padding and the widest sort label beside it."""
@@ -209,8 +214,12 @@ class DataScreen(Screen[None]):
         Binding("s", "next_sort", "Sort", id="data.sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="data.sort_reverse"),
         Binding("i", "import_files", "Import", id="data.import"),
+        Binding("n", "run_strategy", "Strategy", id="data.run_strategy"),
         # Not in the footer (it would not fit 80 columns); the import's toast names the key.
         Binding("v", "import_report", "Import report", show=False, id="data.import_report"),
+        # Listed in help (?); both ask first, naming what goes.
+        Binding("d", "delete_season", "Delete league-season", show=False, id="data.delete"),
+        Binding("u", "undo_import", "Undo last import", show=False, id="data.undo_import"),
     ]
 
     def __init__(self) -> None:
@@ -223,6 +232,8 @@ class DataScreen(Screen[None]):
         self._import_worker: Worker[None] | None = None
         self.last_import: ImportSummary | None = None
         """The summary of the last import started here (its report is a key away)."""
+        self._undo_ids: tuple[int, ...] = ()
+        """The imports the last import here recorded, until undone."""
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -240,6 +251,7 @@ class DataScreen(Screen[None]):
         with Middle(id="data-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="data-empty-message")
         yield Static(LEGEND, id="data-legend")
+        yield CandleSetsPanel(id="data-candles")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -265,6 +277,7 @@ class DataScreen(Screen[None]):
         else:
             self.query_one("#data-sort", Static).update("refreshing…")
         self._load(service)
+        self.query_one(CandleSetsPanel).reload()
 
     @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
     async def _load(self, service: FilterBetsService) -> None:
@@ -285,6 +298,8 @@ class DataScreen(Screen[None]):
                 self._set_summary("Could not load the data; press r to retry.")
         elif event.worker.group == IMPORT_GROUP:
             doing = "importing"
+        elif event.worker.group == REMOVE_GROUP:
+            doing = "deleting fixtures"
         else:
             return
         self._show_sort()
@@ -335,6 +350,7 @@ class DataScreen(Screen[None]):
             row.display = False
             self._show_sort()
         self.last_import = summary
+        self._undo_ids = tuple(summary.import_ids)
         self.refresh_bindings()
         troubled = has_problems(summary)
         if troubled and self.app.screen is self:
@@ -342,9 +358,11 @@ class DataScreen(Screen[None]):
             self.action_import_report()
         else:
             key = key_for(self, "data.import_report", "v")
+            undo = key_for(self, "data.undo_import", "u")
             self.notify(
                 summary.summary_line()
-                + (f" · {key} on the Data screen shows what was rejected" if troubled else ""),
+                + (f" · {key} on the Data screen shows what was rejected" if troubled else "")
+                + (f" · {undo} undoes it" if summary.import_ids else ""),
                 title="Import",
                 severity="warning" if troubled else "information",
                 timeout=15 if troubled else 8,
@@ -354,6 +372,56 @@ class DataScreen(Screen[None]):
     def action_import_report(self) -> None:
         if self.last_import is not None:
             self.app.push_screen(ImportReport(self.last_import))
+
+    # Deleting --------------------------------------------------------------------------
+
+    def action_delete_season(self) -> None:
+        service = self.filterbets.service
+        table = self.query_one(VimDataTable)
+        key = self._selected_key(table)
+        if service is None or key is None:
+            return
+        code, season = key.split("/", 1)
+        self._ask_to_remove(service, lambda: plan_league_season(service.db, code, season))
+
+    def action_undo_import(self) -> None:
+        service = self.filterbets.service
+        if service is None or not self._undo_ids:
+            return
+        ids = self._undo_ids
+        self._ask_to_remove(service, lambda: plan_imports(service.db, ids))
+
+    @work(exclusive=True, group=REMOVE_GROUP, exit_on_error=False)
+    async def _ask_to_remove(
+        self, service: FilterBetsService, plan: Callable[[], Awaitable[Removal]]
+    ) -> None:
+        removal = await plan()
+        if removal.fixtures == 0:
+            self.notify(removal.describe(), title="Delete")
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._remove(service, removal)
+
+        self.app.push_screen(
+            ConfirmScreen(f"{removal.describe()}.", title="Delete fixtures", yes="Delete"),
+            answered,
+        )
+
+    @work(exclusive=True, group=REMOVE_GROUP, exit_on_error=False)
+    async def _remove(self, service: FilterBetsService, removal: Removal) -> None:
+        self.query_one("#data-sort", Static).update(Text("deleting…"))
+        deleted = await remove(service.db, removal)
+        if removal.import_ids and set(removal.import_ids) == set(self._undo_ids):
+            self._undo_ids = ()
+            self.refresh_bindings()
+        self.notify(
+            f"Deleted {deleted:,} fixtures of {removal.label}; backtest results and their"
+            " ledgers are kept.",
+            title="Delete",
+        )
+        self.reload()
 
     # Showing ---------------------------------------------------------------------------
 
@@ -486,7 +554,24 @@ class DataScreen(Screen[None]):
             return None
         if action == "import_report":  # listed in help, usable once an import has run
             return True if self.last_import is not None else None
+        if action == "run_strategy":  # shown once there are candles to run it on
+            return bool(self.query_one(CandleSetsPanel).series)
+        if action == "delete_season":
+            return True if self._rows else None
+        if action == "undo_import":
+            return True if self._undo_ids else None
         return True
+
+    def action_run_strategy(self) -> None:
+        panel = self.query_one(CandleSetsPanel)
+        if not panel.series:
+            return
+
+        def chosen(job: StrategyJob | None) -> None:
+            if job is not None:
+                self.run_worker(queue_strategy_job(self.app, job), exit_on_error=False)
+
+        self.app.push_screen(StrategyPrompt(panel.series, chosen=panel.selected()), chosen)
 
     def action_next_sort(self) -> None:
         visible = list(self._layout) or ["code"]

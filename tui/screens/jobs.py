@@ -45,6 +45,7 @@ from core.jobs.queue import (
 from core.jobs.runner import JobEvent
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
+from tui.widgets.result_kinds import job_market_cell, job_name_cell
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -229,24 +230,11 @@ def _bets_cell(row: JobRow, _now: dt.datetime) -> Text:
     return Text("" if bets is None else f"{bets:,}", justify="right")
 
 
-def _job_filter(info: JobInfo) -> str:
-    """The filter's name; a sweep (or a part of one) says so."""
-    if info.kind in ("sweep", "sweep_part"):
-        return info.title
-    return info.filter_name or "inline rules"
-
-
-def _job_market(request: dict[str, Any]) -> str:
-    """A backtest's market; a sweep's is its backtest's (a part's, its sweep's)."""
-    sweep = request.get("sweep") or request
-    return str((sweep.get("backtest") or request).get("market", "?"))
-
-
 JOB_COLUMNS: tuple[JobColumn, ...] = (
     JobColumn("id", "Job", 8, lambda r, _n: Text(r.info.short_id, style="dim"), wide_only=True),
     JobColumn("status", "Status", 11, _status_cell, live=True),
-    JobColumn("filter", "Filter", 0, lambda r, _n: Text(_job_filter(r.info))),
-    JobColumn("market", "Market", 6, lambda r, _n: Text(_job_market(r.info.request))),
+    JobColumn("filter", "Filter", 0, lambda r, _n: job_name_cell(r.info)),
+    JobColumn("market", "Market", 6, lambda r, _n: job_market_cell(r.info)),
     JobColumn("progress", "Progress", 10, _progress_cell, live=True),
     JobColumn(
         "elapsed",

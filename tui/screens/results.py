@@ -47,6 +47,15 @@ from tui.widgets.metrics_panel import (
     staking_label,
     warning_texts,
 )
+from tui.widgets.result_kinds import (  # candle runs and sweeps beside football ones
+    KIND_WIDTH,
+    fit_kind_column,
+    kind_cell,
+    market_cell,
+    odds_cell,
+    screen_for,
+    staking_cell,
+)
 from tui.widgets.rule_text import summarize_rules
 from tui.widgets.styles import BAD, GOOD
 from tui.widgets.vim_table import VimDataTable
@@ -188,17 +197,13 @@ def _yield_cell(row: ResultSummary) -> Text:
     return Text(fmt_pct(row.yield_), style=_signed_style(row.yield_), justify="right")
 
 
-KIND_LABELS = {"backtest": "test", "sweep": "sweep"}
-"""The Kind column: a backtest of one rule set, or a sweep of many variants."""
-
-
 RESULT_COLUMNS: tuple[ResultColumn, ...] = (
     ResultColumn("id", "#", 4, lambda r: Text(str(r.id), justify="right"), numeric=True),
-    ResultColumn("kind", "Kind", 5, lambda r: Text(KIND_LABELS.get(r.kind, r.kind))),
+    ResultColumn("kind", "Kind", KIND_WIDTH, kind_cell),
     ResultColumn("filter", "Filter", 0, lambda r: Text(r.title)),
-    ResultColumn("market", "Market", 7, lambda r: Text(r.market)),
-    ResultColumn("odds", "Odds", 14, lambda r: Text(r.odds_source), wide_only=True),
-    ResultColumn("staking", "Staking", 7, lambda r: Text(r.staking), wide_only=True),
+    ResultColumn("market", "Market", 7, market_cell),
+    ResultColumn("odds", "Odds", 14, odds_cell, wide_only=True),
+    ResultColumn("staking", "Staking", 7, staking_cell, wide_only=True),
     ResultColumn("bets", "Bets", 6, lambda r: Text(f"{r.bets:,}", justify="right"), numeric=True),
     ResultColumn(
         "profit",
@@ -293,7 +298,7 @@ class ResultsScreen(Screen[None]):
     async def _load(
         self, store: ResultStore, sort_by: ResultSort, desc: bool, focus: int | None = None
     ) -> None:
-        rows = await store.list_results(sort_by, desc=desc)
+        rows = await store.list_results(sort_by, desc=desc, include_strategy_runs=True)
         self.post_message(ResultsListed(rows, focus))
 
     @on(ResultsListed)
@@ -352,6 +357,7 @@ class ResultsScreen(Screen[None]):
         available = max(0, self.size.width - SCROLLBAR_WIDTH)
         wide = available >= WIDE_FROM
         chosen = [c for c in RESULT_COLUMNS if wide or not c.wide_only]
+        chosen = fit_kind_column(chosen, self.rows or [], wide)
         fixed = sum(c.width + CELL_PADDING for c in chosen if c.width) + 1 + CELL_PADDING
         flexible = max(12, available - fixed - CELL_PADDING)
         return [(c, c.width or flexible) for c in chosen]
@@ -434,7 +440,7 @@ class ResultsScreen(Screen[None]):
     def action_open(self) -> None:
         selected = self.selected_id()
         if selected is not None:
-            self.app.push_screen(ResultDetailScreen(selected))
+            self.app.push_screen(screen_for(self._selected()) or ResultDetailScreen(selected))
 
     @on(DataTable.RowSelected, "#results-table")
     def _row_selected(self, event: DataTable.RowSelected) -> None:

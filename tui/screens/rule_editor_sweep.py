@@ -94,7 +94,9 @@ def check_cell(leaf: RuleLeaf, grid: dict[str, Any]) -> Text | None:
         return None
     missing = [f"${name}" for name in names if name not in grid]
     if missing:
-        return Text(f"{', '.join(missing)} need{'s' if len(missing) == 1 else ''} values (p)", PROBLEM)
+        return Text(
+            f"{', '.join(missing)} need{'s' if len(missing) == 1 else ''} values (p)", PROBLEM
+        )
     sizes = ", ".join(f"${name} ({len(expand(grid[name])):,})" for name in names)
     return Text.assemble(("✓ ", GOOD), f"sweeps {sizes}")
 

@@ -27,14 +27,23 @@ class ReportRow:
     file: str
     line: int
     kind: str
-    """"rejected" (the row was not imported) or "missing" (one cell stored as missing)."""
+    """"rejected" (the row was not imported), "missing" (one cell or one bookmaker's group
+    stored as missing), "team" (a name that may need an alias) or "note"."""
     reason: str
+
+
+_VERDICTS = {
+    "rejected": "row rejected",
+    "missing": "value stored as missing",
+    "team": "team not known",
+    "note": "note",
+}
 
 
 def report_rows(summary: ImportSummary) -> list[ReportRow]:
     """Rejected rows and warnings, by file and line."""
     rows = [ReportRow(r.file, r.line, "rejected", r.reason) for r in summary.rejected_rows]
-    rows += [ReportRow(w.file, w.line, "missing", w.detail) for w in summary.warnings]
+    rows += [ReportRow(w.file, w.line, w.kind, w.detail) for w in summary.warnings]
     rows.sort(key=lambda row: (row.file, row.line))
     return rows
 
@@ -128,7 +137,7 @@ class ImportReport(ModalScreen[None]):
         if 0 <= event.cursor_row < min(len(self.rows), MAX_ROWS):
             row = self.rows[event.cursor_row]
             where = f"{row.file}:{row.line}"
-            verdict = "row rejected" if row.kind == "rejected" else "value stored as missing"
+            verdict = _VERDICTS.get(row.kind, row.kind)
             self.query_one("#import-report-detail", Static).update(
                 Text.assemble((where, "bold"), f" ({verdict}): {row.reason}")
             )

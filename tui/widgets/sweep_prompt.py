@@ -15,7 +15,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from core.backtest.sweeps import DEFAULT_MIN_BETS, DEFAULT_PBO_BLOCKS, SweepRequest
+from core.backtest.luck_report import DEFAULT_MIN_BETS, DEFAULT_PBO_BLOCKS
+from core.backtest.sweeps import SweepRequest
 from core.services import FilterBetsService
 from tui.widgets.metrics_panel import fmt_pct
 from tui.widgets.styles import PROBLEM
