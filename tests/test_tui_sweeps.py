@@ -332,6 +332,13 @@ async def test_a_parameter_without_values_is_named_and_the_sweep_waits_for_it(
     notes = record_notifications(app, monkeypatch)
     async with app.run_test(size=SIZE) as pilot:
         await open_filters(pilot)
+        await pilot.press("r")  # a template has no values to backtest with
+        await settle(pilot)
+        assert notes == [
+            "warning: Run: 'Away band' is a sweep template ($lo, $hi): e opens it, w there"
+            " sweeps it."
+        ]
+        assert await ResultStore(service.db, service.user_id).list_results() == []
         await pilot.press("e")
         await settle(pilot)
         editor = app.screen
@@ -493,3 +500,82 @@ async def test_a_sweep_opened_from_anywhere_shows_as_a_sweep(
         await wait_for(pilot, lambda: isinstance(app.screen, SweepResultScreen), "the sweep")
         screen = app.screen
         assert isinstance(screen, SweepResultScreen) and screen.result_id == sweep_id
+
+
+async def test_the_heatmap_holds_a_third_parameter_and_steps_through_its_values(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_bands(service)
+    rules = {
+        "all": [
+            TEMPLATE["all"][0],
+            {"field": "odds.pinnacle.home", "op": ">=", "value": {"param": "h"}},
+        ]
+    }
+    request = SweepRequest(
+        backtest=BacktestRequest(market="away", rules=rules),
+        grid={**GRID, "h": [1.0, 5.0]},  # every home price is 2.0: h=5 bets on nothing
+        min_bets=10,
+        pbo_blocks=4,
+    )
+    await SweepEngine(service.db, service.user_id).run(request)
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_sweep(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        title = "#sweep-heatmap-title"
+        assert static_text(app, title) == "Yield by lo (down) and hi (across) · h=1 (1 of 2)"
+        assert table_cells(app, "#sweep-heatmap") == [
+            ["2", "+12.5", "+25.0"],
+            ["2.5", "+25.0", "+37.5*"],
+        ]
+        await pilot.press("right_square_bracket")
+        assert static_text(app, title) == "Yield by lo (down) and hi (across) · h=5 (2 of 2)"
+        assert table_cells(app, "#sweep-heatmap") == [["2", "·", "·"], ["2.5", "·", "·"]]
+        await pilot.press("a")
+        assert static_text(app, title) == "Yield by lo (down) and h (across) · hi=2.5 (1 of 2)"
+        assert table_cells(app, "#sweep-heatmap") == [["2", "+12.5", "·"], ["2.5", "+25.0", "·"]]
+
+
+async def test_a_big_sweep_lists_its_variants_a_page_at_a_time(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_bands(service)
+    request = SweepRequest(
+        backtest=BacktestRequest(
+            market="away",
+            rules={"field": "odds.pinnacle.away", "op": ">=", "value": {"param": "lo"}},
+        ),
+        grid={"lo": {"from": 1.0, "to": 6.99, "step": 0.01}},
+        min_bets=0,
+        pbo_blocks=4,
+    )
+    await SweepEngine(service.db, service.user_id).run(request)
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_sweep(pilot)
+        status = "#sweep-variants-status"
+        assert static_text(app, status).startswith(
+            "all 600 variants · 1-500 ([ ] page) · sort: Yield ▼"
+        )
+        assert len(table_cells(app, "#sweep-variants")) == 500
+        await pilot.press("right_square_bracket")
+        assert static_text(app, status).startswith("all 600 variants · 501-600 ([ ] page)")
+        rows = table_cells(app, "#sweep-variants")
+        assert len(rows) == 100
+        # The last page ends with the variants without bets (lo above every price).
+        assert rows[-1][2] == "0" and screen.shown[-1].yield_ is None
+        await pilot.press("m")
+        await settle(pilot)
+        assert static_text(app, "#sweep-heatmap-title") == "Yield by lo"
+        cells = {row[0]: row[1] for row in table_cells(app, "#sweep-heatmap")}
+        # Every game from 1.0 (+25%); only the 3.0 games from 2.51 on (+50%), the first of
+        # them the best in sample; none above 3.0.
+        assert (cells["1"], cells["2.5"], cells["2.51"], cells["3"], cells["3.01"]) == (
+            "+25.0",
+            "+37.5",
+            "+50.0*",
+            "+50.0",
+            "·",
+        )

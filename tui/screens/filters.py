@@ -35,6 +35,7 @@ from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
 from tui.widgets.rule_text import summarize_rules
 from tui.widgets.styles import BAD, GOOD
+from tui.widgets.sweep_params import template_params
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -472,6 +473,15 @@ class FiltersScreen(Screen[None]):
         info = self.selected()
         service = self.filterbets.service
         if info is None or service is None:
+            return
+        params = template_params(info.rules)
+        if params:  # a backtest needs values: a template is swept from the editor
+            names = ", ".join(f"${name}" for name in params)
+            self.notify(
+                f"{info.name!r} is a sweep template ({names}): e opens it, w there sweeps it.",
+                title="Run",
+                severity="warning",
+            )
             return
         settings = self.run_settings.get(info.id) or RunSettings.for_filter(info)
         request = settings.request(filter_ref=str(info.id))
