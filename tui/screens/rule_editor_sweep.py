@@ -242,7 +242,8 @@ def sweep_action(editor: RuleEditorScreen) -> None:
         )
         launch_sweep(editor.app, service, run, label)
 
-    editor.app.push_screen(SweepPrompt(about, count), confirmed)
+    as_job = editor.filterbets.job_runner is not None
+    editor.app.push_screen(SweepPrompt(about, count, as_job=as_job), confirmed)
 
 
 # The grid of the filter's last sweep ---------------------------------------------------

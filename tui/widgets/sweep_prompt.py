@@ -81,10 +81,12 @@ class SweepPrompt(ModalScreen[SweepOptions | None]):
     }
     """
 
-    def __init__(self, about: list[str], variants: int) -> None:
+    def __init__(self, about: list[str], variants: int, *, as_job: bool = True) -> None:
         super().__init__()
         self.about = about
         self.variants = variants
+        self.as_job = as_job
+        """Whether the app queues it (else, without a job runner, it runs here)."""
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -99,7 +101,8 @@ class SweepPrompt(ModalScreen[SweepOptions | None]):
                 yield Input(str(DEFAULT_PBO_BLOCKS), id="sweep-blocks", compact=True)
                 yield Static("date blocks for PBO (even)", classes="explain")
             yield Static("", id="sweep-problem")
-            yield Static("enter runs it as a job · esc cancels", classes="hint")
+            run = "queues it as a job" if self.as_job else "runs it here (no job runner)"
+            yield Static(f"enter {run} · esc cancels", classes="hint")
 
     def on_mount(self) -> None:
         self.query_one("#sweep-min-bets", Input).focus()
