@@ -116,6 +116,8 @@ def test_values_are_a_list_or_an_inclusive_range() -> None:
     )
     assert parse_values("1 to 5", "home.points_last5") == {"from": 1, "to": 5, "step": 1}
     assert parse_values("E0, SP1", "league") == ["E0", "SP1"]
+    with pytest.raises(ValueError, match="type a list E0, SP1, I1"):
+        parse_values(" ", "league")  # the example fits the field
 
 
 @pytest.mark.parametrize(

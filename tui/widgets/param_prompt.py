@@ -17,13 +17,15 @@ from textual.widgets import Input, Select, Static
 from tui.widgets.styles import PROBLEM
 from tui.widgets.sweep_params import (
     PARAM_NAME,
-    VALUES_EXAMPLE,
     describe_values,
     param_of,
     parse_values,
     suggest_name,
+    values_example,
     values_text,
 )
+
+ENDS = " (ends included)"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,7 @@ class ParamPrompt(ModalScreen[ParamChoice | None]):
         self.slots = slots
         self.grid = grid
         self.start_slot = slot
+        self.example = values_example(field_name)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -117,10 +120,11 @@ class ParamPrompt(ModalScreen[ParamChoice | None]):
                 yield Input(id="param-name", compact=True, placeholder="lo")
             with Horizontal():
                 yield Static("Values", classes="label")
-                yield Input(id="param-values", compact=True, placeholder=VALUES_EXAMPLE)
+                yield Input(id="param-values", compact=True, placeholder=self.example)
             yield Static("", id="param-feedback")
             yield Static(
-                f"Values: {VALUES_EXAMPLE} (ends included). The rule then reads $name;"
+                f"Values: {self.example}{ENDS if 'range' in self.example else ''}."
+                " The rule then reads $name;"
                 " edit the value box to fix it again. enter accepts · esc cancels",
                 classes="hint",
             )

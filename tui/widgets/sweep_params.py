@@ -26,6 +26,18 @@ _RANGE: Final = re.compile(
     re.IGNORECASE,
 )
 VALUES_EXAMPLE: Final = "a list 1.5, 1.8, 2.0 or a range 1.5..3.0 step 0.1"
+_EXAMPLES: Final = {
+    "number": VALUES_EXAMPLE,
+    "integer": "a list 3, 5, 10 or a range 1..10 (step 1 unless given)",
+    "string": "a list E0, SP1, I1",
+    "date": "a list 2020-01-01, 2021-01-01",
+}
+
+
+def values_example(field_name: str) -> str:
+    """How the values of a parameter on this field are typed."""
+    found = FIELDS.get(field_name)
+    return _EXAMPLES.get(found.type if found else "", VALUES_EXAMPLE)
 
 
 def param_of(text: str) -> str | None:
@@ -45,7 +57,7 @@ def parse_values(text: str, field_name: str) -> Any:
     numeric = found is not None and found.type in ("number", "integer")
     text = text.strip()
     if not text:
-        raise ValueError(f"type {VALUES_EXAMPLE}")
+        raise ValueError(f"type {values_example(field_name)}")
     ranged = _RANGE.match(text) if numeric else None
     spec: Any
     if ranged:
@@ -60,7 +72,7 @@ def parse_values(text: str, field_name: str) -> Any:
     else:
         items = [item.strip() for item in text.split(",")]
         if any(not item for item in items):
-            raise ValueError(f"an empty value in the list; type {VALUES_EXAMPLE}")
+            raise ValueError(f"an empty value in the list; type {values_example(field_name)}")
         spec = [_typed(found.type if found else None, item) for item in items]
     try:
         grid = parse_grid({"values": spec})
