@@ -9,12 +9,12 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import inspect, pool, update
 from sqlalchemy.engine import Connection
 
 from core.config import load_settings, normalize_database_url
-from core.db import UTCDateTime, engine_for
-from core.models import Base
+from core.db import UTCDateTime, engine_for, utcnow
+from core.models import DATA_STATE_ID, Base, DataState
 
 config = context.config
 target_metadata = Base.metadata
@@ -48,7 +48,23 @@ def _configure(connection: Connection) -> None:
 def _run_sync(connection: Connection) -> None:
     _configure(connection)
     with context.begin_transaction():
+        before = context.get_context().get_current_revision()
         context.run_migrations()
+        if context.get_context().get_current_revision() != before:
+            _mark_data_changed(connection)
+
+
+def _mark_data_changed(connection: Connection) -> None:
+    """A migration may add or delete rows the analysis frame reads (a downgrade deletes the
+    upcoming fixtures, say): bump the data version, so no frame, in memory or in the files
+    beside a SQLite database, from before it is used again."""
+    if not inspect(connection).has_table("data_state"):
+        return
+    connection.execute(
+        update(DataState)
+        .where(DataState.id == DATA_STATE_ID)
+        .values(version=DataState.version + 1, changed_at=utcnow())
+    )
 
 
 async def _run_async(url: str) -> None:

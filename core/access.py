@@ -17,7 +17,7 @@ from sqlalchemy import text
 
 from core.config import Settings
 from core.db import Database
-from core.errors import ConfigError, FilterBetsError
+from core.errors import ConfigError, UsageMistake
 from core.models import Base
 from core.text import quoted, text_problem
 
@@ -26,7 +26,7 @@ PRIVATE_TABLES = ("users", "filters", "backtest_results", "backtest_bets", "back
 MAX_ROLE_NAME = 63  # PostgreSQL's NAMEDATALEN - 1
 
 
-class AccessError(FilterBetsError):
+class AccessError(UsageMistake):
     """A role that cannot be granted, or a user this connection may not act as."""
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.config import Settings, load_settings, prepare_sqlite_file
-from core.errors import FilterBetsError
+from core.errors import FilterBetsError, UsageMistake
 from core.text import display_width, pad, quoted
 
 EXIT_OK = 0
@@ -444,7 +444,7 @@ def _open_dashboard(settings: Settings) -> int:
     return run_app(settings)
 
 
-class UsageError(FilterBetsError):
+class UsageError(UsageMistake):
     """Bad arguments: exit code 2."""
 
 
@@ -797,29 +797,6 @@ def _cmd_fields(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _usage_errors() -> tuple[type[Exception], ...]:
-    from core.access import AccessError
-    from core.backtest.request import RequestError
-    from core.candles.request import StrategyRequestError
-    from core.candles.timeframes import TimeframeError
-    from core.errors import ConfigError, RemovalError, RuleError, ScanError, TeamError
-    from core.filters import FilterError
-
-    return (
-        UsageError,
-        ConfigError,
-        AccessError,
-        RequestError,
-        RuleError,
-        FilterError,
-        StrategyRequestError,
-        TimeframeError,
-        TeamError,
-        ScanError,
-        RemovalError,
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = _main(argv)
@@ -847,14 +824,13 @@ def _reader_gone() -> int:
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    usage_errors = _usage_errors()
     try:
         settings = load_settings(args.database_url, args.user)
     except FilterBetsError as exc:
         parser.exit(EXIT_USAGE, f"filterbets: error: {exc}\n")
     try:
         return _dispatch(settings, args)
-    except usage_errors as exc:
+    except UsageMistake as exc:
         _say(f"filterbets: error: {exc}")
         return EXIT_USAGE
     except FilterBetsError as exc:

@@ -7,7 +7,12 @@ class FilterBetsError(Exception):
     """Base class: the message is one line, safe to show without a traceback."""
 
 
-class ConfigError(FilterBetsError):
+class UsageMistake(FilterBetsError):
+    """What the user asked for cannot be done as asked (a bad option, rule, name or file
+    choice): the command line exits 2 for these, 1 for other errors."""
+
+
+class ConfigError(UsageMistake):
     """Bad settings: an unparseable URL, an unsupported backend."""
 
 
@@ -19,15 +24,15 @@ class ImportFileError(FilterBetsError):
     """A file that cannot be imported at all (not a football-data CSV, unreadable)."""
 
 
-class TeamError(FilterBetsError):
+class TeamError(UsageMistake):
     """A team or team alias a command cannot use (a usage error)."""
 
 
-class RemovalError(FilterBetsError):
+class RemovalError(UsageMistake):
     """Fixtures a delete command cannot find, or that changed before it ran (usage error)."""
 
 
-class RuleError(FilterBetsError):
+class RuleError(UsageMistake):
     """A filter rule that cannot be used.
 
     `path` locates the rule in the tree (e.g. ``rules.all[2].any[0]``), `message`
@@ -44,5 +49,5 @@ class RuleError(FilterBetsError):
         return (type(self), (self.path, self.message))
 
 
-class ScanError(FilterBetsError):
+class ScanError(UsageMistake):
     """A scan that cannot run as asked (see core.scanner)."""

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.backtest.request import BacktestRequest, RequestError
 from core.db import Database
-from core.errors import FilterBetsError
+from core.errors import UsageMistake
 from core.models import BacktestResult, Filter
 from core.rules.known import check_rules_against_data
 from core.text import quoted, text_problem
@@ -25,7 +25,7 @@ MAX_STAKE = Decimal("99999999.99")
 MAX_DESCRIPTION = 10_000
 
 
-class FilterError(FilterBetsError):
+class FilterError(UsageMistake):
     """A filter that does not exist, clashes with another, or has bad fields."""
 
 

@@ -25,6 +25,7 @@ import asyncio
 import datetime as dt
 import functools
 import itertools
+import os
 import sqlite3
 import sys
 import threading
@@ -44,6 +45,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import FromClause
 
+from core import frame_cache
 from core.data_version import read_data_state
 from core.db import Database
 from core.models import (
@@ -320,24 +322,136 @@ async def frame_for(db: Database, columns: Iterable[str] = ()) -> AnalysisFrame:
             frame.changed_at = changed_at
             if wanted <= frame.columns.keys():
                 return frame
+        cached = _DiskCache.of(db)
         for _ in range(_LOAD_ATTEMPTS):
             # One snapshot for the version and every column read with it, so nothing read
             # mixes two versions of the data.
             async with _snapshot(db) as reader:
                 version, changed_at = await reader.version()
                 if frame is None or frame.version != version:
-                    frame = await _load_base(reader, version)
-                missing = sorted(wanted - frame.columns.keys())
-                loaded = await _load_columns(reader, frame, missing)
-            if loaded is None:  # cannot happen inside one snapshot, but never mix versions
+                    frame = await cached.base(version, changed_at)
+                    if frame is None:
+                        frame = await _load_base(reader, version)
+                        await cached.keep_base(frame, changed_at)
+                missing = wanted - frame.columns.keys()
+                loaded = await cached.columns(frame, changed_at, missing)
+                read = await _load_columns(reader, frame, sorted(missing - loaded.keys()))
+            if read is None:  # cannot happen inside one snapshot, but never mix versions
                 frame = store.frame = None
                 continue
-            frame.columns.update(loaded)
+            await cached.keep_columns(frame, changed_at, read)
+            frame.columns.update(loaded | read)
             frame.changed_at = changed_at
             store.frame = frame
             await asyncio.to_thread(release_freed_memory)
             return frame
     raise RuntimeError("the data kept changing while the analysis frame loaded")
+
+
+@dataclass(frozen=True)
+class _DiskCache:
+    """The frame's files beside a SQLite database (core.frame_cache): what a new process
+    reads instead of the tables. Nothing for PostgreSQL or an in-memory database."""
+
+    path: Path | None
+
+    @classmethod
+    def of(cls, db: Database) -> _DiskCache:
+        path = db.settings.sqlite_path if db.dialect_name == "sqlite" else None
+        return cls(path if path is not None and _CACHE_ENABLED else None)
+
+    async def base(self, version: int, changed_at: dt.datetime | None) -> AnalysisFrame | None:
+        if self.path is None:
+            return None
+        stored = await asyncio.to_thread(frame_cache.read, self.path, version, changed_at, "base")
+        return None if stored is None else _frame_from_arrays(version, stored)
+
+    async def keep_base(self, frame: AnalysisFrame, changed_at: dt.datetime | None) -> None:
+        if self.path is not None:
+            arrays = _frame_arrays(frame)
+            await asyncio.to_thread(
+                frame_cache.write, self.path, frame.version, changed_at, "base", arrays
+            )
+
+    async def columns(
+        self, frame: AnalysisFrame, changed_at: dt.datetime | None, names: Collection[str]
+    ) -> dict[str, Floats]:
+        if self.path is None or not names:
+            return {}
+        path, version, rows = self.path, frame.version, len(frame)
+
+        def read() -> dict[str, Floats]:
+            found: dict[str, Floats] = {}
+            for name in names:
+                stored = frame_cache.read(path, version, changed_at, f"column.{name}")
+                values = None if stored is None else stored.get("values")
+                if values is not None and values.shape == (rows,) and values.dtype == np.float64:
+                    found[name] = values
+            return found
+
+        return await asyncio.to_thread(read)
+
+    async def keep_columns(
+        self, frame: AnalysisFrame, changed_at: dt.datetime | None, columns: dict[str, Floats]
+    ) -> None:
+        if self.path is None or not columns:
+            return
+        path, version = self.path, frame.version
+
+        def write() -> None:
+            for name, values in columns.items():
+                frame_cache.write(path, version, changed_at, f"column.{name}", {"values": values})
+
+        await asyncio.to_thread(write)
+
+
+_CACHE_ENABLED = os.environ.get("FILTERBETS_FRAME_CACHE", "1").strip() != "0"
+"""FILTERBETS_FRAME_CACHE=0 turns the files off (to measure a load from the tables)."""
+
+_BASE_ARRAYS: Final = (
+    "fixture_id",
+    "day",
+    "seconds",
+    "league",
+    "season",
+    "home_team",
+    "away_team",
+    "home_goals",
+    "away_goals",
+    "_by_id",
+    "_position_of_sorted",
+)
+
+
+def _frame_arrays(frame: AnalysisFrame) -> dict[str, Any]:
+    arrays = {name: getattr(frame, name) for name in _BASE_ARRAYS}
+    arrays["labels"] = frame_cache.labels_to_array(
+        {
+            "league_codes": frame.league_codes,
+            "league_countries": frame.league_countries,
+            "team_names": frame.team_names,
+            "season_labels": frame.season_labels,
+        }
+    )
+    return arrays
+
+
+def _frame_from_arrays(version: int, stored: dict[str, Any]) -> AnalysisFrame | None:
+    try:
+        labels = frame_cache.labels_from_array(stored["labels"])
+        arrays = {name: stored[name] for name in _BASE_ARRAYS}
+    except (KeyError, ValueError):
+        return None
+    if len({len(values) for values in arrays.values()}) != 1:
+        return None
+    return AnalysisFrame(
+        version=version,
+        league_codes={int(k): str(v) for k, v in labels["league_codes"].items()},
+        league_countries={int(k): str(v) for k, v in labels["league_countries"].items()},
+        team_names={int(k): str(v) for k, v in labels["team_names"].items()},
+        season_labels=[str(label) for label in labels["season_labels"]],
+        **arrays,
+    )
 
 
 def release_freed_memory() -> None:

@@ -129,6 +129,12 @@ class ResultSummary:
         """A candle strategy's run or sweep (not a football filter's)."""
         return self.strategy_type is not None
 
+    warnings: tuple[str, ...] = ()
+    """The run's metrics warnings (no bets, a price no one gets, ...), in their order."""
+    plan: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The staking plan as run, with its defaults filled in (the metrics' `staking`: kind,
+    stake, percent or fraction and cap, bank); empty for a result stored without one."""
+
     @property
     def title(self) -> str:
         """The filter's name at run time, or "inline rules" for an unsaved rule set; a
@@ -272,7 +278,14 @@ def _summary_columns() -> tuple[Any, ...]:
         BacktestResult.timeframe,
         BacktestResult.strategy_type,
         BacktestResult.strategy_params,
+        # Only these two out of the metrics document (its curve can be megabytes).
+        BacktestResult.metrics["warnings"].label("warnings"),
+        BacktestResult.metrics["staking"].label("plan"),
     )
+
+
+def _warnings(value: Any) -> tuple[str, ...]:
+    return tuple(str(item) for item in value) if isinstance(value, list) else ()
 
 
 def _summary(row: Any) -> ResultSummary:
@@ -297,6 +310,8 @@ def _summary(row: Any) -> ResultSummary:
         timeframe=row.timeframe,
         strategy_type=row.strategy_type,
         strategy_params=None if row.strategy_params is None else _json_dict(row.strategy_params),
+        warnings=_warnings(row.warnings),
+        plan=_json_dict(row.plan),
     )
 
 

@@ -3,6 +3,7 @@ the remapped keys at work in the dashboard (footer, help, the keys themselves)."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,8 +12,15 @@ from textual.widgets._footer import FooterKey
 from core.config import ENV_DATA_DIR, ENV_KEYMAP, Settings, keymap_path
 from core.services import FilterBetsService
 from tests.test_tui_data import record_notifications, settle
+from tui import keymap as keymap_module
 from tui.app import FilterBetsApp
-from tui.keymap import binding_ids, load_keymap, parse_keymap
+from tui.keymap import (
+    MAX_KEYMAP_BYTES,
+    MAX_PROBLEMS_SHOWN,
+    binding_ids,
+    load_keymap,
+    parse_keymap,
+)
 from tui.screens.filters import FiltersScreen
 from tui.screens.rule_editor import RuleEditorScreen
 from tui.widgets.help import HelpScreen
@@ -198,3 +206,71 @@ def test_a_key_another_action_has_there_is_a_clash(tmp_path: Path) -> None:
         " pick another key",
     ]
     assert loaded.keymap["filters.run"] == "d"  # applied all the same: the user asked
+
+
+def test_a_huge_keymap_is_refused_before_it_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 9: 200,000 unknown ids kept start-up at 100% CPU for about 70 s, then
+    raised one notification per problem."""
+    keys = tmp_path / "keys.toml"
+    keys.write_text("".join(f'"no.such{i}" = "x"\n' for i in range(200_000)), encoding="utf-8")
+    size = keys.stat().st_size
+
+    def not_parsed(_text: str) -> None:
+        raise AssertionError("a file over the limit is not parsed")
+
+    monkeypatch.setattr(keymap_module.tomllib, "loads", not_parsed)
+    loaded = load_keymap(keys, named=True)
+    assert loaded.keymap == {}
+    assert loaded.problem_lines() == [
+        f"{keys}: {size:,} bytes, more than a keymap needs (at most 64 KB); no keys remapped"
+    ]
+    assert size > MAX_KEYMAP_BYTES
+
+
+def test_many_problems_show_the_first_ten_and_count_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "".join(f'"no.such{i}" = "x"\n' for i in range(2_000)) + '"filters.run" = "R"\n'
+    assert len(text.encode()) < MAX_KEYMAP_BYTES
+    hints = []
+    real = keymap_module.difflib.get_close_matches
+
+    def counted(word: str, *args: object, **kwargs: object) -> list[str]:
+        hints.append(word)
+        return real(word, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(keymap_module.difflib, "get_close_matches", counted)
+    loaded = parse_keymap(text, Path("keys.toml"), KNOWN)
+    assert loaded.keymap == {"filters.run": "R"}  # the good entry still applies
+    lines = loaded.problem_lines()
+    assert len(lines) == MAX_PROBLEMS_SHOWN + 1 == 11
+    assert lines[0].startswith("keys.toml: no binding has the id 'no.such0'")
+    assert lines[-1] == "keys.toml: and 1,990 more problems like these"
+    assert len(hints) == MAX_PROBLEMS_SHOWN  # no "did you mean" worked out for the rest
+
+
+async def test_the_dashboard_shows_at_most_ten_keymap_problems_and_a_count(
+    service: FilterBetsService,
+    settings: Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    keys = tmp_path / "keys.toml"
+    keys.write_text("".join(f'"no.such{i}" = "x"\n' for i in range(500)), encoding="utf-8")
+    monkeypatch.setenv(ENV_KEYMAP, str(keys))
+    app = FilterBetsApp(settings, service=service)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        shown = [n for n in notes if "Keymap" in n]
+        assert len(shown) == 11
+        assert shown[-1] == "warning: Keymap: keys.toml: and 490 more problems like these"
+
+
+def test_a_keymap_that_is_not_a_file_is_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "keys.toml"
+    os.mkfifo(fifo)  # reading it would wait for a writer forever
+    loaded = load_keymap(fifo, named=True)
+    assert loaded.problem_lines() == [f"{fifo}: not a file; no keys remapped"]

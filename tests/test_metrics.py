@@ -489,6 +489,8 @@ def test_warning_counts_have_thousands_separators_and_no_clv_reads_plainly() -> 
     many = dataclasses.replace(outcome, skipped_no_odds=10_147, skipped_bankrupt=2_500)
     warnings = run_warnings(many, 7_274, 0)
     assert "10,147 candidates had no usable home price and were not bet" in warnings
+    one = dataclasses.replace(outcome, skipped_no_odds=1)
+    assert "1 candidate had no usable home price and was not bet" in run_warnings(one, 40, 40)
     assert "bank exhausted: 2,500 bets skipped for lack of funds" in warnings
     assert "no closing prices for these bets: CLV could not be measured" in warnings
     assert not any("only 0 of" in warning for warning in warnings)

@@ -16,7 +16,7 @@ from rich.text import Text
 from sqlalchemy import func, select
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Checkbox, Input, Static
 from textual.widgets._header import HeaderTitle
 
 from core.config import Settings, load_settings
@@ -479,6 +479,31 @@ async def test_u_undoes_the_last_import_made_here_once_confirmed(
         assert [r["code"] for r in table_rows(app)] == ["E0", "SP1"]
 
 
+async def test_checkboxes_show_their_state_in_text(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 19: both states of a checkbox drew `▐X▌`, apart by colour alone (two
+    greys under NO_COLOR): "skip bad rows" went on by mistake and a corrupt file got in."""
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("i")
+        prompt = app.screen
+        assert isinstance(prompt, ImportPrompt)
+        box = prompt.query_one("#import-skip", Checkbox)
+
+        def drawn() -> str:
+            return next(line for line in screen_lines(app) if "Skip bad rows" in line)
+
+        assert not box.value and "▐ ▌ Skip bad rows" in drawn()
+        await pilot.press("tab", "space")
+        assert box.value and "▐X▌ Skip bad rows" in drawn()
+        await pilot.press("space")
+        assert not box.value and "▐ ▌ Skip bad rows" in drawn()
+        await pilot.press("escape")
+
+
 async def test_an_import_with_bad_rows_lists_them_and_skipping_imports_the_good_ones(
     service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -758,3 +783,8 @@ def test_the_import_report_lists_rejected_rows_and_missing_values_by_file_and_li
         ReportRow("E0.csv", 4, "rejected", "Date: x: not a date"),
         ReportRow("E0.csv", 9, "missing", "B365H: 0: decimal odds must be greater than 1.0"),
     ]
+
+
+def screen_lines(app: Any) -> list[str]:
+    """The screen as it is drawn now, one string per terminal line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,13 @@ from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
 from core.config import Settings
 from core.filters import FilterStore
+from core.jobs.queue import SUCCEEDED
+from core.jobs.runner import JobEvent
 from core.results import ResultStore
 from core.services import FilterBetsService
 from tests.test_tui_data import plain, record_notifications, settle, wait_for
 from tests.test_tui_results import column, open_results, seed_season, static_text
-from tui.app import FilterBetsApp
+from tui.app import FilterBetsApp, JobEventMessage
 from tui.screens.filters import FiltersScreen, matches, updated_text
 from tui.screens.results import ResultDetailScreen, ResultsScreen
 from tui.screens.rule_editor import (
@@ -31,6 +35,7 @@ from tui.screens.rule_editor import (
     check_tree,
     flatten,
     move_node,
+    parse_value,
     rules_from_tree,
     tree_from_rules,
 )
@@ -146,7 +151,11 @@ async def test_create_preview_save_run_open_and_export(
         await settle(pilot)
         assert app.screen is filters  # r stays on the screen
         assert any("Backtest: Backtest of 'Away in E0' (away @ pinnacle" in n for n in notes)
-        assert any(n.startswith("information: Backtest done: 'Away in E0'") for n in notes)
+        (done,) = [n for n in notes if "Backtest done: 'Away in E0'" in n]
+        (run,) = await ResultStore(service.db, service.user_id).list_results()
+        # With the run's warnings, if any (no closing prices for CLV here).
+        assert done.startswith("warning: " if run.warnings else "information: ")
+        assert all(f"⚠ {warning}" in done for warning in run.warnings)
         assert app.running_jobs == 0
         # The list shows the new result without being asked.
         assert column(app, "#filters-table", "bets") == ["30"]
@@ -526,13 +535,61 @@ def test_rules_round_trip_through_the_tree() -> None:
 
 
 def test_errors_map_to_the_row_at_fault() -> None:
-    bad = RuleLeaf("odds.pinnacle.home", ">=", "1,8")
+    bad = RuleLeaf("odds.pinnacle.home", ">=", "1.8x")
     empty = RuleLeaf()
     root = RuleGroupNode("all", [RuleLeaf("league", "=", "E0"), RuleGroupNode("any", [bad]), empty])
     _rules, problems = check_tree(root)
-    assert problems[id(bad)] == ['takes a number, got string "1,8"']
+    assert problems[id(bad)] == ['takes a number, got string "1.8x"']
     assert problems[id(empty)] == ["pick a field (f)"]
     assert id(root.children[0]) not in problems
+
+
+def test_price_ranges_as_bettors_write_them() -> None:
+    """Issue 14 item 10: `1.5-2.0` (how bettors write it) gave "a list of 1", `1,5..2,0` "a
+    list of 4"; the editor took only `1.5..2.0`."""
+    price = "odds.pinnacle.home"
+    for typed in ("1.5..2.0", "1.5-2.0", "1,5..2,0", "1.5 - 2", "1.5 .. 2", "1,5-2", "1.5 to 2"):
+        leaf = RuleLeaf(price, "between", typed)
+        assert parse_value(leaf) == (True, [1.5, 2.0] if "2." in typed else [1.5, 2]), typed
+        assert check_tree(RuleGroupNode("all", [leaf]))[1] == {}, typed
+    # A negative Asian handicap line, months, a single price with a decimal comma.
+    assert parse_value(RuleLeaf("ah_line", "between", "-1.5--0.5")) == (True, [-1.5, -0.5])
+    assert parse_value(RuleLeaf("month", "between", "1-3")) == (True, [1, 3])
+    assert parse_value(RuleLeaf(price, ">=", "1,85")) == (True, 1.85)
+    # Dates keep their hyphens; ranges of them use "..".
+    dates = RuleLeaf("date", "between", "2019-08-01..2020-05-31")
+    assert parse_value(dates) == (True, ["2019-08-01", "2020-05-31"])
+    # Anything else says exactly which form to write.
+    for typed in ("1.5", "1.5 2.0", "1,5, 2,0", "1.5..2.0..3"):
+        leaf = RuleLeaf(price, "between", typed)
+        (problem,) = check_tree(RuleGroupNode("all", [leaf]))[1][id(leaf)]
+        assert problem == (
+            "write the range as low..high, e.g. 1.5..2.2 (1.5-2.2 and 1,5..2,2 work too)"
+        ), typed
+
+
+async def test_a_range_typed_with_a_hyphen_previews_in_the_editor(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    await seed_season(service, matches=12)  # home 1.60 / away 2.50
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await pilot.press("enter")  # from the name to the rules
+        await add_rule(pilot, "odds.pinnacle.away", "")
+        editor.query_one("#editor-op", Select).value = "between"
+        await pilot.pause()
+        editor.query_one("#editor-value", Input).focus()
+        await pilot.press(*"2,4 - 2,6", "escape")
+        assert rule_rows(app)[1] == ("  • odds.pinnacle.away between 2,4 - 2,6", "✓")
+        assert "12 fixtures match" in await wait_for_preview(pilot, editor)
+        assert rules_from_tree(editor.root)[0] == {
+            "all": [{"field": "odds.pinnacle.away", "op": "between", "value": [2.4, 2.6]}]
+        }
 
 
 def test_moving_rows_through_groups() -> None:
@@ -707,6 +764,63 @@ async def test_saved_settings_load_in_the_editor_and_r_runs_with_them(
     )
 
 
+async def test_no_false_no_filters_yet_while_the_list_reloads(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 17: after the first filter was saved and the editor left, the Filters
+    screen said "No filters yet" until the list arrived (over a second under load)."""
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        filters = await open_filters(pilot)
+        assert static_text(app, "#filters-summary") == "No filters yet"
+        await pilot.press("n")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await pilot.press(*"First one", "enter")
+        await pilot.press("s")
+        await settle(pilot)
+
+        # From now on the list arrives only when the test says so.
+        gate = asyncio.Event()
+        original = FilterStore.list
+
+        async def slow_list(store: FilterStore) -> list[Any]:
+            await gate.wait()
+            return await original(store)
+
+        monkeypatch.setattr(FilterStore, "list", slow_list)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is filters
+        assert static_text(app, "#filters-summary") != "No filters yet"
+        assert not filters.query_one("#filters-empty").display
+        assert column(app, "#filters-table", "name") == ["First one"]
+        gate.set()
+        await settle(pilot)
+        assert column(app, "#filters-table", "name") == ["First one"]
+        assert static_text(app, "#filters-summary") == "1 filter"
+
+        # A screen that was empty says nothing about it until the list arrives.
+        await FilterStore(service.db, service.user_id).delete("First one")
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("1")
+        await settle(pilot)
+        assert static_text(app, "#filters-summary") == "No filters yet"
+        await FilterStore(service.db, service.user_id).create("From the CLI", [])
+        gate.clear()
+        await pilot.press("2")
+        await pilot.pause()
+        await pilot.press("1")
+        await pilot.pause()
+        assert static_text(app, "#filters-summary") == "Loading…"
+        assert not filters.query_one("#filters-empty").display
+        gate.set()
+        await settle(pilot)
+        assert column(app, "#filters-table", "name") == ["From the CLI"]
+
+
 def test_field_search_takes_several_words() -> None:
     from tui.widgets.field_picker import find_fields
 
@@ -770,6 +884,31 @@ async def test_the_list_shows_a_job_result_when_the_job_ends(
         assert column(app, "#filters-table", "bets") == ["12"]
 
 
+async def test_the_list_shows_a_job_result_even_when_the_job_was_too_quick_to_see_running(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """A job can start and end between two of the runner's looks: running_jobs never moves,
+    but the job's end still brings the filter's last result into the list."""
+    await seed_season(service, matches=12)
+    saved = await FilterStore(service.db, service.user_id).create(
+        "Aways", [{"field": "odds.pinnacle.away", "op": ">=", "value": 2.0}]
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        assert column(app, "#filters-table", "bets") == ["-"]
+        run = await BacktestEngine(service.db, service.user_id).run(
+            BacktestRequest(market="away", filter_ref=str(saved.id))
+        )
+        event = JobEvent(
+            uuid.uuid4(), service.user_id, SUCCEEDED, 1.0, "done", 0.1, None, run.result_id
+        )
+        app.post_message(JobEventMessage(event))
+        await settle(pilot)
+        assert app.running_jobs == 0
+        assert column(app, "#filters-table", "bets") == ["12"]
+
+
 async def test_a_saved_any_group_opens_as_any_and_previews_what_a_backtest_bets(
     service: FilterBetsService, settings: Settings
 ) -> None:
@@ -804,3 +943,50 @@ async def test_a_saved_any_group_opens_as_any_and_previews_what_a_backtest_bets(
         await settle(pilot)
         assert editor.query_one("#editor-kind", Select).value == "any"
         assert editor.root.kind == "any" and not editor.dirty
+
+
+async def test_the_preview_shows_a_kelly_run_that_never_bets_and_the_runs_warnings(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """Issue 14 item 7: Kelly at Pinnacle's own prices never bets (it sizes from Pinnacle's
+    margin-free price, so that price never shows an edge), and nothing said so. The editor
+    previews the Kelly run too, and shows the preview runs' warnings as a result does."""
+    await seed_season(service, matches=12)
+    await FilterStore(service.db, service.user_id).create(
+        "Kelly homes",
+        [{"field": "odds.pinnacle.home", "op": "<", "value": 2.0}],
+        backtest_settings={"market": "home", "odds_source": "pinnacle", "staking": "kelly"},
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        editor = app.screen
+        assert isinstance(editor, RuleEditorScreen)
+        await wait_for(pilot, lambda: editor.preview_kelly is not None, "the Kelly preview")
+        kelly = editor.preview_kelly
+        assert kelly is not None and kelly["bets"] == 0 and kelly["skipped_no_edge"] == 12
+        text = preview(app)
+        assert "flat 1u: 12 bets" in text and "kelly: 0 bets" in text
+        shown = " ".join(static_text(app, "#editor-warnings").split())
+        assert kelly["warnings"], "a run with no bets says so"
+        for warning in kelly["warnings"]:
+            assert f"⚠ WARNING {' '.join(warning.split())}" in shown
+
+        # Maximum prices: whatever the flat run warns about is shown, once.
+        editor.query_one("#editor-staking", Select).value = "flat"
+        editor.query_one("#editor-odds", Select).value = "max"
+        await wait_for(
+            pilot,
+            lambda: (
+                editor.preview_metrics is not None
+                and editor.preview_metrics["odds_source"] == "max"
+            ),
+            "the preview at maximum prices",
+        )
+        assert editor.preview_kelly is None and "kelly" not in preview(app)
+        warnings = editor.preview_metrics["warnings"]  # type: ignore[index]
+        shown = " ".join(static_text(app, "#editor-warnings").split())
+        assert all(" ".join(w.split()) in shown for w in warnings)
+        assert shown.count("⚠ WARNING") == len(set(warnings))

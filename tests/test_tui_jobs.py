@@ -23,6 +23,7 @@ from textual import events
 from textual.binding import Binding
 from textual.pilot import Pilot
 
+from core.backtest.request import BacktestRequest
 from core.config import Settings
 from core.db import utcnow
 from core.filters import FilterStore
@@ -34,11 +35,14 @@ from core.services import FilterBetsService
 from tests import jobs_support
 from tests.jobs_support import AWAY_2_TO_3, JobHold, big_request, seed_small, small_request
 from tests.test_tui_data import plain, record_notifications, settle
+from tests.test_tui_footer import footer_keys
+from tests.test_tui_results import HOME as HOME_SHORT
+from tests.test_tui_results import seed_season
 from tui import app as app_module
 from tui.app import FilterBetsApp
 from tui.screens.filters import FiltersScreen
-from tui.screens.jobs import JobsScreen, duration, eta_seconds, progress_bar
-from tui.screens.results import ResultsScreen
+from tui.screens.jobs import FOOTER_DELAY, JobsScreen, duration, eta_seconds, progress_bar
+from tui.screens.results import ResultDetailScreen, ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen
 from tui.widgets.vim_table import VimDataTable
@@ -173,11 +177,144 @@ async def test_run_from_filters_follows_the_job_live_and_opens_its_result(
         assert info.result_id is not None
         assert "result #" in str(jobs.query_one("#jobs-detail").render())
 
-        await pilot.press("enter")
+        await pilot.press("enter")  # the result itself, with the list under it
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, ResultDetailScreen)
+        assert detail.result_id == info.result_id
+        await pilot.press("escape")
         await settle(pilot)
         results = app.screen
         assert isinstance(results, ResultsScreen)
         assert results.selected_id() == info.result_id
+
+
+async def test_enter_on_a_job_opens_its_own_result_whatever_results_showed(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    """Issue 14 item 5: the status line said result #5, but enter showed result #1, whose
+    detail was still open under Results."""
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    first = await queue.submit(service.user_id, small_request())
+    second = await queue.submit(service.user_id, small_request(market="home"))
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await open_jobs(pilot)
+        await wait_until(pilot, lambda: statuses(app) == [SUCCEEDED] * 2, "both jobs to succeed")
+        results = {
+            info.job_id: info.result_id for info in await queue.list(user_id=service.user_id)
+        }
+        assert None not in results.values() and results[first.job_id] != results[second.job_id]
+
+        for job, _ in ((first, "no detail open yet"), (second, "the first one's still open")):
+            await pilot.press("2")
+            await settle(pilot)
+            assert app.screen is jobs
+            assert jobs.select_job(job.job_id)
+            await settle(pilot)
+            wanted = results[job.job_id]
+            assert f"result #{wanted}: enter opens it" in str(
+                jobs.query_one("#jobs-detail").render()
+            )
+            await pilot.press("enter")
+            await settle(pilot)
+            detail = app.screen
+            assert isinstance(detail, ResultDetailScreen)
+            assert detail.result_id == wanted
+            assert detail.detail is not None and detail.detail.summary.id == wanted
+
+        await pilot.press("escape")  # one detail deep: the list, on that result
+        await settle(pilot)
+        listing = app.screen
+        assert isinstance(listing, ResultsScreen)
+        assert listing.selected_id() == results[second.job_id]
+
+
+async def test_a_finished_jobs_warnings_show_in_its_toast_and_on_jobs(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 7: a Kelly run at Pinnacle's prices said "succeeded (0 bets, yield -)"
+    and nothing about why; the run's own warnings now go wherever the job is shown."""
+    await seed_season(service, matches=12)
+    queue = JobQueue(service.db)
+    job = await queue.submit(
+        service.user_id,
+        BacktestRequest(market="home", rules=HOME_SHORT, odds_source="pinnacle", staking="kelly"),
+    )
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: any("Backtest done" in n for n in notes), "the toast")
+        info = await queue.get(job.job_id)
+        assert info.status == SUCCEEDED and info.bets == 0
+        assert info.warnings, "a run with no bets says so"
+        (toast,) = [n for n in notes if "Backtest done" in n]
+        assert toast.startswith("warning: ")
+        assert all(f"⚠ {w}" in toast for w in info.warnings)
+
+        jobs = await open_jobs(pilot)
+        assert jobs_table(app)[0]["bets"] == "0"
+        shown = " ".join(str(jobs.query_one("#jobs-warnings").render()).split())
+        for warning in info.warnings:
+            assert f"⚠ WARNING {' '.join(warning.split())}" in shown
+
+
+async def test_jobs_offers_only_the_keys_that_apply_and_says_why_not(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14 item 20: the footer offered cancel and retry on a succeeded job, and the keys
+    did nothing and said nothing. The CLI says why (the queue's own refusal)."""
+    await seed_small(service)
+    queue = JobQueue(service.db)
+    good = await queue.submit(service.user_id, small_request())
+    bad = await queue.submit_raw(service.user_id, {"market": "away", "filter": "nope"})
+    app = FilterBetsApp(settings, service=service, run_jobs=True)
+    notes = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        jobs = await open_jobs(pilot)
+        await wait_until(
+            pilot, lambda: sorted(statuses(app)) == [FAILED, SUCCEEDED], "both jobs to end"
+        )
+
+        def offered() -> set[str]:
+            return {key for key, shown in footer_keys(app).items() if shown}
+
+        async def footer_follows() -> None:
+            await pilot.pause(FOOTER_DELAY)
+            await wait_until(pilot, lambda: jobs._footer_timer is None, "the footer")
+            await settle(pilot)
+
+        assert jobs.select_job(good.job_id)
+        await footer_follows()
+        assert "?" in offered() and not {"c", "t"} & offered()
+        notes.clear()
+        await pilot.press("c")
+        await settle(pilot)
+        assert app.screen is jobs  # no question about cancelling a finished job
+        await pilot.press("t")
+        await settle(pilot)
+        short = good.job_id.hex[:8]
+        assert notes == [
+            f"warning: Jobs: job {short} already succeeded; nothing to cancel",
+            f"warning: Jobs: job {short} is succeeded; only failed, cancelled or interrupted"
+            " jobs can be retried",
+        ]
+        assert (await queue.get(good.job_id)).status == SUCCEEDED
+
+        assert jobs.select_job(bad.job_id)
+        await footer_follows()
+        assert "t" in offered() and "c" not in offered()
+        notes.clear()
+        await pilot.press("enter", "c")
+        await settle(pilot)
+        short = bad.job_id.hex[:8]
+        assert notes == [
+            f"warning: Jobs: Job {short} is failed: it has no result to open"
+            " (a job has one once it has succeeded).",
+            f"warning: Jobs: job {short} already failed; nothing to cancel",
+        ]
+        assert app.screen is jobs
 
 
 async def test_cancel_a_queued_job_after_confirming(
@@ -295,7 +432,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
-    big_service: FilterBetsService, big_settings: Settings, monkeypatch: pytest.MonkeyPatch
+    big_service: FilterBetsService,
+    big_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """From the key event to the screen update that shows it: while a backtest runs in the
     app's job runner (a child process, the app's default), the same keys take about what
@@ -304,6 +444,9 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
     queue = JobQueue(big_service.db)
     for name in ("one", "two", "three"):  # rows to move between (they fail at once)
         await queue.submit_raw(big_service.user_id, {"market": "away", "filter": name})
+    # The first long job stays running until the busy keys are done, however slow the
+    # machine: seen [queued, queued, running] it cannot have moved on before the keys.
+    hold = JobHold(monkeypatch, tmp_path)  # before the app starts its job child
     app = FilterBetsApp(big_settings, service=big_service, run_jobs=True)
     async with app.run_test(size=SIZE) as pilot:
         await open_jobs(pilot)
@@ -337,18 +480,19 @@ async def test_keys_are_handled_and_shown_promptly_while_a_long_job_runs(
         runner = app.job_runner
         assert isinstance(runner, ChildRunner)  # the default: jobs run out of process
         # A backtest takes the child about a second: three in a row keep it busy throughout.
-        infos = [
-            await runner.submit(big_service.user_id, big_request(stake=Decimal(stake)))
-            for stake in ("1", "2", "3")
-        ]
-        running = [QUEUED, QUEUED, RUNNING] + [FAILED] * 3
-        await wait_until(pilot, lambda: statuses(app) == running, "the first long job to run")
-        assert table.cursor_row == 3  # the cursor stayed on its job when the new ones came in
-        table.move_cursor(row=0)
-        # Across the jobs' rows and the failed ones (their footer keys differ).
-        busy = await key_timings("jjjkkkGg" * 3, (1, 2, 3, 2, 1, 0, 5, 0) * 3)
-        last = await queue.get(infos[-1].job_id)
-        assert last.status in (QUEUED, RUNNING), "the jobs ended before the keys did"
+        with hold.held():
+            infos = [
+                await runner.submit(big_service.user_id, big_request(stake=Decimal(stake)))
+                for stake in ("1", "2", "3")
+            ]
+            running = [QUEUED, QUEUED, RUNNING] + [FAILED] * 3
+            await wait_until(pilot, lambda: statuses(app) == running, "the first long job to run")
+            assert table.cursor_row == 3  # the cursor stayed on its job as the new ones came in
+            table.move_cursor(row=0)
+            # Across the jobs' rows and the failed ones (their footer keys differ).
+            busy = await key_timings("jjjkkkGg" * 3, (1, 2, 3, 2, 1, 0, 5, 0) * 3)
+            last = await queue.get(infos[-1].job_id)
+            assert last.status == QUEUED, "the jobs ended before the keys did"
 
         await wait_until(pilot, lambda: statuses(app)[:3] == [SUCCEEDED] * 3, "the jobs to end")
         table.move_cursor(row=0)
@@ -523,5 +667,7 @@ async def test_help_lists_the_jobs_bindings_with_ids(
             assert binding.id and binding.id.startswith("jobs."), binding
             assert binding.description, binding.id
             if binding.key != "enter":  # the focused table's enter (Select) opens it too
-                assert binding.description in listed, (binding.id, " | ".join(listed))
+                # No job to act on: listed, marked as doing nothing now (the footer hides it).
+                expected = f"{binding.description} (not now)"
+                assert expected in listed, (binding.id, " | ".join(listed))
         assert "Jobs" in listed

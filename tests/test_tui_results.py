@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +23,14 @@ from core.filters import FilterStore
 from core.results import ResultStore
 from core.services import FilterBetsService
 from tests.factories import add_fixtures
-from tests.test_tui_data import plain, record_notifications, settle
+from tests.test_tui_data import plain, record_notifications, screen_lines, settle
 from tui.app import FilterBetsApp
 from tui.screens.results import CompareScreen, ResultDetailScreen, ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.equity_chart import EquityChart, chart_data, render_chart
 from tui.widgets.export_prompt import ExportPrompt
 from tui.widgets.metrics_panel import MetricsPanel
+from tui.widgets.text import clip, clip_middle
 from tui.widgets.vim_table import VimDataTable
 
 SIZE = (80, 24)
@@ -250,6 +252,139 @@ async def test_detail_shows_metrics_chart_splits_and_a_paged_sortable_ledger(
         assert isinstance(app.screen, ResultsScreen)
 
 
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_runs_that_differ_read_apart_in_the_list(
+    service: FilterBetsService, settings: Settings, size: tuple[int, int]
+) -> None:
+    """Issue 14 item 6: a Kelly run at maximum prices looked like a flat Pinnacle run, and a
+    filter and its duplicate read the same once cut to 18 characters."""
+    await seed_season(service)
+    store = FilterStore(service.db, service.user_id)
+    name = "Home favourites in the big leagues"
+    original = await store.create(name, HOME)
+    copy = await store.duplicate(original.id)
+    engine = BacktestEngine(service.db, service.user_id)
+    flat = await engine.run(BacktestRequest(market="home", filter_ref=str(original.id)))
+    kelly = await engine.run(
+        BacktestRequest(market="home", filter_ref=str(copy.id), odds_source="max", staking="kelly")
+    )
+    percent = await engine.run(
+        BacktestRequest(
+            market="home",
+            filter_ref=str(original.id),
+            odds_source="pinnacle_close",
+            staking="percent",
+            stake=Decimal("2"),
+            leagues=("E0",),
+        )
+    )
+    stored = {r.id: r for r in await ResultStore(service.db, service.user_id).list_results()}
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=size) as pilot:
+        screen = await open_results(pilot)
+        table = screen.query_one("#results-table", VimDataTable)
+        assert table.virtual_size.width <= size[0]
+        rows = {
+            int(cells["id"].lstrip("● ")): cells
+            for cells in (
+                dict(zip([str(c.key.value) for c in table.ordered_columns], row, strict=True))
+                for row in table_cells(app, "#results-table")
+            )
+        }
+        assert rows[flat.result_id]["odds"] == "PIN"
+        assert rows[kelly.result_id]["odds"] == "MAX"
+        assert rows[percent.result_id]["odds"] == "PINc"
+        assert rows[flat.result_id]["staking"].startswith("flat")
+        assert rows[kelly.result_id]["staking"].startswith("kelly")
+        assert rows[percent.result_id]["staking"] == "2% bank"
+        # The filter and its duplicate: both ends of a long name survive the cut.
+        shown_original = rows[flat.result_id]["filter"]
+        shown_copy = rows[kelly.result_id]["filter"]
+        assert shown_original != shown_copy
+        assert shown_original.startswith("Home fav") and shown_copy.startswith("Home fav")
+        assert shown_copy.endswith("(copy)")
+
+        # The line under the list names the selected run in full, and its warnings.
+        table.move_cursor(row=table.get_row_index(str(kelly.result_id)))
+        await settle(pilot)
+        line = " ".join(static_text(app, "#results-detail").split())
+        assert line.startswith(f"#{kelly.result_id} {name} (copy) · home @ max · kelly x0.25")
+        warnings = stored[kelly.result_id].warnings
+        assert warnings, "a Kelly run has warnings to show"
+        shown = " ".join(static_text(app, "#results-warnings").split())
+        assert all(" ".join(w.split()) in shown for w in warnings)
+        table.move_cursor(row=table.get_row_index(str(percent.result_id)))
+        await settle(pilot)
+        line = " ".join(static_text(app, "#results-detail").split())
+        assert "home @ pinnacle_close · 2% of bank · leagues E0" in line
+
+
+async def seed_seasons_and_months(service: FilterBetsService) -> None:
+    """25 seasons (more than a screen of rows) of E0 and SP1 games, one in every month of each
+    season, so the last rows of the splits are 2017-18, SP1 and December."""
+    specs = []
+    for season_index in range(25):
+        first_year = 1993 + season_index
+        for month in range(1, 13):
+            year = first_year if month >= 7 else first_year + 1
+            n = len(specs)
+            specs.append(
+                {
+                    "league": ("E0", "SP1")[n % 2],
+                    "season": f"{first_year}-{(first_year + 1) % 100:02d}",
+                    "date": dt.date(year, month, 10),
+                    "home": f"Home {n:03d}",
+                    "away": f"Away {n:03d}",
+                    "goals": (2, 0) if n % 4 else (0, 1),
+                    "odds": {"pinnacle_home": 1.8 if n % 3 else 3.5},
+                }
+            )
+    await add_fixtures(service, specs, features=False)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_every_split_row_can_be_seen_and_the_cursor_scrolls_to_it(
+    service: FilterBetsService, settings: Settings, size: tuple[int, int]
+) -> None:
+    """Issue 14 item 4: "By season" hid its last season and "By month" December, and moving
+    the cursor onto the hidden row did not scroll it into view."""
+    await seed_seasons_and_months(service)
+    await run_filter(
+        service, "All homes", {"field": "odds.pinnacle.home", "op": ">", "value": 1}, "home"
+    )
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=size) as pilot:
+        await open_results(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("p")
+        await settle(pilot)
+        detail = app.screen
+        assert isinstance(detail, ResultDetailScreen)
+        for name, last in (
+            ("season", "2017-18"),
+            ("league", "SP1"),
+            ("month", "Dec"),
+            ("odds_band", "3-5"),
+        ):
+            table = detail.query_one(f"#split-{name}", VimDataTable)
+            labels = column(app, f"#split-{name}", "key")
+            assert labels[-1] == last
+            # The table is as tall as its rows: none is cut off by its box.
+            box = table.parent
+            assert box is not None
+            assert box.size.height >= table.size.height + 1  # the title line above it
+            table.focus()
+            await pilot.press("G")  # the last row
+            await settle(pilot)
+            assert table.cursor_row == len(labels) - 1
+            shown = [line for line in screen_lines(app) if f" {last} " in line]
+            assert shown, f"the cursor is on {last} in 'By {name}' but it is not on screen"
+            await pilot.press("g")  # back to the first row: its header shows again
+            await settle(pilot)
+            assert any(f" {labels[0]} " in line for line in screen_lines(app))
+
+
 async def test_closing_price_and_small_sample_warnings_stand_out(
     service: FilterBetsService, settings: Settings
 ) -> None:
@@ -291,7 +426,7 @@ async def test_compare_two_results_side_by_side(
 
         await pilot.press("space")  # marks the newest (E0 homes)
         assert screen.marked == [three_results["e0"]]
-        assert column(app, "#results-table", "mark")[0] == "●"
+        assert column(app, "#results-table", "id")[0] == f"●{three_results['e0']}"
         await pilot.press("j", "c")
         await settle(pilot)
         compare = app.screen
@@ -437,3 +572,13 @@ def test_bank_curves_plot_the_bank() -> None:
     data = chart_data(curve, 100.0)
     assert data.unit == "bank"
     assert [p.value for p in data.points] == [100.0, 105.0, 101.0]
+
+
+def test_names_cut_in_the_middle_keep_both_ends() -> None:
+    name = "Home favourites in the big leagues"
+    cut, cut_copy = clip_middle(name, 18), clip_middle(f"{name} (copy)", 18)
+    assert len(cut) <= 18 and len(cut_copy) <= 18
+    assert cut != cut_copy  # cut at the end, both were "Home favourites i…"
+    assert cut_copy.startswith("Home fav") and cut_copy.endswith("(copy)")
+    assert clip_middle("short", 18) == "short"
+    assert clip(name, 18) == "Home favourites i…"

@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy.exc import SQLAlchemyError
-from textual import on, work
-from textual.app import App
+from textual import events, on, work
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
@@ -24,17 +25,23 @@ from core.config import Settings
 from core.dberrors import describe_database_error
 from core.errors import FilterBetsError
 from core.jobs.child import ChildRunner
-from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED
+from core.jobs.queue import CANCELLED, FAILED, SUCCEEDED, JobQueue
 from core.jobs.runner import JobEvent, JobRunner
 from core.services import FilterBetsService
+from tui import compat
+from tui.commands import FilterBetsCommands
 from tui.keymap import apply_user_keymap
 from tui.screens import DEFAULT_MODE, SCREEN_MODES
 from tui.screens.jobs import JobsScreen
+from tui.screens.results import ResultsScreen
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen, help_entries
 
+compat.apply()
+
 SERVICE_WORKER_GROUP = "service"
 JOBS_WORKER_GROUP = "job-runner"
+ANNOUNCE_WORKER_GROUP = "job-announce"
 ENV_JOB_CONCURRENCY = "FILTERBETS_JOB_CONCURRENCY"
 DEFAULT_JOB_CONCURRENCY = 2
 QUIT_GRACE = 0.5
@@ -155,10 +162,18 @@ class FilterBetsApp(App[None]):
         ),
     ]
 
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {
+        *App.COMMANDS,
+        FilterBetsCommands,
+    }
+
     service: var[FilterBetsService | None] = var(None)
     """The open service, or None until the startup worker has opened it."""
     running_jobs: var[int] = var(0)
     """Backtest jobs running now; shown in the header when there are any."""
+    jobs_done: var[int] = var(0)
+    """Jobs of the app's runner that have succeeded so far: screens showing last results
+    re-read on it (a quick job can start and end between two looks at running_jobs)."""
 
     def __init__(
         self,
@@ -320,13 +335,12 @@ class FilterBetsApp(App[None]):
         self.running_jobs = len(runner.running) if runner is not None else 0
         for screen in self._jobs_screens():
             screen.runner_event(event)
+        if event.status == SUCCEEDED:
+            self.jobs_done += 1
         if self._jobs_screens() and event.status in (SUCCEEDED, CANCELLED):
             return  # the table shows it
         if event.status == SUCCEEDED:
-            self.notify(
-                f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3).",
-                title="Job done",  # a backtest or a sweep
-            )
+            self._announce_done(event)
         elif event.status == FAILED:
             self.notify(
                 f"Job {event.short_id} failed: {event.error or event.message}",
@@ -337,10 +351,38 @@ class FilterBetsApp(App[None]):
         elif event.status == CANCELLED:
             self.notify(f"Job {event.short_id} cancelled.", title="Jobs")
 
+    @work(group=ANNOUNCE_WORKER_GROUP, exit_on_error=False)
+    async def _announce_done(self, event: JobEvent) -> None:
+        """Say a job is done, with its result's warnings (why it placed no bets, say)."""
+        done = f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3)."
+        warnings: tuple[str, ...] = ()
+        title = "Backtest done"
+        service = self.service
+        if service is not None:
+            try:
+                info = await JobQueue(service.db).get(event.job_id)
+            except (FilterBetsError, SQLAlchemyError, OSError) as error:
+                self.log.error(f"reading the warnings of job {event.short_id}: {error!r}")
+            else:
+                warnings = info.warnings
+                title = "Sweep done" if info.kind == "sweep" else title
+        if warnings:
+            lines = "\n".join(f"⚠ {warning}" for warning in warnings)
+            self.notify(f"{done}\n{lines}", title=title, severity="warning", timeout=15)
+        else:
+            self.notify(done, title=title)
+
     def _jobs_screens(self) -> list[JobsScreen]:
         """The Jobs screen if it is showing, perhaps under a modal (a hidden one re-reads when
         shown again)."""
         return [screen for screen in self.screen_stack if isinstance(screen, JobsScreen)]
+
+    async def on_event(self, event: events.Event) -> None:
+        if self._exit and isinstance(event, events.InputEvent):
+            # Quitting: a key typed after q (say i) must not open a screen now, which would
+            # never be composed and fail on its first query of its own widgets.
+            return
+        await super().on_event(event)
 
     # Errors ----------------------------------------------------------------------------
 
@@ -385,6 +427,21 @@ class FilterBetsApp(App[None]):
             ),
             answered,
         )
+
+    async def open_result(self, result_id: int) -> None:
+        """Show a stored result's detail on the Results screen, whatever that screen showed
+        (a detail or comparison opened there before is closed first)."""
+        await self.switch_mode("results")
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ResultsScreen):
+            await self.pop_screen()
+        if isinstance(self.screen, ResultsScreen):
+            self.screen.open_result(result_id)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's, less its Keys panel: the palette's Keys opens the same help as ?."""
+        for command in super().get_system_commands(screen):
+            if command.title != "Keys":
+                yield command
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import difflib
 import re
+import stat
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,12 @@ from textual.keys import _normalize_key_list
 from textual.screen import ModalScreen, Screen
 
 from core.config import ENV_KEYMAP, keymap_path
+
+MAX_KEYMAP_BYTES = 64 * 1024
+"""A keymap of every binding is a few KB: a bigger file is not read (nor parsed, at start-up,
+on the event loop)."""
+MAX_PROBLEMS_SHOWN = 10
+"""Problems listed one by one; the rest are counted in one line ("and 1,990 more")."""
 
 KEY_NAME = re.compile(r"^(?:[^\s,]|[a-z0-9_]+(?:\+[a-z0-9_]+)*|(?:[a-z]+\+)+[^\s,])$")
 """One key as Textual names it: a character ("R", "+"), a name ("f5", "escape", "space")
@@ -43,6 +50,23 @@ class KeymapFile:
     path: Path
     keymap: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    """The first MAX_PROBLEMS_SHOWN problems, a line each."""
+    more_problems: int = 0
+    """How many more there were (counted, not described: a hint costs a fuzzy search)."""
+
+    def problem(self, line: str | Callable[[], str]) -> None:
+        """Note a problem; a `line` that is a function is called only for one shown."""
+        if len(self.problems) < MAX_PROBLEMS_SHOWN:
+            self.problems.append(line if isinstance(line, str) else line())
+        else:
+            self.more_problems += 1
+
+    def problem_lines(self) -> list[str]:
+        """What the user is told: each problem shown, then how many more there are."""
+        if not self.more_problems:
+            return list(self.problems)
+        more = f"{self.path.name}: and {self.more_problems:,} more problems like these"
+        return [*self.problems, more]
 
 
 @dataclass(frozen=True)
@@ -144,16 +168,22 @@ def parse_keymap(text: str, path: Path, known: set[str]) -> KeymapFile:
     except tomllib.TOMLDecodeError as error:
         loaded.problems.append(f"{name}: not valid TOML ({error}); no keys remapped")
         return loaded
+    ids = sorted(known)
     for binding_id, value in _flatten(document):
         if binding_id not in known:
-            close = difflib.get_close_matches(binding_id, sorted(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else "; ? lists the keys"
-            loaded.problems.append(f"{name}: no binding has the id {binding_id!r}{hint}")
+
+            def unknown(binding_id: str = binding_id) -> str:
+                close = difflib.get_close_matches(binding_id, ids, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else "; ? lists the keys"
+                return f"{name}: no binding has the id {binding_id!r}{hint}"
+
+            loaded.problem(unknown)
             continue
         keys = _keys_of(value)
         if keys is None:
-            loaded.problems.append(
-                f'{name}: {binding_id} = {value!r} is not a key; write e.g. "R", "f5" or'
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:39] + "…"
+            loaded.problem(
+                f'{name}: {binding_id} = {shown} is not a key; write e.g. "R", "f5" or'
                 ' "ctrl+q" (a list for several)'
             )
             continue
@@ -165,6 +195,17 @@ def load_keymap(path: Path, *, named: bool, scopes: list[Scope] | None = None) -
     """Read the keymap file. A missing default file is no keymap; a missing named one (the
     user set FILTERBETS_KEYMAP) is a problem."""
     try:
+        found = path.stat()
+        if not stat.S_ISREG(found.st_mode):
+            return KeymapFile(path, problems=[f"{path}: not a file; no keys remapped"])
+        if found.st_size > MAX_KEYMAP_BYTES:
+            return KeymapFile(
+                path,
+                problems=[
+                    f"{path}: {found.st_size:,} bytes, more than a keymap needs (at most"
+                    f" {MAX_KEYMAP_BYTES // 1024} KB); no keys remapped"
+                ],
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         loaded = KeymapFile(path)
@@ -176,7 +217,8 @@ def load_keymap(path: Path, *, named: bool, scopes: list[Scope] | None = None) -
         return KeymapFile(path, problems=[f"{path}: cannot read it ({reason}); no keys remapped"])
     scopes = binding_scopes() if scopes is None else scopes
     loaded = parse_keymap(text, path, binding_ids(scopes))
-    loaded.problems.extend(clashes(loaded.keymap, scopes, path.name))
+    for clash in clashes(loaded.keymap, scopes, path.name):
+        loaded.problem(clash)
     return loaded
 
 
@@ -186,7 +228,7 @@ def apply_user_keymap(app: App[Any]) -> KeymapFile:
     loaded = load_keymap(path, named=named)
     if loaded.keymap:
         app.set_keymap(loaded.keymap)
-    for problem in loaded.problems:
+    for problem in loaded.problem_lines():
         app.notify(problem, title="Keymap", severity="warning", timeout=12)
     return loaded
 
@@ -200,3 +242,11 @@ def key_for(node: DOMNode, binding_id: str, default: str) -> str:
     if not keys:
         return default
     return app.get_key_display(Binding(keys.split(",")[0].strip(), ""))
+
+
+def keys_of(node: DOMNode, binding: Binding) -> set[str]:
+    """The keys (as Textual names them in key events) that run `binding` now: the keymap's
+    for its id, else its own."""
+    keymap: dict[str, str] = getattr(node.app, "_keymap", {})
+    keys = keymap.get(binding.id or "", binding.key)
+    return {key.strip() for key in _normalize_key_list(keys).split(",")}

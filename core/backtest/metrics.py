@@ -557,6 +557,12 @@ def price_source_warnings(odds_source: str, plan: StakingPlan) -> list[str]:
     return warnings
 
 
+def _candidates(count: int, lacking: str) -> str:
+    if count == 1:
+        return f"1 candidate had {lacking} and was not bet"
+    return f"{count:,} candidates had {lacking} and were not bet"
+
+
 def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]:
     warnings: list[str] = []
     if n == 0:
@@ -564,14 +570,12 @@ def run_warnings(outcome: BacktestOutcome, n: int, with_close: int) -> list[str]
     elif n < FEW_BETS:
         warnings.append(f"fewer than {FEW_BETS} bets: results are noise")
     if outcome.skipped_no_odds:
-        warnings.append(
-            f"{outcome.skipped_no_odds:,} candidates had no usable {outcome.market} price "
-            "and were not bet"
-        )
+        warnings.append(_candidates(outcome.skipped_no_odds, f"no usable {outcome.market} price"))
     if outcome.skipped_no_pinnacle_price:
         warnings.append(
-            f"{outcome.skipped_no_pinnacle_price:,} candidates had no Pinnacle probability "
-            "for Kelly sizing and were not bet"
+            _candidates(
+                outcome.skipped_no_pinnacle_price, "no Pinnacle probability for Kelly sizing"
+            )
         )
     if outcome.skipped_bankrupt:
         warnings.append(

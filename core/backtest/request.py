@@ -8,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from core.backtest.sources import DEFAULT_EXCHANGE_COMMISSION, SourceError, parse_source
-from core.errors import FilterBetsError
+from core.errors import UsageMistake
 from core.rules.validate import MAX_LIST_VALUES
 from core.text import quoted, text_problem
 
@@ -23,7 +23,7 @@ MAX_AMOUNT = Decimal("99999999.99")
 """Largest bank or stake: what the ledger's money columns hold with room for the profit."""
 
 
-class RequestError(FilterBetsError):
+class RequestError(UsageMistake):
     """A backtest request with a bad field; the message names the field."""
 
 

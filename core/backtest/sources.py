@@ -15,7 +15,7 @@ from decimal import Decimal
 from functools import cache
 from typing import Final
 
-from core.errors import FilterBetsError
+from core.errors import UsageMistake
 from core.models import BOOKS, ODDS_SOURCES, odds_column_name
 
 __all__ = [
@@ -33,7 +33,7 @@ _BOOK_NAMES: Final = (*ODDS_SOURCES, *(book.code for book in BOOKS))
 _EXCHANGES: Final = frozenset(book.code for book in BOOKS if book.exchange)
 
 
-class SourceError(FilterBetsError):
+class SourceError(UsageMistake):
     """An odds source that does not exist, or a best-of list that cannot be bet."""
 
 

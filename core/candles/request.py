@@ -12,13 +12,13 @@ from typing import Any
 from core.candles.execution import DEFAULT_CASH, DEFAULT_FEE, ExecutionOptions
 from core.candles.strategies import StrategyParamError, get_strategy
 from core.candles.timeframes import TimeframeError, checked_timeframe
-from core.errors import FilterBetsError
+from core.errors import UsageMistake
 
 STRATEGY_KIND = "strategy"
 """`kind` of a strategy request (jobs) and of its stored result (backtest_results.kind)."""
 
 
-class StrategyRequestError(FilterBetsError):
+class StrategyRequestError(UsageMistake):
     """A strategy request with a bad field; the message names the field."""
 
 

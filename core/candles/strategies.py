@@ -26,10 +26,10 @@ from typing import Any
 import numpy as np
 
 from core.candles.indicators import Bools, Indicators, cross_down, cross_up
-from core.errors import FilterBetsError
+from core.errors import UsageMistake
 
 
-class StrategyParamError(FilterBetsError):
+class StrategyParamError(UsageMistake):
     """A strategy name or parameter that cannot be used; the message names it."""
 
 

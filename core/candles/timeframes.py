@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from core.errors import FilterBetsError
+from core.errors import UsageMistake
 
 # Canonical name -> minutes. Weeks start on Monday 00:00 UTC, as on Bybit and Binance.
 TIMEFRAMES: dict[str, int] = {
@@ -30,7 +30,7 @@ _UNIT_MINUTES = {"m": 1, "min": 1, "h": 60, "d": 1440, "w": 10080}
 WEEK_OFFSET_MS = 4 * 86_400_000
 
 
-class TimeframeError(FilterBetsError):
+class TimeframeError(UsageMistake):
     """A timeframe that is not one of TIMEFRAMES."""
 
 

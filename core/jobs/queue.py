@@ -106,6 +106,8 @@ class JobInfo:
     bets: int | None = None
     profit: Decimal | None = None
     yield_: float | None = None
+    warnings: tuple[str, ...] = ()
+    """Its result's metrics warnings (why it placed no bets, say), when it has a result."""
 
     @property
     def short_id(self) -> str:
@@ -263,6 +265,8 @@ _COLUMNS = (
     BacktestResult.bets,
     BacktestResult.profit,
     BacktestResult.yield_,
+    # Only the warnings out of the result's metrics document (its curve can be megabytes).
+    BacktestResult.metrics["warnings"].label("warnings"),
 )
 
 
@@ -292,6 +296,7 @@ def _info(row: Any) -> JobInfo:
         bets=row.bets,
         profit=None if row.profit is None else Decimal(row.profit),
         yield_=row.yield_,
+        warnings=tuple(str(w) for w in row.warnings) if isinstance(row.warnings, list) else (),
     )
 
 

@@ -26,6 +26,7 @@ from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.import_prompt import ImportPrompt, ImportRequest
 from tui.widgets.import_report import ImportReport, has_problems
 from tui.widgets.strategy_prompt import StrategyJob, StrategyPrompt, queue_strategy_job
+from tui.widgets.text import clip
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -193,10 +194,6 @@ def fit_columns(
 
 def _count(count: int, singular: str, plural: str) -> str:
     return f"{count:,} {singular if count == 1 else plural}"
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def _row_key(row: LeagueSeasonSummary) -> str:
@@ -519,7 +516,7 @@ class DataScreen(Screen[None]):
         value = column.cell(row)
         if column.numeric:
             return Text(value, justify="right", style="dim" if value == "-" else "")
-        return Text(_clip(value, width))
+        return Text(clip(value, width))
 
     @staticmethod
     def _selected_key(table: DataTable[Any]) -> str | None:

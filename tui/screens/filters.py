@@ -36,6 +36,7 @@ from tui.widgets.metrics_panel import fmt_pct
 from tui.widgets.rule_text import summarize_rules
 from tui.widgets.styles import BAD, GOOD
 from tui.widgets.sweep_params import template_params
+from tui.widgets.text import clip, clip_middle
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -54,10 +55,6 @@ EMPTY_MESSAGE = """\
 Press [b]{new}[/b] to write one in the rule editor: pick fields,
 operators and values, and watch the live preview count
 the matching fixtures as you type."""
-
-
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
 def updated_text(moment: dt.datetime, now: dt.datetime | None = None) -> str:
@@ -130,6 +127,28 @@ def launch_backtest(
     app.notify(f"Backtest of {label} started.", title="Backtest")
 
 
+def run_filter(
+    app: App[Any],
+    service: FilterBetsService,
+    info: FilterInfo,
+    settings: RunSettings,
+    reply_to: MessagePump | None = None,
+) -> None:
+    """Backtest a saved filter with its run settings (`r` on the Filters screen)."""
+    params = template_params(info.rules)
+    if params:  # a backtest needs values: a template is swept from the editor
+        names = ", ".join(f"${name}" for name in params)
+        app.notify(
+            f"{info.name!r} is a sweep template ({names}): e opens it, w there sweeps it.",
+            title="Run",
+            severity="warning",
+        )
+        return
+    request = settings.request(filter_ref=str(info.id))
+    label = f"{info.name!r} ({settings.describe()})"
+    launch_backtest(app, service, request, label, reply_to=reply_to)
+
+
 async def _queue(
     app: App[Any],
     runner: JobSubmitter,
@@ -164,11 +183,13 @@ async def _run_now(
     finally:
         fb.running_jobs -= 1
     metrics = run.metrics
+    warnings = "".join(f"\n⚠ {warning}" for warning in metrics.get("warnings") or ())
     app.notify(
         f"{label}: {int(metrics.get('bets') or 0):,} bets, yield {fmt_pct(metrics.get('yield'))}."
-        f" Result #{run.result_id} is on the Results screen (3).",
+        f" Result #{run.result_id} is on the Results screen (3).{warnings}",
         title="Backtest done",
-        timeout=10,
+        severity="warning" if warnings else "information",
+        timeout=15 if warnings else 10,
     )
     if reply_to is not None and reply_to.is_attached:
         reply_to.post_message(BacktestFinished(run.result_id, label, metrics))
@@ -181,6 +202,22 @@ async def _run_now(
 class FiltersLoaded:
     filters: list[FilterInfo]
     settings: dict[int, RunSettings]
+
+
+async def load_filters(service: FilterBetsService) -> FiltersLoaded:
+    """The user's filters, newest first, and how `r` runs each: its saved settings, else
+    its last run's, else the defaults."""
+    filters = await FilterStore(service.db, service.user_id).list()
+    last_requests: dict[int, dict[str, Any]] = {}
+    if any(info.backtest_settings is None for info in filters):
+        results = await ResultStore(service.db, service.user_id).list_results("date")
+        for result in results:  # newest first: the first one seen per filter wins
+            if result.filter_id is not None:
+                last_requests.setdefault(result.filter_id, result.request)
+    settings = {
+        info.id: RunSettings.for_filter(info, last_requests.get(info.id)) for info in filters
+    }
+    return FiltersLoaded(filters, settings)
 
 
 class FiltersReady(Message):
@@ -256,18 +293,27 @@ class FiltersScreen(Screen[None]):
         self.watch(self.app, "service", self._service_changed, init=True)
         # A job ending here may be a new last result for a filter in the list.
         self.watch(self.app, "running_jobs", self._jobs_changed, init=False)
+        self.watch(self.app, "jobs_done", self._jobs_changed, init=False)
 
     def _service_changed(self, service: FilterBetsService | None) -> None:
         if service is not None:
             self.reload()
 
-    def _jobs_changed(self, running: int) -> None:
+    def _jobs_changed(self, _count: int) -> None:
         if self.filters is not None and self.is_current:
             self.reload()
 
     def on_screen_resume(self) -> None:
         if self.filters is not None:
             self.reload()
+            if not self.filters:
+                # "No filters yet" may no longer be true (one saved from the CLI, say):
+                # say nothing until the list arrives.
+                self._show_loading()
+
+    def _show_loading(self) -> None:
+        self.query_one("#filters-empty").display = False
+        self._set_summary("Loading…")
 
     # Loading ---------------------------------------------------------------------------
 
@@ -284,17 +330,7 @@ class FiltersScreen(Screen[None]):
 
     @work(exclusive=True, group=LOAD_GROUP, exit_on_error=False)
     async def _load(self, service: FilterBetsService) -> None:
-        filters = await FilterStore(service.db, service.user_id).list()
-        last_requests: dict[int, dict[str, Any]] = {}
-        if any(info.backtest_settings is None for info in filters):
-            results = await ResultStore(service.db, service.user_id).list_results("date")
-            for result in results:  # newest first: the first one seen per filter wins
-                if result.filter_id is not None:
-                    last_requests.setdefault(result.filter_id, result.request)
-        settings = {
-            info.id: RunSettings.for_filter(info, last_requests.get(info.id)) for info in filters
-        }
-        self.post_message(FiltersReady(FiltersLoaded(filters, settings)))
+        self.post_message(FiltersReady(await load_filters(service)))
 
     @on(FiltersReady)
     def _loaded(self, message: FiltersReady) -> None:
@@ -374,8 +410,8 @@ class FiltersScreen(Screen[None]):
         for info in self.shown_filters():
             yld = info.last_yield
             table.add_row(
-                Text(_clip(info.name, name_w), style="bold"),
-                Text(_clip(summarize_rules(info.rules), rules_w)),
+                Text(clip_middle(info.name, name_w), style="bold"),
+                Text(clip(summarize_rules(info.rules), rules_w)),
                 Text(
                     fmt_pct(yld) if info.last_result_id else "-",
                     justify="right",
@@ -453,8 +489,18 @@ class FiltersScreen(Screen[None]):
 
     def _edited(self, result: EditorResult | None) -> None:
         if result is not None and result.saved is not None:
-            self.run_settings[result.saved.id] = result.settings  # until the reload lands
-            self.reload(select=result.saved.id)
+            saved = result.saved
+            self.run_settings[saved.id] = result.settings  # until the reload lands
+            if self.filters is not None:
+                # Listed at once, first (the list is newest first): the reload that brings
+                # its last result may take a while, and the old list may say "No filters".
+                self.filters = [saved, *(f for f in self.filters if f.id != saved.id)]
+                self._show(select=saved.id)
+            self.reload(select=saved.id)
+
+    def edit_filter(self, info: FilterInfo | None) -> None:
+        """Open `info` (None: a new filter) in the rule editor."""
+        self._open_editor(info)
 
     def action_new(self) -> None:
         self._open_editor(None)
@@ -474,19 +520,8 @@ class FiltersScreen(Screen[None]):
         service = self.filterbets.service
         if info is None or service is None:
             return
-        params = template_params(info.rules)
-        if params:  # a backtest needs values: a template is swept from the editor
-            names = ", ".join(f"${name}" for name in params)
-            self.notify(
-                f"{info.name!r} is a sweep template ({names}): e opens it, w there sweeps it.",
-                title="Run",
-                severity="warning",
-            )
-            return
         settings = self.run_settings.get(info.id) or RunSettings.for_filter(info)
-        request = settings.request(filter_ref=str(info.id))
-        label = f"{info.name!r} ({settings.describe()})"
-        launch_backtest(self.app, service, request, label, reply_to=self)
+        run_filter(self.app, service, info, settings, reply_to=self)
 
     @on(BacktestFinished)
     def _backtest_finished(self) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Center, Horizontal, Middle
@@ -39,12 +39,14 @@ from core.jobs.queue import (
     RETRYABLE,
     RUNNING,
     SUCCEEDED,
+    JobError,
     JobInfo,
     JobQueue,
 )
 from core.jobs.runner import JobEvent
+from tui.keymap import keys_of
 from tui.widgets.confirm import ConfirmScreen
-from tui.widgets.metrics_panel import fmt_pct
+from tui.widgets.metrics_panel import fmt_pct, warning_texts
 from tui.widgets.result_kinds import job_market_cell, job_name_cell
 from tui.widgets.vim_table import VimDataTable
 
@@ -293,21 +295,25 @@ class JobsScreen(Screen[None]):
         self._texts_shown: dict[str, str] = {}
         self.polls = 0
         """Polls finished so far (tests watch it)."""
+        self.table = VimDataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+        """Kept, not queried: the footer and its timer ask which job is selected, and may
+        ask while the app closes and the screen's widgets are gone."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="jobs-bar", classes="bar"):
             yield Static("", id="jobs-summary", classes="bar-summary")
             yield Static("", id="jobs-runner", classes="bar-status")
-        yield VimDataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+        yield self.table
         with Middle(id="jobs-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="jobs-empty-message", classes="empty-message")
         yield Static("", id="jobs-detail", classes="bar hint")
+        yield Static("", id="jobs-warnings")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#jobs-table").display = False
-        self.query_one("#jobs-empty").display = False
+        for hidden in ("#jobs-table", "#jobs-empty", "#jobs-warnings"):
+            self.query_one(hidden).display = False
         self._set_summary("Connecting…")
         self.watch(self.app, "service", self._service_changed, init=True)
 
@@ -430,7 +436,7 @@ class JobsScreen(Screen[None]):
             rows.append(row)
         self.rows = rows
         self._by_key = {row.key: row for row in rows}
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         empty = not rows
         table.display = not empty
         self.query_one("#jobs-empty").display = empty
@@ -500,7 +506,7 @@ class JobsScreen(Screen[None]):
         columns = self._columns()
         layout = tuple(f"{c.key}:{w}" for c, w in columns)
         keys = tuple(row.key for row in self.rows)
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if not force and layout == self._layout and keys == self._keys:
             # Same rows in the same order: rewrite the changed cells in place (no flicker,
             # cursor kept).
@@ -524,7 +530,7 @@ class JobsScreen(Screen[None]):
             table.move_cursor(row=table.get_row_index(selected), animate=False)
 
     def _update_live_cells(self, row: JobRow) -> None:
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if row.key not in table.rows:
             return
         columns = self._columns()
@@ -550,9 +556,17 @@ class JobsScreen(Screen[None]):
     def _show_detail(self) -> None:
         row = self.selected()
         self._set_text("#jobs-detail", row.detail if row else "")
+        # A finished run's warnings (why it placed no bets, say), as its result shows them.
+        warnings = row.info.warnings if row and row.status == SUCCEEDED else ()
+        shown = "\n".join(warnings)
+        if self._texts_shown.get("#jobs-warnings") != shown:
+            self._texts_shown["#jobs-warnings"] = shown
+            box = self.query_one("#jobs-warnings", Static)
+            box.update(Text("\n").join(warning_texts({"warnings": list(warnings)})))
+            box.display = bool(warnings)
 
     def _selected_key(self) -> str | None:
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if not self.rows or not table.is_valid_row_index(table.cursor_row):
             return None
         return str(table.ordered_rows[table.cursor_row].key.value)
@@ -563,7 +577,7 @@ class JobsScreen(Screen[None]):
 
     def select_job(self, job_id: uuid.UUID) -> bool:
         """Put the cursor on a job; False when it is not listed (yet)."""
-        table = self.query_one("#jobs-table", VimDataTable)
+        table = self.table
         if job_id.hex not in table.rows:
             return False
         table.move_cursor(row=table.get_row_index(job_id.hex), animate=False)
@@ -572,26 +586,49 @@ class JobsScreen(Screen[None]):
     # Actions ---------------------------------------------------------------------------
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """The footer offers only what applies to the selected job; a key pressed anyway
+        says why not (`on_key`)."""
         row = self.selected()
         if action == "open":
-            return True if row and row.status == SUCCEEDED and row.info.result_id else None
+            return bool(row and row.status == SUCCEEDED and row.info.result_id)
         if action == "cancel_job":
-            return True if row and row.status in (QUEUED, RUNNING) else None
+            return bool(row and row.status in (QUEUED, RUNNING))
         if action == "retry":
-            return True if row and row.status in RETRYABLE else None
+            return bool(row and row.status in RETRYABLE)
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key of a job action that does not apply to the selected job: say why, in the
+        CLI's words (the queue's own refusal), instead of doing nothing."""
+        row = self.selected()
+        if row is None:
+            return
+        for binding in (b for bs in self._bindings.key_to_bindings.values() for b in bs):
+            action = binding.action
+            if action not in ROW_ACTIONS or event.key not in keys_of(self, binding):
+                continue
+            if self.check_action(action, ()):
+                return  # it applies: the binding runs it
+            event.stop()
+            event.prevent_default()
+            if action == "open":
+                self.notify(
+                    f"Job {row.info.short_id} is {row.shown_status}: it has no result to open"
+                    " (a job has one once it has succeeded).",
+                    title="Jobs",
+                    severity="warning",
+                )
+            elif action == "cancel_job":
+                self._cancel(row.info.job_id)
+            else:
+                self._retry(row.info.job_id)
+            return
 
     async def action_open(self) -> None:
         row = self.selected()
         if row is None or row.info.result_id is None:
             return
-        from tui.screens.results import ResultsScreen
-
-        result_id = row.info.result_id
-        await self.app.switch_mode("results")
-        screen = self.app.screen
-        if isinstance(screen, ResultsScreen):
-            screen.show_result(result_id)
+        await _filterbets(self).open_result(row.info.result_id)
 
     @on(DataTable.RowSelected, "#jobs-table")
     async def _row_selected(self, event: DataTable.RowSelected) -> None:
@@ -618,17 +655,22 @@ class JobsScreen(Screen[None]):
         service = fb.service
         if service is None:
             return
-        if fb.job_runner is not None:
-            info = await fb.job_runner.cancel(job_id, user_id=service.user_id)
-        else:
-            info = await JobQueue(service.db).cancel(job_id, user_id=service.user_id)
+        try:
+            if fb.job_runner is not None:
+                info = await fb.job_runner.cancel(job_id, user_id=service.user_id)
+            else:
+                info = await JobQueue(service.db).cancel(job_id, user_id=service.user_id)
+        except JobError as refused:  # it has finished (perhaps since the question)
+            self.notify(str(refused), title="Jobs", severity="warning")
+            self.poll_now()
+            return
         state = "cancelled" if info.status == CANCELLED else "cancelling"
         self.notify(f"Job {info.short_id} {state}.", title="Jobs")
         self.poll_now()
 
     def action_retry(self) -> None:
         row = self.selected()
-        if row is not None and row.status in RETRYABLE:
+        if row is not None:
             self._retry(row.info.job_id)
 
     @work(group=ACTION_GROUP, exit_on_error=False, name="retry")
@@ -637,7 +679,12 @@ class JobsScreen(Screen[None]):
         service = fb.service
         if service is None:
             return
-        info = await JobQueue(service.db).retry(job_id, user_id=service.user_id)
+        try:
+            info = await JobQueue(service.db).retry(job_id, user_id=service.user_id)
+        except JobError as refused:
+            self.notify(str(refused), title="Jobs", severity="warning")
+            self.poll_now()
+            return
         if fb.job_runner is not None:
             fb.job_runner.wake()
         self.notify(f"Job {info.short_id} queued again.", title="Jobs")

@@ -52,12 +52,12 @@ from tui.widgets.result_kinds import (  # candle runs and sweeps beside football
     fit_kind_column,
     kind_cell,
     market_cell,
-    odds_cell,
     screen_for,
     staking_cell,
 )
 from tui.widgets.rule_text import summarize_rules
 from tui.widgets.styles import BAD, GOOD
+from tui.widgets.text import clip, clip_middle
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -139,10 +139,6 @@ class ComparisonLoaded(Message):
         self.right = right
 
 
-def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(0, width - 1)] + "…"
-
-
 def _signed_style(value: float | None) -> str:
     if value is None:
         return "dim"
@@ -185,40 +181,132 @@ class ResultColumn:
     key: str
     label: str
     width: int
-    """0: takes the room left (at least `min_width`)."""
-    cell: Callable[[ResultSummary], Text]
+    """0: takes the room left."""
+    cell: Callable[[ResultSummary, bool], Text]
+    """The cell of a row, given whether the table is wide (from WIDE_FROM columns)."""
     numeric: bool = False
     wide_only: bool = False
-    """Shown only when the terminal has room (from ~100 columns)."""
-    min_width: int = 12
+    """Shown only when the terminal has room (from WIDE_FROM columns)..."""
+    when_sorted: bool = False
+    """...or while the list is sorted by it."""
+    narrow_width: int = 0
+    """Its width below WIDE_FROM columns, when not `width`."""
 
 
-def _yield_cell(row: ResultSummary) -> Text:
+ODDS_SHORT = {"b365": "B365", "pinnacle": "PIN", "avg": "AVG", "max": "MAX"}
+"""How the list names price sources, as the Data screen does (its legend explains them)."""
+
+
+def odds_short(source: str) -> str:
+    """`PIN`, `MAXc` (c: closing), else the source as stored."""
+    base = source.removesuffix("_close")
+    short = ODDS_SHORT.get(base, base)
+    return short + "c" if base != source else short
+
+
+NARROW_STAKING = 7
+"""The Staking column's width below WIDE_FROM columns."""
+
+
+def _odds_cell(row: ResultSummary) -> Text:
+    if not row.odds_source:  # a candle run
+        return Text("-", style="dim")
+    return Text(odds_short(row.odds_source))
+
+
+def staking_short(row: ResultSummary, wide: bool) -> str:
+    """`flat 1.00`, `2% bank`, `kelly 0.25`; below WIDE_FROM columns only the plan
+    (with its percentage)."""
+    plan = _plan_of(row)
+    kind = plan.get("kind")
+    if kind == "kelly":
+        return f"kelly {plan.get('fraction')}" if wide else "kelly"
+    if kind == "percent":
+        full = f"{plan.get('percent')}% bank"
+        return full if wide or len(full) <= NARROW_STAKING else f"{plan.get('percent')}%"
+    return f"flat {plan.get('stake')}" if wide else "flat"
+
+
+def describe_run(row: ResultSummary) -> str:
+    """The selected run in full, for the line under the list (the table abbreviates)."""
+    request = row.request
+    parts = [f"#{row.id} {row.title}"]
+    if row.is_strategy:  # a candle run or sweep: no market, odds or staking plan
+        parts.append("strategy sweep" if row.kind == "sweep" else "strategy run")
+    else:
+        parts += [f"{row.market} @ {row.odds_source}", staking_label(_plan_of(row))]
+        leagues, seasons = request.get("leagues") or [], request.get("seasons") or []
+        parts.append(f"leagues {', '.join(leagues)}" if leagues else "all leagues")
+        if seasons:
+            parts.append(f"seasons {', '.join(seasons)}")
+    start, end = request.get("from"), request.get("to")
+    if start or end:
+        parts.append(f"{start or '…'} to {end or '…'}")
+    parts.append(f"profit {fmt_units(row.profit)}")
+    parts.append(f"run {_when(row.created_at, with_time=True)}")
+    return " · ".join(parts)
+
+
+def _plan_of(row: ResultSummary) -> dict[str, Any]:
+    """The staking plan as run; from the request for a result stored without one."""
+    if row.plan.get("kind"):
+        return row.plan
+    request = row.request
+    if row.staking == "kelly":
+        return {
+            "kind": "kelly",
+            "fraction": request.get("kelly_fraction"),
+            "cap": request.get("kelly_cap"),
+        }
+    if row.staking == "percent":
+        return {"kind": "percent", "percent": request.get("stake") or "1"}
+    return {"kind": "flat", "stake": request.get("stake") or "1.00"}
+
+
+def _yield_cell(row: ResultSummary, _wide: bool) -> Text:
     return Text(fmt_pct(row.yield_), style=_signed_style(row.yield_), justify="right")
 
 
 RESULT_COLUMNS: tuple[ResultColumn, ...] = (
-    ResultColumn("id", "#", 4, lambda r: Text(str(r.id), justify="right"), numeric=True),
-    ResultColumn("kind", "Kind", KIND_WIDTH, kind_cell),
-    ResultColumn("filter", "Filter", 0, lambda r: Text(r.title)),
-    ResultColumn("market", "Market", 7, market_cell),
-    ResultColumn("odds", "Odds", 14, odds_cell, wide_only=True),
-    ResultColumn("staking", "Staking", 7, staking_cell, wide_only=True),
-    ResultColumn("bets", "Bets", 6, lambda r: Text(f"{r.bets:,}", justify="right"), numeric=True),
+    ResultColumn("id", "#", 4, lambda r, _w: Text(str(r.id), justify="right"), numeric=True),
+    ResultColumn("kind", "Kind", KIND_WIDTH, lambda r, _w: kind_cell(r)),
+    ResultColumn("filter", "Filter", 0, lambda r, _w: Text(r.title)),
+    ResultColumn("market", "Market", 7, lambda r, _w: market_cell(r)),
+    ResultColumn("odds", "Odds", 5, lambda r, _w: _odds_cell(r)),
+    ResultColumn(
+        "staking",
+        "Staking",
+        10,
+        lambda r, w: staking_cell(r) if r.is_strategy else Text(staking_short(r, w)),
+        narrow_width=NARROW_STAKING,
+    ),
+    ResultColumn(
+        "bets", "Bets", 6, lambda r, _w: Text(f"{r.bets:,}", justify="right"), numeric=True
+    ),
     ResultColumn(
         "profit",
         "Profit",
         9,
-        lambda r: Text(fmt_units(r.profit), style=_signed_style(float(r.profit)), justify="right"),
+        lambda r, _w: Text(
+            fmt_units(r.profit), style=_signed_style(float(r.profit)), justify="right"
+        ),
         numeric=True,
+        wide_only=True,
+        when_sorted=True,
     ),
     ResultColumn("yield", "Yield", 8, _yield_cell, numeric=True),
-    ResultColumn("date", "Run", 10, lambda r: Text(_when(r.created_at, with_time=False))),
+    ResultColumn(
+        "date",
+        "Run",
+        10,
+        lambda r, _w: Text(_when(r.created_at, with_time=False)),
+        wide_only=True,
+    ),
     ResultColumn(
         "time",
         "At",
         5,
-        lambda r: Text(r.created_at.astimezone().strftime("%H:%M"), style="dim"),
+        lambda r, _w: Text(r.created_at.astimezone().strftime("%H:%M"), style="dim"),
         wide_only=True,
     ),
 )
@@ -268,11 +356,13 @@ class ResultsScreen(Screen[None]):
         yield VimDataTable(id="results-table", cursor_type="row", zebra_stripes=True)
         with Middle(id="results-empty"), Center():
             yield Static(EMPTY_MESSAGE, id="results-empty-message", classes="empty-message")
+        yield Static("", id="results-detail", classes="hint")
+        yield Static("", id="results-warnings")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.query_one("#results-table").display = False
-        self.query_one("#results-empty").display = False
+        for hidden in ("#results-table", "#results-empty", "#results-detail", "#results-warnings"):
+            self.query_one(hidden).display = False
         self._set_summary("Connecting…")
         self.watch(self.app, "service", self._service_changed, init=True)
 
@@ -318,6 +408,7 @@ class ResultsScreen(Screen[None]):
         empty = not rows
         table.display = not empty
         self.query_one("#results-empty").display = empty
+        self.query_one("#results-detail").display = not empty
         if empty:
             self._set_summary("No results yet")
         else:
@@ -326,6 +417,7 @@ class ResultsScreen(Screen[None]):
         if not empty and self.focused is None:
             table.focus()
         self._show_status()
+        self._show_selected()
         self.refresh_bindings()
 
     @on(Worker.StateChanged)
@@ -353,14 +445,31 @@ class ResultsScreen(Screen[None]):
             parts.insert(0, "marked " + ", ".join(f"#{i}" for i in self.marked))
         self.query_one("#results-sort", Static).update(Text(" · ".join(parts)))
 
+    def _wide(self) -> bool:
+        return self.size.width - SCROLLBAR_WIDTH >= WIDE_FROM
+
     def _columns(self) -> list[tuple[ResultColumn, int]]:
         available = max(0, self.size.width - SCROLLBAR_WIDTH)
-        wide = available >= WIDE_FROM
-        chosen = [c for c in RESULT_COLUMNS if wide or not c.wide_only]
+        wide = self._wide()
+        sorted_key = SORT_COLUMN[self.sort_by]
+        chosen = [
+            c
+            for c in RESULT_COLUMNS
+            if wide or not c.wide_only or (c.when_sorted and c.key == sorted_key)
+        ]
         chosen = fit_kind_column(chosen, self.rows or [], wide)
-        fixed = sum(c.width + CELL_PADDING for c in chosen if c.width) + 1 + CELL_PADDING
-        flexible = max(12, available - fixed - CELL_PADDING)
-        return [(c, c.width or flexible) for c in chosen]
+        digits = max((len(str(row.id)) for row in self.rows or ()), default=1)
+        widths = [
+            max(c.width, digits + 1)  # the id, with room for the mark in front
+            if c.key == "id"
+            else c.width
+            if wide
+            else c.narrow_width or c.width
+            for c in chosen
+        ]
+        fixed = sum(widths) + CELL_PADDING * len(chosen)
+        flexible = max(12, available - fixed)
+        return [(c, w or flexible) for c, w in zip(chosen, widths, strict=True)]
 
     def _build_table(self, *, force: bool = False) -> None:
         if self.rows is None:
@@ -370,10 +479,10 @@ class ResultsScreen(Screen[None]):
         if not force and layout == self._layout:
             return
         self._layout = layout
+        wide = self._wide()
         table = self.query_one("#results-table", VimDataTable)
         selected = self.selected_id()
         table.clear(columns=True)
-        table.add_column(Text(""), key="mark", width=1)
         sorted_key = SORT_COLUMN[self.sort_by]
         for column, width in columns:
             label = Text(column.label, justify="right" if column.numeric else "left")
@@ -381,16 +490,36 @@ class ResultsScreen(Screen[None]):
                 label.stylize("bold underline")
             table.add_column(label, key=column.key, width=width)
         for row in self.rows:
-            mark = Text("●" if row.id in self.marked else "", style="bold")
             cells = []
             for column, width in columns:
-                cell = column.cell(row)
-                if not column.numeric:
+                cell = column.cell(row, wide)
+                if column.key == "id":  # ● in front: marked for comparison
+                    mark = "●" if row.id in self.marked else ""
+                    cell = Text.assemble((mark, "bold"), str(row.id), justify="right")
+                elif column.key == "filter":
+                    cell = Text(clip_middle(cell.plain, width))
+                elif not column.numeric:
                     cell.truncate(width, overflow="ellipsis")
                 cells.append(cell)
-            table.add_row(mark, *cells, key=str(row.id))
+            table.add_row(*cells, key=str(row.id))
         if selected is not None and str(selected) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected)), animate=False)
+
+    @on(DataTable.RowHighlighted, "#results-table")
+    def _row_highlighted(self) -> None:
+        self._show_selected()
+
+    def _show_selected(self) -> None:
+        """The selected run in full under the list, and its warnings (why it placed no
+        bets, say) in the same reverse video as the result's own page."""
+        row = self._selected()
+        self.query_one("#results-detail", Static).update(
+            Text(describe_run(row)) if row else Text("")
+        )
+        box = self.query_one("#results-warnings", Static)
+        texts = warning_texts({"warnings": list(row.warnings)}) if row else []
+        box.update(Text("\n").join(texts))
+        box.display = bool(texts)
 
     def on_resize(self, _event: Resize) -> None:
         self._build_table()
@@ -402,10 +531,16 @@ class ResultsScreen(Screen[None]):
         return int(str(table.ordered_rows[table.cursor_row].key.value))
 
     def show_result(self, result_id: int) -> None:
-        """Re-read the list and put the cursor on `result_id` (the Jobs screen's enter)."""
+        """Re-read the list and put the cursor on `result_id`."""
         store = _store(self)
         if store is not None:
             self._load(store, self.sort_by, self.sort_desc, result_id)
+
+    def open_result(self, result_id: int) -> None:
+        """Open `result_id`'s detail, with the cursor on it in the list below (escape goes
+        back to it)."""
+        self.show_result(result_id)
+        self.app.push_screen(ResultDetailScreen(result_id))
 
     def _selected(self) -> ResultSummary | None:
         wanted = self.selected_id()
@@ -730,7 +865,7 @@ class ResultDetailScreen(Screen[None]):
             for row in splits.get(name) or ():
                 yld = row.get("yield")
                 table.add_row(
-                    Text(_clip(split_label(name, row.get("key")), 9)),
+                    Text(clip(split_label(name, row.get("key")), 9)),
                     Text(f"{int(row.get('bets', 0)):,}", justify="right"),
                     Text(
                         fmt_units(row.get("profit")),
@@ -794,17 +929,21 @@ class ResultDetailScreen(Screen[None]):
 
     # Actions ---------------------------------------------------------------------------
 
+    def _on_ledger(self) -> bool:
+        tabs = next(self.query(TabbedContent).results(TabbedContent), None)
+        return tabs is not None and tabs.active == "ledger"  # none while the app closes
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "page":
             page = self.page
-            if page is None or self.query_one(TabbedContent).active != "ledger":
+            if page is None or not self._on_ledger():
                 return False
             step = cast(int, parameters[0])
             if step > 0:
                 return True if page.offset + page.limit < page.total else None
             return True if page.offset > 0 else None
         if action in ("ledger_sort", "ledger_reverse"):
-            return self.query_one(TabbedContent).active == "ledger"
+            return self._on_ledger()
         return True
 
     @on(TabbedContent.TabActivated)
@@ -821,7 +960,7 @@ class ResultDetailScreen(Screen[None]):
             self.query_one(TabbedContent).query_one("Tabs").focus()
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
     def load_page(self, offset: int, sort_by: LedgerSort, desc: bool) -> None:
         store = _store(self)
@@ -900,7 +1039,7 @@ def ledger_cell(row: LedgerRow, column: LedgerColumn) -> Text:
     if key == "league":
         return Text(row.league)
     if key == "fixture":
-        return Text(_clip(row.fixture, column.width))
+        return Text(clip(row.fixture, column.width))
     if key == "league_fixture":
         text = Text.assemble((row.league, "dim"), " ", row.fixture)
         text.truncate(column.width, overflow="ellipsis")
@@ -1033,8 +1172,8 @@ class CompareScreen(Screen[None]):
         for label, x, y in context:
             table.add_row(
                 Text(label, style="dim"),
-                Text(_clip(x, width), justify="right"),
-                Text(_clip(y, width), justify="right"),
+                Text(clip(x, width), justify="right"),
+                Text(clip(y, width), justify="right"),
                 key=f"ctx-{label}",
             )
         for a_line, b_line in compare_lines(left.metrics, right.metrics):
@@ -1065,7 +1204,7 @@ class CompareScreen(Screen[None]):
             self.show(self.details[1], self.details[0])
 
     def action_close(self) -> None:
-        self.app.pop_screen()
+        self.dismiss()
 
 
 def compare_lines(

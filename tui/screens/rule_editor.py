@@ -43,7 +43,6 @@ from core.backtest.request import (
 from core.errors import FilterBetsError
 from core.filters import SETTINGS_FIELDS, FilterInfo, FilterStore
 from core.rules import (
-    CLOSING_PRICE_WARNING,
     FIELDS,
     OPS,
     RULE_ODDS_SOURCES,
@@ -63,7 +62,7 @@ from tui.screens.rule_editor_sweep import (
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.equity_chart import EquityChart, chart_data
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
-from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units
+from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units, warning_texts
 from tui.widgets.rule_text import OP_WORDS, value_text
 from tui.widgets.styles import GOOD, PROBLEM, signed_style
 from tui.widgets.sweep_params import param_of
@@ -148,12 +147,18 @@ def _node_from_rules(raw: Any, *, top: bool = False) -> RuleNode:
     return RuleLeaf(str(raw.get("field", "")), op, value_to_text(op, raw.get("value")))
 
 
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+
+
 def _typed_item(field_type: str | None, text: str) -> Any:
-    """One typed value; text that is not of the field's type is kept for validation to name."""
+    """One typed value; text that is not of the field's type is kept for validation to name.
+    A number may have a decimal comma ("1,85")."""
     text = text.strip()
     if param := param_of(text):
         return {"param": param}  # `$lo`: a sweep parameter (rule_editor_sweep)
     if field_type in ("number", "integer"):
+        if _DECIMAL_COMMA.match(text):
+            text = text.replace(",", ".")
         try:
             return int(text)
         except ValueError:
@@ -166,6 +171,13 @@ def _typed_item(field_type: str | None, text: str) -> Any:
 
 
 _BETWEEN_SPLIT = re.compile(r"\s*\.\.\s*|\s*,\s*")
+_NUMBER = r"[-+]?\d+(?:[.,]\d+)?"
+NUMBER_RANGE = re.compile(
+    rf"^\s*({_NUMBER})\s*(?:\.\.|-|\u2013|\u2014|\bto\b)\s*({_NUMBER})\s*$", re.IGNORECASE
+)
+"""A range of numbers as bettors write it: 1.5..2.0, 1.5-2.0 (or an en or em dash), 1.5 - 2,
+1,5..2,0, 1.5 to 2."""
+RANGE_FORMS = "low..high, e.g. 1.5..2.2 (1.5-2.2 and 1,5..2,2 work too)"
 
 
 def parse_value(leaf: RuleLeaf) -> tuple[bool, Any]:
@@ -178,7 +190,9 @@ def parse_value(leaf: RuleLeaf) -> tuple[bool, Any]:
     if leaf.op in LIST_OPS:
         return True, [_typed_item(field_type, part) for part in text.split(",") if part.strip()]
     if leaf.op == "between":
-        parts = [p for p in _BETWEEN_SPLIT.split(text) if p]
+        numeric = field_type in ("number", "integer")
+        matched = NUMBER_RANGE.match(text) if numeric else None
+        parts = list(matched.groups()) if matched else [p for p in _BETWEEN_SPLIT.split(text) if p]
         return True, [_typed_item(field_type, part) for part in parts]
     return True, _typed_item(field_type, text)
 
@@ -232,6 +246,13 @@ def _local_problem(node: RuleNode) -> str | None:
     if node.op not in NULL_OPS and not node.value.strip():
         hint = {"between": "low..high", "in": "values, comma-separated"}.get(node.op, "a value")
         return f"type {hint}"
+    if node.op == "between":
+        _has, value = parse_value(node)
+        if not isinstance(value, list) or len(value) != 2:
+            found = FIELDS.get(node.field)
+            numeric = found is not None and found.type in ("number", "integer")
+            example = RANGE_FORMS if numeric else f"low..high, e.g. {_EXAMPLES[_type_of(found)][1]}"
+            return f"write the range as {example}"
     return None
 
 
@@ -365,17 +386,26 @@ def leaf_label(leaf: RuleLeaf) -> str:
     return f"{words} {leaf.value.strip() or '…'}"
 
 
+_EXAMPLES = {
+    "number": ("1.85", "1.5..2.2", "1.5, 2"),
+    "integer": ("3", "1..3", "6, 7"),
+    "string": ("E0", "A..M", "E0, SP1"),
+    "date": ("2020-01-31", "2019-08-01..2020-05-31", "2020-01-01, 2020-01-02"),
+}
+
+
+def _type_of(found: Field | None) -> str:
+    return found.type if found is not None and found.type in _EXAMPLES else "string"
+
+
 def value_hint(found: Field | None, op: str) -> str:
     if op in NULL_OPS:
         return "no value needed"
     kind = TYPE_WORDS[found.type] if found else "value"
-    example = {
-        "number": ("1.85", "1.5..2.2", "1.5, 2"),
-        "integer": ("3", "1..3", "6, 7"),
-        "string": ("E0", "A..M", "E0, SP1"),
-        "date": ("2020-01-31", "2019-08-01..2020-05-31", "2020-01-01, 2020-01-02"),
-    }[found.type if found else "string"]
+    example = _EXAMPLES[_type_of(found)]
     if op == "between":
+        if _type_of(found) == "number":
+            return f"{kind}s low..high, e.g. 1.5..2.2 or 1.5-2.2"
         return f"{kind}s low..high, e.g. {example[1]}"
     if op in LIST_OPS:
         return f"{kind}s separated by commas, e.g. {example[2]}"
@@ -539,6 +569,16 @@ class PreviewRan(Message):
         self.metrics = metrics
 
 
+class PreviewStaked(Message):
+    """The preview's second run, under the filter's Kelly staking (Kelly decides bet by bet
+    whether to bet at all, so it may bet far fewer of the matches than flat 1u does)."""
+
+    def __init__(self, generation: int, metrics: dict[str, Any]) -> None:
+        super().__init__()
+        self.generation = generation
+        self.metrics = metrics
+
+
 class PreviewFailed(Message):
     def __init__(self, generation: int, error: BaseException) -> None:
         super().__init__()
@@ -604,11 +644,13 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self.problems: dict[int, list[str]] = {}
         self.rules: Any = None
         self._baseline: tuple[str, str, str] | None = None
-        self._previewed: tuple[object, object] | None = None
+        self._previewed: tuple[object, ...] | None = None
         self._staking_shown = self.settings.staking
         self.generation = 0
         self.preview_count: int | None = None
         self.preview_metrics: dict[str, Any] | None = None
+        self.preview_kelly: dict[str, Any] | None = None
+        """The metrics of the preview's Kelly run, when the filter stakes by Kelly."""
         self._timer: Timer | None = None
         self._panel_node: RuleNode = self.root
         """The row the panel below the table shows and edits."""
@@ -700,6 +742,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             yield Static("", id="editor-hint", classes="hint")
             yield Static("", id="editor-problem")
         yield Static("", id="editor-preview", classes="bar")
+        warnings = Static("", id="editor-warnings")
+        warnings.display = False
+        yield warnings
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -821,7 +866,10 @@ class RuleEditorScreen(Screen[EditorResult | None]):
 
     def cursor_node(self) -> RuleNode:
         """The row under the table's cursor (what row actions act on)."""
-        table = self.query_one("#editor-rules", VimDataTable)
+        tables = self.query("#editor-rules").results(VimDataTable)
+        table = next(tables, None)  # none while the app closes (the footer still asks)
+        if table is None:
+            return self.root
         index = table.cursor_row
         return self.rows[index].node if 0 <= index < len(self.rows) else self.root
 
@@ -1031,10 +1079,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 else DEFAULT_STAKES.get(staking, Decimal("1"))
             )
             self._staking_shown = staking
-        market = self.query_one("#editor-market", Select).value
-        odds = self.query_one("#editor-odds", Select).value
-        if self.is_mounted and (market, odds) != self._previewed:
-            self.schedule_preview()  # the preview bets flat 1u: only these two change it
+        if self.is_mounted and self._preview_key() != self._previewed:
+            self.schedule_preview()  # flat 1u, and Kelly's fraction: the rest changes nothing
 
     def _state(self) -> tuple[str, str, str]:
         """What saving would store (name, rules, run settings), to tell unsaved changes."""
@@ -1082,9 +1128,29 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         title = f"{note} " if note else "Preview "
         self.query_one("#editor-preview", Static).update(Text.assemble((title, "bold"), text))
 
+    def _show_warnings(self, *runs: dict[str, Any] | None) -> None:
+        """The preview runs' warnings (prices no one gets, a Kelly run that never bets...),
+        each once, as a result shows them."""
+        warnings = list(dict.fromkeys(w for run in runs if run for w in run.get("warnings") or ()))
+        box = self.query_one("#editor-warnings", Static)
+        box.update(Text("\n").join(warning_texts({"warnings": warnings})))
+        box.display = bool(warnings)
+
+    def _preview_key(self) -> tuple[object, ...]:
+        """What the preview depends on besides the rules: the market and prices it bets at,
+        and, for the Kelly run, the fraction."""
+        staking = self.query_one("#editor-staking", Select).value
+        kelly = self.query_one("#editor-stake", Input).value if staking == "kelly" else None
+        return (
+            self.query_one("#editor-market", Select).value,
+            self.query_one("#editor-odds", Select).value,
+            kelly,
+        )
+
     def _start_preview(self) -> None:
         self._timer = None
         self._preview_note = None
+        self._show_warnings()
         if any(self.problems.values()):
             self.workers.cancel_group(self, PREVIEW_GROUP)
             self._show_totals()
@@ -1101,7 +1167,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self._set_preview(Text(note or ""))
             return
         self._preview_note = note
-        self._previewed = (settings.market, settings.odds_source)
+        self._previewed = self._preview_key()
         request = BacktestRequest(
             market=settings.market,
             odds_source=settings.odds_source,
@@ -1109,23 +1175,29 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             staking="flat",
             stake=Decimal("1"),
         )
+        kelly = settings.request(rules=rules) if settings.staking == "kelly" else None
         self.preview_count = None
         self.preview_metrics = None
+        self.preview_kelly = None
         self._set_preview(Text("counting…", style="dim"))
         self.query_one("#editor-chart").display = False
-        self._preview(request, self.generation)
+        self._preview(request, kelly, self.generation)
 
     @work(exclusive=True, group=PREVIEW_GROUP, exit_on_error=False)
-    async def _preview(self, request: BacktestRequest, generation: int) -> None:
+    async def _preview(
+        self, request: BacktestRequest, kelly: BacktestRequest | None, generation: int
+    ) -> None:
         engine = BacktestEngine(self.service.db, self.service.user_id)
         try:
             count = await engine.count(request)
             self.post_message(PreviewCounted(generation, count))
             run = await engine.run(request, store=False)
+            self.post_message(PreviewRan(generation, run.metrics))
+            if kelly is not None:
+                staked = await engine.run(kelly, store=False)
+                self.post_message(PreviewStaked(generation, staked.metrics))
         except FilterBetsError as error:  # a rule or request problem: shown inline
             self.post_message(PreviewFailed(generation, error))
-            return
-        self.post_message(PreviewRan(generation, run.metrics))
 
     @on(PreviewCounted)
     def _counted(self, message: PreviewCounted) -> None:
@@ -1140,7 +1212,21 @@ class RuleEditorScreen(Screen[EditorResult | None]):
     def _ran(self, message: PreviewRan) -> None:
         if message.generation != self.generation:
             return
-        self.preview_metrics = metrics = message.metrics
+        self.preview_metrics = message.metrics
+        self._show_preview_runs()
+        self._show_chart()
+
+    @on(PreviewStaked)
+    def _staked(self, message: PreviewStaked) -> None:
+        if message.generation != self.generation:
+            return
+        self.preview_kelly = message.metrics
+        self._show_preview_runs()
+
+    def _show_preview_runs(self) -> None:
+        metrics = self.preview_metrics
+        if metrics is None:
+            return
         profit, yld = metrics.get("profit"), metrics.get("yield")
         style = signed_style(profit or 0)
         parts = Text.assemble(
@@ -1152,10 +1238,18 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             ", yield ",
             (fmt_pct(yld), style),
         )
-        if CLOSING_PRICE_WARNING in (metrics.get("warnings") or ()):
-            parts.append(" · ⚠ uses closing prices", style="bold")
+        kelly = self.preview_kelly
+        if kelly is not None:
+            bets = int(kelly.get("bets") or 0)
+            parts.append(" · kelly: ")
+            parts.append(f"{bets:,} bets", style="bold" if bets else PROBLEM)
+            if bets:
+                parts.append(", yield ")
+                parts.append(fmt_pct(kelly.get("yield")), style=signed_style(kelly.get("yield")))
+        elif str(self.query_one("#editor-staking", Select).value) == "kelly":
+            parts.append(" · kelly…", style="dim")
         self._set_preview(parts)
-        self._show_chart()
+        self._show_warnings(metrics, kelly)
 
     @on(PreviewFailed)
     def _preview_failed(self, message: PreviewFailed) -> None:

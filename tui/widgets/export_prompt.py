@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Select, Static
 
 from core.results import EXPORT_FORMATS, ExportFormat, default_export_path, export_paths
+from tui.widgets.checkbox import StateCheckbox
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ class ExportPrompt(ModalScreen[ExportRequest | None]):
             yield Static("File:")
             yield Input(id="export-path", compact=True)
             yield Static("", id="export-files", classes="hint")
-            yield Checkbox("Overwrite existing files", id="export-overwrite", compact=True)
+            yield StateCheckbox("Overwrite existing files", id="export-overwrite", compact=True)
             yield Static("", id="export-error")
             yield Static("enter export · esc cancel · tab next field", classes="hint")
 

@@ -28,6 +28,8 @@ class HelpEntry:
     """Where the keys apply: "Global", a screen's name, "Tables"."""
     ids: tuple[str, ...] = ()
     """The bindings' ids, which a keymap file (keys.toml) remaps."""
+    available: bool = True
+    """False: it does nothing here now (no job to retry, say); listed so it can be found."""
 
 
 def scope_name(node: DOMNode) -> str:
@@ -40,31 +42,43 @@ def help_entries(screen: Screen[Any]) -> list[HelpEntry]:
     """The described bindings active on `screen`, keys merged per action, outermost scope first.
 
     Keys come from the live binding map, so a keymap that remaps a binding id shows up here.
+    Keys that do nothing here now (which the footer leaves out) are listed too, marked so.
     """
-    return _merge(screen.active_bindings.values(), screen.app.get_key_display)
+    by_key = screen.active_bindings
+    active = list(by_key.values())
+    app = screen.app
+    for node, bindings in screen._modal_binding_chain:
+        for key, binding in bindings:
+            # Hidden (check_action False), not shadowed by another binding of its key.
+            if key not in by_key and app._check_action_state(binding.action, node) is False:
+                active.append(ActiveBinding(node, binding, False, binding.tooltip))
+    return _merge(active, app.get_key_display)
 
 
 def _merge(
     active: Iterable[ActiveBinding], key_display: Callable[[Binding], str]
 ) -> list[HelpEntry]:
-    groups: dict[int, tuple[DOMNode, dict[str, tuple[list[str], str, list[str]]]]] = {}
+    groups: dict[int, tuple[DOMNode, dict[str, tuple[list[str], str, list[str], list[bool]]]]] = {}
     for item in active:
         binding: Binding = item.binding
         if binding.system or not binding.description:
             continue
         _node, actions = groups.setdefault(id(item.node), (item.node, {}))
-        keys, _description, ids = actions.setdefault(binding.action, ([], binding.description, []))
+        keys, _description, ids, enabled = actions.setdefault(
+            binding.action, ([], binding.description, [], [])
+        )
         shown = key_display(binding)
         if shown not in keys:
             keys.append(shown)
         if binding.id and binding.id not in ids:
             ids.append(binding.id)
+        enabled.append(bool(item.enabled))
     entries: list[HelpEntry] = []
     # The chain runs from the focused widget out to the app; list the app's keys first.
     for node, actions in reversed(groups.values()):
         scope = scope_name(node)
-        for keys, description, ids in actions.values():
-            entries.append(HelpEntry(tuple(keys), description, scope, tuple(ids)))
+        for keys, description, ids, enabled in actions.values():
+            entries.append(HelpEntry(tuple(keys), description, scope, tuple(ids), any(enabled)))
     return entries
 
 
@@ -142,9 +156,12 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(Text("Action"), key="action")
         table.add_column(Text("Where"), key="scope")
         for entry in self.entries:
+            action = Text(entry.description)
+            if not entry.available:
+                action.append(" (not now)", style="dim")
             table.add_row(
-                Text(" ".join(entry.keys), style="bold"),
-                Text(entry.description),
+                Text(" ".join(entry.keys), style="bold" if entry.available else "dim"),
+                action,
                 Text(entry.scope, style="dim"),
             )
         table.focus()

@@ -15,6 +15,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
 
+from tui.widgets.checkbox import StateCheckbox
+
 
 @dataclass(frozen=True)
 class ImportRequest:
@@ -34,7 +36,7 @@ def parse_paths(text: str) -> tuple[Path, ...]:
     return paths
 
 
-class SpaceToggles(Checkbox, inherit_bindings=False):
+class SpaceToggles(StateCheckbox, inherit_bindings=False):
     """A checkbox that space toggles; enter is left to the prompt, which says enter imports."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -36,10 +36,6 @@ def market_cell(row: ResultSummary) -> Text:
     return Text(row.market or row.timeframe or "-")
 
 
-def odds_cell(row: ResultSummary) -> Text:
-    return Text(row.odds_source or "-", style="" if row.odds_source else "dim")
-
-
 def staking_cell(row: ResultSummary) -> Text:
     return Text("-", style="dim") if row.is_strategy else Text(row.staking)
 
