@@ -24,7 +24,16 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import Database
 from core.errors import FilterBetsError
-from core.models import BacktestBet, BacktestResult, Fixture, League, SweepVariant, Team
+from core.models import (
+    BacktestBet,
+    BacktestResult,
+    Filter,
+    FilterTrial,
+    Fixture,
+    League,
+    SweepVariant,
+    Team,
+)
 
 ResultSort = Literal["yield", "profit", "bets", "date"]
 RESULT_SORTS: tuple[ResultSort, ...] = get_args(ResultSort)
@@ -138,6 +147,21 @@ class ResultSummary:
 
 
 @dataclass(frozen=True)
+class TrialCount:
+    """How many distinct variants have been run on the filter a backtest belongs to: the
+    number its p-value has to be judged against (issue 11, "Trials over time")."""
+
+    filter_id: int
+    filter_name: str
+    trials: int
+    """The filter's recorded trials, and this run's variant if it is not among them."""
+
+    def bonferroni(self, p_value: float | None) -> float | None:
+        """The p-value adjusted for every trial: min(1, p x trials)."""
+        return None if p_value is None else min(1.0, p_value * max(self.trials, 1))
+
+
+@dataclass(frozen=True)
 class ResultDetail:
     summary: ResultSummary
     request: dict[str, Any]
@@ -145,6 +169,9 @@ class ResultDetail:
     rules: Any
     """The rules as they were run (a snapshot: the filter may have changed since)."""
     data_fingerprint: dict[str, Any]
+    trials: TrialCount | None = None
+    """For a backtest: the trials ever run on its filter (the filter it was run from, else
+    the one whose sweep ran these very rules, as a promoted variant is); None when neither."""
 
 
 @dataclass(frozen=True)
@@ -353,13 +380,55 @@ class ResultStore:
         if row is None:
             raise ResultError(f"no result #{result_id}")
         snapshot = _json_dict(row.rules_snapshot)
+        summary = _summary(row)
+        rules = snapshot.get("rules")
+        trials = None
+        if summary.kind == "backtest" and rules is not None:
+            trials = await self._trials(summary, rules)
         return ResultDetail(
-            summary=_summary(row),
+            summary=summary,
             request=_json_dict(row.request),
             metrics=_json_dict(row.metrics),
-            rules=snapshot.get("rules"),
+            rules=rules,
             data_fingerprint=_json_dict(row.data_fingerprint),
+            trials=trials,
         )
+
+    async def _trials(self, summary: ResultSummary, rules: Any) -> TrialCount | None:
+        from core.backtest.sweeps import filter_trials, variant_key
+
+        key = variant_key(rules, summary.market, summary.odds_source)
+        async with self.db.session() as session:
+            filter_id = summary.filter_id
+            if filter_id is None:
+                # Inline rules, as a promoted variant runs: the user's filter whose sweep
+                # ran these rules, if any (the one with the most trials when several did).
+                owners = (
+                    select(FilterTrial.filter_id)
+                    .join(Filter, Filter.id == FilterTrial.filter_id)
+                    .where(FilterTrial.variant_key == key, Filter.user_id == self.user_id)
+                )
+                filter_id = await session.scalar(
+                    select(FilterTrial.filter_id)
+                    .where(FilterTrial.filter_id.in_(owners))
+                    .group_by(FilterTrial.filter_id)
+                    .order_by(func.count().desc(), FilterTrial.filter_id)
+                    .limit(1)
+                )
+                if filter_id is None:
+                    return None
+            name = await session.scalar(
+                select(Filter.name).where(Filter.id == filter_id, Filter.user_id == self.user_id)
+            )
+            if name is None:
+                return None  # the filter is gone, and its trials with it
+            known = await session.scalar(
+                select(func.count())
+                .select_from(FilterTrial)
+                .where(FilterTrial.filter_id == filter_id, FilterTrial.variant_key == key)
+            )
+        counted = await filter_trials(self.db, filter_id)
+        return TrialCount(int(filter_id), str(name), counted + (0 if known else 1))
 
     async def variants(self, result_id: int) -> list[SweepVariantRow]:
         """A sweep's variants in grid order, each one's parameters in grid order too (JSONB
@@ -394,6 +463,27 @@ class ResultStore:
                 )
                 for row in rows
             ]
+
+    async def last_sweep_grid(self, filter_id: int) -> dict[str, Any] | None:
+        """The grid of the filter's latest sweep, as [name, values] pairs in its order (the
+        editor offers it again for the filter's parameters); None if it was never swept."""
+        async with self.db.session() as session:
+            request = await session.scalar(
+                select(BacktestResult.request)
+                .where(
+                    BacktestResult.user_id == self.user_id,
+                    BacktestResult.filter_id == filter_id,
+                    BacktestResult.kind == "sweep",
+                )
+                .order_by(BacktestResult.created_at.desc(), BacktestResult.id.desc())
+                .limit(1)
+            )
+        if request is None:
+            return None
+        grid = _json_dict(request).get("grid")
+        if not isinstance(grid, list):
+            return None
+        return {str(pair[0]): pair[1] for pair in grid if isinstance(pair, list) and len(pair) == 2}
 
     async def variant_request(self, result_id: int, index: int) -> Any:
         """The run of one variant of a sweep: a football sweep's variant as a backtest (its
@@ -808,13 +898,25 @@ def summary_text(detail: ResultDetail) -> str:
         f", ROC {_percent(metrics.get('roc'))}",
         f"max drawdown {_num(metrics.get('max_drawdown'), 2)} units"
         f", longest losing run {metrics.get('longest_losing_run', '-')}",
-        f"p-value {_num(metrics.get('p_value'), 4)}, CLV {_percent(metrics.get('clv'))}",
+        f"p-value {_num(metrics.get('p_value'), 4)}{_trials_text(detail, metrics)}"
+        f", CLV {_percent(metrics.get('clv'))}",
     ]
     if detail.rules is not None:
         rules = json.dumps(_readable_order(detail.rules), ensure_ascii=False, default=str)
         lines.append("rules " + rules)
     lines.extend(f"warning: {text}" for text in metrics.get("warnings") or ())
     return "\n".join(lines)
+
+
+def _trials_text(detail: ResultDetail, metrics: dict[str, Any]) -> str:
+    trials = detail.trials
+    if trials is None:
+        return ""
+    adjusted = trials.bonferroni(metrics.get("p_value"))
+    return (
+        f" ({trials.trials:,} trial{'s' if trials.trials != 1 else ''} on filter"
+        f" {trials.filter_name}; Bonferroni {_num(adjusted, 4)})"
+    )
 
 
 _KEY_ORDER = {"field": 0, "op": 1, "value": 2}

@@ -344,7 +344,7 @@ class FilterBetsApp(App[None]):
         elif event.status == FAILED:
             self.notify(
                 f"Job {event.short_id} failed: {event.error or event.message}",
-                title="Backtest failed",
+                title="Job failed",
                 severity="error",
                 timeout=10,
             )
@@ -356,17 +356,21 @@ class FilterBetsApp(App[None]):
         """Say a job is done, with its result's warnings (why it placed no bets, say)."""
         done = f"Job {event.short_id} done: result #{event.result_id} (Jobs: 2, Results: 3)."
         warnings: tuple[str, ...] = ()
+        title = "Backtest done"
         service = self.service
         if service is not None:
             try:
-                warnings = (await JobQueue(service.db).get(event.job_id)).warnings
+                info = await JobQueue(service.db).get(event.job_id)
             except (FilterBetsError, SQLAlchemyError, OSError) as error:
                 self.log.error(f"reading the warnings of job {event.short_id}: {error!r}")
+            else:
+                warnings = info.warnings
+                title = "Sweep done" if info.kind == "sweep" else title
         if warnings:
             lines = "\n".join(f"⚠ {warning}" for warning in warnings)
-            self.notify(f"{done}\n{lines}", title="Backtest done", severity="warning", timeout=15)
+            self.notify(f"{done}\n{lines}", title=title, severity="warning", timeout=15)
         else:
-            self.notify(done, title="Backtest done")
+            self.notify(done, title=title)
 
     def _jobs_screens(self) -> list[JobsScreen]:
         """The Jobs screen if it is showing, perhaps under a modal (a hidden one re-reads when

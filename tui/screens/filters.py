@@ -35,6 +35,7 @@ from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.metrics_panel import fmt_pct
 from tui.widgets.rule_text import summarize_rules
 from tui.widgets.styles import BAD, GOOD
+from tui.widgets.sweep_params import template_params
 from tui.widgets.text import clip, clip_middle
 from tui.widgets.vim_table import VimDataTable
 
@@ -134,6 +135,15 @@ def run_filter(
     reply_to: MessagePump | None = None,
 ) -> None:
     """Backtest a saved filter with its run settings (`r` on the Filters screen)."""
+    params = template_params(info.rules)
+    if params:  # a backtest needs values: a template is swept from the editor
+        names = ", ".join(f"${name}" for name in params)
+        app.notify(
+            f"{info.name!r} is a sweep template ({names}): e opens it, w there sweeps it.",
+            title="Run",
+            severity="warning",
+        )
+        return
     request = settings.request(filter_ref=str(info.id))
     label = f"{info.name!r} ({settings.describe()})"
     launch_backtest(app, service, request, label, reply_to=reply_to)

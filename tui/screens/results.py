@@ -804,6 +804,11 @@ class ResultDetailScreen(Screen[None]):
 
     @on(ResultLoaded)
     def _loaded(self, message: ResultLoaded) -> None:
+        if message.detail.summary.kind == "sweep":  # however it was opened
+            from tui.screens.sweep_result import SweepResultScreen
+
+            self.app.switch_screen(SweepResultScreen(self.result_id))
+            return
         self.show_detail(message.detail)
         self.show_page(message.page)
 
@@ -833,7 +838,9 @@ class ResultDetailScreen(Screen[None]):
             (f" · {_when(summary.created_at, with_time=True)}", "dim"),
         )
         self.query_one("#result-title", Static).update(title)
-        self.query_one(MetricsPanel).metrics = metrics
+        panel = self.query_one(MetricsPanel)
+        panel.trials = detail.trials
+        panel.metrics = metrics
         rules = detail.rules
         self.query_one("#result-rules", Static).update(
             Text.assemble(("Rules as run: ", "bold"), describe_rules(rules))

@@ -51,12 +51,21 @@ from core.rules import (
 )
 from core.services import FilterBetsService
 from tui.keymap import key_for
+from tui.screens.rule_editor_sweep import (
+    check_cell,
+    last_grid,
+    param_action,
+    param_hint,
+    preview_rules,
+    sweep_action,
+)
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.equity_chart import EquityChart, chart_data
 from tui.widgets.field_picker import TYPE_WORDS, FieldPicker
 from tui.widgets.metrics_panel import fmt_num, fmt_pct, fmt_units, warning_texts
 from tui.widgets.rule_text import OP_WORDS, value_text
 from tui.widgets.styles import GOOD, PROBLEM, signed_style
+from tui.widgets.sweep_params import param_of
 from tui.widgets.vim_table import VimDataTable
 
 if TYPE_CHECKING:
@@ -145,6 +154,8 @@ def _typed_item(field_type: str | None, text: str) -> Any:
     """One typed value; text that is not of the field's type is kept for validation to name.
     A number may have a decimal comma ("1,85")."""
     text = text.strip()
+    if param := param_of(text):
+        return {"param": param}  # `$lo`: a sweep parameter (rule_editor_sweep)
     if field_type in ("number", "integer"):
         if _DECIMAL_COMMA.match(text):
             text = text.replace(",", ".")
@@ -260,7 +271,7 @@ def check_tree(root: RuleGroupNode) -> tuple[Any, dict[int, list[str]]]:
         if problem:
             problems.setdefault(id(node), []).append(problem)
             local.add(id(node))
-    for error in rule_errors(rules):
+    for error in rule_errors(rules, params=True):
         path: str | None = error.path
         while path is not None and path not in paths:
             path = _parent_path(path)
@@ -416,7 +427,7 @@ class ValueValidator(Validator):
         problem = _local_problem(probe)
         if problem:
             return self.failure(problem)
-        errors = rule_errors({"all": [leaf_rules(probe)]})
+        errors = rule_errors({"all": [leaf_rules(probe)]}, params=True)
         return self.failure(_short(errors[0].message)) if errors else self.success()
 
 
@@ -575,6 +586,14 @@ class PreviewFailed(Message):
         self.error = error
 
 
+class GridLoaded(Message):
+    """The values of the filter's parameters in its last sweep."""
+
+    def __init__(self, grid: dict[str, Any]) -> None:
+        super().__init__()
+        self.grid = grid
+
+
 class FilterSaved(Message):
     def __init__(self, info: FilterInfo) -> None:
         super().__init__()
@@ -604,6 +623,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         Binding("K", "move(-1)", "Move up", show=False, id="editor.move_up"),
         Binding("escape", "back", "Back", id="editor.back"),
         Binding("f2", "save", "Save", id="editor.save_f2"),
+        Binding("p", "param", "Sweep value", show=False, id="editor.param"),
+        Binding("w", "sweep", "Run sweep", show=False, id="editor.sweep"),
     ]
 
     def __init__(
@@ -636,6 +657,10 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self._panel_filled = False
         """Whether the panel's boxes hold `_panel_node`'s values yet (before the first
         show_row they hold the widgets' defaults, which must never be copied into a row)."""
+        self.grid: dict[str, Any] = {}
+        """Each sweep parameter's values (a list or a range), by name (rule_editor_sweep)."""
+        self._preview_note: str | None = None
+        """Which variant of a template the preview shows ("Variant 1 of 80:")."""
 
     @property
     def filterbets(self) -> FilterBetsApp:
@@ -731,6 +756,18 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self.query_one("#editor-rules", VimDataTable).focus()
         self._baseline = self._state()
         self.schedule_preview(immediately=True)
+        self._load_grid()
+
+    @work(group=PREVIEW_GROUP + "-grid", exit_on_error=False)
+    async def _load_grid(self) -> None:
+        self.post_message(GridLoaded(await last_grid(self)))
+
+    @on(GridLoaded)
+    def _grid_loaded(self, message: GridLoaded) -> None:
+        if message.grid:
+            self.grid = message.grid | self.grid
+            self.refresh_tree()
+            self.schedule_preview(immediately=True)
 
     def on_resize(self) -> None:
         if self.rows:
@@ -785,6 +822,8 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         label.truncate(width, overflow="ellipsis")
         problems = self.problems.get(id(node))
         check = Text("⚠ " + problems[0], style=PROBLEM) if problems else Text("✓", style=GOOD)
+        if not problems and isinstance(node, RuleLeaf):
+            check = check_cell(node, self.grid) or check
         check.truncate(check_width, overflow="ellipsis")
         return label, check
 
@@ -933,8 +972,10 @@ class RuleEditorScreen(Screen[EditorResult | None]):
                 hint.append(found.description, style="italic")
                 hint.append(" · ")
             hint.append(value_hint(found, node.op))
+            hint = param_hint(node, self.grid) or hint
             if focus_id == "editor-rules":
                 hint.append(
+                    f" · {self._key('editor.param', 'p')} sweep"
                     f" · {self._key('editor.pick_field', 'f')} field"
                     f" · {self._key('editor.move_down', 'J')}/"
                     f"{self._key('editor.move_up', 'K')} move",
@@ -1083,7 +1124,9 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self._timer = self.set_timer(PREVIEW_DELAY, self._start_preview)
 
     def _set_preview(self, text: Text) -> None:
-        self.query_one("#editor-preview", Static).update(Text.assemble(("Preview ", "bold"), text))
+        note = self._preview_note if not any(self.problems.values()) else None
+        title = f"{note} " if note else "Preview "
+        self.query_one("#editor-preview", Static).update(Text.assemble((title, "bold"), text))
 
     def _show_warnings(self, *runs: dict[str, Any] | None) -> None:
         """The preview runs' warnings (prices no one gets, a Kelly run that never bets...),
@@ -1106,6 +1149,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
 
     def _start_preview(self) -> None:
         self._timer = None
+        self._preview_note = None
         self._show_warnings()
         if any(self.problems.values()):
             self.workers.cancel_group(self, PREVIEW_GROUP)
@@ -1117,15 +1161,21 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             self.workers.cancel_group(self, PREVIEW_GROUP)
             self._set_preview(Text(f"⚠ {error}", style=PROBLEM))
             return
+        rules, note = preview_rules(self)  # a template previews its first variant
+        if rules is None:
+            self.workers.cancel_group(self, PREVIEW_GROUP)
+            self._set_preview(Text(note or ""))
+            return
+        self._preview_note = note
         self._previewed = self._preview_key()
         request = BacktestRequest(
             market=settings.market,
             odds_source=settings.odds_source,
-            rules=self.rules,
+            rules=rules,
             staking="flat",
             stake=Decimal("1"),
         )
-        kelly = settings.request(rules=self.rules) if settings.staking == "kelly" else None
+        kelly = settings.request(rules=rules) if settings.staking == "kelly" else None
         self.preview_count = None
         self.preview_metrics = None
         self.preview_kelly = None
@@ -1227,6 +1277,17 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         if action == "pick_field":
             return True if isinstance(self.cursor_node(), RuleLeaf) else None
         return True
+
+    def action_param(self) -> None:
+        self._commit_panel()
+        focused = self.focused
+        if focused is not None and focused.id == "editor-rules":
+            self.show_row(self.cursor_node())
+        param_action(self)
+
+    def action_sweep(self) -> None:
+        self._commit_panel()
+        sweep_action(self)
 
     def action_add_rule(self) -> None:
         self._commit_panel()

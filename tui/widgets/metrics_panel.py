@@ -16,6 +16,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
+from core.results import TrialCount
 from tui.widgets.styles import BAD, GOOD
 
 WARNING_STYLE = "bold reverse"
@@ -82,8 +83,9 @@ def _line(
     return MetricLine(key, label, fmt(raw), number, bool(better))
 
 
-def metric_lines(metrics: dict[str, Any]) -> list[MetricLine]:
-    """The headline numbers in reading order."""
+def metric_lines(metrics: dict[str, Any], trials: TrialCount | None = None) -> list[MetricLine]:
+    """The headline numbers in reading order; with `trials`, the p-value says how many
+    variants of its filter were tried and a Bonferroni-adjusted p follows it."""
     m = metrics
     drawdown = fmt_units(m.get("max_drawdown"), sign=False)
     if m.get("max_drawdown_pct") is not None:
@@ -134,12 +136,25 @@ def metric_lines(metrics: dict[str, Any]) -> list[MetricLine]:
         ),
         MetricLine("skipped", "Not bet", f"{skipped:,} no odds, {no_edge:,} no edge"),
     ]
+    if trials is not None:
+        at = next(i for i, line in enumerate(lines) if line.key == "p_value")
+        p_line = lines[at]
+        count = f"{trials.trials:,} trial{'s' if trials.trials != 1 else ''}"
+        adjusted = trials.bonferroni(_float(m.get("p_value")))
+        lines[at : at + 1] = [
+            MetricLine("p_value", "p-value", f"{p_line.text} of {count}", p_line.value, False),
+            MetricLine("p_bonferroni", "Bonferroni p", fmt_p(adjusted), adjusted, False),
+        ]
     if m.get("final_bank") is not None and (m.get("staking") or {}).get("kind") != "flat":
         lines.insert(
             6,
             _line(m, "final_bank", "Final bank", lambda v: fmt_units(v, sign=False)),
         )
     return lines
+
+
+def _float(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def warning_texts(metrics: dict[str, Any]) -> list[Text]:
@@ -165,6 +180,8 @@ class MetricsPanel(Widget):
     """
 
     metrics: reactive[dict[str, Any] | None] = reactive(None, layout=True)
+    trials: reactive[TrialCount | None] = reactive(None, layout=True)
+    """The trials on the result's filter, shown beside the p-value."""
 
     def __init__(
         self,
@@ -180,7 +197,7 @@ class MetricsPanel(Widget):
         metrics = self.metrics
         if metrics is None:
             return Text("")
-        lines = metric_lines(metrics)
+        lines = metric_lines(metrics, self.trials)
         pairs = 2 if self.size.width >= TWO_COLUMNS_FROM else 1
         table = Table.grid(padding=(0, 1), expand=False)
         for _ in range(pairs):

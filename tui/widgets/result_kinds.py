@@ -64,23 +64,31 @@ def fit_kind_column(
 def job_name_cell(info: Any) -> Text:
     """A job's name in the Jobs list: the filter's, or what a candle job runs."""
     strategy = info.request.get("strategy")
-    if info.kind == "strategy" or isinstance(strategy, dict):
-        return Text(info.title)
+    if info.kind in ("strategy", "sweep", "sweep_part") or isinstance(strategy, dict):
+        return Text(info.title)  # "sweep of 'X' on away", "part 1 of sweep 1a2b3c4d"
     return Text(info.filter_name or "inline rules")
 
 
 def job_market_cell(info: Any) -> Text:
     """A job's market (a sweep's is in its backtest), or a candle job's timeframe."""
     request = info.request
+    request = request.get("sweep") or request  # a part of a sweep: the sweep's
     inner = request.get("backtest") or request.get("strategy")
     source = inner if isinstance(inner, dict) else request
     return Text(str(source.get("market") or source.get("timeframe") or "?"))
 
 
 def screen_for(row: ResultSummary | None) -> Screen[Any] | None:
-    """A candle run's or sweep's own screen; None for a football result."""
-    if row is None or not row.is_strategy:
+    """A candle run's or sweep's own screen, or a football sweep's; None for a football
+    backtest."""
+    if row is None:
         return None
+    if not row.is_strategy:
+        if row.kind != "sweep":
+            return None
+        from tui.screens.sweep_result import SweepResultScreen
+
+        return SweepResultScreen(row.id)
     if row.kind == "sweep":
         from tui.screens.strategy_sweep import StrategySweepScreen
 

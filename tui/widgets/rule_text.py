@@ -21,9 +21,12 @@ OP_WORDS = {
 
 
 def value_text(value: Any) -> str:
-    """A rule value as a user would type it: 1.8, E0, 2019-20, [1.5, 2] -> 1.5..2."""
+    """A rule value as a user would type it: 1.8, E0, 2019-20, [1.5, 2] -> 1.5..2, and a
+    sweep's parameter {"param": "lo"} -> $lo."""
     if isinstance(value, bool):
         return json.dumps(value)
+    if isinstance(value, dict) and set(value) == {"param"}:
+        return f"${value['param']}"  # a sweep parameter, as the editor writes it
     if isinstance(value, float) and value.is_integer():
         return str(int(value)) if abs(value) < 1e15 else str(value)
     if isinstance(value, list | tuple):
