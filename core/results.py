@@ -395,7 +395,7 @@ class ResultStore:
         )
 
     async def _trials(self, summary: ResultSummary, rules: Any) -> TrialCount | None:
-        from core.backtest.sweeps import filter_trials, variant_key
+        from core.backtest.trials import filter_trials, variant_key
 
         key = variant_key(rules, summary.market, summary.odds_source)
         async with self.db.session() as session:

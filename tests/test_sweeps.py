@@ -17,7 +17,8 @@ from core.backtest.engine import BacktestEngine
 from core.backtest.grid import GridError, parse_grid
 from core.backtest.request import BacktestRequest
 from core.backtest.sweep import bind_rules
-from core.backtest.sweeps import SweepEngine, SweepRequest, filter_trials
+from core.backtest.sweeps import SweepEngine, SweepRequest
+from core.backtest.trials import filter_trials
 from core.filters import FilterStore
 from core.models import BacktestResult, SweepVariant
 from core.results import ResultStore
@@ -424,3 +425,28 @@ async def test_the_sweep_command_takes_a_template_inline_and_promotes_a_variant(
     promoted = json.loads(out)
     for key in SUMMARY_KEYS:
         assert promoted[key] == report["variants"][2][key], key
+
+
+async def test_backtests_of_a_filter_count_each_version_once_as_a_trial(
+    service: FilterBetsService,
+) -> None:
+    """Issue 11: a filter counts the variants ever run on it, backtests of edited versions
+    too (only sweeps were counted)."""
+    await add_fixtures(service, random_fixture_specs(60, seed=8))
+    store = FilterStore(service.db, service.user_id)
+    band = [{"field": "odds.pinnacle.home", "op": "between", "value": [1.5, 3.0]}]
+    saved = await store.create("band", band)
+    engine = BacktestEngine(service.db, service.user_id)
+    request = BacktestRequest(market="home", filter_ref="band")
+    run = await engine.run(request)
+    assert await filter_trials(service.db, saved.id) == 1
+    await engine.run(request)  # the same version again: no new trial
+    assert await filter_trials(service.db, saved.id) == 1
+    await store.update(saved.id, rules=[{**band[0], "value": [1.6, 3.0]}])
+    await engine.run(request)
+    await engine.run(BacktestRequest(market="away", filter_ref="band"))  # another market
+    assert await filter_trials(service.db, saved.id) == 3
+    detail = await ResultStore(service.db, service.user_id).get(run.result_id)
+    assert detail.trials is not None and detail.trials.trials == 3
+    await engine.run(BacktestRequest(market="home", rules=band))  # inline: no filter's trial
+    assert await filter_trials(service.db, saved.id) == 3

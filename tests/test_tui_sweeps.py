@@ -19,7 +19,8 @@ from textual.widgets import Input, Select, TabbedContent
 from core.backtest.engine import BacktestEngine
 from core.backtest.grid import parse_grid
 from core.backtest.request import BacktestRequest
-from core.backtest.sweeps import SweepEngine, SweepRequest, filter_trials
+from core.backtest.sweeps import SweepEngine, SweepRequest
+from core.backtest.trials import filter_trials
 from core.config import Settings
 from core.filters import FilterStore
 from core.results import ResultStore, SweepVariantRow
@@ -202,7 +203,7 @@ async def test_a_backtest_is_judged_against_every_trial_on_its_filter(
     first = await engine.run(BacktestRequest(market="away", filter_ref="Plain band"))
     trials = (await results.get(first.result_id)).trials
     assert trials is not None and (trials.filter_name, trials.trials) == ("Plain band", 1)
-    assert await filter_trials(service.db, plain_filter.id) == 0  # this run is the one trial
+    assert await filter_trials(service.db, plain_filter.id) == 1  # the run counted itself
 
     sweep_id = await run_sweep(service)
     swept = await store.get("Away band")

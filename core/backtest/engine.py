@@ -43,6 +43,7 @@ from core.backtest.staking import (
     gc_paused,
     run_backtest,
 )
+from core.backtest.trials import record_trials, variant_key
 from core.db import Database, Memoized, utcnow
 from core.errors import FilterBetsError
 from core.frame import AnalysisFrame, frame_for
@@ -222,6 +223,9 @@ class BacktestEngine:
                 session.add(result)
                 await session.flush()
                 result_id = int(result.id)
+                if resolved.filter_id is not None:  # this version of the filter: a trial
+                    key = variant_key(resolved.rules, request.market, request.odds_source)
+                    await record_trials(session, resolved.filter_id, {key})
                 report(0.8, f"storing {bets:,} bets")
 
                 def stored(done: int, total: int) -> None:

@@ -13,8 +13,6 @@ p-values are shown against every variant ever tried on it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -22,7 +20,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Union
 
 import numpy as np
-from sqlalchemy import func, insert, select
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.backtest.engine import (
@@ -53,9 +51,10 @@ from core.backtest.sweep import (
     plan_sweep,
     season_labels,
 )
-from core.db import Database, dialect_insert, utcnow
+from core.backtest.trials import record_trials, variant_key
+from core.db import Database, utcnow
 from core.frame import frame_for
-from core.models import BacktestResult, FilterTrial, SweepVariant
+from core.models import BacktestResult, SweepVariant
 from core.rules.mask import rule_columns
 from core.rules.validate import CLOSING_PRICE_WARNING, parse_rules, uses_closing_prices
 
@@ -69,7 +68,6 @@ __all__ = [
     "SweepRun",
     "store_sweep",
     "sweep_request_from_dict",
-    "variant_key",
 ]
 
 # Progress: planning (the OR of every mask) takes the first share, measuring the rest.
@@ -152,12 +150,6 @@ class SweepRun:
     report: dict[str, Any]
     """The `sweep --json` object: trials, variants, walk_forward, pbo (and more)."""
     seconds: float
-
-
-def variant_key(rules: Any, market: str, odds_source: str) -> str:
-    """What makes two trials of a filter the same: the rules as run, market and source."""
-    canonical = json.dumps([rules, market, odds_source], sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 Distribute = Callable[[SweepPlan, "SweepRequest", int, Progress], Awaitable[VariantTotals]]
@@ -358,27 +350,6 @@ async def store_sweep(
         if before_commit is not None:
             await before_commit(session, result_id)
     return result_id
-
-
-async def record_trials(session: AsyncSession, filter_id: int, keys: set[str]) -> None:
-    """Count each variant once per filter, however often it is run again."""
-    if not keys:
-        return
-    dialect = (await session.connection()).dialect.name
-    now = utcnow()
-    rows = [{"filter_id": filter_id, "variant_key": key, "first_run_at": now} for key in keys]
-    for start in range(0, len(rows), 5_000):
-        statement = dialect_insert(dialect, FilterTrial.__table__).on_conflict_do_nothing()
-        await session.execute(statement, rows[start : start + 5_000])
-
-
-async def filter_trials(db: Database, filter_id: int) -> int:
-    """How many distinct variants have ever been run on a filter."""
-    async with db.session() as session:
-        count = await session.scalar(
-            select(func.count()).select_from(FilterTrial).where(FilterTrial.filter_id == filter_id)
-        )
-    return int(count or 0)
 
 
 def _variant_columns(row: dict[str, Any]) -> dict[str, Any]:

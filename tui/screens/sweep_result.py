@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, Ta
 from textual.worker import Worker, WorkerState
 
 from core.backtest.grid import Grid, parse_grid
-from core.backtest.sweeps import filter_trials
+from core.backtest.trials import filter_trials
 from core.results import ResultDetail, ResultStore, SweepVariantRow
 from tui.widgets.metrics_panel import fmt_pct, fmt_units, warning_texts
 from tui.widgets.rule_text import value_text
