@@ -463,12 +463,22 @@ async def test_an_unknown_name_gets_a_did_you_mean_and_the_alias_merges_it(
 async def test_which_odds_sources_the_upcoming_fixtures_have(service: FilterBetsService) -> None:
     await run_import(service, NO_PINNACLE, OLD_LAYOUT)
     recent = await upcoming_odds_sources(service.db, date_from=dt.date(2026, 8, 1))
-    assert recent == {"b365": 127, "pinnacle": 0, "avg": 127, "max": 127}
+    # The file's books: B365, BW, BFD, BV, PP, SKB, the exchange BFE; Max/Avg; no Pinnacle.
+    have = {source: count for source, count in recent.items() if count}
+    assert have == {
+        "b365": 127, "avg": 127, "max": 127, "bw": 127, "bfd": 127, "bv": 127, "pp": 127,
+        "skb": 127, "bfe": 126,
+    }  # fmt: skip
+    assert recent["pinnacle"] == recent["wh"] == 0
     assert missing_source_warning("pinnacle", recent) == (
         "the filter's odds source pinnacle is missing from the upcoming fixtures;"
-        " they have b365 (127), avg (127), max (127)"
+        " they have b365 (127), avg (127), max (127), bw (127), bfd (127), bv (127),"
+        " pp (127), skb (127), bfe (126)"
     )
-    assert missing_source_warning("b365", recent) is None
+    for present in ("b365", "pp", "best:wh,pp", "bfe"):
+        assert missing_source_warning(present, recent) is None, present
+    for absent in ("wh", "best:wh,pinnacle", "pp_close"):
+        assert missing_source_warning(absent, recent) is not None, absent
     everything = await upcoming_odds_sources(service.db)
     assert everything["pinnacle"] == 174  # the 2023 file still had Pinnacle's prices
     assert (await upcoming_odds_sources(service.db, leagues=["SP1"]))["b365"] == 5 + 10
