@@ -15,11 +15,21 @@ from sqlalchemy import func, select
 
 from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
+from core.backtest.sources import parse_source
 from core.data_version import read_data_state
 from core.importing.football_data import BOOKSUM_RANGE, parse_file
 from core.importing.removal import plan_imports, remove
 from core.importing.service import ImportSummary, import_paths
-from core.models import Fixture, FixtureBookPrices, League
+from core.models import (
+    BOOK_CODES,
+    BOOKS,
+    ODDS_SOURCES,
+    BacktestResult,
+    Fixture,
+    FixtureBookPrices,
+    League,
+    Pick,
+)
 from core.services import FilterBetsService
 from core.upcoming import missing_source_warning, upcoming_odds_sources
 from tests.conftest import real_file
@@ -392,3 +402,44 @@ async def test_a_removed_import_takes_its_book_prices_with_it(service: FilterBet
     assert orphans == 0
     assert await _book_rows(service) == n1_rows
     assert (await _run(service, "wh"))["bets"] == 0
+
+
+# --- long best-of sources --------------------------------------------------------------
+
+
+def test_the_longest_best_of_list_fits_the_stored_odds_source() -> None:
+    books = [
+        b for b in (*ODDS_SOURCES, *BOOK_CODES) if b not in {x.code for x in BOOKS if x.exchange}
+    ]
+    longest = parse_source("best_close:" + ",".join(books)).name
+    assert len(longest) > 20  # the old width
+    for column in (BacktestResult.__table__.c.odds_source, Pick.__table__.c.odds_source):
+        assert len(longest) <= column.type.length
+
+
+async def test_a_run_at_the_best_of_many_books_is_stored_and_listed(
+    service: FilterBetsService,
+) -> None:
+    path = real_file(OLD_BOOKS)
+    await _import(service, path)
+    source = "best:b365,wh,lb,bw,iw,gb,sb"
+    rows = _rows(path)
+    bets, profit = _flat_away(
+        rows,
+        lambda row: max(
+            (
+                p
+                for prefix in ("B365", "WH", "LB", "BW", "IW", "GB", "SB")
+                if (p := _away(row, prefix)) is not None
+            ),
+            default=None,
+        ),
+        1.0,
+    )
+    run = await BacktestEngine(service.db, service.user_id).run(
+        BacktestRequest(market="away", rules=EVERY_E0, odds_source=source)
+    )
+    assert (run.metrics["bets"], run.metrics["profit"]) == (bets, pytest.approx(profit, abs=1e-6))
+    async with service.db.session() as session:
+        stored = await session.get(BacktestResult, run.result_id)
+    assert stored is not None and stored.odds_source == source
