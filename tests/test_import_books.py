@@ -443,3 +443,35 @@ async def test_a_run_at_the_best_of_many_books_is_stored_and_listed(
     async with service.db.session() as session:
         stored = await session.get(BacktestResult, run.result_id)
     assert stored is not None and stored.odds_source == source
+
+
+# --- the CLI's coverage list ----------------------------------------------------------
+
+
+def test_data_coverage_lists_each_seasons_odds_sources_most_games_first(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    from core.cli import main
+
+    url = f"sqlite:///{tmp_path / 'cov.db'}"
+    files = [str(real_file(OLD_BOOKS)), str(real_file(NO_BET365))]
+    assert main(["--database-url", url, "import", "--quiet", *files]) == 0
+    capfd.readouterr()
+    assert main(["--database-url", url, "data", "coverage", "--league", "N1"]) == 0
+    lines = capfd.readouterr().out.splitlines()
+    assert lines[0] == "N1 2000-01  306 games"
+    assert lines[2] == "  closing   -"
+    assert lines[1].startswith("  pre-match ")
+    listed = lines[1].removeprefix("  pre-match ").split("  ")
+    rows = _rows(real_file(NO_BET365))
+    expected = {
+        code: sum(1 for row in rows if any(_price(row, prefix + s) for s in "HDA"))
+        for code, prefix in (("iw", "IW"), ("wh", "WH"), ("gb", "GB"), ("sb", "SB"))
+    }
+    assert {item.split()[0] for item in listed} == set(expected)
+    shares = [expected[item.split()[0]] / len(rows) for item in listed]
+    assert shares == sorted(shares, reverse=True)
+    assert max(len(line) for line in lines) <= 80
+    # An unknown league is a usage error naming the leagues there are.
+    assert main(["--database-url", url, "data", "coverage", "--league", "E9"]) == 2
+    assert "no league-season E9 in the database (leagues: E0, N1)" in capfd.readouterr().err
