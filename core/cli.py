@@ -199,6 +199,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bank", help="starting bank (default: the saved filter's, else 100)")
     parser.add_argument("--kelly-fraction", type=float, help="default: saved, else 0.25")
     parser.add_argument("--kelly-cap", type=float, help="max stake, share of bank (0.05)")
+    parser.add_argument(
+        "--commission",
+        help="an exchange's share of winnings, e.g. 0.02 (--odds bfe; default 0.05)",
+    )
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
@@ -515,6 +519,7 @@ def request_from_args(args: argparse.Namespace, saved: Mapping[str, Any] | None 
         bank=pick(args.bank, "bank", defaults.bank),
         kelly_fraction=float(pick(args.kelly_fraction, "kelly_fraction", defaults.kelly_fraction)),
         kelly_cap=float(pick(args.kelly_cap, "kelly_cap", defaults.kelly_cap)),
+        commission=pick(args.commission, "commission", None),
     ).validated()
 
 

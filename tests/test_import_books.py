@@ -475,3 +475,25 @@ def test_data_coverage_lists_each_seasons_odds_sources_most_games_first(
     # An unknown league is a usage error naming the leagues there are.
     assert main(["--database-url", url, "data", "coverage", "--league", "E9"]) == 2
     assert "no league-season E9 in the database (leagues: E0, N1)" in capfd.readouterr().err
+
+
+def test_the_cli_backtests_the_exchange_at_a_commission_given(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from core.cli import main
+
+    url = f"sqlite:///{tmp_path / 'bfe.db'}"
+    path = real_file(EXCHANGE)
+    assert main(["--database-url", url, "import", "--quiet", str(path)]) == 0
+    capfd.readouterr()
+    rules = json.dumps(EVERY_E0)
+    args = ["--database-url", url, "backtest", "--rules", rules, "--market", "away", "--json"]
+    assert main([*args, "--odds", "bfe", "--commission", "0.02"]) == 0
+    metrics = json.loads(capfd.readouterr().out)
+    bets, profit = _flat_away(_rows(path), lambda row: _away(row, "BFE"), 0.98)
+    assert (metrics["bets"], metrics["profit"]) == (bets, pytest.approx(profit, abs=1e-4))
+    # A bookmaker pays no commission: a usage error, not a run.
+    assert main([*args, "--odds", "wh", "--commission", "0.02"]) == 2
+    assert "only an exchange's winnings pay commission" in capfd.readouterr().err
