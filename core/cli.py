@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
 from collections import Counter
@@ -137,6 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     data = commands.add_parser("data", help="stored fixtures: list imports, delete some")
     data_commands = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     data_commands.add_parser("imports", help="list the imports that added fixtures")
+    coverage = data_commands.add_parser(
+        "coverage", help="the odds sources each league-season has prices from (for --odds)"
+    )
+    coverage.add_argument("--league", metavar="CODE", help="one league, e.g. E0")
+    coverage.add_argument("--season", metavar="SEASON", help="one season, e.g. 2000-01")
     remove = data_commands.add_parser(
         "delete", help="delete a league-season, or the fixtures an import added"
     )
@@ -201,6 +207,10 @@ def add_backtest_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bank", help="starting bank (default: the saved filter's, else 100)")
     parser.add_argument("--kelly-fraction", type=float, help="default: saved, else 0.25")
     parser.add_argument("--kelly-cap", type=float, help="max stake, share of bank (0.05)")
+    parser.add_argument(
+        "--commission",
+        help="an exchange's share of winnings, e.g. 0.02 (--odds bfe; default 0.05)",
+    )
 
 
 def _run(coro: Coroutine[Any, Any, int]) -> int:
@@ -526,6 +536,7 @@ def request_from_args(
         bank=pick(args.bank, "bank", defaults.bank),
         kelly_fraction=float(pick(args.kelly_fraction, "kelly_fraction", defaults.kelly_fraction)),
         kelly_cap=float(pick(args.kelly_cap, "kelly_cap", defaults.kelly_cap)),
+        commission=pick(args.commission, "commission", None),
     ).validated()
 
 
@@ -650,6 +661,8 @@ async def _cmd_data(settings: Settings, args: argparse.Namespace) -> int:
             raise UsageError("give --league CODE --season SEASON, or --import ID (one of them)")
     service = await _open_service(settings)
     try:
+        if args.data_command == "coverage":
+            return await _print_coverage(service, args.league, args.season)
         if args.data_command == "imports":
             imports = await removal.list_imports(service.db)
             if not imports:
@@ -686,6 +699,50 @@ async def _cmd_data(settings: Settings, args: argparse.Namespace) -> int:
         await service.close()
     print(f"deleted {deleted:,} fixtures of {plan.label}; backtest results and ledgers kept")
     return EXIT_OK
+
+
+async def _print_coverage(service: Any, league: str | None, season: str | None) -> int:
+    """Per league-season, each odds source with the share of games it prices (1X2 home for
+    Bet365, Pinnacle, average and maximum; any price for another book), most first."""
+    from core.services import LeagueSeasonSummary, format_coverage
+
+    summaries: list[LeagueSeasonSummary] = await service.league_seasons()
+    chosen = [
+        s
+        for s in summaries
+        if (league is None or s.league_code == league) and (season is None or s.season == season)
+    ]
+    if not chosen:
+        what = " ".join(part for part in (league, season) if part)
+        known = sorted({s.league_code for s in summaries})
+        raise UsageError(
+            f"no league-season {what} in the database"
+            + (f" (leagues: {', '.join(known)})" if known else "")
+        )
+    width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 100))
+    for summary in chosen:
+        print(f"{summary.league_code} {summary.season}  {summary.fixtures:,} games")
+        pre = {k: v for k, v in summary.coverage.items() if not k.endswith("_close")}
+        close = {k: v for k, v in summary.coverage.items() if k.endswith("_close")}
+        close |= {f"{book}_close": share for book, share in summary.books_close.items()}
+        for label, shares in (("pre-match", pre | summary.books), ("closing", close)):
+            ranked = sorted(shares.items(), key=lambda item: -item[1])
+            items = [f"{source} {format_coverage(share)}" for source, share in ranked if share > 0]
+            for line in _wrap(items or ["-"], width - 12):
+                print(f"  {label:<10}{line}")
+                label = ""
+    return EXIT_OK
+
+
+def _wrap(items: list[str], width: int) -> list[str]:
+    """Items two spaces apart, as many a line as fit `width` (an item is never split)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + 2 + len(item) <= width:
+            lines[-1] += "  " + item
+        else:
+            lines.append(item)
+    return lines
 
 
 async def _cmd_features(settings: Settings) -> int:

@@ -175,6 +175,22 @@ def _strategy_sweeps(connection: Connection) -> list[str]:
     return [f"{_plural(int(sweeps), 'strategy sweep')} and their variants"] if sweeps else []
 
 
+def _long_odds_sources(connection: Connection) -> list[str]:
+    """Results and picks at an odds source longer than the 20 characters before 0017."""
+    lost = []
+    for name, one, many in (
+        ("backtest_results", "backtest result", "backtest results"),
+        ("picks", "recorded pick", "recorded picks"),
+    ):
+        rows = table(name, column("odds_source"))
+        count = connection.execute(
+            select(func.count()).select_from(rows).where(func.length(rows.c.odds_source) > 20)
+        ).scalar_one()
+        if count:
+            lost.append(f"{_plural(int(count), one, many)} at an odds source of over 20 characters")
+    return lost
+
+
 LOSSES: dict[str, Probe] = {
     "0001": _everything,
     "0002": _ledger,
@@ -191,6 +207,7 @@ LOSSES: dict[str, Probe] = {
     "0014": _tables(("fixture_book_prices", "bookmaker price row", "bookmaker price rows")),
     "0015": _strategy_sweeps,
     "0016": _tables(("imports", "import record (undo)", "import records (undo)")),  # fixtures stay
+    "0017": _long_odds_sources,
 }
 """revision -> what its downgrade() deletes, counted on the database before it runs."""
 

@@ -4,7 +4,8 @@ and returns plain frozen dataclasses, never ORM objects."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from core.config import Settings
 from core.db import Database
 from core.migrate import SchemaStatus, ensure_schema
-from core.models import Fixture, FixtureOdds, League, User, odds_column_name
+from core.models import (
+    BOOK_CODES,
+    Fixture,
+    FixtureBookPrices,
+    FixtureOdds,
+    League,
+    User,
+    odds_column_name,
+)
 from core.upcoming import upcoming_summary
 
 # Sources whose 1X2 coverage the Data screen reports, pre-match then closing.
@@ -39,6 +48,20 @@ class LeagueSeasonSummary:
     last_date: dt.date
     coverage: dict[str, float]
     """Fraction of fixtures with a full-time 1X2 home price, per odds source."""
+    books: dict[str, float] = field(default_factory=dict)
+    """Every other book (BOOK_CODES) with pre-match prices here: the fraction of fixtures
+    it prices, most covered first (ties in BOOK_CODES order)."""
+    books_close: dict[str, float] = field(default_factory=dict)
+    """The same for their closing prices."""
+
+
+def format_coverage(fraction: float) -> str:
+    """A share as a whole percentage, rounded down so that 100% means every match."""
+    if fraction <= 0:
+        return "-"
+    if fraction < 0.01:
+        return "<1%"
+    return f"{min(100, math.floor(fraction * 100 + 1e-9))}%"
 
 
 @dataclass(frozen=True)
@@ -114,8 +137,28 @@ class FilterBetsService:
             .group_by(League.code, League.name, League.country, Fixture.season)
             .order_by(League.code, Fixture.season)
         )
+        b = FixtureBookPrices
+        per_book = (
+            select(League.code, Fixture.season, b.book, b.closing, func.count())
+            .select_from(b)
+            .join(Fixture, Fixture.id == b.fixture_id)
+            .join(League, League.id == Fixture.league_id)
+            .group_by(League.code, Fixture.season, b.book, b.closing)
+        )
         async with self.db.session() as session:
             rows = (await session.execute(query)).all()
+            book_rows = (await session.execute(per_book)).all()
+        books: dict[tuple[str, str, bool], dict[str, int]] = {}
+        for code, season, book, closing, count in book_rows:
+            books.setdefault((code, season, bool(closing)), {})[book] = int(count)
+        order = {book: n for n, book in enumerate(BOOK_CODES)}
+
+        def shares(key: tuple[str, str, bool], total: int) -> dict[str, float]:
+            counts = sorted(
+                books.get(key, {}).items(), key=lambda item: (-item[1], order.get(item[0], 0))
+            )
+            return {book: count / total for book, count in counts} if total else {}
+
         summaries = []
         for row in rows:
             total = int(row.fixtures)
@@ -132,6 +175,8 @@ class FilterBetsService:
                         source: (int(getattr(row, source)) / total if total else 0.0)
                         for source in COVERAGE_SOURCES
                     },
+                    books=shares((row.code, row.season, False), total),
+                    books_close=shares((row.code, row.season, True), total),
                 )
             )
         return summaries

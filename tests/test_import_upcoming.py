@@ -463,12 +463,32 @@ async def test_an_unknown_name_gets_a_did_you_mean_and_the_alias_merges_it(
 async def test_which_odds_sources_the_upcoming_fixtures_have(service: FilterBetsService) -> None:
     await run_import(service, NO_PINNACLE, OLD_LAYOUT)
     recent = await upcoming_odds_sources(service.db, date_from=dt.date(2026, 8, 1))
-    assert recent == {"b365": 127, "pinnacle": 0, "avg": 127, "max": 127}
+    # The file's other books (BW, BFD, BV, PP, SKB, the exchange BFE): the rows with a
+    # pre-match price from each.
+    parsed = parse_file(NO_PINNACLE)
+    books = {
+        book: sum(
+            any(
+                row.books[i] is not None for i, (n, _s) in enumerate(parsed.books.columns) if n == g
+            )
+            for row in parsed.rows
+        )
+        for g, (book, closing) in enumerate(parsed.books.groups)
+        if not closing
+    }
+    assert list(books) == ["bw", "bfd", "bv", "pp", "skb", "bfe"]
+    assert min(books.values()) > 100
+    have = {source: count for source, count in recent.items() if count}
+    assert have == {"b365": 127, "avg": 127, "max": 127, **books}
+    assert recent["pinnacle"] == recent["wh"] == 0
     assert missing_source_warning("pinnacle", recent) == (
         "the filter's odds source pinnacle is missing from the upcoming fixtures;"
-        " they have b365 (127), avg (127), max (127)"
+        f" they have {', '.join(f'{name} ({count})' for name, count in have.items())}"
     )
-    assert missing_source_warning("b365", recent) is None
+    for present in ("b365", "pp", "best:wh,pp", "bfe"):
+        assert missing_source_warning(present, recent) is None, present
+    for absent in ("wh", "best:wh,pinnacle", "pp_close"):
+        assert missing_source_warning(absent, recent) is not None, absent
     everything = await upcoming_odds_sources(service.db)
     assert everything["pinnacle"] == 174  # the 2023 file still had Pinnacle's prices
     assert (await upcoming_odds_sources(service.db, leagues=["SP1"]))["b365"] == 5 + 10

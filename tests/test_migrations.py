@@ -593,3 +593,66 @@ async def test_0015_downgrade_drops_strategy_sweeps_and_keeps_football_sweeps(
     assert await rows("SELECT count(*) FROM sweep_variants") == [(2,)]
     await migrate.upgrade(empty_settings)
     assert await rows("SELECT count(*) FROM sweep_variants WHERE metrics IS NULL") == [(2,)]
+
+
+async def test_0017_keeps_long_best_of_sources_and_its_downgrade_counts_them(
+    empty_settings: Settings,
+) -> None:
+    """A best-of list longer than the old 20 characters is stored (PostgreSQL refused it);
+    going back, the runs at such a source are counted, then deleted with their ledgers,
+    and the others (and the SQLite ledger trigger) stay."""
+    from sqlalchemy import text
+
+    from core.backtest.engine import BacktestEngine
+    from core.backtest.request import BacktestRequest
+    from core.db import Database
+    from core.downgrade import plan_downgrade
+    from tests.factories import add_fixtures
+
+    await migrate.upgrade(empty_settings)
+    service = await FilterBetsService.open(empty_settings, migrate=False)
+    try:
+        await add_fixtures(
+            service,
+            [
+                {
+                    "league": "E0",
+                    "season": "2019-20",
+                    "date": f"2019-08-{day:02d}",
+                    "home": f"Home {day}",
+                    "away": f"Away {day}",
+                    "goals": (day % 3, 1),
+                    "odds": {"pinnacle_home": 2.0 + day / 10, "wh_home": 2.1},
+                }
+                for day in range(1, 5)
+            ],
+            features=False,
+        )
+        rules = {"field": "league", "op": "=", "value": "E0"}
+        engine = BacktestEngine(service.db, service.user_id)
+        for source in ("pinnacle", "best:b365,pinnacle,wh"):
+            await engine.run(BacktestRequest(market="home", rules=rules, odds_source=source))
+    finally:
+        await service.close()
+
+    async def rows(query: str) -> list[tuple[object, ...]]:
+        database = Database(empty_settings)
+        try:
+            async with database.engine.begin() as conn:
+                result = await conn.execute(text(query))
+                return [tuple(row) for row in result] if result.returns_rows else []
+        finally:
+            await database.dispose()
+
+    assert await rows("SELECT odds_source FROM backtest_results ORDER BY id") == [
+        ("pinnacle",),
+        ("best:b365,pinnacle,wh",),
+    ]
+    plan = await plan_downgrade(empty_settings, "0016")
+    assert plan.losses == ("1 backtest result at an odds source of over 20 characters",)
+    await migrate.downgrade(empty_settings, "0016")
+    assert await rows("SELECT odds_source FROM backtest_results") == [("pinnacle",)]
+    assert await rows("SELECT count(*) FROM backtest_bets") == [(4,)]
+    await migrate.upgrade(empty_settings)
+    await rows("DELETE FROM backtest_results")
+    assert await rows("SELECT count(*) FROM backtest_bets") == [(0,)]

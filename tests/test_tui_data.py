@@ -27,7 +27,7 @@ from core.services import FilterBetsService
 from tests.conftest import real_file
 from tui.app import FilterBetsApp, describe_error
 from tui.screens import SCREEN_MODES
-from tui.screens.data import COLUMNS, DataScreen, fit_columns, format_coverage
+from tui.screens.data import COLUMNS, DataScreen, book_list, fit_columns, format_coverage
 from tui.widgets.confirm import ConfirmScreen
 from tui.widgets.help import HelpScreen
 from tui.widgets.import_prompt import ImportPrompt
@@ -243,6 +243,40 @@ async def test_wide_terminals_show_more_columns_and_narrow_ones_fewer(
         assert not {"first", "last"} <= set(narrow)  # both dates need 24 cells
         assert {"code", "season", "fixtures", "b365", "pinnacle_close"} <= set(narrow)
         assert table.virtual_size.width <= SIZE[0]
+
+
+async def test_a_season_before_pinnacle_lists_the_books_it_can_be_run_at(
+    service: FilterBetsService, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E0 2000-01 has no Bet365 or Pinnacle prices: its Books cell names the odds sources it
+    has, most games first, and Enter gives each one's share of the games."""
+    from core.importing.service import import_paths
+
+    path = real_file("football/E0_2000-01.csv")
+    summary = await import_paths(service.db, [path])
+    assert summary.file_errors == []
+    header = path.read_bytes().decode("cp1252").splitlines()[0].split(",")
+    priced = [code for code, prefix in (("gb", "GB"), ("iw", "IW"), ("lb", "LB"), ("sb", "SB"),
+        ("wh", "WH")) if f"{prefix}H" in header]  # fmt: skip
+    assert len(priced) >= 4
+    app = FilterBetsApp(settings, service=service)
+    seen = record_notifications(app, monkeypatch)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        [row] = table_rows(app)
+        assert (row["b365"], row["pinnacle"]) == ("-", "-")
+        shown = row["books"].split()
+        assert shown[-1].startswith("+") and int(shown[-1][1:]) + len(shown) - 1 == len(priced)
+        assert set(shown[:-1]) < set(priced)
+        assert "Books" in static_text(app, "#data-legend")
+        table = app.screen.query_one("#data-table", VimDataTable)
+        assert table.virtual_size.width <= SIZE[0]
+        await pilot.press("enter")
+        await settle(pilot)
+        [note] = [n for n in seen if "E0 2000-01" in n]
+        shares = note.split(" games: ", 1)[1].split(", ")
+        assert sorted(share.split()[0] for share in shares) == sorted(priced)
+        assert [share.split()[0] for share in shares[: len(shown) - 1]] == shown[:-1]
 
 
 async def test_header_shows_backend_and_user(
@@ -684,6 +718,15 @@ def test_columns_fit_the_width_most_important_first() -> None:
     assert set(wide) == {column.key for column in COLUMNS}
     assert list(wide) == [column.key for column in COLUMNS]  # display order is kept
     assert wide["league"] == 20
+
+
+def test_the_books_list_fits_its_width_and_counts_the_rest() -> None:
+    books = ["wh", "lb", "bw", "iw", "bfe"]
+    assert book_list(books, 40) == "wh lb bw iw bfe"
+    assert book_list(books, 13) == "wh lb bw +2"
+    assert book_list(books, 9) == "wh lb +3"
+    assert book_list(books, 2) == "+5"
+    assert book_list([], 9) == "-"
 
 
 def test_modes_each_have_a_key_binding() -> None:

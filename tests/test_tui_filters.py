@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from textual.binding import Binding
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
+from textual.widgets import Input, OptionList, Select, Static
 
 from core.backtest.engine import BacktestEngine
 from core.backtest.request import BacktestRequest
@@ -829,6 +829,52 @@ def test_field_search_takes_several_words() -> None:
     assert names[0] == "odds.pinnacle_close.home"
     assert all(field.pre_match for field in find_fields(""))
     assert find_fields("no such thing") == []
+
+
+def test_the_other_books_fields_wait_for_a_search() -> None:
+    """A thousand fields of other books (odds, implied, fair, margins) would bury the team
+    form fields: before a search the list leaves them out, and a book's code finds them."""
+    from core.rules import FIELDS
+    from tui.widgets.field_picker import OTHER_BOOK_FIELDS, find_fields, other_book
+
+    idle = [field.name for field in find_fields("")]
+    assert not any(name.split(".")[1:2] in (["wh"], ["bfe_close"]) for name in idle)
+    assert {"odds.b365.home", "odds.pinnacle_close.away", "league"} <= set(idle)
+    assert any(FIELDS[name].group == "Team form" for name in idle)
+    pre_match = [field for field in FIELDS.values() if field.pre_match]
+    assert len(idle) + OTHER_BOOK_FIELDS == len(pre_match)
+    assert OTHER_BOOK_FIELDS > 500
+    assert find_fields("wh")[0].name == "odds.wh.home"
+    assert [field.name for field in find_fields("wh away")][:1] == ["odds.wh.away"]
+    assert other_book(FIELDS["implied.bfe_close.home"]) and not other_book(FIELDS["odds.max.home"])
+
+
+async def test_a_rule_on_another_books_price_opens_the_picker_on_its_field(
+    service: FilterBetsService, settings: Settings
+) -> None:
+    app = FilterBetsApp(settings, service=service)
+    async with app.run_test(size=SIZE) as pilot:
+        await open_filters(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("escape")
+        await pilot.press("a")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FieldPicker)
+        hint = str(picker.query_one("#picker-hint", Static).render())
+        assert hint.startswith("+") and "type a book" in hint and "…" not in hint.split(")")[1]
+        assert picker.query_one("#picker-hint").region.right <= SIZE[0]
+        await pilot.press(*"wh away", "enter")
+        await pilot.pause()
+        await pilot.press(*"2.5", "escape")
+        await pilot.pause()
+        await pilot.press("f")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, FieldPicker)
+        assert picker.query_one(Input).value == "odds.wh.away"
+        assert picker.shown[picker.query_one(OptionList).highlighted or 0] == "odds.wh.away"
 
 
 async def test_a_new_filter_starts_in_name_and_the_hint_says_so(

@@ -32,13 +32,19 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from operator import itemgetter
+from operator import add, itemgetter
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from core.errors import ImportFileError
 from core.importing.leagues import LEAGUES, league_for_code
-from core.models.fixtures import ALL_ODDS_COLUMNS, MATCH_STAT_COLUMNS, odds_column_name
+from core.models.fixtures import (
+    ALL_ODDS_COLUMNS,
+    BOOK_SELECTIONS,
+    BOOKS,
+    MATCH_STAT_COLUMNS,
+    odds_column_name,
+)
 
 REQUIRED_COLUMNS = ("Div", "Date", "HomeTeam", "AwayTeam", "FTHG", "FTAG")
 # Every file has these; a fixtures file has no FTHG/FTAG.
@@ -134,6 +140,44 @@ ODDS_CANDIDATES: dict[str, tuple[str, ...]] = _build_odds_candidates()
 assert set(ODDS_CANDIDATES) == set(ODDS_VALUE_COLUMNS)
 AH_LINE_COLUMNS = frozenset({"ah_line", "ah_line_close"})
 
+BookGroup = tuple[str, bool]
+"""(book code, closing): one row of fixture_book_prices per fixture."""
+# Every book's headers: WHH/WHD/WHA, WH>2.5, WHAHH ... pre-match, WHCH ... WHCAHH closing,
+# in BOOK_SELECTIONS order; and the column of a book's own handicap line, where it has one
+# (GBAH, LBAH in 2003-05 files: their AHH/AHA prices are offered at that line).
+BOOK_HEADERS: dict[BookGroup, tuple[str, ...]] = {
+    (book.code, closing): tuple(
+        book.prefix + ("C" if closing else "") + _SELECTION_SUFFIX[selection]
+        for selection in BOOK_SELECTIONS
+    )
+    for book in BOOKS
+    for closing in (False, True)
+}
+BOOK_LINE_HEADERS: dict[BookGroup, str] = {
+    (book.code, closing): book.prefix + ("CAH" if closing else "AH")
+    for book in BOOKS
+    for closing in (False, True)
+}
+BOOK_WIDTH = len(BOOK_SELECTIONS)
+_BOOK_AH = tuple(BOOK_SELECTIONS.index(s) for s in ("ah_home", "ah_away"))
+
+
+@dataclass(frozen=True)
+class BookLayout:
+    """Where a file's other books' prices sit in its rows' MatchRow.books: only the
+    columns the file has (most books publish 1X2 alone), so a row holds no padding."""
+
+    groups: tuple[BookGroup, ...] = ()
+    """The books (and timings) the file has a price column of."""
+    columns: tuple[tuple[int, int], ...] = ()
+    """(position in groups, index in BOOK_SELECTIONS) of each MatchRow.books value"""
+
+    def slots(self, group: int) -> tuple[int | None, ...]:
+        """A group's BOOK_SELECTIONS: each one's index in MatchRow.books (None: absent)."""
+        where = {column: i for i, column in enumerate(self.columns)}
+        return tuple(where.get((group, s)) for s in range(BOOK_WIDTH))
+
+
 # Plausibility limits for optional cells.
 MAX_ODDS = 1000.0  # Betfair's ceiling; anything above is a typo
 # A bookmaker's prices for the outcomes of one market (1X2, over/under, Asian handicap)
@@ -189,6 +233,8 @@ class MatchRow(NamedTuple):
     """Fixture columns in FIXTURE_VALUE_COLUMNS order (no goals or result when upcoming)."""
     odds: tuple[float | None, ...]
     """Odds columns in ODDS_VALUE_COLUMNS order."""
+    books: tuple[float | None, ...] = ()
+    """Other books' prices, as ParsedFile.books lays them out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +285,8 @@ class ParsedFile:
     """Indexes into MatchRow.values the file can fill; the others are always None."""
     odds_slots: tuple[int, ...] = tuple(range(len(ODDS_VALUE_COLUMNS)))
     """Indexes into MatchRow.odds the file can fill; the others are always None."""
+    books: BookLayout = field(default_factory=BookLayout)
+    """Where its rows' MatchRow.books hold each book's prices."""
 
     @property
     def data_rows(self) -> int:
@@ -250,10 +298,10 @@ class ParsedFile:
         if len(self.bad_rows) < KEPT_PER_FILE:
             self.bad_rows.append(BadRow(line, reason))
 
-    def warn(self, line: int, detail: str) -> None:
+    def warn(self, line: int, detail: str, kind: str = "missing") -> None:
         self.warning_count += 1
         if len(self.warnings) < KEPT_PER_FILE:
-            self.warnings.append(ImportWarning(self.name, line, detail))
+            self.warnings.append(ImportWarning(self.name, line, detail, kind))
 
     @property
     def divisions(self) -> list[str]:
@@ -487,6 +535,11 @@ class ColumnMap:
     """(cell index, header) per odds price column (ODDS_VALUE_COLUMNS minus the lines)"""
     lines: tuple[tuple[int | None, str], ...]
     """(cell index, header) for ah_line and ah_line_close"""
+    books: BookLayout
+    book_prices: tuple[tuple[int | None, str], ...]
+    """(cell index, header) per books.columns entry"""
+    book_lines: tuple[tuple[int, int, str], ...]
+    """(position in books.groups, cell index, header) of a book's own handicap line"""
     unnamed: tuple[int, ...]
     """Columns with an empty header name."""
 
@@ -531,7 +584,8 @@ _MARKET_SELECTIONS = {
 
 
 class _PriceChecks:
-    """The typo checks (BOOKSUM_RANGE, MAX_PRICE_*) a file's columns allow, as odds slots."""
+    """The typo checks (BOOKSUM_RANGE, MAX_PRICE_*) a file's columns allow, as odds slots
+    (and, for the other books' groups, slots of MatchRow.books)."""
 
     def __init__(self, cols: ColumnMap) -> None:
         slot = {name: i for i, name in enumerate(ODDS_VALUE_COLUMNS)}
@@ -544,6 +598,16 @@ class _PriceChecks:
                     slots = tuple(slot[odds_column_name(source + timing, s)] for s in selections)
                     if present.issuperset(slots):
                         self.groups.append(slots)
+        # Every other book's (the exchange's too: its back prices sum to about 1).
+        self.book_headers = [header for _index, header in cols.book_prices]
+        self.book_groups: list[tuple[int, ...]] = []
+        for position in range(len(cols.books.groups)):
+            where = cols.books.slots(position)
+            for selections in _MARKET_SELECTIONS.values():
+                found = [where[BOOK_SELECTIONS.index(s)] for s in selections]
+                slots = tuple(i for i in found if i is not None)
+                if len(slots) == len(selections):
+                    self.book_groups.append(slots)
         self.maxima: list[tuple[int, int]] = []
         for timing in ("", "_close"):
             for selection in _SELECTION_SUFFIX:
@@ -554,24 +618,17 @@ class _PriceChecks:
                 if present.issuperset(pair):
                     self.maxima.append(pair)
 
-    def fix(self, odds: tuple[float | None, ...]) -> tuple[tuple[float | None, ...], list[str]]:
-        """The odds with typos made missing, and a warning detail for each."""
-        low, high = BOOKSUM_RANGE
-        gone: set[int] = set()
+    @property
+    def active(self) -> bool:
+        return bool(self.groups or self.maxima or self.book_groups)
+
+    def fix(
+        self, odds: tuple[float | None, ...], books: tuple[float | None, ...]
+    ) -> tuple[tuple[float | None, ...], tuple[float | None, ...], list[str]]:
+        """The odds and book prices with typos made missing, and a warning detail for each."""
         details: list[str] = []
-        for slots in self.groups:
-            prices = [price for i in slots if (price := odds[i]) is not None]
-            if len(prices) < len(slots):
-                continue
-            booksum = sum(1 / price for price in prices)
-            if not low <= booksum <= high:
-                gone.update(slots)
-                details.append(
-                    f"{'/'.join(self.headers[i] for i in slots)}: "
-                    f"{'/'.join(f'{price:g}' for price in prices)}: the prices imply a "
-                    f"bookmaker margin of {booksum - 1:+.1%}, outside {low - 1:+.0%} to "
-                    f"{high - 1:+.0%}, a typo? (stored as missing)"
-                )
+        gone = self._bad_groups(odds, self.groups, self.headers, details)
+        gone_books = self._bad_groups(books, self.book_groups, self.book_headers, details)
         for most, average in self.maxima:
             top, mean = odds[most], odds[average]
             if (
@@ -585,38 +642,53 @@ class _PriceChecks:
                     f"{self.headers[most]}: {top:g}: far above the average price {mean:g}"
                     f" ({self.headers[average]}), a typo? (stored as missing)"
                 )
-        if not gone:
-            return odds, details
-        return tuple(None if i in gone else price for i, price in enumerate(odds)), details
+        return _without(odds, gone), _without(books, gone_books), details
 
-    def screen(self, texts: list[tuple[str, ...]], value_of: Callable[[str], float]) -> set[int]:
-        """Rows some check fails, from the rows' price texts and each text's value (NaN
-        when blank or bad, which compares false: a group with a price missing passes).
-        A column at a time, each check one comprehension: measured faster than numpy
-        once its import is counted, and than chained map() calls."""
+    @staticmethod
+    def _bad_groups(
+        odds: tuple[float | None, ...],
+        groups: list[tuple[int, ...]],
+        headers: list[str],
+        details: list[str],
+    ) -> set[int]:
+        """Slots of the groups whose booksum is out of range, with a detail for each."""
+        low, high = BOOKSUM_RANGE
+        gone: set[int] = set()
+        for slots in groups:
+            prices = [price for i in slots if (price := odds[i]) is not None]
+            if len(prices) < len(slots):
+                continue
+            booksum = sum(1 / price for price in prices)
+            if not low <= booksum <= high:
+                gone.update(slots)
+                details.append(
+                    f"{'/'.join(headers[i] for i in slots)}: "
+                    f"{'/'.join(f'{price:g}' for price in prices)}: the prices imply a "
+                    f"bookmaker margin of {booksum - 1:+.1%}, outside {low - 1:+.0%} to "
+                    f"{high - 1:+.0%}, a typo? (stored as missing)"
+                )
+        return gone
+
+    def screen(
+        self,
+        texts: list[tuple[str, ...]],
+        book_texts: list[tuple[str, ...]],
+        value_of: Callable[[str], float],
+        inverse_of: Callable[[str], float],
+    ) -> set[int]:
+        """Rows some check fails, from the rows' price texts and each text's value and
+        its inverse (NaN when blank or bad, which compares false: a group with a price
+        missing passes). A column at a time, each check one comprehension: measured
+        faster than numpy once its import is counted."""
         if not texts:
             return set()
-        used = {i for slots in self.groups for i in slots}
-        used.update(i for pair in self.maxima for i in pair)
         columns = list(zip(*texts, strict=True))
+        failing = self._screen_groups(self.groups, columns, inverse_of)
+        if self.book_groups:
+            book_columns = list(zip(*book_texts, strict=True))
+            failing |= self._screen_groups(self.book_groups, book_columns, inverse_of)
+        used = {i for pair in self.maxima for i in pair}
         values = {i: list(map(value_of, columns[i])) for i in used}
-        low, high = BOOKSUM_RANGE
-        failing: set[int] = set()
-        for slots in self.groups:
-            if len(slots) == 3:
-                a, b, c = (values[i] for i in slots)
-                failing.update(
-                    n
-                    for n, (x, y, z) in enumerate(zip(a, b, c, strict=True))
-                    if (booksum := 1 / x + 1 / y + 1 / z) < low or booksum > high
-                )
-            else:
-                a, b = (values[i] for i in slots)
-                failing.update(
-                    n
-                    for n, (x, y) in enumerate(zip(a, b, strict=True))
-                    if (booksum := 1 / x + 1 / y) < low or booksum > high
-                )
         ratio, gap = MAX_PRICE_WINNINGS_RATIO, MAX_PRICE_PROBABILITY_GAP
         for most, average in self.maxima:
             failing.update(
@@ -625,6 +697,32 @@ class _PriceChecks:
                 if top - 1 > ratio * (mean - 1) and 1 / mean - 1 / top > gap
             )
         return failing
+
+    @staticmethod
+    def _screen_groups(
+        groups: list[tuple[int, ...]],
+        columns: list[tuple[str, ...]],
+        inverse_of: Callable[[str], float],
+    ) -> set[int]:
+        """Rows whose prices of some group imply a booksum out of BOOKSUM_RANGE: the
+        inverses summed by chained map(add) (measured faster than a comprehension)."""
+        low, high = BOOKSUM_RANGE
+        failing: set[int] = set()
+        for slots in groups:
+            first, *others = (map(inverse_of, columns[i]) for i in slots)
+            booksums: Iterator[float] = first
+            for other in others:
+                booksums = map(add, booksums, other)
+            failing.update(
+                n for n, booksum in enumerate(booksums) if booksum < low or booksum > high
+            )
+        return failing
+
+
+def _without(values: tuple[float | None, ...], gone: set[int]) -> tuple[float | None, ...]:
+    if not gone:
+        return values
+    return tuple(None if i in gone else value for i, value in enumerate(values))
 
 
 # MatchRow.odds is prices then lines, so both must be in that order already.
@@ -665,6 +763,27 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
                 return position[header], header
         return None, ""
 
+    book_groups = tuple(
+        group
+        for group, headers in BOOK_HEADERS.items()
+        if any(header in position for header in headers)
+    )
+    book_columns = tuple(
+        (n, s)
+        for n, group in enumerate(book_groups)
+        for s, header in enumerate(BOOK_HEADERS[group])
+        if header in position
+    )
+    book_prices = tuple(
+        (position[header], header)
+        for n, s in book_columns
+        if (header := BOOK_HEADERS[book_groups[n]][s])
+    )
+    book_lines = tuple(
+        (n, position[line], line)
+        for n, group in enumerate(book_groups)
+        if (line := BOOK_LINE_HEADERS[group]) in position
+    )
     return ColumnMap(
         width=len(cells),
         required={column: position[column] for column in KEY_COLUMNS},
@@ -682,6 +801,9 @@ def map_header(cells: list[str], name: str) -> ColumnMap:
         ),
         prices=tuple(odds_slot(column) for column in _PRICE_COLUMNS),
         lines=tuple(odds_slot(column) for column in _LINE_COLUMNS),
+        books=BookLayout(book_groups, book_columns),
+        book_prices=book_prices,
+        book_lines=book_lines,
         unnamed=tuple(unnamed),
     )
 
@@ -776,6 +898,17 @@ def parse_text(text: str, name: str) -> ParsedFile:
     for chunk in chunks:
         validator.feed(chunk)
     parsed = validator.result
+    for line_header, count in validator.other_lines.items():
+        closing = line_header.endswith("CAH")
+        common = columns.lines[1 if closing else 0][1] or "none"
+        prices = f"{line_header}H/{line_header}A"
+        parsed.warn(
+            1,
+            f"{prices}: {_plural_rows(count)} priced at the {line_header} line, not the fixture's"
+            f" ({common}): those prices are not kept (handicap bets settle at the fixture's"
+            " line)",
+            "note",
+        )
     check_name_matches_rows(parsed)
     return parsed
 
@@ -828,6 +961,10 @@ def check_name_matches_rows(parsed: ParsedFile) -> None:
 def parse_file(path: Path) -> ParsedFile:
     """Read and parse one file. Raises ImportFileError if it cannot be imported at all."""
     return parse_text(decode_bytes(read_file(path), path.name), path.name)
+
+
+def _plural_rows(count: int) -> str:
+    return f"{count:,} row{'' if count == 1 else 's'}"
 
 
 def _price_or_reason(raw: str) -> float | str:
@@ -888,6 +1025,8 @@ class _CellCache(Generic[_Parsed]):
 def _getter(indices: Iterable[int | None], blank: int) -> Callable[[list[str]], tuple[str, ...]]:
     """A fast cells -> tuple of texts; absent columns read the always-blank cell."""
     picked = [blank if i is None else i for i in indices]
+    if not picked:
+        return lambda cells: ()
     if len(picked) == 1:
         only = picked[0]
         return lambda cells: (cells[only],)
@@ -1019,6 +1158,7 @@ class _Validator:
             upcoming=upcoming,
             value_slots=cols.value_slots(upcoming=upcoming),
             odds_slots=cols.odds_slots(),
+            books=cols.books,
         )
         # Dates, team names and goal counts repeat a lot within a file, so each
         # distinct text is converted once.
@@ -1030,6 +1170,8 @@ class _Validator:
         self.season_of: dict[dt.date, str] = {}
         self.seen: dict[tuple[str, dt.date, str, str], int] = {}
         self.price_checks = _PriceChecks(cols)
+        self.other_lines: dict[str, int] = {}
+        """Book line header -> rows whose handicap prices were at another line, not kept."""
 
     def date_of(self, text: str) -> dt.date | None:
         cache = self.date_cache
@@ -1214,6 +1356,7 @@ class _Validator:
         upcoming = self.upcoming
         get_prices = _getter((i for i, _h in cols.prices), width)
         get_lines = _getter((i for i, _h in cols.lines), width)
+        get_books = _getter((i for i, _h in cols.book_prices), width)
         # An upcoming match has no match stats or half-time score yet (older fixtures files
         # keep those columns, empty): read as absent.
         stat_columns = [(None, h) for _i, h in cols.stats] if upcoming else cols.stats
@@ -1226,14 +1369,20 @@ class _Validator:
         price_texts = list(map(get_prices, good_cells))
         line_texts = list(map(get_lines, good_cells))
         stat_texts = list(map(get_stats, good_cells))
-        prices.learn(set(chain.from_iterable(price_texts)))
+        book_texts = list(map(get_books, good_cells))
+        prices.learn(set(chain.from_iterable(chain(price_texts, book_texts))))
         lines.learn(set(chain.from_iterable(line_texts)))
         stats.learn(set(chain.from_iterable(stat_texts)))
         price_of = prices.values.__getitem__
         line_of = lines.values.__getitem__
         stat_of = stats.values.__getitem__
         # Which kinds have bad texts at all (usually none), with their headers.
-        kinds = ((prices.bad, cols.prices), (lines.bad, cols.lines), (stats.bad, cols.stats))
+        kinds = (
+            (prices.bad, cols.prices),
+            (lines.bad, cols.lines),
+            (stats.bad, cols.stats),
+            (prices.bad, cols.book_prices),
+        )
         checks = [
             (slot, bad_texts, where) for slot, (bad_texts, where) in enumerate(kinds) if bad_texts
         ]
@@ -1273,7 +1422,7 @@ class _Validator:
             home_goals,
             away_goals,
             full_time,
-        ), *texts in zip(candidates, price_texts, line_texts, stat_texts, strict=True):
+        ), *texts in zip(candidates, price_texts, line_texts, stat_texts, book_texts, strict=True):
             raw = cells[i_time_or_blank]
             if raw in time_cache:
                 kickoff = time_cache[raw]
@@ -1363,18 +1512,58 @@ class _Validator:
                         referee,
                     ),
                     (*map(price_of, texts[0]), *map(line_of, texts[1])),
+                    tuple(map(price_of, texts[3])),
                 )
             )
-        if self.price_checks.groups or self.price_checks.maxima:
+        if cols.book_lines:
+            self._book_lines(candidates, first_new, lines)
+        if self.price_checks.active:
             nan = float("nan")
             value_of = {t: nan if v is None else v for t, v in prices.values.items()}
+            inverse_of = {t: nan if v is None else 1 / v for t, v in prices.values.items()}
             new = good[first_new:]
-            for n in sorted(self.price_checks.screen(price_texts, value_of.__getitem__)):
+            failing = self.price_checks.screen(
+                price_texts, book_texts, value_of.__getitem__, inverse_of.__getitem__
+            )
+            for n in sorted(failing):
                 row = new[n]
-                odds, details = self.price_checks.fix(row.odds)
-                good[first_new + n] = row._replace(odds=odds)
+                odds, books, details = self.price_checks.fix(row.odds, row.books)
+                good[first_new + n] = row._replace(odds=odds, books=books)
                 for detail in details:
                     add_warning(row.line, detail)
+
+    def _book_lines(
+        self, candidates: list[_Candidate], first_new: int, lines: _CellCache[float]
+    ) -> None:
+        """A book's handicap prices at its own line (GBAH) are kept only where that line is
+        the fixture's (ah_line, the line the other handicap prices are at); a bad line
+        cell is a warning, and its prices are not kept either."""
+        good = self.result.rows
+        common = {False: _O["ah_line"], True: _O["ah_line_close"]}
+        layout = self.cols.books
+        cells = [candidate[1] for candidate in candidates]
+        lines.learn({c[index] for c in cells for _n, index, _h in self.cols.book_lines})
+        for n, index, header in self.cols.book_lines:
+            slot = common[layout.groups[n][1]]
+            home, away = (layout.slots(n)[i] for i in _BOOK_AH)
+            for k, row_cells in enumerate(cells):
+                row = good[first_new + k]
+                books = row.books
+                if (home is None or books[home] is None) and (away is None or books[away] is None):
+                    continue
+                text = row_cells[index]
+                line = lines.values[text]
+                if line is not None and line == row.odds[slot]:
+                    continue
+                if text in lines.bad:
+                    self.result.warn(row.line, f"{header}: {text.strip()}: {lines.bad[text]}")
+                else:
+                    self.other_lines[header] = self.other_lines.get(header, 0) + 1
+                kept = list(books)
+                for i in (home, away):
+                    if i is not None:
+                        kept[i] = None
+                good[first_new + k] = row._replace(books=tuple(kept))
 
 
 def _half_time_goals(

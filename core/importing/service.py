@@ -45,6 +45,7 @@ from sqlalchemy import (
     Table,
     Time,
     bindparam,
+    delete,
     func,
     literal,
     select,
@@ -63,16 +64,19 @@ from core.errors import ImportFileError
 from core.features.service import AffectedFixtures, forget, rowless
 from core.features.service import recompute as recompute_features
 from core.importing.football_data import (
+    BOOK_WIDTH,
     FIXTURE_VALUE_COLUMNS,
     MAX_FILE_BYTES,
     ODDS_VALUE_COLUMNS,
+    BookGroup,
+    BookLayout,
     ImportWarning,
     MatchRow,
     ParsedFile,
     parse_file,
 )
 from core.importing.leagues import known_league, league_for_code
-from core.models import Base, ImportRecord, TeamAlias
+from core.models import BOOK_SELECTIONS, Base, FixtureBookPrices, ImportRecord, TeamAlias
 
 _T = TypeVar("_T")
 
@@ -83,6 +87,7 @@ LOOKUP_CHUNK = 500
 
 _FIXTURES: Table = Base.metadata.tables["fixtures"]
 _ODDS: Table = Base.metadata.tables["fixture_odds"]
+_BOOKS: Table = FixtureBookPrices.__table__  # type: ignore[assignment]
 _TEAMS: Table = Base.metadata.tables["teams"]
 _LEAGUES: Table = Base.metadata.tables["leagues"]
 _TEAM_LEAGUES: Table = Base.metadata.tables["team_leagues"]
@@ -94,6 +99,12 @@ _SEASON = FIXTURE_VALUE_COLUMNS.index("season")
 _TIME = FIXTURE_VALUE_COLUMNS.index("kickoff_time")
 # Pre-match prices (and the line they were offered at): kept as first seen.
 _PRE_MATCH_ODDS = frozenset(i for i, name in enumerate(ODDS_VALUE_COLUMNS) if "_close" not in name)
+_NO_PRICES: tuple[None, ...] = (None,) * BOOK_WIDTH
+_NO_ROWS: list[tuple[Any, ...]] = []
+
+BookPrices = dict[BookGroup, tuple[Any, ...]]
+"""A fixture's other books' prices: (book, closing) -> BOOK_SELECTIONS prices, only groups
+with a price."""
 # An upcoming fixture is looked for this far around a file's dates when a row has no
 # fixture at its key (a postponed match), within the row's season.
 POSTPONED_SEARCH_DAYS = 366
@@ -531,7 +542,9 @@ class _ImportRun:
                 teams = {team_ids[r.home_team] for r in division_rows}
                 teams |= {team_ids[r.away_team] for r in division_rows}
                 links[league_id] = await self._link_teams(conn, league_id, teams)
-                plans.append(await self._plan(bulk, league_id, division_rows, team_ids))
+                plans.append(
+                    await self._plan(bulk, league_id, division_rows, team_ids, parsed.books)
+                )
             owned = sum(len(plan.new) + len(plan.settled) for plan in plans)
             if owned:
                 counts.import_id = await bulk.record_import(parsed.name, owned)
@@ -553,7 +566,12 @@ class _ImportRun:
         return counts
 
     async def _plan(
-        self, bulk: _Bulk, league_id: int, rows: list[MatchRow], team_ids: dict[str, int]
+        self,
+        bulk: _Bulk,
+        league_id: int,
+        rows: list[MatchRow],
+        team_ids: dict[str, int],
+        layout: BookLayout,
     ) -> _LeaguePlan:
         """One league's rows of a file against what is stored: new, changed, unchanged."""
         # Rows are compared in the driver's form (dates are text on SQLite), so stored
@@ -563,6 +581,7 @@ class _ImportRun:
         to_driver_date = bulk.converter(_FIXTURES.c.kickoff_date.type)
         stored_date = {day: to_driver_date(day) for day in dates}
         to_driver = _DriverValues(bulk)
+        book_reader = _BookReader(layout)
         first, last = min(dates), max(dates)
         plan = _LeaguePlan(league_id, rows, first, last)
         existing = await self._stored(bulk, league_id, first, last)
@@ -579,10 +598,15 @@ class _ImportRun:
                 unmatched.append(prepared)
                 continue
             matched.add(stored[0])
-            if stored[1] == prepared.values and stored[2] == row.odds:
+            if (
+                stored[1] == prepared.values
+                and stored[2] == row.odds
+                and stored[6] == book_reader.rows(stored[0], row.books)
+            ):
                 plan.unchanged += 1
                 continue
-            merged = _merge(stored, prepared, to_driver)
+            books = book_reader.prices(row.books)
+            merged = _merge(stored, prepared._replace(books=books), to_driver)
             if merged is None:
                 plan.unchanged += 1
             else:
@@ -611,7 +635,8 @@ class _ImportRun:
                 ordinal = row.kickoff_date.toordinal()
                 stored = min(pool, key=lambda s: abs(s[5].toordinal() - ordinal))
                 by_pair[prepared.key[1:]].remove(stored)
-                moved = _merge(stored, prepared, to_driver, force=True)
+                books = book_reader.prices(row.books)
+                moved = _merge(stored, prepared._replace(books=books), to_driver, force=True)
                 assert moved is not None
                 plan.changed.append((stored[0], moved))
                 plan.moved += 1
@@ -784,8 +809,23 @@ class _ImportRun:
         stored: dict[tuple[Any, int, int], _Stored] = {}
         params = {"league_id": league_id, "first": first, "last": last}
         query = _UPCOMING_QUERY if upcoming else _STORED_QUERY
+        key = "upcoming" if upcoming else "stored"
+        rows = await bulk.fetch(key, query, params)
+        if not rows:
+            return stored
+        # Rows as they come (the fixture's adjacent), sorted as _BookReader.rows sorts them.
+        books: dict[int, list[tuple[Any, ...]]] = {}
+        query = _UPCOMING_BOOKS_QUERY if upcoming else _STORED_BOOKS_QUERY
+        fixture_id, same = None, []
+        for book_row in await bulk.fetch(f"{key} books", query, params):
+            if book_row[0] != fixture_id:
+                fixture_id = book_row[0]
+                same = books[fixture_id] = []
+            same.append(book_row)
+        for same in books.values():
+            same.sort()
         days: dict[Any, dt.date] = {}
-        for values in await bulk.fetch("upcoming" if upcoming else "stored", query, params):
+        for values in rows:
             day = days.get(values[1])
             if day is None:
                 day = days[values[1]] = as_date(values[1])
@@ -796,6 +836,7 @@ class _ImportRun:
                 values[2],
                 values[3],
                 day,
+                books.get(values[0], _NO_ROWS),
             )
         return stored
 
@@ -841,6 +882,9 @@ class _ImportRun:
             [(fixture_id, *p.row.odds) for fixture_id, p in zip(fixture_ids, chunk, strict=True)],
             omit=absent_odds,
         )
+        books = [p.row.books for p in chunk]
+        for columns, rows in _book_rows(fixture_ids, books, parsed.books):
+            await bulk.insert(_BOOKS, columns, rows)
 
     async def _update(
         self, conn: AsyncConnection, file_name: str, changed: Sequence[tuple[int, _Prepared]]
@@ -878,9 +922,20 @@ class _ImportRun:
                 for fixture_id, p in changed
             ],
         )
+        # Other books' prices as merged: the fixture's rows replaced.
+        ids = [fixture_id for fixture_id, _p in changed]
+        for chunk_ids in _chunks(ids, LOOKUP_CHUNK):
+            await conn.execute(delete(_BOOKS).where(_BOOKS.c.fixture_id.in_(chunk_ids)))
+        book_rows = [
+            dict(zip(_BOOK_INSERT_COLUMNS, (fixture_id, book, closing, *prices), strict=True))
+            for fixture_id, p in changed
+            for (book, closing), prices in (p.books or {}).items()
+        ]
+        if book_rows:
+            await conn.execute(_BOOKS.insert(), book_rows)
         # Their features are stale until the recompute after the import: without a row
         # they read as work left, should the process die before it (core.features.service).
-        await forget(conn, [fixture_id for fixture_id, _p in changed])
+        await forget(conn, ids)
 
 
 @dataclass
@@ -923,6 +978,8 @@ class _Stored(NamedTuple):
     home_team_id: int
     away_team_id: int
     kickoff_date: dt.date
+    books: list[tuple[Any, ...]]
+    """Its fixture_book_prices rows as the driver gives them, sorted (see _BookReader)."""
 
 
 class _DriverValues:
@@ -961,6 +1018,7 @@ def _merge(
         if not row_played:
             return None
         return prepared
+    assert prepared.books is not None
     kept = tuple(
         as_time(mine)
         if i == _TIME and mine is not None and file is None
@@ -971,10 +1029,82 @@ def _merge(
         mine if i in _PRE_MATCH_ODDS and mine is not None else file
         for i, (mine, file) in enumerate(zip(stored.odds, row.odds, strict=True))
     )
-    merged = _Prepared(prepared.key, to_driver(kept), row._replace(values=kept, odds=odds))
-    if not force and merged.values == stored.values and odds == stored.odds:
+    stored_books = {(r[1], bool(r[2])): tuple(r[3:]) for r in stored.books}
+    books = _merge_books(stored_books, prepared.books)
+    merged = _Prepared(prepared.key, to_driver(kept), row._replace(values=kept, odds=odds), books)
+    unchanged = merged.values == stored.values and odds == stored.odds and books == stored_books
+    if unchanged and not force:
         return None
     return merged
+
+
+def _merge_books(stored: BookPrices, row: BookPrices) -> BookPrices:
+    """An upcoming fixture's other books' prices with a file row's, as `_merge` does the
+    odds: pre-match prices kept as first seen unless missing, closing ones the row's."""
+    merged = {group: prices for group, prices in stored.items() if not group[1]}
+    for group, prices in row.items():
+        mine = merged.get(group)
+        merged[group] = (
+            prices
+            if mine is None
+            else tuple(m if m is not None else p for m, p in zip(mine, prices, strict=True))
+        )
+    return merged
+
+
+class _BookReader:
+    """A row's other books' prices as stored (groups without a price left out), from the
+    compact MatchRow.books of a file's layout."""
+
+    def __init__(self, layout: BookLayout) -> None:
+        blank = len(layout.columns)  # the index of a None appended to each row's prices
+        # In (book, closing) order, as the stored rows are sorted.
+        self.groups = sorted(
+            (group, _picker([blank if i is None else i for i in layout.slots(n)]))
+            for n, group in enumerate(layout.groups)
+        )
+
+    def prices(self, books: tuple[float | None, ...]) -> BookPrices:
+        padded = (*books, None)
+        return {
+            group: prices for group, pick in self.groups if (prices := pick(padded)) != _NO_PRICES
+        }
+
+    def rows(self, fixture_id: int, books: tuple[float | None, ...]) -> list[tuple[Any, ...]]:
+        """As fixture_book_prices rows (fixture_id, book, closing, prices...), sorted: equal
+        to the stored rows when nothing changed (closing False equals SQLite's 0)."""
+        padded = (*books, None)
+        return [
+            (fixture_id, book, closing, *prices)
+            for (book, closing), pick in self.groups
+            if (prices := pick(padded)) != _NO_PRICES
+        ]
+
+
+def _book_rows(
+    fixture_ids: Sequence[int], books: Sequence[tuple[float | None, ...]], layout: BookLayout
+) -> list[tuple[tuple[str, ...], list[tuple[Any, ...]]]]:
+    """fixture_book_prices rows for new fixtures, a row per group with a price: (columns,
+    rows) per set of selections the file's groups have (a statement each, so that a book
+    with 1X2 prices alone binds no empty over/under or handicap columns)."""
+    shapes: dict[tuple[int, ...], list[tuple[BookGroup, list[int]]]] = {}
+    for n, group in enumerate(layout.groups):
+        slots = layout.slots(n)
+        shape = tuple(s for s, i in enumerate(slots) if i is not None)
+        shapes.setdefault(shape, []).append((group, [i for i in slots if i is not None]))
+    found = []
+    for shape, groups in shapes.items():
+        empty = (None,) * len(shape)
+        picks = [(book, closing, _picker(slots)) for (book, closing), slots in groups]
+        rows = [
+            (fixture_id, book, closing, *prices)
+            for fixture_id, row in zip(fixture_ids, books, strict=True)
+            for book, closing, pick in picks
+            if (prices := pick(row)) != empty
+        ]
+        columns = ("fixture_id", "book", "closing", *(BOOK_SELECTIONS[s] for s in shape))
+        found.append((columns, rows))
+    return found
 
 
 def _closest_name(team: str, known: dict[int, str], league_teams: set[int]) -> str | None:
@@ -1003,6 +1133,8 @@ class _Prepared(NamedTuple):
     values: tuple[Any, ...]
     """FIXTURE_VALUE_COLUMNS values"""
     row: MatchRow
+    books: BookPrices | None = None
+    """Other books' prices to store for a stored fixture (a new one's are row.books)."""
 
 
 def _range_query(*columns: ColumnElement[Any]) -> Select[Any]:
@@ -1029,6 +1161,7 @@ _FIXTURE_INSERT_COLUMNS = (
     "import_id",
 )
 _ODDS_INSERT_COLUMNS = ("fixture_id", *ODDS_VALUE_COLUMNS)
+_BOOK_INSERT_COLUMNS = ("fixture_id", "book", "closing", *BOOK_SELECTIONS)
 _IMPORT_COLUMNS = ("file_name", "imported_at", "fixtures_added")
 _KEY_COLUMNS = (
     _FIXTURES.c.id,
@@ -1043,6 +1176,14 @@ _STORED_QUERY = _range_query(
     *(_ODDS.c[name] for name in ODDS_VALUE_COLUMNS),
 ).select_from(_FIXTURES.outerjoin(_ODDS, _ODDS.c.fixture_id == _FIXTURES.c.id))
 _UPCOMING_QUERY = _STORED_QUERY.where(_FIXTURES.c.result.is_(None))
+# Their other books' prices.
+_STORED_BOOKS_QUERY = _range_query(
+    _BOOKS.c.fixture_id, _BOOKS.c.book, _BOOKS.c.closing, *(_BOOKS.c[s] for s in BOOK_SELECTIONS)
+).select_from(_FIXTURES.join(_BOOKS, _BOOKS.c.fixture_id == _FIXTURES.c.id))
+_UPCOMING_BOOKS_QUERY = _STORED_BOOKS_QUERY.where(_FIXTURES.c.result.is_(None)).order_by(
+    _BOOKS.c.fixture_id
+)
+_STORED_BOOKS_QUERY = _STORED_BOOKS_QUERY.order_by(_BOOKS.c.fixture_id)
 _IDS_QUERY = _range_query(*_KEY_COLUMNS)
 
 

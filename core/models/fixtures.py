@@ -66,6 +66,9 @@ BOOKS: tuple[Book, ...] = (
     Book("bv", "BetVictor", "BV"),
     Book("cl", "Coral", "CL"),
     Book("bf", "Betfair Sportsbook", "BF"),
+    Book("1xb", "1xBet", "1XB"),
+    Book("pp", "Paddy Power", "PP"),
+    Book("skb", "Sky Bet", "SKB"),
     Book("bfe", "Betfair Exchange", "BFE", exchange=True),
 )
 BOOK_CODES: tuple[str, ...] = tuple(book.code for book in BOOKS)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import JSONType, UTCDateTime, utcnow
 from core.models.base import Base
+from core.models.results import ODDS_SOURCE_LENGTH
 
 
 class Pick(Base):
@@ -39,7 +40,7 @@ class Pick(Base):
     home_team: Mapped[str] = mapped_column(String(120))
     away_team: Mapped[str] = mapped_column(String(120))
     market: Mapped[str] = mapped_column(String(16))
-    odds_source: Mapped[str] = mapped_column(String(20))
+    odds_source: Mapped[str] = mapped_column(String(ODDS_SOURCE_LENGTH))
     price: Mapped[float] = mapped_column(Float)
     ah_line: Mapped[float | None] = mapped_column(Float)
     """The home side's handicap as taken (AH markets)."""

@@ -12,6 +12,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from core.db import JSONType, UTCDateTime, utcnow
 from core.models.base import Base
 
+ODDS_SOURCE_LENGTH = 120
+"""Characters an odds source may take (`best:` and a list of books: every book fits)."""
+
 
 class BacktestResult(Base):
     __tablename__ = "backtest_results"
@@ -33,7 +36,7 @@ class BacktestResult(Base):
     see SweepVariant) or "strategy" (a candle strategy run with its trades)."""
     market: Mapped[str | None] = mapped_column(String(16))
     """Football runs only."""
-    odds_source: Mapped[str | None] = mapped_column(String(20))
+    odds_source: Mapped[str | None] = mapped_column(String(ODDS_SOURCE_LENGTH))
     """Football runs only."""
     # Strategy runs only: the seed system's fields.
     symbol: Mapped[str | None] = mapped_column(String(32), index=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, cast
@@ -19,7 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from core.importing.removal import Removal, plan_imports, plan_league_season, remove
 from core.importing.service import ImportProgress, ImportSummary, import_paths
-from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary
+from core.services import DataTotals, FilterBetsService, LeagueSeasonSummary, format_coverage
 from tui.keymap import key_for
 from tui.widgets.candle_sets import CandleSetsPanel
 from tui.widgets.confirm import ConfirmScreen
@@ -53,6 +52,14 @@ files or folders, or from a shell:
 and then press [b]r[/b] here to refresh."""
 
 LEGEND = "Odds: % of games with a 1X2 price · PIN Pinnacle · AVG/MAX market · c closing"
+BOOK_LEGENDS = (
+    "Odds: % of games with a 1X2 price · PIN Pinnacle · AVG/MAX market · c closing"
+    " · Books: other odds sources (Enter: each one's %)",
+    "Odds: % of games with a 1X2 price · PIN Pinnacle · c closing · Books: other sources (Enter)",
+    "% of games with a 1X2 price · PIN Pinnacle · c closing · Books: others (Enter)",
+)
+"""The legend when the Books column shows: the longest that fits the width."""
+LEGEND_PADDING = 2
 
 
 @dataclass(frozen=True)
@@ -71,15 +78,27 @@ class DataColumn:
     """When set, the width the column is first given; longer text ends in … unless room is left."""
     min_width: int = 0
     """When set, the column may be cut down to this width to fit at all."""
+    fit: Callable[[LeagueSeasonSummary, int], str] | None = None
+    """The cell's text in a given width, when it can say more than `cell` clipped with …"""
 
 
-def format_coverage(fraction: float) -> str:
-    """A share as a whole percentage, rounded down so that 100% means every match."""
-    if fraction <= 0:
+def book_list(books: Sequence[str], width: int) -> str:
+    """Book codes, most covered first, as many as fit `width` and "+N" for the rest."""
+    if not books:
         return "-"
-    if fraction < 0.01:
-        return "<1%"
-    return f"{min(100, math.floor(fraction * 100 + 1e-9))}%"
+    for shown in range(len(books), -1, -1):
+        more = len(books) - shown
+        text = " ".join([*books[:shown], *([f"+{more}"] if more else [])])
+        if len(text) <= width:
+            return text
+    return f"+{len(books)}"
+
+
+def book_coverage(row: LeagueSeasonSummary) -> str:
+    """Each other book's share of the league-season's games, most covered first."""
+    if not row.books:
+        return "no other bookmaker's prices"
+    return ", ".join(f"{book} {format_coverage(share)}" for book, share in row.books.items())
 
 
 def _coverage_column(source: str, label: str, priority: int) -> DataColumn:
@@ -154,6 +173,17 @@ COLUMNS: tuple[DataColumn, ...] = (
     _coverage_column("max", "MAX", 1),
     _coverage_column("b365_close", "B365c", 5),
     _coverage_column("pinnacle_close", "PINc", 1),
+    # Other books: the odds sources a season without Bet365 or Pinnacle can be run at.
+    DataColumn(
+        key="books",
+        label="Books",
+        priority=1,
+        cell=lambda r: book_list(list(r.books), 1_000),
+        sort_value=lambda r: len(r.books),
+        max_width=13,
+        min_width=9,
+        fit=lambda r, width: book_list(list(r.books), width),
+    ),
     _coverage_column("avg_close", "AVGc", 5),
     _coverage_column("max_close", "MAXc", 5),
 )
@@ -510,9 +540,32 @@ class DataScreen(Screen[None]):
         if selected is not None and selected in table.rows:
             table.move_cursor(row=table.get_row_index(selected), animate=False)
         self._show_sort()
+        self._show_legend()
+
+    def _show_legend(self) -> None:
+        legend = LEGEND
+        if "books" in self._layout:
+            room = self.size.width - LEGEND_PADDING
+            legend = next((text for text in BOOK_LEGENDS if len(text) <= room), BOOK_LEGENDS[-1])
+        self.query_one("#data-legend", Static).update(Text(legend))
+
+    @on(DataTable.RowSelected, "#data-table")
+    def _show_books(self, event: DataTable.RowSelected) -> None:
+        """Enter on a league-season: each other book's share of its games."""
+        key = event.row_key.value
+        row = next((r for r in self._rows or () if _row_key(r) == key), None)
+        if row is not None:
+            self.notify(
+                book_coverage(row),
+                title=f"{row.league_code} {row.season}: {row.fixtures:,} games",
+                timeout=12,
+            )
 
     @staticmethod
     def _cell(column: DataColumn, row: LeagueSeasonSummary, width: int) -> Text:
+        if column.fit is not None:
+            value = column.fit(row, width)
+            return Text(value, style="dim" if value == "-" else "")
         value = column.cell(row)
         if column.numeric:
             return Text(value, justify="right", style="dim" if value == "-" else "")

@@ -1,7 +1,9 @@
 """Pick a rule field by fuzzy search; every field shows its type and description.
 
 Typing filters (`core.rules.search_fields`, pre-match fields only); up/down move, enter picks,
-escape cancels. Dismissed with the field's name or None.
+escape cancels. Dismissed with the field's name or None. Before anything is typed the list
+leaves out the other books' fields (a thousand of them: William Hill's odds, implied
+probabilities, margins ...); typing a book's code (wh, bfe) finds them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from core.models import BOOK_CODES
 from core.rules import FIELDS, Field, search_fields
 
 TYPE_WORDS = {
@@ -40,11 +43,30 @@ def field_option(field: Field, name_width: int, width: int) -> Option:
     return Option(prompt, id=field.name)
 
 
+_BOOKS = frozenset(BOOK_CODES)
+
+
+def other_book(field: Field) -> bool:
+    """A field of one of the other books (odds.wh.home, implied.bfe_close.away, ...)."""
+    parts = field.name.split(".")
+    return len(parts) > 1 and parts[1].removesuffix("_close") in _BOOKS
+
+
+OTHER_BOOK_FIELDS = sum(1 for field in FIELDS.values() if field.pre_match and other_book(field))
+IDLE_HINT = (
+    f"+{OTHER_BOOK_FIELDS:,} other books' fields: type a book (wh, bfe…) · ↑↓ move · enter · esc"
+)
+SEARCH_HINT = "↑↓ move · enter pick · esc cancel"
+
+
 def find_fields(query: str) -> list[Field]:
     """Pre-match fields for a search: core's ranking of the whole query, and with several words
     also every field whose name or description holds all of them ("close home" finds
-    odds.pinnacle_close.home), those with more of the words in their name first."""
+    odds.pinnacle_close.home), those with more of the words in their name first. An empty
+    query lists every field but the other books'."""
     ranked = search_fields(query, limit=len(FIELDS), pre_match_only=True)
+    if not query.strip():
+        return [field for field in ranked if not other_book(field)]
     words = query.lower().split()
     if len(words) < 2:
         return ranked
@@ -131,16 +153,22 @@ class FieldPicker(ModalScreen[str | None]):
             )
             yield OptionList(id="picker-list")
             yield Static("", id="picker-detail")
-            yield Static("↑↓ move · enter pick · esc cancel", classes="hint")
+            yield Static(IDLE_HINT, id="picker-hint", classes="hint")
 
     def on_mount(self) -> None:
-        self._show("")
+        search = self.query_one(Input)
+        if self.current in FIELDS and other_book(FIELDS[self.current]):
+            # Not in the list before a search: search for it.
+            with self.prevent(Input.Changed):
+                search.value = self.current
+        self._show(search.value)
         if self.current in self.shown:
             self.query_one(OptionList).highlighted = self.shown.index(self.current)
-        self.query_one(Input).focus()
+        search.focus()
 
     def _show(self, query: str) -> None:
         fields = find_fields(query)
+        self.query_one("#picker-hint", Static).update(SEARCH_HINT if query.strip() else IDLE_HINT)
         self.shown = [field.name for field in fields]
         options = self.query_one(OptionList)
         options.clear_options()
