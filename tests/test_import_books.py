@@ -287,6 +287,7 @@ async def test_importing_again_changes_nothing_and_a_corrected_price_is_rewritte
     again = await _import(service, path)
     assert (again.fixtures_added, again.fixtures_updated, again.fixtures_unchanged) == (0, 0, 380)
     assert await _book_rows(service) == stored
+    assert await _version(service) == version  # nothing changed: frames stay valid
 
     # A corrected file: one William Hill price changed, Ladbrokes gone from one row.
     lines = path.read_bytes().decode("cp1252").splitlines()

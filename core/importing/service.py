@@ -550,7 +550,8 @@ class _ImportRun:
                 counts.import_id = await bulk.record_import(parsed.name, owned)
             for plan in plans:
                 await self._apply(bulk, conn, parsed, plan, counts)
-            await record_data_change(conn, f"import {parsed.name}")
+            if counts.added or counts.updated:  # an unchanged file leaves frames valid
+                await record_data_change(conn, f"import {parsed.name}")
         # Committed: the new ids are real now.
         self.league_ids.update(league_ids)
         self.team_ids.update(new_team_ids)
