@@ -21,8 +21,20 @@ from core.errors import ConfigError, UsageMistake
 from core.models import Base
 from core.text import quoted, text_problem
 
-PRIVATE_TABLES = ("users", "filters", "backtest_results", "backtest_bets", "backtest_jobs")
-"""Tables whose rows belong to one user; migration 0011 gives each a row-security policy."""
+PRIVATE_TABLES = (
+    "users",
+    "filters",
+    "backtest_results",
+    "backtest_bets",
+    "backtest_jobs",
+    "sweep_variants",
+    "sweep_parts",
+    "filter_trials",
+    "strategy_trades",
+    "picks",
+)
+"""Tables whose rows belong to one user, each under a row-security policy (migration 0011;
+picks 0013): a granted role writes its own rows there and reads everything else only."""
 MAX_ROLE_NAME = 63  # PostgreSQL's NAMEDATALEN - 1
 
 

@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 import core.cli
 from core.access import AccessError
 from core.backtest.engine import BacktestEngine
+from core.backtest.request import BacktestRequest
+from core.backtest.sweeps import SweepEngine, SweepRequest
 from core.config import Settings, load_settings
 from core.filters import FilterStore
 from core.jobs.queue import SUCCEEDED, JobError, JobQueue
@@ -96,6 +98,11 @@ async def test_a_granted_role_runs_its_own_work_and_cannot_read_or_cancel_anothe
         flat = await engine.run(small_request(filter_ref="away band", rules=None))
         kelly = await engine.run(small_request(staking="kelly", odds_source="b365"))
         assert flat.metrics["bets"] == 3 and kelly.result_id > flat.result_id
+        # A sweep stores its variants, and a saved filter's backtest counts a trial: both
+        # tables of hers (they were read-only to a granted role).
+        template = {"field": "odds.pinnacle.away", "op": "between", "value": [{"param": "lo"}, 3]}
+        sweep = SweepRequest(BacktestRequest(market="away", rules=template), {"lo": [2.0, 2.5]})
+        await SweepEngine(as_alice.db, as_alice.user_id).run(sweep)
         job = await JobQueue(as_alice.db).submit(as_alice.user_id, small_request())
 
         # Bob sees none of it, through the app or in plain SQL, even asking as no one.
@@ -105,8 +112,17 @@ async def test_a_granted_role_runs_its_own_work_and_cannot_read_or_cancel_anothe
             with pytest.raises(JobError, match="no job"):
                 await attempt(str(job.job_id), user_id=None)
         assert await bob_queue.claim("bob's worker") is None
-        for table in ("filters", "backtest_results", "backtest_bets", "backtest_jobs"):
+        for table in (
+            "filters",
+            "backtest_results",
+            "backtest_bets",
+            "backtest_jobs",
+            "sweep_variants",
+            "filter_trials",
+        ):
             assert await _scalar(as_bob, f"SELECT count(*) FROM {table}") == 0, table
+        assert await _scalar(as_alice, "SELECT count(*) FROM sweep_variants") == 2
+        assert await _scalar(as_alice, "SELECT count(*) FROM filter_trials") == 1
         assert await _scalar(as_bob, "SELECT count(*) FROM users") == 1  # his own row
         async with as_bob.db.session() as session:
             touched = await session.execute(
@@ -128,7 +144,7 @@ async def test_a_granted_role_runs_its_own_work_and_cannot_read_or_cancel_anothe
         finally:
             await runner.stop()
         assert (done.status, done.cancel_requested) == (SUCCEEDED, False), done.error
-        assert await _scalar(as_alice, "SELECT count(*) FROM backtest_results") == 3
+        assert await _scalar(as_alice, "SELECT count(*) FROM backtest_results") == 4
         assert await _scalar(as_alice, "SELECT count(*) FROM backtest_bets") > 0
     finally:
         await as_alice.close()
