@@ -118,7 +118,14 @@ def missing_source_warning(source: str, counts: Mapping[str, int]) -> str | None
     have = [f"{name} ({count:,})" for name, count in counts.items() if count > 0]
     if not have:
         return f"the filter's odds source {source} is missing from the upcoming fixtures"
+    # The four sources first (then the books): a fixtures file can carry twenty.
+    shown = ", ".join(have[:_SOURCES_NAMED])
+    more = len(have) - _SOURCES_NAMED
+    rest = f" and {more} more (filterbets data coverage)" if more > 0 else ""
     return (
         f"the filter's odds source {source} is missing from the upcoming fixtures;"
-        f" they have {', '.join(have)}"
+        f" they have {shown}{rest}"
     )
+
+
+_SOURCES_NAMED = 4
