@@ -29,6 +29,7 @@ from core.backtest.engine import (
     BeforeCommit,
     Progress,
     ResolvedFilter,
+    data_fingerprint,
 )
 from core.backtest.grid import Grid, parse_grid
 from core.backtest.luck import PeriodTotals
@@ -228,7 +229,7 @@ class SweepEngine:
         report(0.0, f"loading data for {total:,} variants")
         columns = rule_columns(template) | market_columns(backtest.market, backtest.odds_source)
         frame = await frame_for(self.db, columns)
-        fingerprint = await self.backtests._fingerprint(backtest, frame)
+        fingerprint = await asyncio.to_thread(data_fingerprint, frame, backtest)
         stake = backtest.stake or resolved.stake
         # Report often enough for a cancel to land within a second, rarely enough to cost
         # nothing: every variant's check is a function call.
