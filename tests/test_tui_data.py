@@ -7,6 +7,7 @@ import datetime as dt
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,15 @@ def static_text(app: FilterBetsApp, selector: str) -> str:
 
 
 async def wait_for(pilot: Pilot[Any], condition: Callable[[], bool], what: str) -> None:
-    """Let the app run until `condition` holds (workers, timers); fail after ~5 s."""
-    for _ in range(100):
+    """Let the app run until `condition` holds (workers, timers); fail after 5 s."""
+    deadline = time.monotonic() + 5.0
+    while True:
         await settle(pilot)
         if condition():
             return
-        await pilot.pause(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.01)
 
 
 def table_rows(app: FilterBetsApp) -> list[dict[str, str]]:

@@ -331,6 +331,7 @@ async def test_a_newer_edit_makes_a_running_preview_stale(
         assert isinstance(editor, RuleEditorScreen)
         assert "12 fixtures match" in await wait_for_preview(pilot, editor)
         await pilot.press("j", "enter")
+        await wait_for_preview(pilot, editor)  # whatever moving there scheduled, done
         # Keystrokes faster than the debounce: one preview, for the final text.
         runs = 0
         original = editor._preview

@@ -69,7 +69,7 @@ async def wait_until(
             raise AssertionError(
                 f"timed out after {within:g} s waiting for {what}; jobs shown: {shown}"
             )
-        await pilot.pause(0.05)
+        await pilot.pause(0.01)
 
 
 async def send_key(

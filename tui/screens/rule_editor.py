@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 from rich.text import Text
@@ -647,6 +648,7 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         self._previewed: tuple[object, ...] | None = None
         self._staking_shown = self.settings.staking
         self.generation = 0
+        self._started_generation = -1
         self.preview_count: int | None = None
         self.preview_metrics: dict[str, Any] | None = None
         self.preview_kelly: dict[str, Any] | None = None
@@ -1118,10 +1120,11 @@ class RuleEditorScreen(Screen[EditorResult | None]):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        due = partial(self._start_preview, self.generation)
         if immediately:
-            self.call_later(self._start_preview)
+            self.call_later(due)
         else:
-            self._timer = self.set_timer(PREVIEW_DELAY, self._start_preview)
+            self._timer = self.set_timer(PREVIEW_DELAY, due)
 
     def _set_preview(self, text: Text) -> None:
         note = self._preview_note if not any(self.problems.values()) else None
@@ -1147,7 +1150,12 @@ class RuleEditorScreen(Screen[EditorResult | None]):
             kelly,
         )
 
-    def _start_preview(self) -> None:
+    def _start_preview(self, generation: int) -> None:
+        # A callback that lost a race with a newer change (or with its own twin) runs
+        # nothing: one preview per generation.
+        if generation != self.generation or generation == self._started_generation:
+            return
+        self._started_generation = generation
         self._timer = None
         self._preview_note = None
         self._show_warnings()
