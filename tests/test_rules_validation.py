@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import pickle
 from typing import Any
 
@@ -364,3 +365,38 @@ def test_search_fields_for_the_picker() -> None:
     assert all(f.pre_match for f in search_fields("goals", pre_match_only=True))
     assert "total_goals" in [f.name for f in search_fields("goals")]
     assert len(search_fields("", limit=5)) == 5
+
+
+def _ranked_by_the_definition(query: str, pre_match_only: bool) -> list[str]:
+    """search_fields' ranking written plainly: a full similarity ratio for every name."""
+    needle = query.strip().lower()
+    scored = []
+    for index, field in enumerate(f for f in FIELDS.values() if f.pre_match or not pre_match_only):
+        name = field.name.lower()
+        if name == needle:
+            score = 4.0
+        elif name.startswith(needle):
+            score = 3.0
+        elif needle in name:
+            score = 2.0
+        elif needle in field.description.lower():
+            score = 1.0
+        else:
+            score = difflib.SequenceMatcher(None, needle, name).ratio()
+            if score < 0.6:
+                continue
+        scored.append((-score, index, field.name))
+    return [name for _, _, name in sorted(scored)]
+
+
+@pytest.mark.parametrize("pre_match_only", [False, True])
+def test_search_fields_skips_only_names_that_cannot_be_close(pre_match_only: bool) -> None:
+    # The quick ratios rule names out before the full comparison; the ranking must not move.
+    names = list(FIELDS)
+    queries = ["weekdya", "pinacle", "odds.pinacle.hom", "hme.ppg", "ovrround", "xq", "b365"]
+    queries += [name[:i] + "z" + name[i + 1 :] for name in names[::97] for i in (0, len(name) // 2)]
+    for query in queries:
+        found = [
+            f.name for f in search_fields(query, limit=len(FIELDS), pre_match_only=pre_match_only)
+        ]
+        assert found == _ranked_by_the_definition(query, pre_match_only), query
