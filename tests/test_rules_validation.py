@@ -362,13 +362,21 @@ def test_search_fields_for_the_picker() -> None:
     assert "kickoff_hour" in [f.name for f in search_fields("kick")]
     assert "weekday" in [f.name for f in search_fields("monday")]  # matches the description
     assert search_fields("weekdya")[0].name == "weekday"  # close spelling
+    # A misspelt part of a name: the book is the part people type.
+    assert [f.name for f in search_fields("pinacle")][:3] == [
+        "odds.pinnacle.home",
+        "odds.pinnacle.draw",
+        "odds.pinnacle.away",
+    ]
+    assert search_fields("hme.ppg")[0].name == "home.ppg"
     assert all(f.pre_match for f in search_fields("goals", pre_match_only=True))
     assert "total_goals" in [f.name for f in search_fields("goals")]
     assert len(search_fields("", limit=5)) == 5
 
 
 def _ranked_by_the_definition(query: str, pre_match_only: bool) -> list[str]:
-    """search_fields' ranking written plainly: a full similarity ratio for every name."""
+    """search_fields' ranking written plainly: a full similarity ratio for every name and
+    every dotted part of it."""
     needle = query.strip().lower()
     scored = []
     for index, field in enumerate(f for f in FIELDS.values() if f.pre_match or not pre_match_only):
@@ -382,7 +390,8 @@ def _ranked_by_the_definition(query: str, pre_match_only: bool) -> list[str]:
         elif needle in field.description.lower():
             score = 1.0
         else:
-            score = difflib.SequenceMatcher(None, needle, name).ratio()
+            parts = [name, *name.split(".")]
+            score = max(difflib.SequenceMatcher(None, needle, part).ratio() for part in parts)
             if score < 0.6:
                 continue
         scored.append((-score, index, field.name))
@@ -390,10 +399,10 @@ def _ranked_by_the_definition(query: str, pre_match_only: bool) -> list[str]:
 
 
 @pytest.mark.parametrize("pre_match_only", [False, True])
-def test_search_fields_skips_only_names_that_cannot_be_close(pre_match_only: bool) -> None:
-    # The quick ratios rule names out before the full comparison; the ranking must not move.
+def test_search_fields_ranks_as_the_plain_definition(pre_match_only: bool) -> None:
+    # The quick ratios rule strings out before the full comparison; the ranking must not move.
     names = list(FIELDS)
-    queries = ["weekdya", "pinacle", "odds.pinacle.hom", "hme.ppg", "ovrround", "xq", "b365"]
+    queries = ["weekdya", "pinacle", "odds.pinacle.hom", "hme.ppg", "ovrround", "xq", "b365", "a"]
     queries += [name[:i] + "z" + name[i + 1 :] for name in names[::97] for i in (0, len(name) // 2)]
     for query in queries:
         found = [

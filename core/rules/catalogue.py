@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -690,13 +690,14 @@ def fields_by_group(*, pre_match_only: bool = False) -> dict[FieldGroup, list[Fi
 
 def search_fields(query: str, *, limit: int = 20, pre_match_only: bool = False) -> list[Field]:
     """Fuzzy search for the picker: name prefix, then substring of name or description,
-    then close spellings. An empty query lists fields in catalogue order."""
+    then close spellings of the name or of one of its dotted parts ("pinacle" finds the
+    odds.pinnacle fields). An empty query lists fields in catalogue order."""
     candidates = [f for f in FIELDS.values() if f.pre_match or not pre_match_only]
     needle = query.strip().lower()
     if not needle:
         return candidates[:limit]
     scored: list[tuple[float, int, Field]] = []
-    matcher = difflib.SequenceMatcher(None, needle, "")
+    closeness = _Closeness(needle)
     for index, field in enumerate(candidates):
         name = field.name.lower()
         if name == needle:
@@ -708,18 +709,51 @@ def search_fields(query: str, *, limit: int = 20, pre_match_only: bool = False) 
         elif needle in field.description.lower():
             score = 1.0
         else:
-            # The quick ratios bound ratio() from above: most of the 1,200 names (every
-            # book's fields) are ruled out without the full comparison.
-            matcher.set_seq2(name)
-            if matcher.real_quick_ratio() < 0.6 or matcher.quick_ratio() < 0.6:
+            score = closeness.of(name)
+            if score < CLOSE_SPELLING:
                 continue
-            ratio = matcher.ratio()
-            if ratio < 0.6:
-                continue
-            score = ratio
         scored.append((-score, index, field))
     scored.sort(key=lambda item: (item[0], item[1]))
     return [field for _, _, field in scored[:limit]]
+
+
+CLOSE_SPELLING: Final = 0.6
+"""The least similarity (difflib's ratio) a misspelt search keeps."""
+
+
+class _Closeness:
+    """How like one search a name is: the best of difflib's ratio to the whole name and to
+    each of its dotted parts, 0 below CLOSE_SPELLING. The parts repeat across the 1,200
+    names (home, pinnacle, ...), so each is compared once per search, and the quick ratios,
+    upper bounds of ratio(), rule most strings out without the full comparison."""
+
+    def __init__(self, needle: str) -> None:
+        self._needle_length = len(needle)
+        self._matcher = difflib.SequenceMatcher(None, needle, "")
+        self._seen: dict[str, float] = {}
+
+    def of(self, name: str) -> float:
+        parts = name.split(".")
+        return max(self._ratio(text) for text in ((name, *parts) if len(parts) > 1 else (name,)))
+
+    def _ratio(self, text: str) -> float:
+        found = self._seen.get(text)
+        if found is None:
+            found = self._seen[text] = self._measure(text)
+        return found
+
+    def _measure(self, text: str) -> float:
+        # real_quick_ratio() from the lengths alone, before the matcher indexes the text.
+        if 2 * min(self._needle_length, len(text)) < CLOSE_SPELLING * (
+            self._needle_length + len(text)
+        ):
+            return 0.0
+        matcher = self._matcher
+        matcher.set_seq2(text)
+        if matcher.quick_ratio() < CLOSE_SPELLING:
+            return 0.0
+        ratio = matcher.ratio()
+        return ratio if ratio >= CLOSE_SPELLING else 0.0
 
 
 def closing_fields() -> list[str]:
