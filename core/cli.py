@@ -16,7 +16,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from core.config import Settings, load_settings, prepare_sqlite_file
 from core.errors import FilterBetsError, UsageMistake
@@ -443,9 +443,51 @@ def demo_files() -> list[Path]:
     return sorted(folder.glob("*.csv"))
 
 
+DEMO_FILTERS: Final = (
+    (
+        "Away 2.0-3.0",
+        "An example: away teams priced 2.0 to 3.0 at Pinnacle.",
+        {"field": "odds.pinnacle.away", "op": "between", "value": [2.0, 3.0]},
+        "away",
+    ),
+    (
+        "Home in form",
+        "An example: home sides at least half a point per game better than their guests,"
+        " priced 1.5 to 2.5 at Pinnacle.",
+        [
+            {"field": "diff.ppg", "op": ">=", "value": 0.5},
+            {"field": "odds.pinnacle.home", "op": "between", "value": [1.5, 2.5]},
+        ],
+        "home",
+    ),
+)
+"""Saved with the demo seasons, so a first look at the dashboard has filters to run."""
+
+
 async def _cmd_demo(settings: Settings) -> int:
     print(f"Loading {len(demo_files())} demo seasons into {settings.describe_backend()}")
-    return await _import(settings, demo_files(), skip_bad_rows=False, quiet=True)
+    code = await _import(settings, demo_files(), skip_bad_rows=False, quiet=True)
+    if code != EXIT_OK:
+        return code
+    from core.filters import FilterStore
+
+    service = await _open_service(settings)
+    try:
+        store = FilterStore(service.db, service.user_id)
+        existing = {info.name for info in await store.list()}
+        added = []
+        for name, description, rules, market in DEMO_FILTERS:
+            if name not in existing:  # a second demo keeps the user's edits of them
+                settings_of_filter = {"market": market}
+                await store.create(
+                    name, rules, description=description, backtest_settings=settings_of_filter
+                )
+                added.append(name)
+    finally:
+        await service.close()
+    if added:
+        print(f"saved {len(added)} example filters: {', '.join(quoted(name) for name in added)}")
+    return EXIT_OK
 
 
 def _open_dashboard(settings: Settings) -> int:

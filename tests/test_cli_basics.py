@@ -105,6 +105,33 @@ def test_backtest_of_a_saved_filter_uses_its_saved_settings_unless_overridden(
     assert "--market: required with --rules" in capfd.readouterr().err
 
 
+def test_demo_saves_example_filters_once_and_they_run(
+    settings: Settings, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from core.cli import DEMO_FILTERS
+
+    url = settings.database_url.render_as_string(hide_password=False)
+    for name, *_ in DEMO_FILTERS:  # another test's demo may have saved them already
+        main(["--database-url", url, "filters", "delete", name])
+    capfd.readouterr()
+    assert main(["--database-url", url, "demo"]) == 0
+    assert "saved 2 example filters" in capfd.readouterr().out
+    assert main(["--database-url", url, "filters", "delete", DEMO_FILTERS[0][0]]) == 0
+    capfd.readouterr()
+    # A second demo brings back only what is missing, and leaves the rest as it is.
+    assert main(["--database-url", url, "demo"]) == 0
+    assert f"saved 1 example filters: '{DEMO_FILTERS[0][0]}'" in capfd.readouterr().out
+    assert main(["--database-url", url, "demo"]) == 0
+    assert "example filters" not in capfd.readouterr().out
+    for name, _, _, market in DEMO_FILTERS:
+        assert main(["--database-url", url, "backtest", name, "--json"]) == 0
+        metrics = json.loads(capfd.readouterr().out)
+        assert metrics["market"] == market
+        assert metrics["bets"] > 0
+
+
 def test_teams_alias_links_a_spelling_and_names_a_missing_team(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
