@@ -29,17 +29,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import polars as pl
-from sqlalchemy import delete
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.runs import forget  # noqa: E402
 from bench.synthetic import build  # noqa: E402
-from core.backtest.engine import BacktestEngine, BacktestRun  # noqa: E402
+from core.backtest.engine import BacktestEngine  # noqa: E402
 from core.backtest.request import BacktestRequest  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.migrate import upgrade  # noqa: E402
-from core.models import BacktestBet, BacktestResult  # noqa: E402
 from core.services import FilterBetsService  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "data" / "football"
@@ -220,20 +219,6 @@ async def load_frame(settings: Settings) -> pd.DataFrame:
 
 def _median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 1)
-
-
-async def forget(service: FilterBetsService, run: BacktestRun) -> None:
-    """Delete a measured run's result and ledger, untimed, and checkpoint the WAL.
-
-    Every run starts from the same database: 1M fixtures, not 1M fixtures plus the
-    millions of ledger rows earlier benchmark runs would otherwise pile up.
-    """
-    async with service.db.session() as session:
-        await session.execute(delete(BacktestBet).where(BacktestBet.result_id == run.result_id))
-        await session.execute(delete(BacktestResult).where(BacktestResult.id == run.result_id))
-    if service.db.dialect_name == "sqlite":
-        async with service.db.engine.connect() as connection:
-            await connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
 async def bench_dataset(dataset: str, settings: Settings, leagues: tuple[str, str]) -> None:

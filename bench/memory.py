@@ -41,6 +41,7 @@ def _status_mb(key: str) -> float:
 
 
 async def child(url: str) -> None:
+    from bench.runs import forget
     from core.backtest.engine import BacktestEngine
     from core.backtest.request import BacktestRequest
     from core.config import load_settings
@@ -57,6 +58,7 @@ async def child(url: str) -> None:
         stored = await engine.run(request)
         after_ledger_mb = _status_mb("VmRSS")
         frame = await frame_for(service.db)
+        arrays = [value for value in vars(frame).values() if hasattr(value, "nbytes")]
         print(
             json.dumps(
                 {
@@ -64,14 +66,7 @@ async def child(url: str) -> None:
                     "bets": run.metrics["bets"],
                     "loaded_columns": sorted(frame.columns),
                     "frame_mb": round(
-                        sum(
-                            value.nbytes
-                            for value in vars(frame).values()
-                            if hasattr(value, "nbytes")
-                        )
-                        / 2**20
-                        + sum(column.nbytes for column in frame.columns.values()) / 2**20,
-                        1,
+                        sum(a.nbytes for a in [*arrays, *frame.columns.values()]) / 2**20, 1
                     ),
                     "rss_after_imports_mb": imported_mb,
                     "rss_after_backtest_mb": after_run_mb,
@@ -84,18 +79,6 @@ async def child(url: str) -> None:
         await forget(service, stored)
     finally:
         await service.close()
-
-
-async def forget(service: Any, run: Any) -> None:
-    """Leave the database as it was (bench/backtest.py's forget, without importing pandas
-    and polars into the measured process)."""
-    from sqlalchemy import delete
-
-    from core.models import BacktestBet, BacktestResult
-
-    async with service.db.session() as session:
-        await session.execute(delete(BacktestBet).where(BacktestBet.result_id == run.result_id))
-        await session.execute(delete(BacktestResult).where(BacktestResult.id == run.result_id))
 
 
 def measure(dataset: str, url: str) -> None:

@@ -478,9 +478,8 @@ async def _cmd_demo(settings: Settings) -> int:
         added = []
         for name, description, rules, market in DEMO_FILTERS:
             if name not in existing:  # a second demo keeps the user's edits of them
-                settings_of_filter = {"market": market}
                 await store.create(
-                    name, rules, description=description, backtest_settings=settings_of_filter
+                    name, rules, description=description, backtest_settings={"market": market}
                 )
                 added.append(name)
     finally:
