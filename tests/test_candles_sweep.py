@@ -26,22 +26,16 @@ from core.candles.sweep import (
     check_strategy_grid,
     sweep_strategy,
 )
-from tests.conftest import SHARED_DATA, shared_data
+from tests.conftest import shared_data
 
-
-@pytest.fixture(autouse=True)
-def _needs_shared_data() -> None:
-    """Every test here reads the shared data folder: skipped without it (a failure under
-    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
-    shared_data("klines")
-
-
-HOURLY = SHARED_DATA / "klines/bybit/ETHUSDT-1h-2023-12..2026-02.csv"
+HOURLY = "klines/bybit/ETHUSDT-1h-2023-12..2026-02.csv"
 
 
 @pytest.fixture(scope="module")
 def bars() -> tuple[PriceSeries, np.ndarray]:
-    raw = read_candle_file(HOURLY)
+    # Asked for here, not in a function-scoped fixture: a module fixture is set up first, so
+    # only this call can skip its tests without the shared data folder (or fail them in CI).
+    raw = read_candle_file(shared_data(HOURLY))
     keep = slice(0, 6_000)  # about eight months
     prices = PriceSeries(raw.open[keep], raw.high[keep], raw.low[keep], raw.close[keep])
     return prices, raw.open_us[keep] // 1000

@@ -15,9 +15,9 @@ from core.importing.football_data import ODDS_VALUE_COLUMNS, parse_file
 from core.importing.service import import_paths
 from core.models import BacktestBet, Fixture, FixtureOdds
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR
+from tests.conftest import real_file
 
-SP1 = CORPUS_DIR / "SP1_2009-10.csv"
+SP1 = "football/SP1_2009-10.csv"  # shipped in tests/data
 HEADER = "Div,Date,HomeTeam,AwayTeam,FTHG,FTAG,B365H,B365D,B365A,AvgH,AvgD,AvgA,MaxH,MaxD,MaxA"
 
 
@@ -26,7 +26,7 @@ def odds(row: object, column: str) -> float | None:
 
 
 def test_the_real_typos_are_missing_with_a_warning_and_the_rest_of_the_row_kept() -> None:
-    parsed = parse_file(SP1)
+    parsed = parse_file(real_file(SP1))
     line2 = next(row for row in parsed.rows if row.line == 2)
     line147 = next(row for row in parsed.rows if row.line == 147)
     # BbMxAHH = 9 where the average is 1.92; the average pair implies a -36% margin.
@@ -81,7 +81,7 @@ def test_margin_and_maximum_rules(
 
 
 async def test_a_typo_is_never_bet_and_the_import_reports_it(service: FilterBetsService) -> None:
-    summary = await import_paths(service.db, [SP1])
+    summary = await import_paths(service.db, [real_file(SP1)])
     typos = [w for w in summary.warnings if "a typo?" in w.detail]
     assert {w.line for w in typos} >= {2, 147}
     async with service.db.session() as session:

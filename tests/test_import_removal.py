@@ -30,11 +30,11 @@ from core.models import (
 )
 from core.results import ResultStore
 from core.services import FilterBetsService
-from tests.conftest import CORPUS_DIR, SHARED_DATA
+from tests.conftest import real_file, shared_data
 
-E0_2018 = CORPUS_DIR / "E0_2018-19.csv"
-E0_2019 = CORPUS_DIR / "E0_2019-20.csv"
-UPCOMING = SHARED_DATA / "upcoming"
+# Shipped in tests/data, so these tests run without the shared data folder.
+E0_2018 = real_file("football/E0_2018-19.csv")
+E0_2019 = real_file("football/E0_2019-20.csv")
 
 
 async def count(service: FilterBetsService, table: Any, *where: Any) -> int:
@@ -104,14 +104,15 @@ async def test_a_league_season_goes_and_results_with_their_ledgers_stay(
 async def test_an_import_takes_back_what_it_added_and_what_it_settled_moves_on(
     service: FilterBetsService,
 ) -> None:
-    history = UPCOMING / "history-2026-04-24" / "E0_2025-26.csv"
+    upcoming = shared_data("upcoming")
+    history = upcoming / "history-2026-04-24" / "E0_2025-26.csv"
     first = await import_paths(service.db, [history])
     fixtures_file = await import_paths(
-        service.db, [UPCOMING / "fixtures_2026-04-24..2026-04-27.nobom.csv"]
+        service.db, [upcoming / "fixtures_2026-04-24..2026-04-27.nobom.csv"]
     )
     [history_import], [fixtures_import] = first.import_ids, fixtures_file.import_ids
     # The full season settles the 7 upcoming E0 fixtures: they pass to its import.
-    season = await import_paths(service.db, [SHARED_DATA / "football-recent" / "E0_2025-26.csv"])
+    season = await import_paths(service.db, [shared_data("football-recent/E0_2025-26.csv")])
     [season_import] = season.import_ids
     assert season.settled == 7
 
@@ -190,7 +191,7 @@ async def test_the_import_record_is_written_with_the_files_rows(settings: Settin
             from tests.conftest import wipe_all_tables
 
             await wipe_all_tables(service)
-        summary = await import_paths(service.db, [CORPUS_DIR.parent / "football-corrupt"])
+        summary = await import_paths(service.db, [real_file("football-corrupt")])
         assert summary.import_ids == []
         assert await removal_module.list_imports(service.db) == []
     finally:

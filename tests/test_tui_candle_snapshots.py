@@ -34,7 +34,7 @@ from core.config import Settings, load_settings
 from core.migrate import upgrade
 from core.models import BacktestResult, CandleSeries
 from core.services import FilterBetsService
-from tests.conftest import SHARED_DATA, shared_data
+from tests.conftest import shared_data
 from tests.test_tui_results import AWAY, run_filter, seed_season
 from tests.test_tui_snapshots import MOMENT, SIZES, opened, settled, until
 from tui.app import FilterBetsApp
@@ -47,17 +47,10 @@ from tui.widgets.strategy_prompt import StrategyPrompt
 
 DB_NAME = "candles.db"
 USER = "tester"
-BYBIT_1H = SHARED_DATA / "klines/bybit/BTCUSDT-1h-2023-11..2026-02.csv"
+BYBIT_1H = "klines/bybit/BTCUSDT-1h-2023-11..2026-02.csv"
 
 
-@pytest.fixture(autouse=True)
-def _needs_shared_data() -> None:
-    """Every test here reads the shared data folder: skipped without it (a failure under
-    FILTERBETS_REQUIRE_CORPUS=1, as in CI; see tests/conftest.py)."""
-    shared_data("klines")
-
-
-async def _build(path: Path) -> None:
+async def _build(path: Path, candles: Path) -> None:
     settings = load_settings(f"sqlite+aiosqlite:///{path}", USER)
     await upgrade(settings)
     service = await FilterBetsService.open(settings, migrate=False)
@@ -66,7 +59,7 @@ async def _build(path: Path) -> None:
         await run_filter(service, "Away value", AWAY, "away")
         store = await CandleStore.open(settings, service.db)
         try:
-            await import_candle_files(store, [BYBIT_1H])
+            await import_candle_files(store, [candles])
             base = StrategyRequest(
                 "BTCUSDT",
                 "1h",
@@ -105,8 +98,11 @@ async def _build(path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def candle_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # Asked for here: this session fixture is set up before any function-scoped one, so only
+    # this call can skip the tests without the shared data folder (or fail them in CI).
+    candles = shared_data(BYBIT_1H)
     path = tmp_path_factory.mktemp("candle-snapshots") / DB_NAME
-    asyncio.run(_build(path))
+    asyncio.run(_build(path, candles))
     return path
 
 
