@@ -5,11 +5,16 @@ Each names what goes wrong; remove it when the Textual in uv.lock has the fix.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from textual.await_complete import AwaitComplete
+from textual.css.query import NoMatches
+from textual.dom import NoScreen
+from textual.events import Mount
 from textual.screen import Screen
-from textual.widgets import OptionList
+from textual.widgets import Header, OptionList
+from textual.widgets._header import HeaderTitle
 
 _move_page = OptionList._move_page
 _dismiss = Screen.dismiss
@@ -35,6 +40,22 @@ def _dismiss_if_on_top(self: Screen[Any], result: Any = None) -> AwaitComplete:
     return _dismiss(self, result)
 
 
+def _watch_titles_until_removed(self: Header, _: Mount) -> None:
+    """Header's own title watcher, which also raised NoMatches when a title changed while the
+    header's children were already gone with its closing screen (a sweep's detail handing
+    over to the sweep view as it opened): the app exited. Textual's code, with that caught."""
+
+    async def set_title() -> None:
+        with contextlib.suppress(NoScreen, NoMatches):
+            self.query_one(HeaderTitle).update(self.format_title())
+
+    self.watch(self.app, "title", set_title)
+    self.watch(self.app, "sub_title", set_title)
+    self.watch(self.screen, "title", set_title)
+    self.watch(self.screen, "sub_title", set_title)
+
+
 def apply() -> None:
     OptionList._move_page = _move_page_when_laid_out  # type: ignore[method-assign]
     Screen.dismiss = _dismiss_if_on_top  # type: ignore[method-assign]
+    Header._on_mount = _watch_titles_until_removed  # type: ignore[method-assign]
